@@ -1,0 +1,3 @@
+from plnfilter.cli import main
+
+main()
