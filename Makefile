@@ -1,0 +1,43 @@
+# plnfilter: `make demo` to see it work, `make test` to prove it, `make bench` to measure it.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+DEMO_DB := .cache/demo.db
+
+.PHONY: install demo test lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+demo: install
+	@mkdir -p .cache && rm -f $(DEMO_DB)*
+	$(VENV)/bin/plnfilter check filters/demo.yaml
+	$(VENV)/bin/plnfilter run filters/demo.yaml --db $(DEMO_DB)
+	$(VENV)/bin/plnfilter query --db $(DEMO_DB) --limit 15 --format table
+
+lint: install
+	$(VENV)/bin/ruff check plnfilter tests benchmarks
+	$(VENV)/bin/ruff format --check plnfilter tests benchmarks
+
+format: install
+	$(VENV)/bin/ruff check --fix plnfilter tests benchmarks
+	$(VENV)/bin/ruff format plnfilter tests benchmarks
+
+# pytest exits 5 when it collected nothing: that must fail CI, never pass it.
+test: lint
+	bash tests/bluesky_net/install.sh
+	$(VENV)/bin/pytest -q -p no:cacheprovider; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+bench: install
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .cache build *.egg-info

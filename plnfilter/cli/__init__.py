@@ -1,0 +1,85 @@
+"""The command line: the only layer that imports click and rich, and turns errors into exit codes.
+
+Exit codes: 0 success, 1 error, 2 bad usage or bad filter file, 3 partial success (a source
+failed, the rest was saved), 75 another run holds the archive lock.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from plnfilter import __version__
+from plnfilter.errors import EXIT_ERROR, PlnError
+
+EXIT_CODES_HELP = """
+\b
+Exit codes:
+  0   success
+  1   error (nothing half-written)
+  2   bad usage or bad filter file
+  3   partial success: a source failed, the rest was saved
+  75  another run holds the archive lock (try again later)
+"""
+
+
+class PlnGroup(click.Group):
+    """Converts library errors into one stderr line and the documented exit code, in one place."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except PlnError as exc:
+            from plnfilter.cli.console import clean
+
+            click.echo(f"Error: {clean(exc.message)}", err=True)
+            if exc.hint:
+                click.echo(f"  {clean(exc.hint)}", err=True)
+            ctx.exit(exc.exit_code)
+        except BrokenPipeError:
+            # `plnfilter query | head`: the reader left; say nothing, like other Unix tools.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(EXIT_ERROR)
+        except OSError as exc:
+            from plnfilter.cli.console import clean
+
+            where = f" ({exc.filename})" if exc.filename else ""
+            click.echo(f"Error: {clean(exc.strerror or str(exc))}{clean(where)}", err=True)
+            ctx.exit(EXIT_ERROR)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=PlnGroup, epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="plnfilter")
+def cli() -> None:
+    """Fetch, filter, rank and archive your Personal Learning Network.
+
+    Posts come from Mastodon hashtags, lists and accounts and from Bluesky searches,
+    lists, authors and feeds; rules in a YAML filter file decide what you see.
+
+    \b
+    Start here:
+      plnfilter check filters/pln-digest.yaml   # what the filter file means
+      plnfilter run filters/pln-digest.yaml     # fetch, filter, rank, archive
+      plnfilter query --limit 10                # the best kept posts
+    """
+
+
+def _register() -> None:
+    from plnfilter.cli import cmd_archive, cmd_auth, cmd_run
+
+    for module in (cmd_run, cmd_archive, cmd_auth):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="plnfilter")

@@ -1,0 +1,130 @@
+"""Commands that read a filter file: run (the cron job), apply, check, filter."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from plnfilter.cli.console import clean
+from plnfilter.cli.options import db_option, filter_argument, load_filter, parse_time, resolve_db
+from plnfilter.cli.output import emit, output_options
+from plnfilter.errors import EXIT_ERROR, EXIT_PARTIAL
+
+
+def _stderr(quiet: bool):
+    def log(message: str) -> None:
+        if not quiet:
+            click.echo(clean(message), err=True)
+
+    return log
+
+
+@click.command()
+@filter_argument
+@db_option
+@click.option("--since", default="24h", show_default=True, help="How far back a first run reaches (24h, 7d, or a date).")
+@click.option("--max-pages", type=click.IntRange(min=1), help="At most this many pages per timeline per run.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=20.0, show_default=True, help="Seconds per request.")
+@click.option("--max-wait", type=click.FloatRange(min=0), default=30.0, show_default=True, help="Longest rate-limit wait (s).")
+@click.option("--max-time", type=click.FloatRange(min=1), help="Stop the whole run after this many seconds.")
+@click.option("--wait", "lock_wait", type=click.FloatRange(min=0), default=60.0, show_default=True, help="Seconds to wait for another run's lock; then exit 75.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing on success (failures still reach stderr).")
+def run(filter_path: Path, db_path, since, max_pages, timeout, max_wait, max_time, lock_wait, quiet) -> None:
+    """Fetch every source of FILTER, filter, rank and archive: the cron job.
+
+    Incremental: each timeline resumes where the last run stopped. Every post is
+    archived with its verdict, kept or not; `plnfilter query` shows the kept ones.
+
+    \b
+    Example (crontab, every 30 minutes):
+      */30 * * * * plnfilter run ~/pln.yaml --quiet --max-time 600
+    """
+    from plnfilter.pipeline import run_filter
+
+    filter_file = load_filter(filter_path)
+    started = time.monotonic()
+    log = _stderr(quiet)
+    report = run_filter(
+        filter_file,
+        resolve_db(db_path),
+        since=parse_time(since, "--since"),
+        max_pages=max_pages,
+        timeout=timeout,
+        max_wait=max_wait,
+        max_time=max_time,
+        lock_wait=lock_wait,
+        log=log,
+    )
+    for failed in report.failed:
+        click.echo(f"Error: {clean(failed.error)}", err=True)
+    log(
+        f"{len(report.sources)} sources: fetched {report.fetched}, new {report.new}, "
+        f"kept {report.kept} in {time.monotonic() - started:.1f}s"
+    )
+    if report.status == "failed":
+        sys.exit(EXIT_ERROR)
+    if report.status == "partial":
+        sys.exit(EXIT_PARTIAL)
+
+
+@click.command()
+@filter_argument
+@db_option
+@click.option("--wait", "lock_wait", type=click.FloatRange(min=0), default=60.0, show_default=True, help="Seconds to wait for a run's lock.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
+def apply(filter_path: Path, db_path, lock_wait, quiet) -> None:
+    """Re-evaluate every archived post with FILTER's current rules; no network.
+
+    Run it after editing the rules: the archive's kept flags, scores and matched rules change,
+    the posts do not.
+    """
+    from plnfilter.pipeline import apply_filter
+
+    filter_file = load_filter(filter_path)
+    total, kept = apply_filter(filter_file, resolve_db(db_path), lock_wait=lock_wait)
+    _stderr(quiet)(f"re-evaluated {total} posts: {kept} kept, {total - kept} dropped")
+
+
+@click.command()
+@filter_argument
+def check(filter_path: Path) -> None:
+    """Validate FILTER and print its sources and rules as plnfilter understands them.
+
+    Exits 2 with FILE:LINE and a fix when something is wrong.
+    """
+    from plnfilter.filterfile import describe
+
+    filter_file = load_filter(filter_path)
+    for line in describe(filter_file):
+        click.echo(clean(line))
+
+
+@click.command(name="filter")
+@filter_argument
+@click.option("--all", "all_posts", is_flag=True, help="Print dropped posts too (see the kept column).")
+@output_options()
+def filter_stream(filter_path: Path, all_posts, fmt, bom) -> None:
+    """Stream mode: posts on stdin, the ones FILTER keeps on stdout.
+
+    Reads JSONL or JSON: Mastodon statuses, Bluesky post views or feed items (as the APIs
+    return them) or plnfilter's own JSONL. Touches neither the archive nor the network.
+
+    \b
+    Example:
+      plnfilter query --all --format jsonl | plnfilter filter stricter.yaml
+    """
+    from plnfilter.pipeline import judge_stream
+
+    filter_file = load_filter(filter_path)
+    stdin = click.get_text_stream("stdin", errors="surrogateescape")
+    problems: list[str] = []
+    rows = judge_stream(filter_file, stdin, keep_dropped=all_posts, problems=problems)
+    emit(rows, fmt or "jsonl", bom=bom)
+    for problem in problems:
+        click.echo(f"warning: {clean(problem)}", err=True)
+
+
+COMMANDS = (run, apply, check, filter_stream)

@@ -1,0 +1,85 @@
+"""Options shared by several commands, so every command spells them the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from plnfilter.errors import UsageError
+
+
+def db_option(command: Callable) -> Callable:
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Archive file. Default: $PLNFILTER_DB, else archive.db in the user data directory.",
+    )(command)
+
+
+def resolve_db(db_path: Path | None) -> Path:
+    from plnfilter.config import default_db_path
+
+    return db_path or default_db_path()
+
+
+def filter_argument(command: Callable) -> Callable:
+    return click.argument("filter_path", metavar="FILTER", type=click.Path(path_type=Path))(command)
+
+
+def load_filter(filter_path: Path):
+    from plnfilter.filterfile import load
+
+    return load(filter_path)
+
+
+def parse_time(value: str | None, flag: str):
+    """A --since/--until value as an aware datetime; bad values exit 2 with the accepted forms."""
+    if value is None:
+        return None
+    from plnfilter.times import parse_since
+
+    try:
+        return parse_since(value)
+    except ValueError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+
+
+def selection_options(command: Callable) -> Callable:
+    """The selection flags `query`, `export` and `top` share."""
+    decorators = [
+        click.argument("text", required=False),
+        click.option("--tag", "tags", multiple=True, help="Posts with this hashtag (repeatable; any of them)."),
+        click.option("--author", "authors", multiple=True, help="Posts by this author (user@host or handle; repeatable)."),
+        click.option("--network", type=click.Choice(["mastodon", "bluesky"]), help="Only this network."),
+        click.option("--since", help="Newer than a duration (24h, 7d) or a date (2026-11-26)."),
+        click.option("--until", help="Older than a duration or a date."),
+        click.option("--lang", help="Only this language code (en, de...)."),
+        click.option("--kept/--dropped", "kept", default=True, help="Kept posts (default) or dropped ones."),
+        click.option("--all", "all_posts", is_flag=True, help="Kept and dropped posts."),
+        click.option("--order", type=click.Choice(["score", "newest", "oldest"]), default="score", show_default=True),
+    ]
+    for decorate in reversed(decorators):
+        command = decorate(command)
+    return command
+
+
+def build_selection(text, tags, authors, network, since, until, lang, kept, all_posts, order, limit, sql=None):
+    from plnfilter.query import Selection
+
+    return Selection(
+        text=text or None,
+        tags=tuple(t.lstrip("#") for t in tags),
+        authors=tuple(authors),
+        network=network,
+        since=parse_time(since, "--since"),
+        until=parse_time(until, "--until"),
+        lang=lang,
+        kept=None if all_posts else kept,
+        order=order,
+        limit=limit,
+        sql=sql,
+    )

@@ -1,0 +1,264 @@
+"""The cron job: fetch every timeline concurrently, judge each page, save it with its cursor.
+
+Fetchers run in threads (bounded per host) and hand pages to one writer, the calling thread,
+through a bounded queue: memory stays flat and SQLite sees a single writer.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from plnfilter.errors import ArchiveLocked, PlnError, SourceError
+from plnfilter.sources import FetchContext, Page, Timeline
+from plnfilter.times import now_utc, to_iso
+
+PER_HOST = 2  # concurrent requests per host: polite, and enough to hide latency
+MAX_THREADS = 8
+
+
+@dataclass
+class SourceReport:
+    name: str
+    fetched: int = 0
+    new: int = 0
+    kept: int = 0
+    error: str = ""
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunReport:
+    sources: dict[str, SourceReport] = field(default_factory=dict)
+    run_id: int | None = None
+
+    @property
+    def fetched(self) -> int:
+        return sum(s.fetched for s in self.sources.values())
+
+    @property
+    def new(self) -> int:
+        return sum(s.new for s in self.sources.values())
+
+    @property
+    def kept(self) -> int:
+        return sum(s.kept for s in self.sources.values())
+
+    @property
+    def failed(self) -> list[SourceReport]:
+        return [s for s in self.sources.values() if s.error]
+
+    @property
+    def status(self) -> str:
+        failed = len(self.failed)
+        if not failed:
+            return "ok"
+        return "failed" if failed == len(self.sources) else "partial"
+
+
+def judge(posts: Iterable, ruleset, rank_config, now: datetime) -> list:
+    """Evaluate and score every post: every post is stored, kept or not."""
+    from plnfilter.rank import score
+    from plnfilter.store import Judged
+
+    judged = []
+    for post in posts:
+        verdict = ruleset.evaluate(post, now)
+        total = score(post, verdict, now, rank_config).total
+        judged.append(Judged(post, verdict.kept, total, verdict.matched))
+    return judged
+
+
+def expand_sources(filter_file) -> list[Timeline]:
+    from plnfilter.sources import timelines
+
+    found: list[Timeline] = []
+    for spec in filter_file.sources:
+        found.extend(timelines(spec))
+    return found
+
+
+def archive_lock(db_path: Path, wait: float):
+    """The lock beside the archive; raises ArchiveLocked after `wait` seconds."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(db_path) + ".lock")
+    try:
+        lock.acquire(timeout=wait)
+    except Timeout:
+        raise ArchiveLocked(
+            f"another plnfilter run holds {db_path}.lock (waited {wait:g}s)",
+            "let it finish, or raise --wait; a cron schedule shorter than a run causes this",
+        ) from None
+    return lock
+
+
+def run_filter(
+    filter_file,
+    db_path: Path,
+    *,
+    since: datetime,
+    max_pages: int | None = None,
+    timeout: float = 20.0,
+    max_wait: float = 30.0,
+    max_time: float | None = None,
+    lock_wait: float = 60.0,
+    log: Callable[[str], None] = lambda message: None,
+    on_page: Callable[[str, int], None] = lambda name, count: None,
+) -> RunReport:
+    """Fetch, judge and archive every source of `filter_file`; one source failing stops no other."""
+    from plnfilter import store
+    from plnfilter.rules import compile_rules
+
+    ruleset = compile_rules(filter_file)
+    found = expand_sources(filter_file)
+    lock = archive_lock(db_path, lock_wait)
+    try:
+        db = store.open_archive(db_path)
+        started = to_iso(now_utc())
+        report = RunReport(sources={t.name: SourceReport(t.name) for t in found})
+        report.run_id = store.start_run(db, str(filter_file.path), started)
+        deadline = time.monotonic() + max_time if max_time else None
+        ctx = FetchContext(since=since, max_pages=max_pages, timeout=timeout, max_wait=max_wait, deadline=deadline, log=log)
+        cursors = {t.name: store.get_cursor(db, t.name) for t in found}
+        for timeline, item in fetch_concurrently(found, cursors, ctx):
+            entry = report.sources[timeline.name]
+            if isinstance(item, Page):
+                now = now_utc()
+                judged = judge(item.posts, ruleset, filter_file.rank, now)
+                result = store.save_page(db, timeline, judged, item.cursor, to_iso(now))
+                entry.fetched += len(judged)
+                entry.new += result.new
+                entry.kept += sum(1 for j in judged if j.kept)
+                entry.problems.extend(item.problems)
+                for problem in item.problems:
+                    log(f"{timeline.name}: {problem}")
+                on_page(timeline.name, len(judged))
+            else:
+                entry.error = str(item)
+                store.record_source_error(db, timeline.name, timeline.network, timeline.spec, entry.error, to_iso(now_utc()))
+        store.finish_run(
+            db,
+            report.run_id,
+            to_iso(now_utc()),
+            fetched=report.fetched,
+            new=report.new,
+            kept=report.kept,
+            errors=[s.error for s in report.failed],
+            status=report.status,
+            per_source={name: vars(s) for name, s in report.sources.items()},
+        )
+        return report
+    finally:
+        lock.release()
+
+
+def fetch_concurrently(found: list[Timeline], cursors: dict, ctx: FetchContext):
+    """Yield (timeline, Page) as pages arrive and (timeline, PlnError) for a failed timeline."""
+    pages: queue.Queue = queue.Queue(maxsize=16)
+    host_slots: dict[str, threading.Semaphore] = {}
+    for timeline in found:
+        host_slots.setdefault(timeline.host, threading.Semaphore(PER_HOST))
+    starting = threading.Semaphore(MAX_THREADS)
+    done = object()
+
+    def worker(timeline: Timeline) -> None:
+        with host_slots[timeline.host], starting:
+            try:
+                for page in timeline.fetch(cursors.get(timeline.name), ctx):
+                    pages.put((timeline, page))
+                    if ctx.deadline and time.monotonic() > ctx.deadline:
+                        raise SourceError(timeline.name, "stopped by --max-time", "raise --max-time")
+            except PlnError as exc:
+                pages.put((timeline, exc))
+            except Exception as exc:  # a bug or an SDK surprise must not kill the other sources
+                pages.put((timeline, SourceError(timeline.name, f"unexpected {type(exc).__name__}: {exc}", "report this as a bug")))
+            finally:
+                pages.put((timeline, done))
+
+    threads = [threading.Thread(target=worker, args=(t,), daemon=True, name=t.name) for t in found]
+    for thread in threads:
+        thread.start()
+    remaining = len(threads)
+    while remaining:
+        timeout = None
+        if ctx.deadline:
+            timeout = max(ctx.deadline - time.monotonic(), 0) + 5.0
+        try:
+            timeline, item = pages.get(timeout=timeout)
+        except queue.Empty:
+            for thread in threads:
+                if thread.is_alive():
+                    yield _by_name(found, thread.name), SourceError(thread.name, "stopped by --max-time", "raise --max-time")
+            return
+        if item is done:
+            remaining -= 1
+            continue
+        yield timeline, item
+
+
+def _by_name(found: list[Timeline], name: str) -> Timeline:
+    return next(t for t in found if t.name == name)
+
+
+def apply_filter(filter_file, db_path: Path, *, lock_wait: float = 60.0, batch: int = 2000) -> tuple[int, int]:
+    """Re-judge the whole archive with the current rules, in batches; returns (posts, kept)."""
+    from plnfilter import store
+    from plnfilter.rules import compile_rules
+
+    ruleset = compile_rules(filter_file)
+    lock = archive_lock(db_path, lock_wait)
+    try:
+        db = store.open_archive(db_path)
+        now = now_utc()
+        total = kept = 0
+        pending = []
+        for post in store.iter_posts(db.conn):
+            pending.append(post)
+            if len(pending) >= batch:
+                total, kept = _apply_batch(db, pending, ruleset, filter_file.rank, now, total, kept)
+                pending = []
+        total, kept = _apply_batch(db, pending, ruleset, filter_file.rank, now, total, kept)
+        return total, kept
+    finally:
+        lock.release()
+
+
+def _apply_batch(db, posts, ruleset, rank_config, now, total, kept):
+    from plnfilter import store
+
+    judged = judge(posts, ruleset, rank_config, now)
+    store.update_judgements(db, judged)
+    return total + len(judged), kept + sum(1 for j in judged if j.kept)
+
+
+def judge_stream(filter_file, handle, *, keep_dropped: bool = False, problems: list[str] | None = None, chunk: int = 500):
+    """Stream mode: objects from `handle`, judged, yielded as output rows (kept ones unless asked)."""
+    from itertools import islice
+
+    from plnfilter.rules import compile_rules
+    from plnfilter.sources.files import posts_from_objects, read_stream
+    from plnfilter.store import judged_row
+
+    ruleset = compile_rules(filter_file)
+    objects = read_stream(handle)
+    while True:
+        try:
+            batch = list(islice(objects, chunk))
+        except ValueError as exc:
+            from plnfilter.errors import UsageError
+
+            raise UsageError(f"stdin is not JSON or JSONL ({exc})", "pipe API responses or plnfilter's JSONL") from None
+        if not batch:
+            return
+        posts, found = posts_from_objects(batch, "stdin")
+        if problems is not None:
+            problems.extend(found)
+        for item in judge(posts, ruleset, filter_file.rank, now_utc()):
+            if item.kept or keep_dropped:
+                yield judged_row(item)
