@@ -1,0 +1,199 @@
+"""Shared links for a digest: one canonical URL per article, counted once per person across networks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from plnfilter.post import Post
+
+# Query parameters that say who sent the reader, never what they read. Sources: the utm_* convention,
+# Facebook (fbclid), Google Ads (gclid, dclid, gbraid, wbraid), Microsoft (msclkid), Mailchimp
+# (mc_cid, mc_eid), HubSpot (_hsenc, _hsmi), Marketo (mkt_tok), Instagram (igshid, igsh),
+# YouTube/Spotify share ids (si), Twitter (ref_src, ref_url, twclid), Yandex (yclid).
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "mc_cid",
+        "mc_eid",
+        "ref",
+        "ref_src",
+        "ref_url",
+        "si",
+        "igshid",
+        "igsh",
+        "_hsenc",
+        "_hsmi",
+        "mkt_tok",
+        "yclid",
+        "twclid",
+        "_ga",
+        "_gl",
+        "oly_anon_id",
+        "oly_enc_id",
+        "vero_id",
+        "rb_clickid",
+        "spm",
+    }
+)
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def is_tracking_param(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
+
+
+def canonical_url(url: str) -> str:
+    """The URL two people mean when they share one article: no trackers, fragment, `www.` or trailing slash.
+
+    Non-web links and unparsable URLs come back stripped but otherwise as given.
+    """
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        return url
+    host = parts.hostname.lower().rstrip(".")
+    if host.startswith("www."):
+        host = host[4:]
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    path = parts.path.rstrip("/")
+    # Raw `name=value` pieces, so what is kept stays encoded exactly as the author wrote it.
+    pieces = [
+        piece
+        for piece in parts.query.split("&")
+        if piece and not is_tracking_param(unquote(piece.split("=")[0]))
+    ]
+    query = "&".join(sorted(pieces))
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def link_key(url: str) -> str:
+    """Canonical URL without its scheme: `http://` and `https://` copies of one article are one link."""
+    canonical = canonical_url(url)
+    for scheme in ("https://", "http://"):
+        if canonical.startswith(scheme):
+            return canonical[len(scheme) :]
+    return canonical
+
+
+def person_key(post: Post) -> str:
+    """Who shared it: the author string as stored (a Bluesky handle and a Mastodon `user@host` never merge)."""
+    return (post.author or post.author_id or post.uri).lower()
+
+
+@dataclass
+class SharedLink:
+    """One article, the distinct people who shared it, and the best post about it."""
+
+    url: str
+    title: str = ""
+    sharers: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
+    posts: int = 0
+    best_uri: str = ""
+    best_url: str = ""
+    best_author: str = ""
+    best_text: str = ""
+    best_score: float = float("-inf")
+    last_shared: str = ""
+
+    @property
+    def count(self) -> int:
+        return len(self.sharers)
+
+    def as_row(self) -> dict:
+        """A flat row for `emit` and the exporters."""
+        return {
+            "count": self.count,
+            "url": self.url,
+            "title": self.title,
+            "shared_by": list(self.sharers),
+            "networks": list(self.networks),
+            "posts": self.posts,
+            "best_post": self.best_url or self.best_uri,
+            "best_uri": self.best_uri,
+            "best_author": self.best_author,
+            "best_score": round(self.best_score, 4),
+            "best_text": self.best_text,
+            "last_shared": self.last_shared,
+        }
+
+
+def _links_of(post: Post) -> list[str]:
+    """Every web link in a post, its card's too, each canonical link once."""
+    seen: dict[str, str] = {}
+    for url in (*post.links, post.card_url):
+        if not url:
+            continue
+        key = link_key(url)
+        if key and key not in seen and urlsplit(canonical_url(url)).scheme in DEFAULT_PORTS:
+            seen[key] = url
+    return list(seen)
+
+
+def aggregate_links(scored: Iterable[tuple[Post, float]]) -> list[SharedLink]:
+    """Group posts by canonical link; order by distinct sharers, then best post score, then recency."""
+    found: dict[str, SharedLink] = {}
+    people: dict[str, set[str]] = {}
+    https_seen: dict[str, bool] = {}
+    title_score: dict[str, float] = {}
+    for post, score in scored:
+        person = person_key(post)
+        card_key = link_key(post.card_url) if post.card_url else ""
+        for key in _links_of(post):
+            link = found.get(key)
+            if link is None:
+                link = found[key] = SharedLink(url=canonical_url(_url_for(post, key)))
+                people[key] = set()
+                https_seen[key] = link.url.startswith("https://")
+            if not https_seen[key] and canonical_url(_url_for(post, key)).startswith("https://"):
+                link.url = canonical_url(_url_for(post, key))
+                https_seen[key] = True
+            link.posts += 1
+            if person not in people[key]:
+                people[key].add(person)
+                link.sharers.append(post.author or post.author_id or post.uri)
+            if post.network and post.network not in link.networks:
+                link.networks.append(post.network)
+            link.last_shared = max(link.last_shared, post.created_at)
+            if score > link.best_score:
+                link.best_score = score
+                link.best_uri, link.best_url, link.best_author = post.uri, post.url, post.author
+                link.best_text = post.text
+            if key == card_key and post.card_title and score >= title_score.get(key, float("-inf")):
+                link.title = post.card_title.strip()
+                title_score[key] = score
+    ordered = sorted(found.values(), key=lambda link: link.url)
+    ordered.sort(key=lambda link: link.last_shared, reverse=True)
+    ordered.sort(key=lambda link: (-link.count, -link.best_score))
+    return ordered
+
+
+def _url_for(post: Post, key: str) -> str:
+    for url in (*post.links, post.card_url):
+        if url and link_key(url) == key:
+            return url
+    return key
+
+
+def top_links(
+    scored: Iterable[tuple[Post, float]], limit: int | None = 20, min_sharers: int = 1
+) -> list[SharedLink]:
+    """The most shared links, at most `limit`, each shared by at least `min_sharers` people."""
+    links = [link for link in aggregate_links(scored) if link.count >= min_sharers]
+    return links if limit is None else links[:limit]
