@@ -1,0 +1,44 @@
+"""The SQLite archive: open it, save pages with their cursors, record runs, read Posts back."""
+
+from __future__ import annotations
+
+from plnfilter.store.archive import BUSY_TIMEOUT_MS, archive_errors, db_errors, open_archive, open_readonly
+from plnfilter.store.read import get_post, iter_posts
+from plnfilter.store.rows import ROW_COLUMNS, post_to_row, row_to_post
+from plnfilter.store.save import Judged, SaveResult, save_page, update_judgements
+from plnfilter.store.schema import MIGRATIONS, migrate
+from plnfilter.store.state import (
+    finish_run,
+    get_cursor,
+    list_runs,
+    list_sources,
+    record_source_error,
+    start_run,
+)
+from plnfilter.store.transaction import write_transaction
+
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "MIGRATIONS",
+    "ROW_COLUMNS",
+    "Judged",
+    "SaveResult",
+    "archive_errors",
+    "db_errors",
+    "finish_run",
+    "get_cursor",
+    "get_post",
+    "iter_posts",
+    "list_runs",
+    "list_sources",
+    "migrate",
+    "open_archive",
+    "open_readonly",
+    "post_to_row",
+    "record_source_error",
+    "row_to_post",
+    "save_page",
+    "start_run",
+    "update_judgements",
+    "write_transaction",
+]

@@ -1,0 +1,163 @@
+"""Post <-> posts row: lists and raw as JSON text, booleans as 0/1, text safe for SQLite's UTF-8."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from plnfilter.post import Post
+from plnfilter.store.schema import POST_SCHEMA
+
+ROW_COLUMNS: tuple[str, ...] = tuple(name for name in POST_SCHEMA if name != "id")
+"""Columns written by `save_page`, in this order."""
+
+JSON_LIST_COLUMNS = frozenset({"tags", "links", "mentions", "reposted_by", "media_alt", "matched"})
+BOOL_COLUMNS = frozenset({"author_bot", "has_media", "sensitive", "kept"})
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_LIST_FIELDS = ("tags", "links", "mentions", "reposted_by", "media_alt")
+
+
+def clean_text(value: str) -> str:
+    """Replace lone UTF-16 surrogates (legal in JSON, not in UTF-8) with U+FFFD; NUL is kept."""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", value)
+    return value
+
+
+def dump_list(values: Sequence[str]) -> str:
+    """A JSON array of strings as stored in the list columns."""
+    return clean_text(json.dumps([str(v) for v in values], ensure_ascii=False))
+
+
+def dump_raw(raw: Mapping[str, Any] | None) -> str:
+    """Raw API JSON, ASCII-escaped so lone surrogates survive; odd SDK types (datetimes) become strings."""
+    return json.dumps(raw or {}, ensure_ascii=True, default=str, separators=(",", ":"))
+
+
+def load_list(text: str | None) -> list[str]:
+    """The inverse of `dump_list`; a damaged cell reads as an empty list rather than failing a query."""
+    if not text:
+        return []
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def load_raw(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def post_to_row(post: Post, kept: bool, score: float, matched: Sequence[str], now: str) -> tuple[Any, ...]:
+    """The values for ROW_COLUMNS; first_seen and last_seen are both `now` (the upsert keeps first_seen)."""
+    return (
+        clean_text(post.uri),
+        clean_text(post.network),
+        clean_text(post.url),
+        clean_text(post.author),
+        clean_text(post.author_name),
+        clean_text(post.author_id),
+        1 if post.author_bot else 0,
+        int(post.author_followers or 0),
+        clean_text(post.created_at),
+        clean_text(post.text),
+        clean_text(post.html),
+        clean_text(post.lang),
+        dump_list(post.tags),
+        dump_list(post.links),
+        dump_list(post.mentions),
+        clean_text(post.reply_to),
+        clean_text(post.quote_of),
+        dump_list(post.reposted_by),
+        1 if post.has_media else 0,
+        dump_list(post.media_alt),
+        1 if post.sensitive else 0,
+        clean_text(post.spoiler),
+        int(post.likes or 0),
+        int(post.reposts or 0),
+        int(post.replies or 0),
+        int(post.quotes or 0),
+        clean_text(post.card_url),
+        clean_text(post.card_title),
+        clean_text(post.source),
+        1 if kept else 0,
+        float(score),
+        dump_list(matched),
+        now,
+        now,
+        dump_raw(post.raw),
+    )
+
+
+def row_to_post(row: Mapping[str, Any]) -> Post:
+    """Rebuild the Post a row was saved from (verdict columns are not part of a Post)."""
+
+    def text(name: str) -> str:
+        value = row.get(name)
+        return "" if value is None else str(value)
+
+    def number(name: str) -> int:
+        value = row.get(name)
+        return int(value) if value is not None else 0
+
+    return Post(
+        uri=text("uri"),
+        network=text("network"),
+        url=text("url"),
+        author=text("author"),
+        author_name=text("author_name"),
+        author_id=text("author_id"),
+        author_bot=bool(row.get("author_bot")),
+        author_followers=number("author_followers"),
+        created_at=text("created_at"),
+        text=text("text"),
+        html=text("html"),
+        lang=text("lang"),
+        tags=tuple(load_list(row.get("tags"))),
+        links=tuple(load_list(row.get("links"))),
+        mentions=tuple(load_list(row.get("mentions"))),
+        reply_to=text("reply_to"),
+        quote_of=text("quote_of"),
+        reposted_by=tuple(load_list(row.get("reposted_by"))),
+        has_media=bool(row.get("has_media")),
+        media_alt=tuple(load_list(row.get("media_alt"))),
+        sensitive=bool(row.get("sensitive")),
+        spoiler=text("spoiler"),
+        likes=number("likes"),
+        reposts=number("reposts"),
+        replies=number("replies"),
+        quotes=number("quotes"),
+        card_url=text("card_url"),
+        card_title=text("card_title"),
+        source=text("source"),
+        raw=load_raw(row.get("raw")),
+    )
+
+
+def decode_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A posts row for output: JSON list columns as lists, booleans as bools, raw as a dict."""
+    out: dict[str, Any] = {}
+    for name, value in row.items():
+        if name in JSON_LIST_COLUMNS and (value is None or isinstance(value, str)):
+            out[name] = load_list(value)
+        elif name in BOOL_COLUMNS and isinstance(value, int):
+            out[name] = bool(value)
+        elif name == "raw" and isinstance(value, str):
+            out[name] = load_raw(value)
+        else:
+            out[name] = value
+    return out

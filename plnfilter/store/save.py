@@ -1,0 +1,144 @@
+"""Writing fetched pages and new verdicts: each page and its cursor in one transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, NamedTuple, Protocol
+
+import sqlite_utils
+
+from plnfilter.post import Post
+from plnfilter.store.archive import as_connection, db_errors
+from plnfilter.store.rows import ROW_COLUMNS, clean_text, dump_list, post_to_row
+from plnfilter.store.transaction import write_transaction
+from plnfilter.times import to_iso
+
+# Columns a re-fetch may change. Never: uri, network, created_at, source (first finder), first_seen.
+_UPDATED = tuple(
+    c for c in ROW_COLUMNS if c not in {"uri", "network", "created_at", "source", "first_seen", "reposted_by"}
+)
+_REPOSTED_BY_UNION = (
+    "CASE WHEN excluded.reposted_by = '[]' THEN posts.reposted_by ELSE ("
+    "SELECT json_group_array(value) FROM ("
+    "SELECT value FROM json_each(posts.reposted_by) UNION ALL "
+    "SELECT value FROM json_each(excluded.reposted_by) "
+    "WHERE value NOT IN (SELECT value FROM json_each(posts.reposted_by)))) END"
+)
+_NAMES = ", ".join(ROW_COLUMNS)
+_MARKS = ", ".join("?" for _ in ROW_COLUMNS)
+_SETS = ", ".join(f"{c} = excluded.{c}" for c in _UPDATED) + f", reposted_by = {_REPOSTED_BY_UNION}"
+# Column names are constants, values are parameters.
+UPSERT_POST_SQL = f"INSERT INTO posts ({_NAMES}) VALUES ({_MARKS}) ON CONFLICT(uri) DO UPDATE SET {_SETS}"  # noqa: S608
+_INSERT_FINDING_SQL = "INSERT OR IGNORE INTO post_sources (uri, source, first_seen) VALUES (?, ?, ?)"
+_UPSERT_SOURCE_SQL = (
+    "INSERT INTO sources (name, network, spec, cursor, last_run, last_error) VALUES (?, ?, ?, ?, ?, NULL) "
+    "ON CONFLICT(name) DO UPDATE SET network = excluded.network, spec = excluded.spec, "
+    "cursor = COALESCE(excluded.cursor, sources.cursor), last_run = excluded.last_run, last_error = NULL"
+)
+_EXISTING_SQL = "SELECT uri FROM posts WHERE uri IN (SELECT value FROM json_each(?))"
+_UPDATE_JUDGEMENT_SQL = (
+    "UPDATE posts SET kept = ?, score = ?, matched = ? "
+    "WHERE uri = ? AND (kept IS NOT ? OR score IS NOT ? OR matched IS NOT ?)"
+)
+
+
+class Judged(NamedTuple):
+    """A post with the verdict and score this run gave it."""
+
+    post: Post
+    kept: bool
+    score: float
+    matched: tuple[str, ...] = ()
+
+
+class TimelineLike(Protocol):
+    name: str
+    network: str
+    spec: str
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    new: int
+    updated: int
+
+
+def _iso(now: datetime | str) -> str:
+    return now if isinstance(now, str) else to_iso(now)
+
+
+def _merge_duplicates(judged: Iterable[Any]) -> list[Any]:
+    """The same uri twice in one page is one row: the later finding wins, reposters are merged."""
+    by_uri: dict[str, Any] = {}
+    for item in judged:
+        uri = item.post.uri
+        earlier = by_uri.get(uri)
+        if earlier is not None:
+            reposters = tuple(dict.fromkeys(earlier.post.reposted_by + item.post.reposted_by))
+            item = Judged(
+                replace(item.post, reposted_by=reposters), item.kept, item.score, tuple(item.matched)
+            )
+        by_uri[uri] = item
+    return list(by_uri.values())
+
+
+def save_page(
+    db: sqlite_utils.Database,
+    timeline: TimelineLike,
+    judged: Sequence[Any],
+    cursor: str | None,
+    now: datetime | str,
+) -> SaveResult:
+    """Upsert a page of judged posts, record who found them and advance the cursor, all or nothing.
+
+    `judged` items need `.post .kept .score .matched` (see `Judged`). `cursor=None` keeps the saved one.
+    """
+    stamp = _iso(now)
+    items = _merge_duplicates(judged)
+    rows = [post_to_row(i.post, i.kept, i.score, i.matched, stamp) for i in items]
+    uris = [row[0] for row in rows]
+    source = clean_text(timeline.name)
+    conn = as_connection(db)
+    with db_errors(conn), write_transaction(db):
+        existing = {r[0] for r in conn.execute(_EXISTING_SQL, [json.dumps(uris)])} if uris else set()
+        conn.executemany(UPSERT_POST_SQL, rows)
+        conn.executemany(_INSERT_FINDING_SQL, [(uri, source, stamp) for uri in uris])
+        conn.execute(
+            _UPSERT_SOURCE_SQL,
+            [source, clean_text(timeline.network), clean_text(timeline.spec), cursor, stamp],
+        )
+    new = sum(1 for uri in uris if uri not in existing)
+    return SaveResult(new=new, updated=len(uris) - new)
+
+
+def update_judgements(db: sqlite_utils.Database, items: Iterable[Any], batch_size: int = 1000) -> int:
+    """Store new verdicts (`plnfilter apply`) in batched transactions; return how many rows changed.
+
+    Items are `Judged` or `(uri, kept, score, matched)` tuples. Read the posts from another
+    connection (`open_readonly`) while writing here.
+    """
+    conn = as_connection(db)
+    changed = 0
+    batch: list[tuple[Any, ...]] = []
+
+    def flush() -> int:
+        with db_errors(conn), write_transaction(db):
+            cursor = conn.executemany(_UPDATE_JUDGEMENT_SQL, batch)
+        batch.clear()
+        return cursor.rowcount
+
+    for item in items:
+        if isinstance(item, Judged) or hasattr(item, "post"):
+            uri, kept, score, matched = item.post.uri, item.kept, item.score, item.matched
+        else:
+            uri, kept, score, matched = item
+        k, s, m = 1 if kept else 0, float(score), dump_list(matched)
+        batch.append((k, s, m, clean_text(uri), k, s, m))
+        if len(batch) >= batch_size:
+            changed += flush()
+    if batch:
+        changed += flush()
+    return changed

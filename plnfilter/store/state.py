@@ -1,0 +1,128 @@
+"""Per-source cursors and errors, and the history of runs (`plnfilter sources`, `plnfilter runs`)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from plnfilter.store.archive import as_connection, db_errors
+from plnfilter.store.rows import clean_text
+from plnfilter.store.transaction import write_transaction
+from plnfilter.times import to_iso
+
+Db = sqlite_utils.Database | sqlite3.Connection
+
+
+def _iso(now: datetime | str) -> str:
+    return now if isinstance(now, str) else to_iso(now)
+
+
+def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+def get_cursor(db: Db, name: str) -> str | None:
+    """The cursor saved with the last page of this timeline, or None before its first page."""
+    conn = as_connection(db)
+    with db_errors(conn):
+        row = conn.execute("SELECT cursor FROM sources WHERE name = ?", [clean_text(name)]).fetchone()
+    return row[0] if row else None
+
+
+def record_source_error(
+    db: Db, name: str, network: str, spec: str, message: str, now: datetime | str
+) -> None:
+    """Remember why a source failed this run; its cursor stays where its last saved page left it."""
+    conn = as_connection(db)
+    with db_errors(conn), write_transaction(conn):
+        conn.execute(
+            "INSERT INTO sources (name, network, spec, cursor, last_run, last_error) VALUES (?, ?, ?, NULL, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET network = excluded.network, spec = excluded.spec, "
+            "last_run = excluded.last_run, last_error = excluded.last_error",
+            [clean_text(name), clean_text(network), clean_text(spec), _iso(now), clean_text(message)],
+        )
+
+
+def start_run(db: Db, filter_file: str, now: datetime | str) -> int:
+    """Record that a run began (status 'running' until `finish_run`); return its id."""
+    conn = as_connection(db)
+    with db_errors(conn), write_transaction(db):
+        cursor = conn.execute(
+            "INSERT INTO runs (started, filter_file, fetched, new, kept, errors, status, per_source) "
+            "VALUES (?, ?, 0, 0, 0, '[]', 'running', '{}')",
+            [_iso(now), clean_text(str(filter_file))],
+        )
+    return int(cursor.lastrowid)
+
+
+def finish_run(
+    db: Db,
+    run_id: int,
+    now: datetime | str,
+    fetched: int,
+    new: int,
+    kept: int,
+    errors: Sequence[str],
+    status: str,
+    per_source: Mapping[str, Any] | None = None,
+) -> None:
+    """Close a run with its totals; `per_source` maps a timeline name to its counts."""
+    conn = as_connection(db)
+    with db_errors(conn), write_transaction(db):
+        conn.execute(
+            "UPDATE runs SET finished = ?, fetched = ?, new = ?, kept = ?, errors = ?, status = ?, per_source = ? "
+            "WHERE id = ?",
+            [
+                _iso(now),
+                int(fetched),
+                int(new),
+                int(kept),
+                json.dumps([clean_text(str(e)) for e in errors], ensure_ascii=False),
+                status,
+                json.dumps(per_source or {}, ensure_ascii=True, default=str),
+                int(run_id),
+            ],
+        )
+
+
+def list_sources(db: Db) -> list[dict[str, Any]]:
+    """Every timeline seen, with its cursor, last run and last error, with posts found per source."""
+    conn = as_connection(db)
+    with db_errors(conn):
+        return _dicts(
+            conn.execute(
+                "SELECT s.name, s.network, s.spec, s.cursor, s.last_run, s.last_error, "
+                "(SELECT count(*) FROM post_sources ps WHERE ps.source = s.name) AS posts "
+                "FROM sources s ORDER BY s.name"
+            )
+        )
+
+
+def list_runs(db: Db, limit: int | None = 20) -> list[dict[str, Any]]:
+    """The most recent runs first, with `errors` and `per_source` decoded."""
+    conn = as_connection(db)
+    with db_errors(conn):
+        rows = _dicts(
+            conn.execute(
+                "SELECT id, started, finished, filter_file, fetched, new, kept, errors, status, per_source "
+                "FROM runs ORDER BY id DESC LIMIT ?",
+                [-1 if limit is None else int(limit)],
+            )
+        )
+    for row in rows:
+        row["errors"] = _load(row["errors"], [])
+        row["per_source"] = _load(row["per_source"], {})
+    return rows
+
+
+def _load(text: str | None, default: Any) -> Any:
+    try:
+        return json.loads(text) if text else default
+    except ValueError:
+        return default
