@@ -1,0 +1,64 @@
+"""CSV (RFC 4180, UTF-8) that is safe to open in a spreadsheet: formula-like cells are neutralised."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TextIO
+
+from plnfilter.store.rows import clean_text
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value: Any) -> str:
+    """One value as CSV text: lists space-joined, booleans true/false, text starting like a formula quoted.
+
+    Spreadsheets run cells beginning with = + - @ (OWASP "CSV injection"); a leading `'` makes them text.
+    Numbers are left alone so negative scores stay numbers.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list | tuple):
+        text = " ".join(str(v) for v in value)
+    elif isinstance(value, dict):
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    else:
+        text = str(value)
+    text = clean_text(text)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def write_csv(
+    rows: Iterable[Mapping[str, Any]],
+    out: TextIO,
+    columns: Sequence[str] | None = None,
+    bom: bool = False,
+) -> int:
+    """Header then one line per row (CRLF endings); columns default to the first row's keys."""
+    from plnfilter.query import OUTPUT_COLUMNS
+
+    iterator = iter(rows)
+    first = next(iterator, None)
+    names = list(columns) if columns else (list(first) if first is not None else list(OUTPUT_COLUMNS))
+    if bom:
+        out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(names)
+    if first is None:
+        return 0
+    count = 0
+    for row in _chain(first, iterator):
+        writer.writerow([cell(row.get(name)) for name in names])
+        count += 1
+    return count
+
+
+def _chain(first: Mapping[str, Any], rest: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:
+    yield first
+    yield from rest

@@ -1,0 +1,35 @@
+"""JSON (one array, written row by row so memory stays flat) and JSON Lines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, TextIO
+
+from plnfilter.store.rows import clean_text
+
+
+def _dumps(row: Mapping[str, Any]) -> str:
+    return clean_text(json.dumps(row, ensure_ascii=False, default=str))
+
+
+def write_json(rows: Iterable[Mapping[str, Any]], out: TextIO) -> int:
+    """A valid JSON array even for zero rows, never holding more than one row in memory."""
+    count = 0
+    out.write("[")
+    for row in rows:
+        out.write("\n" if count == 0 else ",\n")
+        out.write(_dumps(row))
+        count += 1
+    out.write("\n]\n" if count else "]\n")
+    return count
+
+
+def write_jsonl(rows: Iterable[Mapping[str, Any]], out: TextIO) -> int:
+    """One JSON object per line."""
+    count = 0
+    for row in rows:
+        out.write(_dumps(row))
+        out.write("\n")
+        count += 1
+    return count

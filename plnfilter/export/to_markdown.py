@@ -1,0 +1,84 @@
+"""A Markdown digest to read or paste: author, date, text and link for each post, text escaped."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, TextIO
+from urllib.parse import quote
+
+from plnfilter.store.rows import clean_text
+
+_INLINE = re.compile(r"([\\`*_\[\]<>&|~])")
+_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+[.)])", re.MULTILINE)
+
+
+def escape_markdown(text: str) -> str:
+    """Backslash-escape what Markdown would turn into markup, links or raw HTML."""
+    text = _INLINE.sub(r"\\\1", clean_text(text).replace("\x00", ""))
+    return _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+
+
+def safe_link(url: Any) -> str:
+    """An http(s) URL usable inside `(...)`, or '' for anything else (javascript:, data:, junk)."""
+    url = str(url or "").strip()
+    if not re.match(r"(?i)^https?://", url):
+        return ""
+    return quote(clean_text(url), safe="/:?#[]@!$&'*+,;=%~.-_")
+
+
+def display_time(iso: Any) -> str:
+    """`2026-11-26T09:30:00Z` as `2026-11-26 09:30 UTC`."""
+    text = str(iso or "")
+    return f"{text[:10]} {text[11:16]} UTC" if len(text) >= 16 and text[10] == "T" else text
+
+
+def _post(row: Mapping[str, Any]) -> str:
+    author = str(row.get("author") or "")
+    name = str(row.get("author_name") or "")
+    who = (
+        f"{escape_markdown(name)} (@{escape_markdown(author)})"
+        if name and name != author
+        else f"@{escape_markdown(author)}"
+    )
+    lines = [f"## {who} · {display_time(row.get('created_at'))}", ""]
+    spoiler = str(row.get("spoiler") or "")
+    if spoiler:
+        lines += [f"**CW: {escape_markdown(spoiler)}**", ""]
+    text = str(row.get("text") or "").strip()
+    if text:
+        lines += ["> " + line if line else ">" for line in escape_markdown(text).split("\n")]
+        lines.append("")
+    alts = [a for a in row.get("media_alt") or () if a]
+    for alt in alts:
+        lines.append(f"*Image: {escape_markdown(str(alt))}*")
+    if alts:
+        lines.append("")
+    facts = []
+    link = safe_link(row.get("url"))
+    if link:
+        facts.append(f"[link]({link})")
+    for label, key in (("likes", "likes"), ("reposts", "reposts"), ("replies", "replies")):
+        if row.get(key):
+            facts.append(f"{row[key]} {label}")
+    tags = row.get("tags") or ()
+    if tags:
+        facts.append(" ".join("\\#" + escape_markdown(str(t)) for t in tags))
+    if facts:
+        lines += [" · ".join(facts), ""]
+    return "\n".join(lines)
+
+
+def write_markdown(rows: Iterable[Mapping[str, Any]], out: TextIO, title: str = "plnfilter digest") -> int:
+    """A heading, then one section per post separated by rules."""
+    out.write(f"# {escape_markdown(title)}\n\n")
+    count = 0
+    for row in rows:
+        if count:
+            out.write("---\n\n")
+        out.write(_post(row))
+        out.write("\n")
+        count += 1
+    if not count:
+        out.write("*No posts.*\n")
+    return count
