@@ -18,44 +18,8 @@ from typing import Any
 
 from plnfilter.errors import ArchiveError, UsageError
 from plnfilter.store.archive import archive_path, db_errors
-from plnfilter.store.rows import ROW_COLUMNS, clean_text, decode_row
+from plnfilter.store.rows import OUTPUT_COLUMNS, ROW_COLUMNS, clean_text, decode_row
 from plnfilter.times import normalise_iso, to_iso
-
-OUTPUT_COLUMNS: tuple[str, ...] = (
-    "uri",
-    "network",
-    "created_at",
-    "author",
-    "author_name",
-    "text",
-    "url",
-    "tags",
-    "links",
-    "likes",
-    "reposts",
-    "replies",
-    "quotes",
-    "score",
-    "kept",
-    "matched",
-    "lang",
-    "reply_to",
-    "quote_of",
-    "reposted_by",
-    "has_media",
-    "media_alt",
-    "sensitive",
-    "spoiler",
-    "card_url",
-    "card_title",
-    "source",
-    "author_id",
-    "author_followers",
-    "author_bot",
-    "first_seen",
-    "last_seen",
-)
-"""Default output columns, in this order; `html` and `raw` only when asked for by `Selection.columns`."""
 
 ALL_COLUMNS: tuple[str, ...] = OUTPUT_COLUMNS + ("html", "raw")
 ORDERS = ("score", "newest", "oldest", "relevance")

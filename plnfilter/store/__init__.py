@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from plnfilter.store.archive import BUSY_TIMEOUT_MS, archive_errors, db_errors, open_archive, open_readonly
 from plnfilter.store.read import get_post, iter_posts
-from plnfilter.store.rows import ROW_COLUMNS, post_to_row, row_to_post
+from plnfilter.store.rows import OUTPUT_COLUMNS, ROW_COLUMNS, judged_row, post_to_row, row_to_post
 from plnfilter.store.save import Judged, SaveResult, save_page, update_judgements
 from plnfilter.store.schema import MIGRATIONS, migrate
 from plnfilter.store.state import (
@@ -20,6 +20,7 @@ from plnfilter.store.transaction import write_transaction
 __all__ = [
     "BUSY_TIMEOUT_MS",
     "MIGRATIONS",
+    "OUTPUT_COLUMNS",
     "ROW_COLUMNS",
     "Judged",
     "SaveResult",
@@ -29,6 +30,7 @@ __all__ = [
     "get_cursor",
     "get_post",
     "iter_posts",
+    "judged_row",
     "list_runs",
     "list_sources",
     "migrate",

@@ -13,6 +13,42 @@ from plnfilter.store.schema import POST_SCHEMA
 ROW_COLUMNS: tuple[str, ...] = tuple(name for name in POST_SCHEMA if name != "id")
 """Columns written by `save_page`, in this order."""
 
+OUTPUT_COLUMNS: tuple[str, ...] = (
+    "uri",
+    "network",
+    "created_at",
+    "author",
+    "author_name",
+    "text",
+    "url",
+    "tags",
+    "links",
+    "likes",
+    "reposts",
+    "replies",
+    "quotes",
+    "score",
+    "kept",
+    "matched",
+    "lang",
+    "reply_to",
+    "quote_of",
+    "reposted_by",
+    "has_media",
+    "media_alt",
+    "sensitive",
+    "spoiler",
+    "card_url",
+    "card_title",
+    "source",
+    "author_id",
+    "author_followers",
+    "author_bot",
+    "first_seen",
+    "last_seen",
+)
+"""Default output columns, in this order; `html` and `raw` only when asked for by `Selection.columns`."""
+
 JSON_LIST_COLUMNS = frozenset({"tags", "links", "mentions", "reposted_by", "media_alt", "matched"})
 BOOL_COLUMNS = frozenset({"author_bot", "has_media", "sensitive", "kept"})
 
@@ -161,3 +197,11 @@ def decode_row(row: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[name] = value
     return out
+
+
+def judged_row(item: Any, now: str = "") -> dict[str, Any]:
+    """A judged Post as an output row (OUTPUT_COLUMNS), without touching the archive (`plnfilter filter`)."""
+    values = dict(
+        zip(ROW_COLUMNS, post_to_row(item.post, item.kept, item.score, item.matched, now), strict=True)
+    )
+    return decode_row({name: values[name] for name in OUTPUT_COLUMNS})
