@@ -68,8 +68,8 @@ def clean_text(value: str) -> str:
 
 
 def dump_list(values: Sequence[str]) -> str:
-    """A JSON array of strings as stored in the list columns."""
-    return clean_text(json.dumps([str(v) for v in values], ensure_ascii=False))
+    """A JSON array of strings as stored in the list columns (compact, as SQLite's json functions write)."""
+    return clean_text(json.dumps([str(v) for v in values], ensure_ascii=False, separators=(",", ":")))
 
 
 def dump_raw(raw: Mapping[str, Any] | None) -> str:

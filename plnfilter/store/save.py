@@ -21,7 +21,8 @@ _UPDATED = tuple(
     c for c in ROW_COLUMNS if c not in {"uri", "network", "created_at", "source", "first_seen", "reposted_by"}
 )
 _REPOSTED_BY_UNION = (
-    "CASE WHEN excluded.reposted_by = '[]' THEN posts.reposted_by ELSE ("
+    "CASE WHEN NOT EXISTS (SELECT 1 FROM json_each(excluded.reposted_by) "
+    "WHERE value NOT IN (SELECT value FROM json_each(posts.reposted_by))) THEN posts.reposted_by ELSE ("
     "SELECT json_group_array(value) FROM ("
     "SELECT value FROM json_each(posts.reposted_by) UNION ALL "
     "SELECT value FROM json_each(excluded.reposted_by) "
