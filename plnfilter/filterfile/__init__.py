@@ -1,0 +1,109 @@
+"""Load a filter file (YAML) into checked, frozen values; every mistake names its file and line.
+
+`load(path)` and `parse(text, path)` return a `FilterFile`; `describe(filter_file)` says in plain
+lines what it was understood to mean (for `plnfilter check`). The YAML shapes are documented in
+filters/README.md.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from plnfilter.errors import FilterFileError
+from plnfilter.filterfile.checks import as_count, as_text, check_keys
+from plnfilter.filterfile.describe import describe
+from plnfilter.filterfile.model import Condition, FilterFile, RankConfig, Rule, SourceSpec, Voices
+from plnfilter.filterfile.ranking import parse_rank, parse_voices
+from plnfilter.filterfile.rule_syntax import parse_rules
+from plnfilter.filterfile.sources import parse_sources
+from plnfilter.filterfile.yaml_lines import MAX_BYTES, read_yaml
+
+__all__ = [
+    "Condition",
+    "FilterFile",
+    "FilterFileError",
+    "RankConfig",
+    "Rule",
+    "SourceSpec",
+    "Voices",
+    "describe",
+    "load",
+    "parse",
+]
+
+TOP_KEYS = ("name", "description", "sources", "exclude", "include", "voices", "rank", "keep")
+
+
+def load(path: str | os.PathLike[str]) -> FilterFile:
+    """Read and check a filter file; raise FilterFileError with a next step for any problem."""
+    name = str(path)
+    try:
+        size = os.stat(name).st_size
+        if size > MAX_BYTES:
+            raise FilterFileError(
+                name,
+                1,
+                f"the file is {size:,} bytes; filter files are limited to {MAX_BYTES:,}",
+                "check that this is the filter file you meant",
+            )
+        with open(name, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise FilterFileError(
+            name, None, "no such filter file", "check the path, or copy one from filters/"
+        ) from None
+    except IsADirectoryError:
+        raise FilterFileError(name, None, "is a directory, not a filter file", "name a .yaml file") from None
+    except OSError as exc:
+        raise FilterFileError(
+            name, None, f"cannot read the filter file: {exc.strerror}", "check its permissions"
+        ) from None
+    return parse(decode(data, name), name)
+
+
+def decode(data: bytes, path: str) -> str:
+    """UTF-8 (with or without a byte-order mark); anything else is refused at its line."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise FilterFileError(
+            path,
+            line,
+            f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x})",
+            "save it as UTF-8 in your editor",
+        ) from None
+
+
+def parse(text: str, path: str = "<filter>") -> FilterFile:
+    """Check a filter file's text; `path` names it in errors and anchors relative `file:` sources."""
+    path = str(path)
+    top = read_yaml(text.removeprefix("\ufeff"), path)
+    check_keys(top, TOP_KEYS, path, "at the top level")
+    lines = top.key_lines
+    fields: dict[str, Any] = {"path": path}
+    fields["name"] = (
+        as_text(top["name"], path, lines["name"], "name", "pln-digest") if "name" in top else Path(path).stem
+    )
+    if "description" in top:
+        fields["description"] = as_text(top["description"], path, lines["description"], "description")
+    if "sources" in top:
+        fields["sources"] = parse_sources(top["sources"], path, lines["sources"])
+    names: dict[str, int] = {}
+    for section in ("exclude", "include"):
+        if section in top:
+            fields[section] = parse_rules(top[section], path, lines[section], section, names)
+    voices = parse_voices(top["voices"], path, lines["voices"]) if "voices" in top else Voices()
+    fields["voices"] = voices
+    fields["rank"] = (
+        parse_rank(top["rank"], path, lines["rank"], voices)
+        if "rank" in top
+        else RankConfig(
+            trusted=voices.trusted, outside_sector=voices.outside_sector, dissenting=voices.dissenting
+        )
+    )
+    if "keep" in top and top["keep"] is not None:
+        fields["keep"] = as_count(top["keep"], path, lines["keep"], "keep", minimum=1)
+    return FilterFile(**fields)

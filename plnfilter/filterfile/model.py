@@ -1,0 +1,79 @@
+"""What a filter file says, as frozen values: sources to fetch, rules to judge, how to rank."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+DEFAULT_WEIGHTS = {"engagement": 1.0, "recency": 1.0, "boost": 1.0, "trusted": 1.0}
+DEFAULT_INTERACTIONS = {"likes": 1.0, "reposts": 2.0, "replies": 1.0, "quotes": 2.0}
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One entry of `sources:`; `target` is the instance, the resolved file path, or '' for Bluesky."""
+
+    kind: str  # "mastodon" | "bluesky" | "file"
+    target: str
+    options: dict[str, Any] = field(default_factory=dict, hash=False)
+    line: int = 0
+    name: str = ""  # the `name:` written, else a readable label such as "mastodon.social #edtech"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One key of a rule; `value` is normalised (tuples of lower-case strings, ints, timedeltas, sub-rules)."""
+
+    key: str
+    value: Any
+    line: int
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule holds when all its conditions hold; include rules add `boost` to the score."""
+
+    name: str
+    line: int
+    conditions: tuple[Condition, ...]
+    boost: float = 0.0
+
+
+@dataclass(frozen=True)
+class Voices:
+    """Authors named in `voices:`: trusted ones score higher; the others get reserved slots in a digest."""
+
+    trusted: tuple[str, ...] = ()
+    outside_sector: tuple[str, ...] = ()
+    dissenting: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RankConfig:
+    """How posts are scored and how the top of a digest is picked."""
+
+    half_life: timedelta = timedelta(hours=12)
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS), hash=False)
+    interactions: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_INTERACTIONS), hash=False)
+    max_per_author: int | None = None
+    max_per_instance: int | None = None
+    mix: dict[str, int] = field(default_factory=dict, hash=False)  # voice group -> reserved slots
+    trusted: tuple[str, ...] = ()
+    outside_sector: tuple[str, ...] = ()
+    dissenting: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FilterFile:
+    """A loaded filter file; every value has been checked, so later stages need no validation."""
+
+    name: str
+    path: str
+    sources: tuple[SourceSpec, ...] = ()
+    exclude: tuple[Rule, ...] = ()
+    include: tuple[Rule, ...] = ()
+    rank: RankConfig = field(default_factory=RankConfig)
+    keep: int | None = None
+    voices: Voices = field(default_factory=Voices)
+    description: str = ""

@@ -1,0 +1,150 @@
+"""Score posts and pick the top of a digest: engagement, recency, rule boosts, trusted voices,
+with caps per author and per instance and places kept for outside-sector and dissenting voices.
+
+Pure functions: no I/O, no clock (callers pass `now`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from plnfilter.filterfile.model import RankConfig
+from plnfilter.post import Post
+from plnfilter.times import parse_iso
+
+__all__ = ["RankConfig", "Score", "author_matches", "instance_of", "score", "select_top"]
+
+
+@dataclass(frozen=True)
+class Score:
+    """The total and its weighted parts (they sum to the total), for `plnfilter explain`."""
+
+    total: float
+    parts: dict[str, float] = field(default_factory=dict, hash=False)
+
+
+def score(post: Post, verdict: Any, now: datetime, rank: RankConfig) -> Score:
+    """Weighted sum of engagement (log scale), recency (halves every half-life), boosts and trust."""
+    weights = rank.weights
+    counts = rank.interactions
+    interactions = (
+        counts.get("likes", 1.0) * max(post.likes, 0)
+        + counts.get("reposts", 1.0) * max(post.reposts, 0)
+        + counts.get("replies", 1.0) * max(post.replies, 0)
+        + counts.get("quotes", 1.0) * max(post.quotes, 0)
+    )
+    parts = {
+        "engagement": weights.get("engagement", 1.0) * math.log1p(max(interactions, 0.0)),
+        "recency": weights.get("recency", 1.0) * recency(post.created_at, now, rank),
+        "boost": weights.get("boost", 1.0) * float(getattr(verdict, "boost", 0.0) or 0.0),
+        "trusted": weights.get("trusted", 1.0)
+        * (1.0 if rank.trusted and author_matches(post, rank.trusted) else 0.0),
+    }
+    return Score(total=sum(parts.values()), parts=parts)
+
+
+def recency(created_at: str, now: datetime, rank: RankConfig) -> float:
+    """1 for a post made now, 0.5 one half-life ago; 0 when the time is unknown."""
+    if not created_at:
+        return 0.0
+    try:
+        age = (now - parse_iso(created_at)).total_seconds()
+    except (ValueError, TypeError, OverflowError):
+        return 0.0
+    half_life = rank.half_life.total_seconds()
+    return 0.5 ** (max(age, 0.0) / half_life) if half_life > 0 else 0.0
+
+
+def author_matches(item: Any, people: Iterable[str]) -> bool:
+    """Whether an item's author (handle, user@host, or DID/account URL) is in `people` (lower-case)."""
+    wanted = people if isinstance(people, frozenset | set | tuple) else tuple(people)
+    author = str(_field(item, "author") or "").lower().lstrip("@")
+    author_id = str(_field(item, "author_id") or "").lower()
+    return author in wanted or (bool(author_id) and author_id in wanted)
+
+
+def instance_of(item: Any) -> str:
+    """The Mastodon instance an item comes from (`user@host` -> host); '' for Bluesky and unknowns.
+
+    Nearly every Bluesky account shares one PDS operator, so capping it would cap Bluesky itself.
+    """
+    explicit = _field(item, "instance")
+    if explicit:
+        return str(explicit).lower()
+    author = str(_field(item, "author") or "")
+    network = _field(item, "network")
+    if network == "bluesky" or "@" not in author.lstrip("@"):
+        return ""
+    return author.lstrip("@").rpartition("@")[2].lower()
+
+
+def select_top(items: Iterable[Any], rank: RankConfig, limit: int | None) -> list[Any]:
+    """The best items by score, at most `max_per_author`/`max_per_instance` each, with `mix` places
+    reserved for outside-sector and dissenting voices when such items exist. Highest score first.
+
+    Items are dicts or objects with `author` and `score` (a number or a Score), optionally
+    `network`, `author_id`, `instance`, or a `post` carrying them.
+    """
+    ranked = sorted(items, key=_total, reverse=True)
+    limit = len(ranked) if limit is None else max(limit, 0)
+    chosen: list[Any] = []
+    taken: set[int] = set()
+    per_author: dict[str, int] = {}
+    per_instance: dict[str, int] = {}
+
+    def take(index: int, item: Any) -> bool:
+        author = str(_field(item, "author") or "").lower()
+        instance = instance_of(item)
+        if rank.max_per_author and per_author.get(author, 0) >= rank.max_per_author:
+            return False
+        if rank.max_per_instance and instance and per_instance.get(instance, 0) >= rank.max_per_instance:
+            return False
+        per_author[author] = per_author.get(author, 0) + 1
+        if instance:
+            per_instance[instance] = per_instance.get(instance, 0) + 1
+        chosen.append(item)
+        taken.add(index)
+        return True
+
+    for group, slots in rank.mix.items():
+        people = frozenset(getattr(rank, group, ()))
+        filled = 0
+        for index, item in enumerate(ranked):
+            if filled >= slots or len(chosen) >= limit:
+                break
+            if index not in taken and author_matches(item, people) and take(index, item):
+                filled += 1
+    for index, item in enumerate(ranked):
+        if len(chosen) >= limit:
+            break
+        if index not in taken:
+            take(index, item)
+    order = {id(item): position for position, item in enumerate(ranked)}
+    return sorted(chosen, key=lambda item: order[id(item)])
+
+
+def _total(item: Any) -> float:
+    value = _field(item, "score")
+    total = getattr(value, "total", value)
+    try:
+        number = float(total) if total is not None else 0.0
+    except (TypeError, ValueError):
+        return 0.0
+    return number if number == number else 0.0
+
+
+def _field(item: Any, name: str) -> Any:
+    """`item[name]` or `item.name`, falling back to the item's `post`."""
+    if isinstance(item, Mapping):
+        value = item.get(name)
+        post = item.get("post")
+    else:
+        value = getattr(item, name, None)
+        post = getattr(item, "post", None)
+    if value is None and post is not None and post is not item:
+        return _field(post, name)
+    return value

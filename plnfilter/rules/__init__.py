@@ -1,0 +1,132 @@
+"""Judge posts with a filter file's rules: dropped when any exclude rule matches, then kept when
+any include rule matches (or always, when there are none).
+
+`compile_rules(filter_file)` turns the rules into closures once; `RuleSet.evaluate(post, now)`
+is the hot path (run over every fetched post and over the whole archive by `apply`), so it
+allocates nothing for the common verdicts. A RuleSet is not thread-safe: use one per thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from plnfilter.filterfile.model import FilterFile, Rule
+from plnfilter.post import Post
+from plnfilter.rules.predicates import Check, Compiler
+from plnfilter.times import now_utc, to_iso
+
+__all__ = ["RuleResult", "RuleSet", "Verdict", "compile_rules"]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Kept or not, which include rules matched, their summed boost, and the exclude rule that dropped it.
+
+    A post that is not kept with an empty `dropped_by` matched no include rule.
+    """
+
+    kept: bool
+    matched: tuple[str, ...] = ()
+    boost: float = 0.0
+    dropped_by: str = ""
+
+    @property
+    def reason(self) -> str:
+        """One line for `explain` and logs."""
+        if self.dropped_by:
+            return f"dropped by exclude rule '{self.dropped_by}'"
+        if not self.kept:
+            return "dropped: no include rule matched"
+        if self.matched:
+            return "kept by " + ", ".join(f"'{name}'" for name in self.matched)
+        return "kept (no include rules)"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleResult:
+    """One rule's outcome for one post, for `plnfilter explain`."""
+
+    section: str  # "exclude" | "include"
+    name: str
+    line: int
+    matched: bool
+    boost: float
+
+
+KEEP_ALL = Verdict(kept=True)
+NOT_INCLUDED = Verdict(kept=False)
+
+
+class RuleSet:
+    """Compiled rules; `evaluate` is pure apart from the regex timeout counter."""
+
+    def __init__(self, exclude: Iterable[Rule] = (), include: Iterable[Rule] = ()) -> None:
+        compiler = Compiler()
+        self.exclude_rules = tuple(exclude)
+        self.include_rules = tuple(include)
+        self._exclude: tuple[tuple[Check, Verdict], ...] = tuple(
+            (compiler.rule(rule), Verdict(kept=False, dropped_by=rule.name)) for rule in self.exclude_rules
+        )
+        self._include: tuple[tuple[Check, str, float, Verdict], ...] = tuple(
+            (compiler.rule(rule), rule.name, rule.boost, Verdict(True, (rule.name,), rule.boost))
+            for rule in self.include_rules
+        )
+        self._cutoffs = tuple(compiler.cutoffs)
+        self._stats = compiler.stats
+        self._now: datetime | None = None
+
+    @property
+    def regex_timeouts(self) -> int:
+        """Regex searches abandoned at their time limit (each counted as no match); worth a warning."""
+        return self._stats.timeouts
+
+    def evaluate(self, post: Post, now: datetime | None = None) -> Verdict:
+        """The verdict for one post; `now` anchors `max_age` (default: the current time)."""
+        if self._cutoffs and (now is None or now != self._now):
+            self._set_now(now or now_utc())
+        for check, dropped in self._exclude:
+            if check(post):
+                return dropped
+        if not self._include:
+            return KEEP_ALL
+        first = None
+        more = None
+        for entry in self._include:
+            if entry[0](post):
+                if first is None:
+                    first = entry
+                elif more is None:
+                    more = [first, entry]
+                else:
+                    more.append(entry)
+        if first is None:
+            return NOT_INCLUDED
+        if more is None:
+            return first[3]
+        return Verdict(True, tuple(entry[1] for entry in more), sum(entry[2] for entry in more))
+
+    def explain(self, post: Post, now: datetime | None = None) -> list[RuleResult]:
+        """Every rule's outcome, exclude rules first, in file order (slow path: no short cut)."""
+        if self._cutoffs:
+            self._set_now(now or now_utc())
+        results = [
+            RuleResult("exclude", rule.name, rule.line, bool(check(post)), 0.0)
+            for rule, (check, _) in zip(self.exclude_rules, self._exclude, strict=True)
+        ]
+        results.extend(
+            RuleResult("include", rule.name, rule.line, bool(entry[0](post)), rule.boost)
+            for rule, entry in zip(self.include_rules, self._include, strict=True)
+        )
+        return results
+
+    def _set_now(self, now: datetime) -> None:
+        self._now = now
+        for cutoff in self._cutoffs:
+            cutoff.iso = to_iso(now - cutoff.age)
+
+
+def compile_rules(filter_file: FilterFile) -> RuleSet:
+    """Compile a loaded filter file's exclude and include rules (regexes compiled once, here)."""
+    return RuleSet(filter_file.exclude, filter_file.include)

@@ -1,0 +1,142 @@
+"""Matching words, substrings and regexes in post text, folding the text's case once per post.
+
+Text here means what Mastodon's own filters look at: the post text, its content warning and
+its media descriptions. Whole words follow Mastodon's whole-word filters: a word boundary is
+required only at an edge of the keyword that is a word character, so `#EdTech` matches the
+hashtag and `café` matches `Café!`. Scripts written without spaces (CJK, Thai) match as
+substrings, since they have no word boundaries to find.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from plnfilter.post import Post
+
+REGEX_TIMEOUT = 0.05  # seconds per search; a hostile post cannot stall a run
+_UNSPACED = re.compile(
+    r"[\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003ffff]"
+)
+_WORD = re.compile(r"\w")
+
+
+class TextCache:
+    """The case-folded searchable text of the last post seen (posts are immutable, so identity is enough)."""
+
+    __slots__ = ("post", "folded", "hosts")
+
+    def __init__(self) -> None:
+        self.post: Post | None = None
+        self.folded = ""
+        self.hosts: tuple[str, ...] | None = None
+
+    def fold(self, post: Post) -> str:
+        if self.post is not post:
+            self._reset(post)
+        return self.folded
+
+    def link_hosts(self, post: Post) -> tuple[str, ...]:
+        if self.post is not post:
+            self._reset(post)
+        if self.hosts is None:
+            urls = post.links + (post.card_url,) if post.card_url else post.links
+            self.hosts = tuple(host_of(url) for url in urls)
+        return self.hosts
+
+    def _reset(self, post: Post) -> None:
+        self.post = post
+        self.hosts = None
+        if post.spoiler or post.media_alt:
+            self.folded = "\n".join((post.text, post.spoiler, *post.media_alt)).casefold()
+        else:
+            self.folded = post.text.casefold()
+
+
+class RegexStats:
+    """How many regex searches gave up on their time limit (counted, treated as no match)."""
+
+    __slots__ = ("timeouts",)
+
+    def __init__(self) -> None:
+        self.timeouts = 0
+
+
+def host_of(url: str) -> str:
+    """The lower-case host of a URL, without urlsplit's cost (hot path over every link)."""
+    start = url.find("://")
+    rest = url[start + 3 :] if start >= 0 else url
+    end = len(rest)
+    for stop in "/?#":
+        found = rest.find(stop, 0, end)
+        if found >= 0:
+            end = found
+    host = rest[:end].rpartition("@")[2]
+    if host.startswith("["):
+        return host.partition("]")[0][1:].lower()
+    return host.partition(":")[0].lower().rstrip(".")
+
+
+def words_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern over case-folded text, with boundaries only at word-character edges."""
+    parts = []
+    for word in sorted({w.casefold() for w in words}, key=len, reverse=True):
+        start = r"(?<!\w)" if _WORD.match(word[0]) and not _UNSPACED.match(word[0]) else ""
+        end = r"(?!\w)" if _WORD.match(word[-1]) and not _UNSPACED.match(word[-1]) else ""
+        parts.append(start + re.escape(word) + end)
+    return re.compile("|".join(parts))
+
+
+def match_words(words: tuple[str, ...], cache: TextCache) -> Callable[[Post], bool]:
+    """Any of `words` as a whole word: a substring test first, the boundary regex only on a hit."""
+    folded_words = tuple(sorted({w.casefold() for w in words}))
+    pattern = words_pattern(words)
+    fold = cache.fold
+    search = pattern.search
+
+    def check(post: Post) -> bool:
+        text = fold(post)
+        for word in folded_words:
+            if word in text:
+                return search(text) is not None
+        return False
+
+    return check
+
+
+def match_text(needles: tuple[str, ...], cache: TextCache) -> Callable[[Post], bool]:
+    """Any of `needles` as a case-insensitive substring."""
+    folded = tuple(needle.casefold() for needle in needles)
+    fold = cache.fold
+
+    def check(post: Post) -> bool:
+        text = fold(post)
+        for needle in folded:
+            if needle in text:
+                return True
+        return False
+
+    return check
+
+
+def match_regex(patterns: tuple[str, ...], stats: RegexStats) -> Callable[[Post], bool]:
+    """Any of `patterns` found in the text, warning or alt text, each search time-limited."""
+    from plnfilter.filterfile.rule_syntax import compile_user_regex
+
+    searches = tuple(compile_user_regex(pattern).search for pattern in patterns)
+
+    def check(post: Post) -> bool:
+        for search in searches:
+            try:
+                if search(post.text, timeout=REGEX_TIMEOUT) is not None:
+                    return True
+                if post.spoiler and search(post.spoiler, timeout=REGEX_TIMEOUT) is not None:
+                    return True
+                for alt in post.media_alt:
+                    if search(alt, timeout=REGEX_TIMEOUT) is not None:
+                        return True
+            except TimeoutError:
+                stats.timeouts += 1
+        return False
+
+    return check
