@@ -1,0 +1,320 @@
+"""Selecting from the archive: flags, full-text search that never breaks, and SQL that cannot write."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+
+from plnfilter.errors import ArchiveError, UsageError
+from plnfilter.post import Post
+from plnfilter.query import ALL_COLUMNS, OUTPUT_COLUMNS, Selection, fts_query, get_row, select
+from plnfilter.store import Judged, iter_posts, open_archive, open_readonly, save_page
+
+
+@dataclass
+class FakeTimeline:
+    name: str = "file:samples.json"
+    network: str = "file"
+    spec: str = "file: samples.json"
+
+
+POSTS = [
+    # (post, kept, score)
+    (
+        Post(
+            uri="https://example.social/users/kate/statuses/1",
+            network="mastodon",
+            url="https://example.social/@kate/1",
+            author="kate@example.social",
+            author_name="Kate",
+            author_id="https://example.social/@kate",
+            created_at="2026-11-20T09:00:00Z",
+            text="Open educational resources for maths teachers",
+            tags=("edtech", "oer"),
+            lang="en",
+            likes=10,
+        ),
+        True,
+        5.0,
+    ),
+    (
+        Post(
+            uri="at://did:plc:adjoa/app.bsky.feed.post/3k1",
+            network="bluesky",
+            url="https://bsky.app/profile/adjoa.bsky.social/post/3k1",
+            author="adjoa.bsky.social",
+            author_name="Adjoa",
+            author_id="did:plc:adjoa",
+            created_at="2026-11-22T09:00:00Z",
+            text="Slides from my LIKE69 panel on feedback",
+            tags=("like69",),
+            lang="en",
+            likes=3,
+        ),
+        True,
+        9.0,
+    ),
+    (
+        Post(
+            uri="https://other.social/users/jonas/statuses/2",
+            network="mastodon",
+            author="jonas@other.social",
+            created_at="2026-11-24T09:00:00Z",
+            text="Lernen mit offenen Bildungsmaterialien",
+            tags=("EdTech",),
+            lang="de",
+        ),
+        True,
+        1.0,
+    ),
+    (
+        Post(
+            uri="https://spam.social/users/bot/statuses/3",
+            network="mastodon",
+            author="bot@spam.social",
+            created_at="2026-11-25T09:00:00Z",
+            text="Giveaway! airdrop open now",
+            tags=("edtech", "crypto"),
+        ),
+        False,
+        0.0,
+    ),
+]
+
+
+@pytest.fixture
+def archive(tmp_path):
+    path = tmp_path / "archive.db"
+    db = open_archive(path)
+    save_page(
+        db,
+        FakeTimeline(),
+        [Judged(p, k, s, ("topics",) if k else ()) for p, k, s in POSTS],
+        "c",
+        "2026-11-26T00:00:00Z",
+    )
+    db.close()
+    return path
+
+
+@pytest.fixture
+def conn(archive):
+    connection = open_readonly(archive)
+    yield connection
+    connection.close()
+
+
+def uris(rows) -> list[str]:
+    return [row["uri"] for row in rows]
+
+
+def test_default_selection_is_kept_posts_best_first_with_stable_columns(conn):
+    rows = list(select(conn, Selection()))
+    assert uris(rows) == [POSTS[1][0].uri, POSTS[0][0].uri, POSTS[2][0].uri]
+    assert all(tuple(row) == OUTPUT_COLUMNS for row in rows)
+    first = rows[0]
+    assert first["tags"] == ["like69"]
+    assert first["kept"] is True
+    assert first["matched"] == ["topics"]
+    assert "raw" not in first and "html" not in first
+
+
+def test_select_streams_from_a_cursor(conn):
+    rows = select(conn, Selection(kept=None))
+    assert next(iter(rows))["uri"]
+    assert not isinstance(rows, list)
+
+
+def test_columns_can_include_raw_and_html(conn):
+    (row,) = select(conn, Selection(columns=("uri", "html", "raw"), limit=1))
+    assert set(row) == {"uri", "html", "raw"}
+    assert row["raw"] == {}
+    with pytest.raises(UsageError, match="unknown column"):
+        list(select(conn, Selection(columns=("uri", "password"))))
+
+
+def test_full_text_search_needs_every_word(conn):
+    assert uris(select(conn, Selection(text="educational maths"))) == [POSTS[0][0].uri]
+    assert uris(select(conn, Selection(text="educational feedback"))) == []
+    assert uris(select(conn, Selection(text="adjoa"))) == [POSTS[1][0].uri]  # author is indexed
+    assert uris(select(conn, Selection(text="OPEN", kept=None, order="oldest"))) == [
+        POSTS[0][0].uri,
+        POSTS[3][0].uri,
+    ]
+
+
+def test_relevance_order(conn):
+    rows = list(select(conn, Selection(text="open", kept=None, order="relevance")))
+    assert set(uris(rows)) == {POSTS[0][0].uri, POSTS[3][0].uri}
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        '"',
+        '""',
+        "*",
+        "open*",
+        "NEAR(",
+        "NEAR(open maths",
+        "-",
+        "-open",
+        "AND",
+        "OR",
+        "NOT open",
+        "open AND",
+        "text:open",
+        "^open",
+        "(open",
+        "open)",
+        "{text}: open",
+        "'; DROP TABLE posts; --",
+        "\x00",
+        "\ud800",
+        "🎓",
+        "",
+    ],
+)
+def test_hostile_search_text_never_raises(conn, hostile):
+    rows = list(select(conn, Selection(text=hostile, kept=None)))
+    assert isinstance(rows, list)
+    assert conn.execute("SELECT count(*) FROM posts").fetchone()[0] == 4
+
+
+def test_operators_are_searched_as_words(conn):
+    assert fts_query('open "maths') == '"open" """maths"'
+    assert fts_query("- * ( )") is None
+    assert uris(select(conn, Selection(text="open AND maths"))) == []  # "AND" is a word no post contains
+    assert uris(select(conn, Selection(text="- * ()", kept=None))) == []
+
+
+def test_tags_match_case_insensitively_and_any_of_several(conn):
+    assert set(uris(select(conn, Selection(tags=("#EDTECH",))))) == {POSTS[0][0].uri, POSTS[2][0].uri}
+    assert set(uris(select(conn, Selection(tags=("oer", "like69"))))) == {POSTS[0][0].uri, POSTS[1][0].uri}
+    assert uris(select(conn, Selection(tags=("crypto",)))) == []
+    assert uris(select(conn, Selection(tags=("crypto",), kept=False))) == [POSTS[3][0].uri]
+
+
+@pytest.mark.parametrize(
+    "author, expected",
+    [
+        ("kate@example.social", 0),
+        ("@Kate@Example.Social", 0),
+        ("kate", 0),
+        ("adjoa.bsky.social", 1),
+        ("did:plc:adjoa", 1),
+        ("https://example.social/@kate", 0),
+    ],
+)
+def test_author_matches_address_handle_or_id(conn, author, expected):
+    assert uris(select(conn, Selection(authors=(author,)))) == [POSTS[expected][0].uri]
+
+
+def test_author_like_wildcards_are_not_wildcards(conn):
+    assert uris(select(conn, Selection(authors=("%",)))) == []
+    assert uris(select(conn, Selection(authors=("k_te",)))) == []
+
+
+def test_network_lang_dates_kept_order_limit(conn):
+    assert set(uris(select(conn, Selection(network="bluesky")))) == {POSTS[1][0].uri}
+    assert set(uris(select(conn, Selection(lang="DE")))) == {POSTS[2][0].uri}
+    since = uris(select(conn, Selection(since="2026-11-22T09:00:00Z", order="oldest")))
+    assert since == [POSTS[1][0].uri, POSTS[2][0].uri]
+    until = uris(select(conn, Selection(until=datetime(2026, 11, 22, 9, tzinfo=UTC))))
+    assert until == [POSTS[0][0].uri]
+    assert len(list(select(conn, Selection(kept=None)))) == 4
+    assert uris(select(conn, Selection(kept=False))) == [POSTS[3][0].uri]
+    assert uris(select(conn, Selection(order="newest", kept=None, limit=2))) == [
+        POSTS[3][0].uri,
+        POSTS[2][0].uri,
+    ]
+    assert list(select(conn, Selection(limit=0))) == []
+
+
+def test_bad_selection_values_are_usage_errors(conn):
+    with pytest.raises(UsageError, match="order"):
+        list(select(conn, Selection(order="random")))
+    with pytest.raises(UsageError, match="not a date"):
+        list(select(conn, Selection(since="last tuesday")))
+    with pytest.raises(UsageError):
+        list(select(conn, Selection(limit=-1)))
+
+
+def test_user_sql_reads_and_decodes_json_columns(conn):
+    rows = list(select(conn, Selection(sql="SELECT uri, tags, kept FROM posts WHERE network = 'bluesky'")))
+    assert rows == [{"uri": POSTS[1][0].uri, "tags": ["like69"], "kept": True}]
+    counts = list(
+        select(conn, Selection(sql="SELECT author, count(*) AS n FROM posts GROUP BY author ORDER BY author"))
+    )
+    assert counts[0] == {"author": "adjoa.bsky.social", "n": 1}
+    fts = list(select(conn, Selection(sql="SELECT rowid FROM posts_fts WHERE posts_fts MATCH 'slides'")))
+    assert len(fts) == 1
+    info = list(select(conn, Selection(sql="SELECT name FROM pragma_table_info('posts')")))
+    assert {"uri", "text", "raw"} <= {r["name"] for r in info}
+
+
+def _fingerprint(path) -> str:
+    db = open_archive(path)
+    rows = db.conn.execute("SELECT * FROM posts ORDER BY id").fetchall()
+    schema = db.conn.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall()
+    settings = (
+        db.conn.execute("PRAGMA journal_mode").fetchall() + db.conn.execute("PRAGMA user_version").fetchall()
+    )
+    db.close()
+    return hashlib.sha256(repr((rows, schema, settings)).encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO posts (uri, network) VALUES ('x', 'mastodon')",
+        "UPDATE posts SET kept = 1",
+        "DELETE FROM posts",
+        "DROP TABLE posts",
+        "CREATE TABLE evil (x)",
+        "ALTER TABLE posts ADD COLUMN evil TEXT",
+        "ATTACH DATABASE '{tmp}/evil.db' AS evil",
+        "VACUUM INTO '{tmp}/copy.db'",
+        "PRAGMA query_only = OFF",
+        "PRAGMA journal_mode = DELETE",
+        "PRAGMA user_version = 7",
+        "PRAGMA writable_schema = ON",
+        "INSERT INTO posts_fts (posts_fts) VALUES ('rebuild')",
+        "REINDEX",
+        "WITH x AS (SELECT 1) DELETE FROM posts",
+        "SELECT load_extension('/tmp/evil.so')",
+    ],
+)
+def test_user_sql_cannot_change_the_archive(archive, conn, tmp_path, statement):
+    before = _fingerprint(archive)
+    with pytest.raises(ArchiveError) as caught:
+        list(select(conn, Selection(sql=statement.format(tmp=tmp_path))))
+    assert "may only read" in caught.value.message
+    assert _fingerprint(archive) == before
+    assert not (tmp_path / "evil.db").exists()
+    assert not (tmp_path / "copy.db").exists()
+
+
+def test_user_sql_mistakes_are_usage_errors(conn):
+    with pytest.raises(UsageError, match="single SELECT"):
+        list(select(conn, Selection(sql="SELECT 1; DELETE FROM posts")))
+    with pytest.raises(UsageError, match="no such table"):
+        list(select(conn, Selection(sql="SELECT * FROM tweets")))
+
+
+def test_get_row_and_iter_posts_with_a_selection(conn):
+    row = get_row(conn, POSTS[1][0].uri)
+    assert row["score"] == 9.0 and row["raw"] == {} and row["matched"] == ["topics"]
+    assert get_row(conn, "at://nothing") is None
+    posts = list(iter_posts(conn, Selection(tags=("edtech",), kept=None, order="oldest")))
+    assert [p.uri for p in posts] == [POSTS[0][0].uri, POSTS[2][0].uri, POSTS[3][0].uri]
+    assert posts[0] == POSTS[0][0]
+    assert [p.uri for p in iter_posts(conn, "likes > ?", [5])] == [POSTS[0][0].uri]
+
+
+def test_all_columns_are_real_columns(conn):
+    (row,) = select(conn, Selection(columns=ALL_COLUMNS, limit=1))
+    assert tuple(row) == ALL_COLUMNS
