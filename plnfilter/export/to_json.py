@@ -10,7 +10,9 @@ from plnfilter.store.rows import clean_text
 
 
 def _dumps(row: Mapping[str, Any]) -> str:
-    return clean_text(json.dumps(row, ensure_ascii=False, default=str))
+    """UTF-8 JSON; U+2028/U+2029 escaped so line-splitting tools see one record per line."""
+    text = clean_text(json.dumps(row, ensure_ascii=False, default=str))
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def write_json(rows: Iterable[Mapping[str, Any]], out: TextIO) -> int:
