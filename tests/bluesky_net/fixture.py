@@ -1,0 +1,71 @@
+"""pytest fixtures: the Bluesky reference network, started once per test session and seeded.
+
+Import the fixtures into ONE test module (or list this module in `pytest_plugins` of the root
+conftest): a session fixture imported into two modules would start two networks.
+
+If the network cannot start the tests FAIL, with the log tail; under CI=true they always try.
+Locally, `PLNFILTER_SKIP_BLUESKY=1` skips them with that reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from .network import Network, NetworkStartError
+from .scenario import seed_pln
+from .seed import Seeder
+
+
+def _skip_requested() -> bool:
+    return os.environ.get("PLNFILTER_SKIP_BLUESKY") == "1" and os.environ.get("CI", "").lower() != "true"
+
+
+class SeededNetwork:
+    """A running network, what was seeded into it (`info`, also written to `seeded.json`), and a seeder."""
+
+    def __init__(self, network: Network, seeder: Seeder, info: dict, seeded_json) -> None:
+        self.network = network
+        self.seeder = seeder
+        self.info = info
+        self.seeded_json = seeded_json
+        self.pds = network.pds
+        self.appview = network.appview
+
+    def did(self, handle: str) -> str:
+        return self.info["accounts"][handle]
+
+    def post(self, key: str) -> dict:
+        return self.info["posts"][key]
+
+
+@pytest.fixture(scope="session")
+def bluesky_network(tmp_path_factory):
+    """The running network (PLC + PDS + AppView on 127.0.0.1), stopped at session end."""
+    if _skip_requested():
+        pytest.skip("PLNFILTER_SKIP_BLUESKY=1: Bluesky reference-network tests not run")
+    network = Network()
+    try:
+        network.start()
+    except NetworkStartError as exc:
+        pytest.fail(f"the Bluesky reference network did not start: {exc}", pytrace=False)
+    print(f"\nBluesky reference network started in {network.start_seconds:.1f} s")
+    try:
+        yield network
+    finally:
+        network.stop()
+
+
+@pytest.fixture(scope="session")
+def bluesky_net(bluesky_network, tmp_path_factory) -> SeededNetwork:
+    """The network with the PLN of `scenario.py` written into it and indexed."""
+    began = time.monotonic()
+    seeder = Seeder(bluesky_network.pds)
+    info = seed_pln(seeder, bluesky_network)
+    path = tmp_path_factory.mktemp("bluesky") / "seeded.json"
+    path.write_text(json.dumps(info, indent=1, ensure_ascii=False), encoding="utf-8")
+    print(f"seeded in {time.monotonic() - began:.1f} s -> {path}")
+    return SeededNetwork(bluesky_network, seeder, info, path)

@@ -1,0 +1,319 @@
+"""Write accounts, posts, likes, reposts, follows and lists into the reference network.
+
+Records go through the atproto Python SDK's `com.atproto.repo.createRecord` as plain dicts,
+so the tests control every byte (facet tags in mixed case, record-only `tags`, self-labels).
+Handles end in `.test`: dev-env resolves nothing else without DNS.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import time
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+PASSWORD = "pln-test-password"
+
+_TAG = re.compile(r"(?<![\w&])#([^\s#.,!?:;()]+)")
+_LINK = re.compile(r"https?://[^\s)]+")
+_MENTION = re.compile(r"(?<!\w)@([a-z0-9.-]+\.test)")
+
+
+def tiny_png(rgb: tuple[int, int, int] = (30, 120, 200)) -> bytes:
+    """A valid 2x2 PNG, built here so the tests need no image files."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" + bytes(rgb) * 2
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(row * 2))
+        + chunk(b"IEND", b"")
+    )
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@dataclass
+class Ref:
+    """A written record: what the tests need to find it again."""
+
+    uri: str
+    cid: str
+    author: str = ""
+    text: str = ""
+    facet_tags: tuple[str, ...] = ()
+    record_tags: tuple[str, ...] = ()
+    langs: tuple[str, ...] = ()
+
+    @property
+    def tags(self) -> set[str]:
+        """What plnfilter should derive: facet tags plus record tags, lower-cased."""
+        return {t.lower() for t in self.facet_tags + self.record_tags}
+
+    def strong(self) -> dict:
+        return {"uri": self.uri, "cid": self.cid}
+
+
+@dataclass
+class Account:
+    handle: str
+    did: str
+    client: Any
+
+
+@dataclass
+class Seeder:
+    """Writes into one network; remembers accounts by handle."""
+
+    pds: str
+    accounts: dict[str, Account] = field(default_factory=dict)
+
+    def account(self, handle: str, display_name: str = "", description: str = "") -> Account:
+        from atproto import Client, models
+
+        if handle in self.accounts:
+            return self.accounts[handle]
+        client = Client(base_url=self.pds)
+        created = client.com.atproto.server.create_account(
+            models.ComAtprotoServerCreateAccount.Data(
+                handle=handle, email=f"{handle}@example.com", password=PASSWORD
+            )
+        )
+        client.login(handle, PASSWORD, fetch_bsky_profile=False)
+        account = Account(handle, created.did, client)
+        self.accounts[handle] = account
+        if display_name:
+            self._put(
+                account,
+                "app.bsky.actor.profile",
+                "self",
+                {
+                    "$type": "app.bsky.actor.profile",
+                    "displayName": display_name,
+                    "description": description,
+                },
+            )
+        return account
+
+    def _create(self, account: Account, collection: str, record: dict) -> tuple[str, str]:
+        from atproto import models
+
+        response = account.client.com.atproto.repo.create_record(
+            models.ComAtprotoRepoCreateRecord.Data(repo=account.did, collection=collection, record=record)
+        )
+        return response.uri, response.cid
+
+    def _put(self, account: Account, collection: str, rkey: str, record: dict) -> None:
+        from atproto import models
+
+        account.client.com.atproto.repo.put_record(
+            models.ComAtprotoRepoPutRecord.Data(
+                repo=account.did, collection=collection, rkey=rkey, record=record
+            )
+        )
+
+    def facets(self, text: str, with_tags: bool = True) -> list[dict]:
+        """Richtext facets for #tags (case kept), links and @handle.test mentions, by UTF-8 byte offsets."""
+        found = []
+
+        def span(match: re.Match, group: int = 0) -> dict:
+            start = len(text[: match.start(group)].encode())
+            return {"byteStart": start, "byteEnd": start + len(match.group(group).encode())}
+
+        if with_tags:
+            for match in _TAG.finditer(text):
+                found.append(
+                    {
+                        "index": span(match),
+                        "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": match.group(1)}],
+                    }
+                )
+        for match in _LINK.finditer(text):
+            found.append(
+                {
+                    "index": span(match),
+                    "features": [{"$type": "app.bsky.richtext.facet#link", "uri": match.group(0)}],
+                }
+            )
+        for match in _MENTION.finditer(text):
+            if match.group(1) in self.accounts:
+                found.append(
+                    {
+                        "index": span(match),
+                        "features": [
+                            {
+                                "$type": "app.bsky.richtext.facet#mention",
+                                "did": self.accounts[match.group(1)].did,
+                            }
+                        ],
+                    }
+                )
+        return sorted(found, key=lambda f: f["index"]["byteStart"])
+
+    def post(
+        self,
+        handle: str,
+        text: str,
+        langs: tuple[str, ...] = ("en",),
+        *,
+        tags: tuple[str, ...] = (),
+        facet_tags: bool = True,
+        reply_to: Ref | None = None,
+        quote: Ref | None = None,
+        images: tuple[str, ...] = (),
+        card: tuple[str, str] | None = None,
+        labels: tuple[str, ...] = (),
+        age: timedelta = timedelta(0),
+    ) -> Ref:
+        """One post; `images` are alt texts (a tiny PNG is uploaded for each)."""
+        account = self.accounts[handle]
+        facets = self.facets(text, with_tags=facet_tags)
+        record: dict[str, Any] = {
+            "$type": "app.bsky.feed.post",
+            "text": text,
+            "createdAt": iso(datetime.now(UTC) - age),
+            "langs": list(langs),
+        }
+        if facets:
+            record["facets"] = facets
+        if tags:
+            record["tags"] = list(tags)
+        if labels:
+            record["labels"] = {
+                "$type": "com.atproto.label.defs#selfLabels",
+                "values": [{"val": val} for val in labels],
+            }
+        if reply_to is not None:
+            root = reply_to.strong()
+            record["reply"] = {"root": root, "parent": reply_to.strong()}
+        media = None
+        if images:
+            media = {
+                "$type": "app.bsky.embed.images",
+                "images": [
+                    {
+                        "alt": alt,
+                        "image": self.upload_png(account, index),
+                        "aspectRatio": {"width": 2, "height": 2},
+                    }
+                    for index, alt in enumerate(images)
+                ],
+            }
+        if card:
+            media = {
+                "$type": "app.bsky.embed.external",
+                "external": {"uri": card[0], "title": card[1], "description": f"{card[1]}: a summary"},
+            }
+        if quote is not None and media is not None:
+            record["embed"] = {
+                "$type": "app.bsky.embed.recordWithMedia",
+                "record": {"$type": "app.bsky.embed.record", "record": quote.strong()},
+                "media": media,
+            }
+        elif quote is not None:
+            record["embed"] = {"$type": "app.bsky.embed.record", "record": quote.strong()}
+        elif media is not None:
+            record["embed"] = media
+        uri, cid = self._create(account, "app.bsky.feed.post", record)
+        facet_tag_values = tuple(
+            feature["tag"] for facet in facets for feature in facet["features"] if "tag" in feature
+        )
+        return Ref(uri, cid, handle, text, facet_tag_values, tuple(tags), tuple(langs))
+
+    def upload_png(self, account: Account, index: int = 0) -> dict:
+        from atproto import models
+
+        blob = account.client.com.atproto.repo.upload_blob(tiny_png((40 * index % 256, 120, 200)))
+        return (
+            models.get_model_as_dict(blob.blob)
+            if hasattr(models, "get_model_as_dict")
+            else blob.blob.model_dump(by_alias=True)
+        )
+
+    def like(self, handle: str, post: Ref) -> Ref:
+        uri, cid = self._create(
+            self.accounts[handle],
+            "app.bsky.feed.like",
+            {"$type": "app.bsky.feed.like", "subject": post.strong(), "createdAt": iso(datetime.now(UTC))},
+        )
+        return Ref(uri, cid, handle)
+
+    def repost(self, handle: str, post: Ref) -> Ref:
+        uri, cid = self._create(
+            self.accounts[handle],
+            "app.bsky.feed.repost",
+            {"$type": "app.bsky.feed.repost", "subject": post.strong(), "createdAt": iso(datetime.now(UTC))},
+        )
+        return Ref(uri, cid, handle)
+
+    def follow(self, handle: str, subject: str) -> None:
+        self._create(
+            self.accounts[handle],
+            "app.bsky.graph.follow",
+            {
+                "$type": "app.bsky.graph.follow",
+                "subject": self.accounts[subject].did,
+                "createdAt": iso(datetime.now(UTC)),
+            },
+        )
+
+    def curation_list(self, handle: str, name: str, members: list[str]) -> str:
+        account = self.accounts[handle]
+        now = iso(datetime.now(UTC))
+        uri, _ = self._create(
+            account,
+            "app.bsky.graph.list",
+            {
+                "$type": "app.bsky.graph.list",
+                "name": name,
+                "purpose": "app.bsky.graph.defs#curatelist",
+                "description": "Educators worth following",
+                "createdAt": now,
+            },
+        )
+        for member in members:
+            self._create(
+                account,
+                "app.bsky.graph.listitem",
+                {
+                    "$type": "app.bsky.graph.listitem",
+                    "subject": self.accounts[member].did,
+                    "list": uri,
+                    "createdAt": now,
+                },
+            )
+        return uri
+
+    def feed_generator(self, handle: str, rkey: str, generator_did: str, name: str) -> str:
+        account = self.accounts[handle]
+        self._put(
+            account,
+            "app.bsky.feed.generator",
+            rkey,
+            {
+                "$type": "app.bsky.feed.generator",
+                "did": generator_did,
+                "displayName": name,
+                "description": "Picks for a personal learning network",
+                "createdAt": iso(datetime.now(UTC)),
+            },
+        )
+        return f"at://{account.did}/app.bsky.feed.generator/{rkey}"
+
+
+def wait_until(check, timeout: float = 20.0, interval: float = 0.2):
+    """Poll `check()` until it returns something truthy (the AppView indexes asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(interval)
