@@ -72,7 +72,6 @@ SYNONYMS = {
     "handle": "author",
     "user": "account",
 }
-_EXAMPLE = "- mastodon: mastodon.social\n    hashtags: [edtech]"
 
 
 def parse_sources(value: Any, path: str, line: int) -> tuple[SourceSpec, ...]:
@@ -109,14 +108,21 @@ def parse_source(item: Any, path: str, line: int) -> SourceSpec:
             "start a new `- ` item for each source",
         )
     if not kinds:
+        options = set(MASTODON_OPTIONS) | set(BLUESKY_OPTIONS)
+        strangers = YMap({key: value for key, value in item.items() if key not in options})
+        strangers.key_lines = item.key_lines
         check_keys(
-            item, KINDS, path, "where a source kind (mastodon, bluesky or file) should come first", SYNONYMS
+            strangers,
+            KINDS,
+            path,
+            "where a source kind (mastodon, bluesky or file) should come first",
+            SYNONYMS,
         )
         raise FilterFileError(
             path,
             line,
             "a source needs one of mastodon:, bluesky: or file:",
-            f"write for example\n  {_EXAMPLE}",
+            "write for example `- mastodon: mastodon.social` with `hashtags: [edtech]` below it",
         )
     kind = kinds[0]
     kind_line = item.key_lines[kind]
