@@ -52,7 +52,9 @@ def load_secret(name: str) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise AuthError(f"{path} cannot be read ({type(exc).__name__})", "store it again with plnfilter auth") from None
+        raise AuthError(
+            f"{path} cannot be read ({type(exc).__name__})", "store it again with plnfilter auth"
+        ) from None
 
 
 def delete_secret(name: str) -> bool:

@@ -124,7 +124,9 @@ def run_filter(
         report = RunReport(sources={t.name: SourceReport(t.name) for t in found})
         report.run_id = store.start_run(db, str(filter_file.path), started)
         deadline = time.monotonic() + max_time if max_time else None
-        ctx = FetchContext(since=since, max_pages=max_pages, timeout=timeout, max_wait=max_wait, deadline=deadline, log=log)
+        ctx = FetchContext(
+            since=since, max_pages=max_pages, timeout=timeout, max_wait=max_wait, deadline=deadline, log=log
+        )
         cursors = {t.name: store.get_cursor(db, t.name) for t in found}
         for timeline, item in fetch_concurrently(found, cursors, ctx):
             entry = report.sources[timeline.name]
@@ -141,7 +143,9 @@ def run_filter(
                 on_page(timeline.name, len(judged))
             else:
                 entry.error = str(item)
-                store.record_source_error(db, timeline.name, timeline.network, timeline.spec, entry.error, to_iso(now_utc()))
+                store.record_source_error(
+                    db, timeline.name, timeline.network, timeline.spec, entry.error, to_iso(now_utc())
+                )
         store.finish_run(
             db,
             report.run_id,
@@ -177,7 +181,14 @@ def fetch_concurrently(found: list[Timeline], cursors: dict, ctx: FetchContext):
             except PlnError as exc:
                 pages.put((timeline, exc))
             except Exception as exc:  # a bug or an SDK surprise must not kill the other sources
-                pages.put((timeline, SourceError(timeline.name, f"unexpected {type(exc).__name__}: {exc}", "report this as a bug")))
+                pages.put(
+                    (
+                        timeline,
+                        SourceError(
+                            timeline.name, f"unexpected {type(exc).__name__}: {exc}", "report this as a bug"
+                        ),
+                    )
+                )
             finally:
                 pages.put((timeline, done))
 
@@ -194,7 +205,10 @@ def fetch_concurrently(found: list[Timeline], cursors: dict, ctx: FetchContext):
         except queue.Empty:
             for thread in threads:
                 if thread.is_alive():
-                    yield _by_name(found, thread.name), SourceError(thread.name, "stopped by --max-time", "raise --max-time")
+                    yield (
+                        _by_name(found, thread.name),
+                        SourceError(thread.name, "stopped by --max-time", "raise --max-time"),
+                    )
             return
         if item is done:
             remaining -= 1
@@ -206,7 +220,9 @@ def _by_name(found: list[Timeline], name: str) -> Timeline:
     return next(t for t in found if t.name == name)
 
 
-def apply_filter(filter_file, db_path: Path, *, lock_wait: float = 60.0, batch: int = 2000) -> tuple[int, int]:
+def apply_filter(
+    filter_file, db_path: Path, *, lock_wait: float = 60.0, batch: int = 2000
+) -> tuple[int, int]:
     """Re-judge the whole archive with the current rules, in batches; returns (posts, kept)."""
     from plnfilter import store
     from plnfilter.rules import compile_rules
@@ -237,7 +253,9 @@ def _apply_batch(db, posts, ruleset, rank_config, now, total, kept):
     return total + len(judged), kept + sum(1 for j in judged if j.kept)
 
 
-def judge_stream(filter_file, handle, *, keep_dropped: bool = False, problems: list[str] | None = None, chunk: int = 500):
+def judge_stream(
+    filter_file, handle, *, keep_dropped: bool = False, problems: list[str] | None = None, chunk: int = 500
+):
     """Stream mode: objects from `handle`, judged, yielded as output rows (kept ones unless asked)."""
     from itertools import islice
 
@@ -253,7 +271,9 @@ def judge_stream(filter_file, handle, *, keep_dropped: bool = False, problems: l
         except ValueError as exc:
             from plnfilter.errors import UsageError
 
-            raise UsageError(f"stdin is not JSON or JSONL ({exc})", "pipe API responses or plnfilter's JSONL") from None
+            raise UsageError(
+                f"stdin is not JSON or JSONL ({exc})", "pipe API responses or plnfilter's JSONL"
+            ) from None
         if not batch:
             return
         posts, found = posts_from_objects(batch, "stdin")

@@ -17,7 +17,9 @@ def parse_duration(text: str | int | float) -> timedelta:
         return timedelta(hours=float(text))
     match = _DURATION.match(str(text))
     if not match:
-        raise ValueError(f"{text!r} is not a duration; write a number and a unit such as 90s, 15m, 12h, 7d or 2w")
+        raise ValueError(
+            f"{text!r} is not a duration; write a number and a unit such as 90s, 15m, 12h, 7d or 2w"
+        )
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 

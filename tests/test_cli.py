@@ -74,6 +74,8 @@ def test_query_imports_neither_sdk(tmp_path):
         "print(__import__('json').dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('atproto', 'mastodon', 'rich', 'sqlite_utils', 'yaml'))), file=sys.stderr)\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "none.db")], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path / "none.db")], capture_output=True, text=True
+    )
     loaded = json.loads(result.stderr.strip().splitlines()[-1])
     assert [m for m in loaded if m.split(".")[0] in ("atproto", "mastodon")] == []

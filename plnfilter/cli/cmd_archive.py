@@ -15,11 +15,18 @@ EXPORT_FORMATS = ("csv", "json", "jsonl", "markdown", "html", "atom")
 
 @click.command()
 @selection_options
-@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many rows (default 20 for a table).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=None,
+    help="At most this many rows (default 20 for a table).",
+)
 @click.option("--sql", help="Run your own read-only SELECT against the archive instead.")
 @db_option
 @output_options()
-def query(text, tags, authors, network, since, until, lang, kept, all_posts, order, limit, sql, db_path, fmt, bom) -> None:
+def query(
+    text, tags, authors, network, since, until, lang, kept, all_posts, order, limit, sql, db_path, fmt, bom
+) -> None:
     """Select posts from the archive: full text TEXT and flags.
 
     TEXT is searched as words (all of them must appear), over text, author, tags and
@@ -37,7 +44,9 @@ def query(text, tags, authors, network, since, until, lang, kept, all_posts, ord
 
     if limit is None and resolve_format(fmt) == "table":
         limit = 20
-    selection = build_selection(text, tags, authors, network, since, until, lang, kept, all_posts, order, limit, sql)
+    selection = build_selection(
+        text, tags, authors, network, since, until, lang, kept, all_posts, order, limit, sql
+    )
     conn = open_readonly(resolve_db(db_path))
     emit(select(conn, selection), fmt, bom=bom)
 
@@ -46,12 +55,36 @@ def query(text, tags, authors, network, since, until, lang, kept, all_posts, ord
 @selection_options
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many posts.")
 @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="jsonl", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout."
+)
 @click.option("--bom", is_flag=True, help="Start CSV with a UTF-8 byte order mark (for Excel).")
-@click.option("--title", default="plnfilter digest", show_default=True, help="Title for markdown, html and atom.")
-@click.option("--images", is_flag=True, help="HTML: show images from their servers instead of their alt text.")
+@click.option(
+    "--title", default="plnfilter digest", show_default=True, help="Title for markdown, html and atom."
+)
+@click.option(
+    "--images", is_flag=True, help="HTML: show images from their servers instead of their alt text."
+)
 @db_option
-def export(text, tags, authors, network, since, until, lang, kept, all_posts, order, limit, fmt, output, bom, title, images, db_path) -> None:
+def export(
+    text,
+    tags,
+    authors,
+    network,
+    since,
+    until,
+    lang,
+    kept,
+    all_posts,
+    order,
+    limit,
+    fmt,
+    output,
+    bom,
+    title,
+    images,
+    db_path,
+) -> None:
     """Write the selected posts as csv, json, jsonl, markdown, html or atom.
 
     Takes the same selection flags as `query`. Streams: a 100k-post export never holds
@@ -67,7 +100,9 @@ def export(text, tags, authors, network, since, until, lang, kept, all_posts, or
     from plnfilter.query import select
     from plnfilter.store import open_readonly
 
-    selection = build_selection(text, tags, authors, network, since, until, lang, kept, all_posts, order, limit)
+    selection = build_selection(
+        text, tags, authors, network, since, until, lang, kept, all_posts, order, limit
+    )
     conn = open_readonly(resolve_db(db_path))
     rows = select(conn, selection)
     options = {"bom": bom, "title": title, "images": images}

@@ -29,7 +29,11 @@ def _read_secret_file(path: Path | None, prompt: str) -> str:
 
 @auth.command(name="mastodon")
 @click.argument("instance")
-@click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True), help="Read the token from this file ('-' for stdin) instead of prompting.")
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path, allow_dash=True),
+    help="Read the token from this file ('-' for stdin) instead of prompting.",
+)
 @click.option("--no-verify", is_flag=True, help="Store without asking the instance whether the token works.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=20.0, show_default=True)
 def auth_mastodon(instance: str, token_file, no_verify: bool, timeout: float) -> None:
@@ -48,8 +52,15 @@ def auth_mastodon(instance: str, token_file, no_verify: bool, timeout: float) ->
 
 @auth.command(name="bluesky")
 @click.argument("handle")
-@click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True), help="Read the app password from this file ('-' for stdin) instead of prompting.")
-@click.option("--service", help="PDS or entryway URL to log in to (default: $PLNFILTER_BSKY_SERVICE or https://bsky.social).")
+@click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False, path_type=Path, allow_dash=True),
+    help="Read the app password from this file ('-' for stdin) instead of prompting.",
+)
+@click.option(
+    "--service",
+    help="PDS or entryway URL to log in to (default: $PLNFILTER_BSKY_SERVICE or https://bsky.social).",
+)
 @click.option("--no-verify", is_flag=True, help="Store without logging in once.")
 def auth_bluesky(handle: str, password_file, service, no_verify: bool) -> None:
     """Store an app password for HANDLE (Settings > Privacy and security > App passwords)."""

@@ -52,22 +52,33 @@ def selection_options(command: Callable) -> Callable:
     """The selection flags `query`, `export` and `top` share."""
     decorators = [
         click.argument("text", required=False),
-        click.option("--tag", "tags", multiple=True, help="Posts with this hashtag (repeatable; any of them)."),
-        click.option("--author", "authors", multiple=True, help="Posts by this author (user@host or handle; repeatable)."),
+        click.option(
+            "--tag", "tags", multiple=True, help="Posts with this hashtag (repeatable; any of them)."
+        ),
+        click.option(
+            "--author",
+            "authors",
+            multiple=True,
+            help="Posts by this author (user@host or handle; repeatable).",
+        ),
         click.option("--network", type=click.Choice(["mastodon", "bluesky"]), help="Only this network."),
         click.option("--since", help="Newer than a duration (24h, 7d) or a date (2026-11-26)."),
         click.option("--until", help="Older than a duration or a date."),
         click.option("--lang", help="Only this language code (en, de...)."),
         click.option("--kept/--dropped", "kept", default=True, help="Kept posts (default) or dropped ones."),
         click.option("--all", "all_posts", is_flag=True, help="Kept and dropped posts."),
-        click.option("--order", type=click.Choice(["score", "newest", "oldest"]), default="score", show_default=True),
+        click.option(
+            "--order", type=click.Choice(["score", "newest", "oldest"]), default="score", show_default=True
+        ),
     ]
     for decorate in reversed(decorators):
         command = decorate(command)
     return command
 
 
-def build_selection(text, tags, authors, network, since, until, lang, kept, all_posts, order, limit, sql=None):
+def build_selection(
+    text, tags, authors, network, since, until, lang, kept, all_posts, order, limit, sql=None
+):
     from plnfilter.query import Selection
 
     return Selection(

@@ -10,14 +10,16 @@ import click
 from plnfilter.cli.console import clean, one_line
 
 ROW_FORMATS = ("table", "csv", "json", "jsonl")
-POST_COLUMNS = (("score", 6), ("created_at", 16), ("network", 8), ("author", 24), ("text", 0), ("tags", 24))
+POST_COLUMNS = (("score", 5), ("created_at", 16), ("author", 22), ("text", 0), ("tags", 20))
 
 
 def output_options(formats: tuple[str, ...] = ROW_FORMATS) -> Callable:
     """`--format` (default: table on a terminal, jsonl when piped) and `--bom` for spreadsheets."""
 
     def decorate(command: Callable) -> Callable:
-        command = click.option("--bom", is_flag=True, help="Start CSV with a UTF-8 byte order mark (for Excel).")(command)
+        command = click.option(
+            "--bom", is_flag=True, help="Start CSV with a UTF-8 byte order mark (for Excel)."
+        )(command)
         command = click.option(
             "--format",
             "fmt",
@@ -36,7 +38,16 @@ def resolve_format(fmt: str | None) -> str:
     return "table" if sys.stdout.isatty() else "jsonl"
 
 
-def emit(rows: Iterable[dict], fmt: str | None, *, bom: bool = False, columns=None, title: str = "", out=None, **options) -> int:
+def emit(
+    rows: Iterable[dict],
+    fmt: str | None,
+    *,
+    bom: bool = False,
+    columns=None,
+    title: str = "",
+    out=None,
+    **options,
+) -> int:
     """Write rows to stdout (or `out`); returns how many were written."""
     fmt = resolve_format(fmt)
     counted = _Counter(rows)
@@ -78,10 +89,15 @@ def print_table(rows: Iterable[dict], *, columns=None, title: str = "") -> None:
         click.echo("No rows.", err=True)
         return
     if columns is None:
-        columns = POST_COLUMNS if "uri" in rows[0] and "text" in rows[0] else tuple((key, 0) for key in rows[0])
+        columns = (
+            POST_COLUMNS if "uri" in rows[0] and "text" in rows[0] else tuple((key, 0) for key in rows[0])
+        )
     table = Table(title=Text(clean(title)) if title else None, show_lines=False, expand=True)
     for name, width in columns:
-        table.add_column(Text(name), no_wrap=bool(width), max_width=width or None, overflow="ellipsis", ratio=None if width else 1)
+        if width:
+            table.add_column(Text(name), no_wrap=True, max_width=width, overflow="ellipsis")
+        else:
+            table.add_column(Text(name), min_width=30, ratio=1, overflow="fold")
     for row in rows:
         table.add_row(*(Text(cell_text(row.get(name), name)) for name, _ in columns))
     console.print(table)
@@ -98,5 +114,5 @@ def cell_text(value, name: str) -> str:
     if name == "created_at":
         return str(value)[:16].replace("T", " ")
     if name == "text":
-        return one_line(str(value), 280)
+        return one_line(str(value), 200)
     return clean(str(value), keep_newlines=False)

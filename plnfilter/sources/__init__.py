@@ -56,7 +56,11 @@ class Timeline(Protocol):
         ...
 
 
-_MODULES = {"file": "plnfilter.sources.files", "mastodon": "plnfilter.sources.mastodon", "bluesky": "plnfilter.sources.bluesky"}
+_MODULES = {
+    "file": "plnfilter.sources.files",
+    "mastodon": "plnfilter.sources.mastodon",
+    "bluesky": "plnfilter.sources.bluesky",
+}
 
 
 def timelines(spec: SourceSpec) -> list[Timeline]:

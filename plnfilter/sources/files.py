@@ -25,7 +25,9 @@ PAGE_SIZE = 500
 
 def timelines(spec) -> list[FileTimeline]:
     path = Path(spec.target)
-    return [FileTimeline(name=f"file:{spec.options.get('name') or path.name}", path=path, spec=f"file: {path}")]
+    return [
+        FileTimeline(name=f"file:{spec.options.get('name') or path.name}", path=path, spec=f"file: {path}")
+    ]
 
 
 @dataclass
@@ -42,18 +44,28 @@ class FileTimeline:
         try:
             data = self.path.read_bytes()
         except OSError as exc:
-            raise SourceError(self.name, f"cannot read {self.path}: {exc.strerror}", "check the path in the filter file") from None
+            raise SourceError(
+                self.name, f"cannot read {self.path}: {exc.strerror}", "check the path in the filter file"
+            ) from None
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         if digest == cursor:
             return
         try:
             objects = list(iter_objects(data.decode("utf-8", errors="replace")))
         except ValueError as exc:
-            raise SourceError(self.name, f"{self.path} is not JSON or JSONL ({exc})", "save the API response as it was returned") from None
+            raise SourceError(
+                self.name,
+                f"{self.path} is not JSON or JSONL ({exc})",
+                "save the API response as it was returned",
+            ) from None
         posts, problems = posts_from_objects(objects, self.name)
         for start in range(0, max(len(posts), 1), PAGE_SIZE):
             last = start + PAGE_SIZE >= len(posts)
-            yield Page(posts[start : start + PAGE_SIZE], cursor=digest if last else None, problems=problems if last else [])
+            yield Page(
+                posts[start : start + PAGE_SIZE],
+                cursor=digest if last else None,
+                problems=problems if last else [],
+            )
 
 
 def iter_objects(text: str) -> Iterator[Any]:

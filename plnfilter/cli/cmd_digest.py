@@ -1,0 +1,307 @@
+"""The PLN view: `top`, `links`, `explain` and `import-filters`. All but the last only read the archive."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from plnfilter.cli.console import clean
+from plnfilter.cli.options import db_option, parse_time, resolve_db
+from plnfilter.cli.output import emit
+
+TOP_FORMATS = ("table", "markdown", "html", "atom", "csv", "json", "jsonl")
+LINK_FORMATS = ("table", "markdown", "csv", "json", "jsonl")
+TOP_COLUMNS = (("rank", 4), ("score", 6), ("created_at", 16), ("network", 8), ("author", 24), ("text", 0))
+LINK_COLUMNS = (("count", 5), ("url", 0), ("title", 0), ("shared_by", 30), ("best_author", 24))
+
+
+def _digest_format(fmt: str | None) -> str:
+    """A digest is read: a table on a terminal, Markdown when piped (to a file, a mail, a pager)."""
+    if fmt:
+        return fmt
+    return "table" if sys.stdout.isatty() else "markdown"
+
+
+def _open_filter(filter_path: Path | None):
+    if filter_path is None:
+        return None
+    from plnfilter.filterfile import load
+
+    return load(filter_path)
+
+
+def _write_to(output: Path | None, write) -> None:
+    """Write to stdout, or atomically to `output` (a temp file renamed into place)."""
+    if output is None:
+        out = sys.stdout
+        write(out)
+        out.flush()
+        return
+    tmp = output.with_name(f".{output.name}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as out:
+            write(out)
+        tmp.replace(output)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _grouped_markdown(rows: list[dict], title: str, out) -> None:
+    from plnfilter import export
+
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(row.get("group") or "", []).append(row)
+    if not groups:
+        export.write([], "markdown", out, title=title)
+    for index, (group, members) in enumerate(groups.items()):
+        if index:
+            out.write("\n")
+        export.write(members, "markdown", out, title=f"{title}: {group}" if group else title)
+
+
+@click.command()
+@click.argument(
+    "filter_path", metavar="[FILTER]", required=False, type=click.Path(dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--since", default="24h", show_default=True, help="Posts newer than a duration (24h, 7d) or a date."
+)
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="At most this many posts."
+)
+@click.option(
+    "--by", type=click.Choice(["rule", "tag"]), help="Group the chosen posts by include rule or by hashtag."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(TOP_FORMATS),
+    help="Default: table on a terminal, markdown when piped.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here (atomically) instead of stdout.",
+)
+@click.option(
+    "--title", default="plnfilter top posts", show_default=True, help="Title for markdown, html and atom."
+)
+@click.option(
+    "--images", is_flag=True, help="HTML: show images from their servers instead of their alt text."
+)
+@db_option
+def top(filter_path, since, limit, by, fmt, output, title, images, db_path) -> None:
+    """The best kept posts of the last day (or --since), re-scored now, for reading or mailing.
+
+    With FILTER, its rules decide again which posts are kept and what they are boosted by,
+    and its `rank:` settings apply: half_life, weights, max_per_author, max_per_instance
+    and the places `mix` keeps for outside_sector and dissenting voices. Without FILTER,
+    the posts the archive kept are scored with the default settings (12h half-life,
+    engagement + recency, no rule boosts, no caps), so give FILTER for your own digest.
+    Posts stored as dropped stay out either way: run `plnfilter apply FILTER` after
+    changing rules. --by groups the chosen posts under the rule or tag most of them share.
+
+    \b
+    Examples:
+      plnfilter top filters/pln-digest.yaml
+      plnfilter top filters/mixed-voices.yaml --since 7d --by tag > week.md
+      plnfilter top filters/pln-digest.yaml --format html -o digest.html
+      plnfilter top filters/pln-digest.yaml --format atom -o top.xml   # subscribe to it
+    """
+    from plnfilter.digest import build_digest
+    from plnfilter.store import open_readonly
+    from plnfilter.times import now_utc
+
+    filter_file = _open_filter(filter_path)
+    conn = open_readonly(resolve_db(db_path))
+    rows = build_digest(conn, filter_file, now_utc(), parse_time(since, "--since"), limit=limit, by=by)
+    fmt = _digest_format(fmt)
+    if fmt == "table" and output is None:
+        columns = TOP_COLUMNS[:2] + (("group", 16),) + TOP_COLUMNS[2:] if by else TOP_COLUMNS
+        emit(rows, "table", columns=columns, title=title)
+        return
+    if fmt == "table":
+        fmt = "markdown"
+    if fmt == "markdown":
+        _write_to(output, lambda out: _grouped_markdown(rows, title, out))
+        return
+    from plnfilter import export
+
+    _write_to(output, lambda out: export.write(rows, fmt, out, title=title, images=images))
+
+
+@click.command()
+@click.option(
+    "--since", default="7d", show_default=True, help="Posts newer than a duration (24h, 7d) or a date."
+)
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="At most this many links."
+)
+@click.option(
+    "--min-sharers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Only links this many people shared.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(LINK_FORMATS),
+    help="Default: table on a terminal, markdown when piped.",
+)
+@click.option("--title", default="Links shared in your PLN", show_default=True, help="Title for markdown.")
+@db_option
+def links(since, limit, min_sharers, fmt, title, db_path) -> None:
+    """The links most people shared, each once per person across Mastodon and Bluesky.
+
+    Links are compared without tracking parameters (utm_*, fbclid...), fragments, `www.`,
+    trailing slashes or default ports. Each comes with who shared it, the title of its link
+    card, and the best kept post about it (scored now with the default settings).
+    A person is an author string: the same name on both networks counts twice.
+
+    \b
+    Examples:
+      plnfilter links
+      plnfilter links --since 30d --min-sharers 2 > links.md
+      plnfilter links --format csv > links.csv
+    """
+    from plnfilter.digest import Ranking, rescore
+    from plnfilter.links import links_markdown, top_links
+    from plnfilter.store import open_readonly
+    from plnfilter.times import now_utc
+
+    conn = open_readonly(resolve_db(db_path))
+    ranked = rescore(conn, Ranking.from_filter(None), now_utc(), parse_time(since, "--since"))
+    found = top_links(
+        ((item.post, item.score.total) for item in ranked), limit=limit, min_sharers=min_sharers
+    )
+    fmt = _digest_format(fmt)
+    if fmt == "markdown":
+        _write_to(None, lambda out: out.write(links_markdown(found, title)))
+        return
+    rows = [link.as_row() for link in found]
+    emit(rows, fmt, columns=LINK_COLUMNS if fmt == "table" else None, title=title)
+
+
+@click.command()
+@click.argument("uri")
+@click.argument(
+    "filter_path", metavar="[FILTER]", required=False, type=click.Path(dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--since", default="24h", show_default=True, help="Rank among kept posts newer than this (as `top`)."
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Say whether it makes `top --limit N`.",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@db_option
+def explain(uri, filter_path, since, limit, fmt, db_path) -> None:
+    """Why a post was kept or dropped, each part of its score, and its rank.
+
+    URI is the post's uri (at://..., or the Mastodon status uri) or its web URL. With
+    FILTER, every rule is checked again and the file's boosts and rank settings apply;
+    without it, the verdict stored in the archive is shown, scored with the defaults.
+
+    \b
+    Examples:
+      plnfilter explain at://did:plc:abc/app.bsky.feed.post/3kxyz filters/pln-digest.yaml
+      plnfilter explain https://mastodon.social/users/kate/statuses/1 --format json
+    """
+    from plnfilter.explain import explain as explain_post
+    from plnfilter.explain import explanation_lines
+    from plnfilter.store import open_readonly
+    from plnfilter.times import now_utc
+
+    filter_file = _open_filter(filter_path)
+    conn = open_readonly(resolve_db(db_path))
+    result = explain_post(conn, uri, filter_file, now_utc(), parse_time(since, "--since"), top_limit=limit)
+    if fmt == "json":
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+        return
+    for line in explanation_lines(result):
+        click.echo(clean(line))
+
+
+@click.command("import-filters")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The filter file to write (default: stdout).",
+)
+@click.option("--force", is_flag=True, help="Replace --output if it exists.")
+@click.option(
+    "--name", default="imported-filters", show_default=True, help="The `name:` of the generated filter file."
+)
+@click.option(
+    "--mastodon",
+    "instances",
+    multiple=True,
+    metavar="INSTANCE",
+    help="Also fetch your filters from this instance (needs `plnfilter auth`).",
+)
+@click.option(
+    "--bluesky",
+    "handles",
+    multiple=True,
+    metavar="HANDLE",
+    help="Also fetch this account's muted words (needs `plnfilter auth`).",
+)
+def import_filters(files, output, force, name, instances, handles) -> None:
+    """Turn Mastodon filters and Bluesky muted words into exclude rules of a filter file.
+
+    FILE is saved JSON: Mastodon's `GET /api/v2/filters` (or v1), or Bluesky's
+    `app.bsky.actor.getPreferences`. Expired filters and Mastodon filters that only
+    apply to notifications are skipped; whole-word keywords become `words`, others
+    `text`. Each rule carries a comment saying where it came from. Copy the rules
+    into your own filter file, or add `sources:` to the generated one.
+
+    \b
+    Examples:
+      plnfilter import-filters mastodon-filters.json bluesky-prefs.json -o filters/muted.yaml
+      plnfilter import-filters --mastodon mastodon.social -o filters/muted.yaml
+    """
+    from plnfilter.errors import UsageError
+    from plnfilter.filterfile import parse
+    from plnfilter.import_filters import ImportResult, import_data, import_files, to_filter_yaml
+    from plnfilter.times import now_utc
+
+    if not files and not instances and not handles:
+        raise UsageError(
+            "nothing to import", "give saved JSON files, --mastodon INSTANCE or --bluesky HANDLE"
+        )
+    if output is not None and output.exists() and not force:
+        raise UsageError(f"{output} exists", "choose another --output, or add --force to replace it")
+    now = now_utc()
+    result = import_files(list(files), now) if files else ImportResult()
+    if instances or handles:
+        from plnfilter.import_filters_live import fetch_bluesky_preferences, fetch_mastodon_filters
+
+        taken = {rule.name for rule in result.rules}
+        for instance in instances:
+            import_data(fetch_mastodon_filters(instance), f"mastodon {instance}", now, result, taken)
+        for handle in handles:
+            import_data(fetch_bluesky_preferences(handle), f"bluesky {handle}", now, result, taken)
+    text = to_filter_yaml(result, now, name=name)
+    parse(text, str(output or "<generated>"))  # what we write must load
+    _write_to(output, lambda out: out.write(text))
+    where = output or "stdout"
+    click.echo(f"Wrote {len(result.rules)} exclude rule(s) to {clean(str(where))}.", err=True)
+    for reason in result.skipped:
+        click.echo(f"  skipped {clean(reason, keep_newlines=False)}", err=True)
+
+
+COMMANDS = (top, links, explain, import_filters)
