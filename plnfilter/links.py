@@ -197,3 +197,27 @@ def top_links(
     """The most shared links, at most `limit`, each shared by at least `min_sharers` people."""
     links = [link for link in aggregate_links(scored) if link.count >= min_sharers]
     return links if limit is None else links[:limit]
+
+
+def links_markdown(links: Iterable[SharedLink], title: str = "Links shared in your PLN") -> str:
+    """A Markdown list: title (linked), how many people shared it and who, and the best post about it."""
+    from plnfilter.export.to_markdown import escape_markdown, safe_link
+
+    lines = [f"# {escape_markdown(title)}", ""]
+    count = 0
+    for count, link in enumerate(links, start=1):
+        label = escape_markdown(link.title or link.url)
+        target = safe_link(link.url)
+        heading = f"[{label}]({target})" if target else label
+        people = ", ".join(escape_markdown(person) for person in link.sharers)
+        lines.append(f"{count}. {heading}  ")
+        lines.append(f"   shared by {link.count}: {people}  ")
+        best = safe_link(link.best_url or link.best_uri)
+        excerpt = escape_markdown(" ".join(link.best_text.split())[:200])
+        if best:
+            lines.append(f"   best post: [{escape_markdown(link.best_author)}]({best}): {excerpt}")
+        else:
+            lines.append(f"   best post: {escape_markdown(link.best_author)}: {excerpt}")
+    if not count:
+        lines.append("No links shared in this period.")
+    return "\n".join(lines) + "\n"

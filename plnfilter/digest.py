@@ -1,0 +1,150 @@
+"""The top of a digest: kept posts from a time window, re-scored at `now`, capped and mixed by `rank.select_top`.
+
+Scores in the archive were computed when each post was fetched, so their recency parts are from
+different moments; a digest re-scores every candidate at one `now` so they compare fairly.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from plnfilter.filterfile.model import FilterFile, RankConfig
+from plnfilter.post import Post
+from plnfilter.rank import Score, score, select_top
+from plnfilter.rules import RuleSet, Verdict, compile_rules
+from plnfilter.store import ROW_COLUMNS, Judged, db_errors, judged_row, row_to_post
+from plnfilter.store.archive import as_connection
+from plnfilter.store.rows import load_list
+from plnfilter.times import to_iso
+
+NO_GROUP = {"rule": "(no rule)", "tag": "(no tag)"}
+
+
+@dataclass
+class Ranked:
+    """A kept post with the verdict and score it has now (`rank.select_top` reads .score and .post)."""
+
+    post: Post
+    verdict: Verdict
+    score: Score
+    group: str = ""
+
+    def row(self, rank: int) -> dict[str, Any]:
+        """An output row: the archive's post columns, the new score, its place and its group."""
+        row = judged_row(Judged(self.post, self.verdict.kept, self.score.total, self.verdict.matched))
+        row["score"] = round(self.score.total, 4)
+        row["html"] = self.post.html
+        return {"rank": rank, "group": self.group, **row}
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """How to judge and score: a filter file's rules and rank settings, or the archive's verdicts and defaults."""
+
+    rules: RuleSet | None
+    config: RankConfig
+
+    @classmethod
+    def from_filter(cls, filter_file: FilterFile | None) -> Ranking:
+        if filter_file is None:
+            return cls(None, RankConfig())
+        return cls(compile_rules(filter_file), filter_file.rank)
+
+    def judge(self, post: Post, stored_kept: bool, stored_matched: tuple[str, ...], now: datetime) -> Verdict:
+        """The filter file's verdict when there is one; otherwise what the archive recorded (no boosts)."""
+        if self.rules is not None:
+            return self.rules.evaluate(post, now)
+        return Verdict(kept=stored_kept, matched=stored_matched)
+
+
+def stored_posts(
+    conn: sqlite3.Connection | sqlite_utils.Database,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    kept_only: bool = True,
+) -> Iterator[tuple[Post, bool, tuple[str, ...]]]:
+    """Posts created in the window, each with the verdict stored beside it (kept, matched rules)."""
+    where, params = ["1"], []
+    if kept_only:
+        where.append("kept = 1")
+    if since is not None:
+        where.append("created_at >= ?")
+        params.append(to_iso(since))
+    if until is not None:
+        where.append("created_at < ?")
+        params.append(to_iso(until))
+    sql = f"SELECT {', '.join(ROW_COLUMNS)} FROM posts WHERE {' AND '.join(where)} ORDER BY id"  # noqa: S608
+    with db_errors(as_connection(conn)):
+        cursor = as_connection(conn).execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        for values in cursor:
+            row = dict(zip(names, values, strict=True))
+            yield row_to_post(row), bool(row["kept"]), tuple(load_list(row["matched"]))
+
+
+def rescore(
+    conn: sqlite3.Connection,
+    ranking: Ranking,
+    now: datetime,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[Ranked]:
+    """Every post kept in the archive (and, with a filter file, still kept by its rules), scored at `now`."""
+    ranked = []
+    for post, kept, matched in stored_posts(conn, since, until):
+        verdict = ranking.judge(post, kept, matched, now)
+        if verdict.kept:
+            ranked.append(Ranked(post, verdict, score(post, verdict, now, ranking.config)))
+    ranked.sort(key=lambda item: item.post.uri)
+    ranked.sort(key=lambda item: item.post.created_at, reverse=True)
+    ranked.sort(key=lambda item: item.score.total, reverse=True)  # ties: newest first
+    return ranked
+
+
+def top_posts(ranked: Iterable[Ranked], config: RankConfig, limit: int | None) -> list[Ranked]:
+    """`rank.select_top` over re-scored posts: caps per author and instance, places for mixed voices."""
+    return list(select_top(list(ranked), config, limit))
+
+
+def assign_groups(chosen: list[Ranked], by: str) -> list[Ranked]:
+    """Put each post under one rule or tag: the one most of the chosen posts share (ties: the post's own order).
+
+    Returns the posts ordered group by group; groups appear in the order of their best post.
+    """
+    if by not in NO_GROUP:
+        raise ValueError(f"group by 'rule' or 'tag', not {by!r}")
+    keys = [(item.verdict.matched if by == "rule" else item.post.tags) for item in chosen]
+    popularity = Counter(key for item_keys in keys for key in dict.fromkeys(item_keys))
+    for item, item_keys in zip(chosen, keys, strict=True):
+        if item_keys:
+            item.group = max(item_keys, key=lambda key: (popularity[key], -item_keys.index(key)))
+        else:
+            item.group = NO_GROUP[by]
+    first_seen: dict[str, int] = {}
+    for position, item in enumerate(chosen):
+        first_seen.setdefault(item.group, position)
+    return sorted(chosen, key=lambda item: (first_seen[item.group], chosen.index(item)))
+
+
+def build_digest(
+    conn: sqlite3.Connection,
+    filter_file: FilterFile | None,
+    now: datetime,
+    since: datetime | None,
+    limit: int | None = 20,
+    by: str | None = None,
+) -> list[dict[str, Any]]:
+    """What `plnfilter top` prints: the chosen posts as rows, grouped when asked."""
+    ranking = Ranking.from_filter(filter_file)
+    chosen = top_posts(rescore(conn, ranking, now, since), ranking.config, limit)
+    numbered = {id(item): rank for rank, item in enumerate(chosen, start=1)}
+    if by:
+        chosen = assign_groups(chosen, by)
+    return [item.row(numbered[id(item)]) for item in chosen]

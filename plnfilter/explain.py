@@ -1,0 +1,214 @@
+"""Why one post scored what it did: the rules it matched, each part of its score, its verdict and its rank."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from plnfilter.digest import Ranked, Ranking, rescore, top_posts
+from plnfilter.errors import UsageError
+from plnfilter.filterfile.model import FilterFile
+from plnfilter.post import Post
+from plnfilter.rank import Score, score
+from plnfilter.rules import RuleResult, Verdict
+from plnfilter.times import to_iso
+
+SCORE_PARTS_HELP = {
+    "engagement": "log(1 + weighted likes, reposts, replies, quotes)",
+    "recency": "1 when new, halving every half_life",
+    "boost": "sum of the boosts of matching include rules",
+    "trusted": "1 when the author is listed under voices: trusted",
+}
+
+
+@dataclass
+class Explanation:
+    """Everything `plnfilter explain` says about one post."""
+
+    post: Post
+    verdict: Verdict
+    score: Score
+    now: datetime
+    since: datetime | None
+    stored_kept: bool
+    stored_score: float
+    stored_matched: tuple[str, ...]
+    rules: list[RuleResult] = field(default_factory=list)
+    filter_path: str = ""
+    rank: int | None = None  # 1-based among kept posts in the window, by score at `now`
+    ranked_among: int = 0
+    top_position: int | None = None  # place in `plnfilter top --limit top_limit`, after caps and mix
+    top_limit: int = 20
+
+    @property
+    def reason(self) -> str:
+        return self.verdict.reason
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form (`--format json`)."""
+        return {
+            "uri": self.post.uri,
+            "url": self.post.url,
+            "network": self.post.network,
+            "author": self.post.author,
+            "created_at": self.post.created_at,
+            "text": self.post.text,
+            "filter": self.filter_path or None,
+            "kept": self.verdict.kept,
+            "reason": self.reason,
+            "dropped_by": self.verdict.dropped_by or None,
+            "matched": list(self.verdict.matched),
+            "rules": [
+                {"section": r.section, "name": r.name, "line": r.line, "matched": r.matched, "boost": r.boost}
+                for r in self.rules
+            ],
+            "score": round(self.score.total, 4),
+            "parts": {name: round(value, 4) for name, value in self.score.parts.items()},
+            "scored_at": to_iso(self.now),
+            "rank": self.rank,
+            "ranked_among": self.ranked_among,
+            "window_since": to_iso(self.since) if self.since else None,
+            "top_position": self.top_position,
+            "top_limit": self.top_limit,
+            "stored": {
+                "kept": self.stored_kept,
+                "score": self.stored_score,
+                "matched": list(self.stored_matched),
+            },
+        }
+
+
+def find_stored(
+    conn: sqlite3.Connection | sqlite_utils.Database, uri: str
+) -> tuple[Post, bool, float, tuple[str, ...]]:
+    """The post with this uri (or web URL) and its stored verdict; UsageError when it is not archived."""
+    from plnfilter.store.archive import as_connection
+    from plnfilter.store.read import get_post
+    from plnfilter.store.rows import load_list
+
+    raw = as_connection(conn)
+    post = get_post(raw, uri)
+    if post is None:
+        found = raw.execute("SELECT uri FROM posts WHERE url = ? LIMIT 1", [uri]).fetchone()
+        post = get_post(raw, found[0]) if found else None
+    if post is None:
+        raise UsageError(
+            f"no post {uri!r} in the archive",
+            "give its uri (at://... or the Mastodon status uri) or web URL, as `plnfilter query --format jsonl` shows",
+        )
+    kept, stored_score, matched = raw.execute(
+        "SELECT kept, score, matched FROM posts WHERE uri = ?", [post.uri]
+    ).fetchone()
+    return post, bool(kept), float(stored_score or 0.0), tuple(load_list(matched))
+
+
+def explain(
+    conn: sqlite3.Connection | sqlite_utils.Database,
+    uri: str,
+    filter_file: FilterFile | None,
+    now: datetime,
+    since: datetime | None = None,
+    top_limit: int = 20,
+) -> Explanation:
+    """Judge and score one archived post as `plnfilter top` would, and find its place among the kept posts."""
+    post, stored_kept, stored_score, stored_matched = find_stored(conn, uri)
+    ranking = Ranking.from_filter(filter_file)
+    verdict = ranking.judge(post, stored_kept, stored_matched, now)
+    result = Explanation(
+        post=post,
+        verdict=verdict,
+        score=score(post, verdict, now, ranking.config),
+        now=now,
+        since=since,
+        stored_kept=stored_kept,
+        stored_score=stored_score,
+        stored_matched=stored_matched,
+        rules=ranking.rules.explain(post, now) if ranking.rules is not None else [],
+        filter_path=filter_file.path if filter_file else "",
+        top_limit=top_limit,
+    )
+    ranked = rescore(conn, ranking, now, since)
+    result.ranked_among = len(ranked)
+    if verdict.kept and (since is None or post.created_at >= to_iso(since)):
+        position = _position(ranked, post.uri)
+        if position is None:  # kept by the filter file now, but stored as dropped: rank it as it would be
+            ranked.append(Ranked(post, verdict, result.score))
+            ranked.sort(key=lambda item: item.score.total, reverse=True)
+            result.ranked_among = len(ranked)
+            position = _position(ranked, post.uri)
+        result.rank = position
+        top = top_posts(ranked, ranking.config, top_limit)
+        result.top_position = _position(top, post.uri)
+    return result
+
+
+def _position(items: list[Ranked], uri: str) -> int | None:
+    for index, item in enumerate(items, start=1):
+        if item.post.uri == uri:
+            return index
+    return None
+
+
+def explanation_lines(result: Explanation) -> list[str]:
+    """Readable lines: what the post is, the verdict and why, each score part, and its rank."""
+    post = result.post
+    lines = [
+        f"{post.uri}",
+        f"  {post.network} post by {post.author or '(unknown author)'} at {post.created_at or '(unknown time)'}",
+    ]
+    if post.url:
+        lines.append(f"  {post.url}")
+    lines.append("")
+    lines.append(("KEPT: " if result.verdict.kept else "DROPPED: ") + result.reason)
+    if result.rules:
+        lines.append(f"Rules in {result.filter_path}:")
+        for rule in result.rules:
+            mark = "matched" if rule.matched else "no match"
+            boost = f", boost {rule.boost:g}" if rule.section == "include" and rule.boost else ""
+            effect = ""
+            if rule.matched and rule.section == "exclude" and rule.name == result.verdict.dropped_by:
+                effect = "  <- dropped it"
+            lines.append(f"  {rule.section:7} {rule.name} (line {rule.line}): {mark}{boost}{effect}")
+    else:
+        matched = ", ".join(result.stored_matched) or "none"
+        lines.append(
+            f"Stored verdict: {'kept' if result.stored_kept else 'dropped'}; include rules matched: {matched}"
+        )
+        lines.append("  (give the filter file to see every rule's outcome and its boosts)")
+    if result.filter_path and result.verdict.kept != result.stored_kept:
+        lines.append(
+            f"  The archive says {'kept' if result.stored_kept else 'dropped'}: "
+            f"run `plnfilter apply {result.filter_path}` to store the current rules' verdicts"
+        )
+    lines.append("")
+    lines.append(f"Score at {to_iso(result.now)}: {result.score.total:.3f}")
+    for name, value in result.score.parts.items():
+        meaning = SCORE_PARTS_HELP.get(name, "")
+        lines.append(f"  {name:10} {value:+.3f}" + (f"   {meaning}" if meaning else ""))
+    lines.append(f"  (stored score when archived: {result.stored_score:.3f})")
+    lines.append("")
+    window = f"since {to_iso(result.since)}" if result.since else "in the archive"
+    if result.rank is None:
+        if not result.verdict.kept:
+            lines.append(
+                f"Rank: none (dropped posts are not ranked; {result.ranked_among} kept posts {window})"
+            )
+        else:
+            lines.append(f"Rank: none (older than the window: {result.ranked_among} kept posts {window})")
+    else:
+        lines.append(f"Rank: {result.rank} of {result.ranked_among} kept posts {window}")
+        if result.top_position is not None:
+            lines.append(f"  In `plnfilter top --limit {result.top_limit}`: place {result.top_position}")
+        else:
+            lines.append(
+                f"  Not in `plnfilter top --limit {result.top_limit}`: "
+                "higher-scored posts, the per-author or per-instance caps, or places reserved by rank.mix came first"
+            )
+    return lines
+
+
+__all__ = ["Explanation", "explain", "explanation_lines", "find_stored"]
