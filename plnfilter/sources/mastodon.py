@@ -1,0 +1,247 @@
+"""Mastodon timelines (hashtag, list, account, home) fetched incrementally and gap-free.
+
+Cursor = the newest status id saved, an opaque string (GoToSocial ids are ULIDs: never compared
+or converted here; order comes only from the server's pagination).
+- First run (no cursor): walk back from the newest page with `max_id` until `ctx.since` or
+  max_pages; pages carry no cursor except the last one, which carries the newest id seen, so a
+  run killed half-way redoes the walk instead of leaving a gap.
+- Catch-up: `min_id=cursor` returns the page right after the cursor (`since_id` would return the
+  newest page and skip what lies between); then page newer with the `Link: rel="prev"` min_id
+  until an empty page. Pages arrive oldest first, each with its newest id as cursor.
+https://docs.joinmastodon.org/api/guidelines/#pagination
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from plnfilter.errors import SourceError
+from plnfilter.normalize.mastodon import instance_base, to_post
+from plnfilter.sources import FetchContext, Page
+from plnfilter.times import normalise_iso, to_iso
+
+if TYPE_CHECKING:
+    from plnfilter.filterfile import SourceSpec
+    from plnfilter.post import Post
+    from plnfilter.sources.mastodon_http import MastodonClient
+
+DEFAULT_MAX_PAGES = 10
+PAGE_LIMIT = 40  # the most Mastodon serves per request
+
+
+@dataclass
+class MastodonTimeline:
+    """One timeline on one instance: kind is tag, list, account or home."""
+
+    name: str
+    host: str
+    spec: str
+    instance: str
+    kind: str
+    value: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    network: str = "mastodon"
+
+    def fetch(self, cursor: str | None, ctx: FetchContext) -> Iterator[Page]:
+        """Yield pages (see the module docstring); raise SourceError after yielding what was fetched."""
+        from plnfilter.auth_mastodon import token_for
+        from plnfilter.sources.mastodon_http import MastodonClient
+
+        client = MastodonClient(self.instance, token_for(self.instance), ctx, self.name, self._not_found())
+        endpoint, params = self._endpoint(client)
+        max_pages = ctx.max_pages or self.options.get("max_pages") or DEFAULT_MAX_PAGES
+        if cursor:
+            yield from self._catch_up(client, endpoint, params, cursor, max_pages)
+        else:
+            yield from self._first_run(client, endpoint, params, max_pages)
+
+    def _not_found(self) -> str:
+        if self.kind == "tag":
+            return f"hashtag #{self.value} is unknown"
+        if self.kind == "list":
+            return f"list {self.value!r} was not found"
+        if self.kind == "account":
+            return f"account {self.value} was not found"
+        return "the home timeline was not found"
+
+    def _endpoint(self, client: MastodonClient) -> tuple[str, dict[str, Any]]:
+        """The timeline's API path and fixed parameters (resolving list names and accounts to ids)."""
+        params: dict[str, Any] = {"limit": PAGE_LIMIT}
+        if self.kind == "tag":
+            if self.options.get("local"):
+                params["local"] = "true"
+            return f"/api/v1/timelines/tag/{quote(self.value, safe='')}", params
+        if self.kind == "list":
+            return f"/api/v1/timelines/list/{quote(resolve_list(client, self.value), safe='')}", params
+        if self.kind == "account":
+            account_id = resolve_account(client, self.value)
+            if self.options.get("tagged"):
+                params["tagged"] = str(self.options["tagged"]).lstrip("#")
+            if self.options.get("exclude_replies"):
+                params["exclude_replies"] = "true"
+            return f"/api/v1/accounts/{quote(account_id, safe='')}/statuses", params
+        return "/api/v1/timelines/home", params
+
+    def _posts(self, statuses: list[dict[str, Any]], since_iso: str = "") -> tuple[list[Post], list[str]]:
+        """Normalise a page; skip (and report) malformed statuses and, on a first run, ones before `since`."""
+        posts: list[Post] = []
+        problems: list[str] = []
+        for status in statuses:
+            if since_iso and normalise_iso(str(status.get("created_at") or "")) < since_iso:
+                continue
+            try:
+                posts.append(to_post(status, self.instance, self.name))
+            except (ValueError, TypeError, AttributeError, KeyError) as exc:
+                problems.append(f"skipped malformed status {status.get('id')!r}: {exc}")
+        return posts, problems
+
+    def _first_run(
+        self, client: MastodonClient, endpoint: str, params: dict[str, Any], max_pages: int
+    ) -> Iterator[Page]:
+        since_iso = to_iso(client.ctx.since)
+        newest: str | None = None
+        held: Page | None = None  # yielded once the next page is known, so the last one can carry the cursor
+        max_id: str | None = None
+        try:
+            for number in range(max_pages):
+                if number and client.past_deadline():
+                    client.ctx.log(f"{self.name}: stopped at the deadline after {number} pages")
+                    break
+                page = client.get_page(endpoint, {**params, "max_id": max_id} if max_id else params)
+                if not page.statuses:
+                    break
+                newest = newest or str(page.statuses[0].get("id") or "") or None
+                posts, problems = self._posts(page.statuses, since_iso)
+                if held is not None:
+                    yield held
+                held = Page(posts, None, problems)
+                oldest = page.statuses[-1]
+                next_max_id = page.next_max_id or str(oldest.get("id") or "")
+                if (
+                    len(posts) < len(page.statuses) - len(problems)  # reached statuses before `since`
+                    or not next_max_id
+                    or next_max_id == max_id
+                ):
+                    break
+                max_id = next_max_id
+        except SourceError:
+            if held is not None:
+                yield held  # without a cursor: the walk is redone next time
+            raise
+        if held is not None:
+            yield Page(held.posts, newest, held.problems)
+        elif newest:
+            yield Page([], newest)
+
+    def _catch_up(
+        self, client: MastodonClient, endpoint: str, params: dict[str, Any], cursor: str, max_pages: int
+    ) -> Iterator[Page]:
+        min_id = cursor
+        for number in range(max_pages):
+            if number and client.past_deadline():
+                client.ctx.log(f"{self.name}: stopped at the deadline; the next run continues")
+                return
+            page = client.get_page(endpoint, {**params, "min_id": min_id})
+            if not page.statuses:
+                return
+            newest = str(page.statuses[0].get("id") or "")
+            posts, problems = self._posts(page.statuses)
+            if not newest:
+                raise SourceError(self.name, f"{client.host} sent statuses without ids", "check the server")
+            yield Page(posts, newest, problems)
+            next_min_id = page.prev_min_id or newest
+            if next_min_id == min_id:
+                return
+            min_id = next_min_id
+        client.ctx.log(f"{self.name}: more new posts than {max_pages} pages; the next run continues")
+
+
+def resolve_list(client: MastodonClient, wanted: str) -> str:
+    """A list id from an id or a title (exact, then case-insensitive); SourceError naming the lists there are."""
+    lists, _ = client.get_json("/api/v1/lists", {})
+    lists = [item for item in lists if isinstance(item, dict)] if isinstance(lists, list) else []
+    for item in lists:
+        if str(item.get("id")) == wanted:
+            return wanted
+    for match in (lambda title: title == wanted, lambda title: title.casefold() == wanted.casefold()):
+        found = [item for item in lists if match(str(item.get("title") or ""))]
+        if found:
+            return str(found[0]["id"])
+    titles = ", ".join(repr(str(item.get("title"))) for item in lists) or "none"
+    raise SourceError(
+        client.source,
+        f"no list named {wanted!r} on {client.host}",
+        f"lists of this account: {titles}; write one of them (or its id) after `list:`",
+    )
+
+
+def resolve_account(client: MastodonClient, acct: str) -> str:
+    """The instance-local id of `user@host` via `accounts/lookup`; a local account may be written with its host."""
+    acct = acct.lstrip("@")
+    candidates = [acct]
+    user, _, domain = acct.partition("@")
+    if domain and domain.lower() == client.host:
+        candidates.append(user)
+    for candidate in candidates:
+        try:
+            data, _ = client.get_json("/api/v1/accounts/lookup", {"acct": candidate})
+        except SourceError:
+            if candidate is candidates[-1]:
+                raise
+            continue
+        if isinstance(data, dict) and data.get("id"):
+            return str(data["id"])
+    raise SourceError(
+        client.source, f"account {acct} was not found on {client.host}", "check the filter file"
+    )
+
+
+def timelines(spec: SourceSpec) -> list[MastodonTimeline]:
+    """One timeline per hashtag, plus the list, account and home timelines the source names."""
+    options = dict(spec.options)
+    _, host = instance_base(spec.target)
+    prefix = f"mastodon:{host}"
+    made: list[MastodonTimeline] = []
+
+    def add(kind: str, value: str, key: str, written: str) -> None:
+        made.append(
+            MastodonTimeline(
+                f"{prefix}/{key}",
+                host,
+                f"mastodon: {spec.target} {written}",
+                spec.target,
+                kind,
+                value,
+                options,
+            )
+        )
+
+    local = "/local" if options.get("local") else ""
+    for tag in options.get("hashtags") or []:
+        tag = str(tag).strip().lstrip("#")
+        if tag:
+            add("tag", tag, f"tag/{tag.lower()}{local}", f"#{tag}{' local' if local else ''}")
+    if options.get("list") not in (None, ""):
+        value = str(options["list"])
+        add("list", value, f"list/{value}", f"list: {value}")
+    if options.get("account"):
+        value = str(options["account"]).lstrip("@")
+        tagged = str(options.get("tagged") or "").lstrip("#").lower()
+        add(
+            "account",
+            value,
+            f"account/{value}" + (f"/tagged/{tagged}" if tagged else ""),
+            f"account: {value}",
+        )
+    if options.get("home"):
+        add("home", "", "home", "home")
+    if not made:
+        raise SourceError(
+            spec.name or prefix,
+            f"mastodon source {spec.target} names nothing to fetch",
+            "add hashtags: [...], list: NAME, account: user@host or home: true",
+        )
+    return made
