@@ -11,9 +11,9 @@ import sqlite_utils
 
 from plnfilter.digest import Ranked, Ranking, rescore, top_posts
 from plnfilter.errors import UsageError
-from plnfilter.filterfile.model import FilterFile
+from plnfilter.filterfile.model import FilterFile, RankConfig
 from plnfilter.post import Post
-from plnfilter.rank import Score, score
+from plnfilter.rank import Score, author_matches, instance_of, score
 from plnfilter.rules import RuleResult, Verdict
 from plnfilter.times import to_iso
 
@@ -43,6 +43,7 @@ class Explanation:
     ranked_among: int = 0
     top_position: int | None = None  # place in `plnfilter top --limit top_limit`, after caps and mix
     top_limit: int = 20
+    left_out_because: str = ""  # why a ranked post is not in `top --limit top_limit`
 
     @property
     def reason(self) -> str:
@@ -74,6 +75,7 @@ class Explanation:
             "window_since": to_iso(self.since) if self.since else None,
             "top_position": self.top_position,
             "top_limit": self.top_limit,
+            "left_out_because": self.left_out_because or None,
             "stored": {
                 "kept": self.stored_kept,
                 "score": self.stored_score,
@@ -143,7 +145,33 @@ def explain(
         result.rank = position
         top = top_posts(ranked, ranking.config, top_limit)
         result.top_position = _position(top, post.uri)
+        if result.top_position is None:
+            result.left_out_because = _why_left_out(post, result.score.total, top, ranking.config, top_limit)
     return result
+
+
+def _why_left_out(post: Post, total: float, top: list[Ranked], config: RankConfig, limit: int) -> str:
+    """The first reason `select_top` passed over a kept post: a cap, places kept by `mix`, or better posts."""
+    author = post.author.lower()
+    if (
+        config.max_per_author
+        and sum(1 for i in top if i.post.author.lower() == author) >= config.max_per_author
+    ):
+        return f"{post.author} already has {config.max_per_author} posts there (rank.max_per_author)"
+    instance = instance_of(post)
+    if (
+        config.max_per_instance
+        and instance
+        and sum(1 for i in top if instance_of(i.post) == instance) >= config.max_per_instance
+    ):
+        return f"{instance} already has {config.max_per_instance} posts there (rank.max_per_instance)"
+    voices = frozenset(person for group in config.mix for person in getattr(config, group, ()))
+    reserved = sorted(
+        {i.post.author for i in top if i.score.total < total and author_matches(i.post, voices)}
+    )
+    if reserved:
+        return f"places kept by rank.mix ({', '.join(config.mix)}) went to lower-scored posts by {', '.join(reserved)}"
+    return f"the {limit} places went to higher-scored posts"
 
 
 def _position(items: list[Ranked], uri: str) -> int | None:
@@ -162,6 +190,10 @@ def explanation_lines(result: Explanation) -> list[str]:
     ]
     if post.url:
         lines.append(f"  {post.url}")
+    excerpt = " ".join(post.text.split())
+    if excerpt:
+        cut = excerpt if len(excerpt) <= 200 else excerpt[:199] + "\u2026"
+        lines.append(f"  \u201c{cut}\u201d")
     lines.append("")
     lines.append(("KEPT: " if result.verdict.kept else "DROPPED: ") + result.reason)
     if result.rules:
@@ -204,10 +236,7 @@ def explanation_lines(result: Explanation) -> list[str]:
         if result.top_position is not None:
             lines.append(f"  In `plnfilter top --limit {result.top_limit}`: place {result.top_position}")
         else:
-            lines.append(
-                f"  Not in `plnfilter top --limit {result.top_limit}`: "
-                "higher-scored posts, the per-author or per-instance caps, or places reserved by rank.mix came first"
-            )
+            lines.append(f"  Not in `plnfilter top --limit {result.top_limit}`: {result.left_out_because}")
     return lines
 
 
