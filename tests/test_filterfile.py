@@ -207,10 +207,10 @@ MISTAKES = [
     ),
     ("sources:\n  - mastodon: not an instance\n", 2, "is not an instance name", ""),
     (
-        "sources:\n  - mastodon: m.example\n    hashtags: [a]\n    list: 12\n",
-        4,
-        "both 'hashtags' and 'list'",
-        "two sources",
+        "sources:\n  - mastodon: m.example\n    local: true\n",
+        2,
+        "says nothing to fetch",
+        "hashtags: [edtech]",
     ),
     ("sources:\n  - mastodon: m.example\n    tagged: a\n", 3, "'tagged' only works with 'account'", ""),
     (

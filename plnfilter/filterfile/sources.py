@@ -187,13 +187,12 @@ def _mastodon(head: Any, options: YMap, path: str, line: int) -> SourceSpec:
             "'exclude_replies' only works with 'account'",
             "add `account: user@host`",
         )
-    chosen = [key for key in ("hashtags", "list", "account", "home") if clean.get(key)]
-    if len(chosen) > 1:
+    if not any(clean.get(key) not in (None, "", False) for key in ("hashtags", "list", "account", "home")):
         raise FilterFileError(
             path,
-            lines[chosen[1]],
-            f"one mastodon source has both '{chosen[0]}' and '{chosen[1]}'",
-            "list them as two sources, each starting with `- mastodon:`",
+            line,
+            "this mastodon source says nothing to fetch",
+            "add hashtags: [edtech], list: NAME, account: user@host or home: true",
         )
     label = target + (" " + " ".join("#" + tag for tag in clean["hashtags"]) if "hashtags" in clean else "")
     label += f" list {clean['list']}" if "list" in clean else ""
@@ -256,14 +255,6 @@ def _bluesky(head: Any, options: YMap, path: str, line: int) -> SourceSpec:
             "give one of hashtags, q, list, author, feed or timeline: true",
         )
     search = {"hashtags", "q"}
-    if len(set(chosen) - search) + (1 if search & set(chosen) else 0) > 1:
-        second = next(key for key in chosen[1:] if not ({key, chosen[0]} <= search))
-        raise FilterFileError(
-            path,
-            lines[second],
-            f"one bluesky source has both '{chosen[0]}' and '{second}'",
-            "list them as two sources, each starting with `- bluesky:`",
-        )
     for key in ("lang", "sort"):
         if key in clean and not search & set(chosen):
             raise FilterFileError(
@@ -357,8 +348,8 @@ def _check_bluesky_ref(text: str, kind: str, key: str, path: str, line: int) -> 
         parts = text[5:].split("/")
         if len(parts) == 3 and parts[0] and parts[1] == kind and parts[2]:
             return
-    elif text.startswith("https://bsky.app/profile/"):
-        parts = text[len("https://bsky.app/profile/") :].rstrip("/").split("/")
+    elif text.startswith(("https://bsky.app/profile/", "https://www.bsky.app/profile/")):
+        parts = text.partition("/profile/")[2].rstrip("/").split("/")
         if len(parts) == 3 and parts[0] and parts[1] == web and parts[2]:
             return
     raise FilterFileError(
