@@ -29,7 +29,6 @@ MUTED_WORDS_TYPE = "app.bsky.actor.defs#mutedWordsPref"
 # as a substring, and anything else as a whole word (`hasMutedWord` in @atproto/api's mutewords.ts).
 _PHRASE = regex.compile(r"[\s\p{P}]")
 _TAG_WORD = regex.compile(r"^[\p{L}\p{N}_]+$")
-_HASHTAG = re.compile(r"^#[^\s#]+$")
 
 
 @dataclass
@@ -84,18 +83,10 @@ def _either(*conditions: dict[str, Any]) -> dict[str, Any]:
 
 
 def _mastodon_keyword_conditions(keywords: list[tuple[str, bool]]) -> dict[str, Any]:
-    """whole_word keywords become `words`, others `text`; a whole-word `#tag` also matches the tag."""
-    words, texts, tags = [], [], []
-    for keyword, whole_word in keywords:
-        if whole_word and _HASHTAG.match(keyword):
-            tags.append(keyword[1:].lower())
-        elif whole_word:
-            words.append(keyword)
-        else:
-            texts.append(keyword)
-    return _either(
-        {"words": words} if words else {}, {"text": texts} if texts else {}, {"tags": tags} if tags else {}
-    )
+    """whole_word keywords become `words` (matched as Mastodon does, `#tag` included), others `text`."""
+    words = [keyword for keyword, whole_word in keywords if whole_word]
+    texts = [keyword for keyword, whole_word in keywords if not whole_word]
+    return _either({"words": words} if words else {}, {"text": texts} if texts else {})
 
 
 def import_mastodon_filters(
