@@ -93,6 +93,12 @@ class Connection:
                 ) from None
             except exceptions.RequestException as exc:
                 raise self._refused(nsid, exc, not_found_hint) from None
+            except Exception as exc:  # httpx protocol errors the SDK passes through (server gone mid-answer)
+                raise SourceError(
+                    self.name,
+                    f"lost the connection to {self.service} ({type(exc).__name__})",
+                    "check that the server is up; the next run resumes from the saved cursor",
+                ) from None
             self._note_limit(response.headers)
             if not isinstance(response.content, dict):
                 raise SourceError(

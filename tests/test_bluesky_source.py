@@ -1,0 +1,383 @@
+"""The Bluesky source against Bluesky's reference network (PLC + PDS + AppView) on 127.0.0.1.
+
+The network starts once per session (tests/bluesky_net/fixture.py) and holds the PLN of
+tests/bluesky_net/scenario.py. `plnfilter run` is driven through the CLI; the archive rows are
+compared with what was seeded. Tests that add posts use their own hashtags, so order does not matter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from bluesky_net.fixture import bluesky_net, bluesky_network  # noqa: F401 - session fixtures
+from bluesky_net.proxy import BreakingProxy
+from bluesky_net.seed import wait_until
+
+from plnfilter.errors import RateLimited, SourceError
+from plnfilter.filterfile import parse
+from plnfilter.sources import FetchContext, timelines
+from plnfilter.times import now_utc
+
+pytestmark = pytest.mark.bluesky
+
+CLI = Path(sys.executable).with_name("plnfilter")
+
+
+@pytest.fixture
+def env(bluesky_net, monkeypatch):  # noqa: F811
+    """Point plnfilter at the network and log in as pln-runner.test through the environment."""
+    monkeypatch.setenv("PLNFILTER_BSKY_SERVICE", bluesky_net.pds)
+    monkeypatch.setenv("PLNFILTER_BSKY_APPVIEW", bluesky_net.appview)
+    monkeypatch.setenv("PLNFILTER_BSKY_HANDLE", "pln-runner.test")
+    monkeypatch.setenv("PLNFILTER_BSKY_PASSWORD", bluesky_net.info["password"])
+    from plnfilter.sources.bluesky_session import forget_clients
+
+    forget_clients()
+    return bluesky_net
+
+
+def run_cli(filter_path: Path, db: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(CLI), "run", str(filter_path), "--db", str(db), "--timeout", "20", *extra],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=os.environ.copy(),
+    )
+
+
+def write_filter(tmp_path: Path, sources: list[str], name: str = "f.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(
+        "name: bsky-test\nsources:\n" + "".join(f"  - {line}\n" for line in sources), encoding="utf-8"
+    )
+    return path
+
+
+def rows(db: Path) -> dict[str, dict]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return {
+            row["uri"]: dict(row) for row in conn.execute("SELECT * FROM posts WHERE network = 'bluesky'")
+        }
+    finally:
+        conn.close()
+
+
+def found_by(db: Path) -> dict[str, list[str]]:
+    conn = sqlite3.connect(db)
+    try:
+        result: dict[str, list[str]] = {}
+        for uri, source in conn.execute("SELECT uri, source FROM post_sources"):
+            result.setdefault(uri, []).append(source)
+        return result
+    finally:
+        conn.close()
+
+
+def pds_calls(net, method: str) -> int:
+    return net.network.pds_counts().get(method, 0)
+
+
+def test_hashtag_search_archives_each_tagged_post_once_with_counts_tags_and_langs(env, tmp_path):
+    db = tmp_path / "a.db"
+    result = run_cli(write_filter(tmp_path, ["bluesky: {hashtags: [EdTech]}"]), db)
+    assert result.returncode == 0, result.stderr
+    posts = env.info["posts"]
+    # The reference AppView's search is a case-sensitive substring match over the text; of what it
+    # returns for "#EdTech", plnfilter keeps the posts that really carry the tag.
+    returned = {key for key, post in posts.items() if "#EdTech" in post["text"]}
+    expected = {posts[key]["uri"] for key in returned if "edtech" in posts[key]["tags"]}
+    archived = rows(db)
+    assert set(archived) == expected
+    assert all(len(sources) == 1 for sources in found_by(db).values())
+
+    assess = archived[posts["assess"]["uri"]]
+    assert json.loads(assess["tags"]) == ["edtech"]
+    assert assess["author"] == "adjoa.test" and assess["author_name"] == "Adjoa Mensah"
+    assert assess["likes"] == 1 and assess["lang"] == "en"
+
+
+def test_search_keeps_facet_tagged_posts_in_every_language_and_drops_lookalikes(env, tmp_path):
+    db = tmp_path / "a.db"
+    result = run_cli(write_filter(tmp_path, ["bluesky: {hashtags: [edtech]}"]), db)
+    assert result.returncode == 0, result.stderr
+    posts = env.info["posts"]
+    archived = rows(db)
+    returned = {key for key, post in posts.items() if "#edtech" in post["text"]}
+    expected = {posts[key]["uri"] for key in returned if "edtech" in posts[key]["tags"]}
+    assert set(archived) == expected
+    assert posts["not_a_tag"]["uri"] not in archived  # #edtechnology matched the substring only
+    assert posts["no_facet"]["uri"] not in archived  # "#edtech" typed without a tag facet
+    assert posts["assess"]["uri"] not in archived  # #EdTech: this server's search never returns it
+
+    slides = archived[posts["slides"]["uri"]]
+    assert (slides["likes"], slides["reposts"], slides["replies"], slides["quotes"]) == (4, 2, 1, 2)
+    assert (
+        slides["card_url"] == "https://example.org/slides"
+        and slides["card_title"] == "Feedback loops that work"
+    )
+    assert "https://example.org/slides" in json.loads(slides["links"])
+    assert slides["url"].startswith("https://bsky.app/profile/kate.test/post/")
+    assert {archived[posts[k]["uri"]]["lang"] for k in ("es", "ja", "de", "bilingual")} == {"es", "ja", "de"}
+    assert json.loads(archived[posts["es"]["uri"]]["tags"]) == ["edtech", "pln"]
+    assert json.loads(archived[posts["stuffed"]["uri"]]["tags"])[:3] == ["edtech", "ai", "crypto"]
+    podcast = archived[posts["podcast"]["uri"]]
+    assert podcast["has_media"] and json.loads(podcast["media_alt"]) == [
+        "Podcast cover: a microphone on a desk"
+    ]
+    assert archived[posts["quote"]["uri"]]["quote_of"] == posts["slides"]["uri"]
+    assert archived[posts["quote_media"]["uri"]]["quote_of"] == posts["slides"]["uri"]
+    assert archived[posts["reply"]["uri"]]["reply_to"] == posts["slides"]["uri"]
+    assert json.loads(archived[posts["reply"]["uri"]]["mentions"]) == ["kate.test"]
+    assert archived[posts["sensitive"]["uri"]]["sensitive"]
+
+
+def test_search_lang_option_keeps_only_that_language(env, tmp_path):
+    db = tmp_path / "a.db"
+    result = run_cli(write_filter(tmp_path, ["bluesky: {hashtags: [edtech], lang: ja}"]), db)
+    assert result.returncode == 0, result.stderr
+    posts = env.info["posts"]
+    assert set(rows(db)) == {posts["ja"]["uri"], posts["bilingual"]["uri"]}
+
+
+def test_list_author_feed_and_timeline_sources(env, tmp_path):
+    info = env.info
+    posts = info["posts"]
+    curator_did = info["accounts"]["curator.test"]
+    list_rkey = info["list"].rsplit("/", 1)[1]
+    list_url = f"https://bsky.app/profile/curator.test/lists/{list_rkey}"
+    db = tmp_path / "a.db"
+    sources = [
+        f'bluesky: {{list: "{list_url}"}}',
+        "bluesky: {author: curator.test}",
+        f'bluesky: {{feed: "{info["feed"]}"}}',
+        "bluesky: {timeline: true}",
+    ]
+    result = run_cli(write_filter(tmp_path, sources), db)
+    assert result.returncode == 0, result.stderr
+    archived = rows(db)
+    by = found_by(db)
+
+    member_dids = {info["accounts"][h] for h in info["list_members"]}
+    from_list = {uri for uri, names in by.items() if any(n.startswith("bluesky:list/") for n in names)}
+    expected_list = {p["uri"] for p in posts.values() if p["uri"].split("/")[2] in member_dids}
+    assert expected_list <= from_list  # other tests may add posts by members later
+    assert {uri.split("/")[2] for uri in from_list} <= member_dids
+    # record tags only and a mixed-case facet tag both count as the hashtag
+    assert json.loads(archived[posts["tags_only"]["uri"]]["tags"]) == ["edtech", "pln"]
+    assert json.loads(archived[posts["assess"]["uri"]]["tags"]) == ["edtech"]
+    assert json.loads(archived[posts["EDTECH_upper"]["uri"]]["tags"]) == ["edtech"]
+
+    # the author feed holds only the curator's reposts: stored as the originals, with who reposted
+    from_author = {uri for uri, names in by.items() if "bluesky:author/curator.test" in names}
+    assert from_author == {posts["slides"]["uri"], posts["es"]["uri"]}
+    assert "curator.test" in json.loads(archived[posts["slides"]["uri"]]["reposted_by"])
+    assert archived[posts["slides"]["uri"]]["author"] == "kate.test"
+    assert not any(uri.split("/")[2] == curator_did and "feed.post" in uri for uri in archived)
+
+    from_feed = {uri for uri, names in by.items() if any(n.startswith("bluesky:feed/") for n in names)}
+    assert from_feed == set(info["feed_posts"])
+
+    followed = {info["accounts"][h] for h in info["timeline_follows"]}
+    from_timeline = {uri for uri, names in by.items() if "bluesky:timeline" in names}
+    assert {uri.split("/")[2] for uri in from_timeline} <= followed
+    assert {p["uri"] for p in posts.values() if p["uri"].split("/")[2] in followed} <= from_timeline
+
+
+def test_second_run_archives_only_new_posts_and_updates_counts(env, tmp_path):
+    seeder = env.seeder
+    first = [
+        seeder.post("kate.test", f"Cycle note {i} #plncycle", age=timedelta(minutes=30 - i)) for i in range(3)
+    ]
+    env.network.process_all()
+    filter_path = write_filter(tmp_path, ["bluesky: {hashtags: [plncycle]}"])
+    db = tmp_path / "a.db"
+    result = run_cli(filter_path, db)
+    assert result.returncode == 0, result.stderr
+    assert set(rows(db)) == {ref.uri for ref in first}
+
+    second = [seeder.post("adjoa.test", f"Later cycle note {i} #plncycle") for i in range(2)]
+    seeder.like("maria.test", first[0])
+    seeder.like("yuki.test", first[0])
+    env.network.process_all()
+    result = run_cli(filter_path, db)
+    assert result.returncode == 0, result.stderr
+    archived = rows(db)
+    assert set(archived) == {ref.uri for ref in first + second}
+    assert archived[first[0].uri]["likes"] == 2  # re-seen on the page that reached the cursor
+
+    conn = sqlite3.connect(db)
+    news = [row[0] for row in conn.execute("SELECT new FROM runs ORDER BY id")]
+    conn.close()
+    assert news == [3, 2]
+
+
+def test_cron_runs_reuse_the_saved_session(env, tmp_path):
+    filter_path = write_filter(tmp_path, ["bluesky: {hashtags: [edtech]}", "bluesky: {timeline: true}"])
+    db = tmp_path / "a.db"
+    before = pds_calls(env, "com.atproto.server.createSession")
+    for _ in range(5):
+        result = run_cli(filter_path, db)
+        assert result.returncode == 0, result.stderr
+    assert pds_calls(env, "com.atproto.server.createSession") - before == 1
+    session_file = Path(os.environ["PLNFILTER_HOME"]) / "config" / "bluesky-session-pln-runner.test.json"
+    assert session_file.stat().st_mode & 0o777 == 0o600
+    assert env.info["password"] not in session_file.read_text()
+
+
+def test_a_refreshed_session_is_written_back_and_used(env, tmp_path, monkeypatch):
+    from atproto_client.client.methods_mixin.time import TimeMethodsMixin
+
+    from plnfilter import auth_bluesky
+    from plnfilter.sources.bluesky_session import forget_clients
+
+    fetch_all(timelines(spec_of("bluesky: {timeline: true}", tmp_path))[0])
+    saved = auth_bluesky.load_session("pln-runner.test", env.pds)
+    assert saved
+    forget_clients()
+    real_now = TimeMethodsMixin.get_current_time
+    monkeypatch.setattr(
+        TimeMethodsMixin, "get_current_time", lambda self: real_now(self) + timedelta(hours=3)
+    )
+    logins = pds_calls(env, "com.atproto.server.createSession")
+    refreshes = pds_calls(env, "com.atproto.server.refreshSession")
+    fetch_all(timelines(spec_of("bluesky: {timeline: true}", tmp_path))[0])
+    assert pds_calls(env, "com.atproto.server.refreshSession") == refreshes + 1
+    assert pds_calls(env, "com.atproto.server.createSession") == logins
+    rotated = auth_bluesky.load_session("pln-runner.test", env.pds)
+    assert rotated and rotated != saved
+
+
+def spec_of(source_line: str, tmp_path: Path):
+    return parse(f"name: x\nsources:\n  - {source_line}\n", str(tmp_path / "x.yaml")).sources[0]
+
+
+def fetch_all(timeline, cursor=None, **ctx_args):
+    ctx = FetchContext(since=now_utc() - timedelta(hours=24), timeout=10, **ctx_args)
+    return list(timeline.fetch(cursor, ctx))
+
+
+def test_wrong_password_and_unknown_list_fail_alone_with_exit_3(env, tmp_path, monkeypatch):
+    monkeypatch.setenv("PLNFILTER_BSKY_PASSWORD", "not-the-password")
+    curator = env.did("curator.test")
+    sources = [
+        "bluesky: {hashtags: [edtech]}",
+        f'bluesky: {{list: "at://{curator}/app.bsky.graph.list/nosuchlist"}}',
+        "bluesky: {author: kate.test}",
+    ]
+    db = tmp_path / "a.db"
+    result = run_cli(write_filter(tmp_path, sources), db)
+    assert result.returncode == 3, result.stderr
+    assert "app password" in result.stderr and "plnfilter auth bluesky pln-runner.test" in result.stderr
+    assert "nosuchlist" in result.stderr or "list" in result.stderr.lower()
+    kate = env.did("kate.test")
+    assert rows(db) and all(uri.split("/")[2] == kate for uri in rows(db))
+    conn = sqlite3.connect(db)
+    errors = dict(conn.execute("SELECT name, last_error FROM sources"))
+    conn.close()
+    assert (
+        errors["bluesky:search/edtech"]
+        and errors[f"bluesky:list/at://{curator}/app.bsky.graph.list/nosuchlist"]
+    )
+    assert not errors["bluesky:author/kate.test"]
+
+
+def test_unknown_list_is_a_source_error_with_a_next_step(env, tmp_path):
+    curator = env.did("curator.test")
+    timeline = timelines(
+        spec_of(f'bluesky: {{list: "at://{curator}/app.bsky.graph.list/nosuchlist"}}', tmp_path)
+    )[0]
+    with pytest.raises(SourceError) as caught:
+        fetch_all(timeline)
+    assert "list" in caught.value.hint
+
+
+def test_server_gone_mid_walk_keeps_the_old_cursor(env, tmp_path, monkeypatch):
+    from plnfilter.sources import bluesky as source
+
+    monkeypatch.setattr(source, "PAGE_LIMIT", 2)
+    proxy = BreakingProxy(env.appview, allow=1)
+    try:
+        spec = spec_of(f'bluesky: {{author: kate.test, service: "{proxy.url}"}}', tmp_path)
+        pages = []
+        with pytest.raises(SourceError) as caught:
+            for page in timelines(spec)[0].fetch(
+                None, FetchContext(since=now_utc() - timedelta(hours=24), timeout=5)
+            ):
+                pages.append(page)
+        assert len(pages) == 1 and len(pages[0].posts) == 2 and pages[0].cursor is None
+        assert "127.0.0.1" in str(caught.value) and caught.value.hint
+    finally:
+        proxy.stop()
+
+
+def test_a_malformed_post_view_is_reported_and_the_rest_kept(env, tmp_path):
+    def break_one(data: dict) -> dict:
+        if data.get("feed"):
+            del data["feed"][0]["post"]["author"]
+        return data
+
+    proxy = BreakingProxy(env.appview, mutate=break_one)
+    try:
+        spec = spec_of(f'bluesky: {{author: yuki.test, service: "{proxy.url}"}}', tmp_path)
+        pages = fetch_all(timelines(spec)[0])
+    finally:
+        proxy.stop()
+    yuki_posts = [p for p in env.info["posts"].values() if p["author"] == "yuki.test"]
+    assert sum(len(page.posts) for page in pages) == len(yuki_posts) - 1
+    problems = [problem for page in pages for problem in page.problems]
+    assert len(problems) == 1 and "at://" in problems[0]
+    assert pages[-1].cursor
+
+
+def test_rate_limit_near_reset_is_waited_out_and_far_reset_stops_after_saving(env, tmp_path, monkeypatch):
+    from plnfilter.sources import bluesky as source
+
+    monkeypatch.setattr(source, "PAGE_LIMIT", 2)
+    near = BreakingProxy(
+        env.appview,
+        rate_limit=lambda n: (
+            {"RateLimit-Reset": int(time.time()) + 1, "RateLimit-Remaining": 0} if n == 2 else None
+        ),
+    )
+    logged: list[str] = []
+    try:
+        spec = spec_of(f'bluesky: {{author: jonas.test, service: "{near.url}"}}', tmp_path)
+        pages = fetch_all(timelines(spec)[0], log=logged.append)
+    finally:
+        near.stop()
+    assert any("waiting" in line for line in logged)
+    assert sum(len(p.posts) for p in pages) == sum(
+        1 for p in env.info["posts"].values() if p["author"] == "jonas.test"
+    )
+
+    far = BreakingProxy(
+        env.appview, rate_limit=lambda n: {"RateLimit-Reset": int(time.time()) + 3600} if n >= 2 else None
+    )
+    pages = []
+    try:
+        spec = spec_of(f'bluesky: {{author: jonas.test, service: "{far.url}"}}', tmp_path)
+        with pytest.raises(RateLimited):
+            for page in timelines(spec)[0].fetch(
+                None, FetchContext(since=now_utc() - timedelta(hours=24), timeout=5, max_wait=5)
+            ):
+                pages.append(page)
+    finally:
+        far.stop()
+    assert len(pages) == 1 and pages[0].posts and pages[0].cursor is None
+
+
+def test_network_answers_on_loopback_only(env):
+    for url in (env.pds, env.appview):
+        assert url.startswith("http://127.0.0.1:")
+    assert wait_until(lambda: env.network.process.poll() is None, timeout=1)
