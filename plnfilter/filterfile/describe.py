@@ -100,7 +100,11 @@ def describe_rank(rank: RankConfig) -> list[str]:
     out = [f"rank: recency half-life {_duration(rank.half_life)}; weights {weights}"]
     caps = [f"at most {rank.max_per_author} per author" if rank.max_per_author else ""]
     caps.append(f"at most {rank.max_per_instance} per Mastodon instance" if rank.max_per_instance else "")
-    caps.extend(f"{slots} places kept for {group} voices" for group, slots in rank.mix.items() if slots)
+    caps.extend(
+        f"{slots} place{'s' if slots > 1 else ''} kept for {group} voices"
+        for group, slots in rank.mix.items()
+        if slots
+    )
     if any(caps):
         out.append("  digest: " + "; ".join(cap for cap in caps if cap))
     for group in ("trusted", "outside_sector", "dissenting"):
