@@ -114,23 +114,28 @@ def top_posts(ranked: Iterable[Ranked], config: RankConfig, limit: int | None) -
 
 
 def assign_groups(chosen: list[Ranked], by: str) -> list[Ranked]:
-    """Put each post under one rule or tag: the one most of the chosen posts share (ties: the post's own order).
+    """Put each post in one section: its first matching include rule (file order), or the tag most of
+    the chosen posts share (ties: the post's own tag order).
 
-    Returns the posts ordered group by group; groups appear in the order of their best post.
+    Returns the posts ordered section by section; sections appear in the order of their best post.
     """
     if by not in NO_GROUP:
         raise ValueError(f"group by 'rule' or 'tag', not {by!r}")
-    keys = [(item.verdict.matched if by == "rule" else item.post.tags) for item in chosen]
-    popularity = Counter(key for item_keys in keys for key in dict.fromkeys(item_keys))
-    for item, item_keys in zip(chosen, keys, strict=True):
-        if item_keys:
-            item.group = max(item_keys, key=lambda key: (popularity[key], -item_keys.index(key)))
-        else:
-            item.group = NO_GROUP[by]
+    if by == "rule":
+        for item in chosen:
+            item.group = item.verdict.matched[0] if item.verdict.matched else NO_GROUP[by]
+    else:
+        popularity = Counter(tag for item in chosen for tag in dict.fromkeys(item.post.tags))
+        for item in chosen:
+            tags = item.post.tags
+            item.group = (
+                max(tags, key=lambda tag: (popularity[tag], -tags.index(tag))) if tags else NO_GROUP[by]
+            )
     first_seen: dict[str, int] = {}
     for position, item in enumerate(chosen):
         first_seen.setdefault(item.group, position)
-    return sorted(chosen, key=lambda item: (first_seen[item.group], chosen.index(item)))
+    order = {id(item): position for position, item in enumerate(chosen)}
+    return sorted(chosen, key=lambda item: (first_seen[item.group], order[id(item)]))
 
 
 def build_digest(

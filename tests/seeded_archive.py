@@ -175,9 +175,11 @@ def captured_bluesky_posts() -> list[Post]:
     return [to_post(item) for item in json.loads(path.read_text())["feed"]]
 
 
-def build_archive(path: Path, posts: list[Post] | None = None, now: datetime = NOW) -> Path:
-    """Judge every post with FILTER_YAML, score it an hour before `now`, and save it in one page."""
-    filter_file = parse(FILTER_YAML, "digest-test.yaml")
+def build_archive(
+    path: Path, posts: list[Post] | None = None, now: datetime = NOW, filter_yaml: str = FILTER_YAML
+) -> Path:
+    """Judge every post with the filter, score it an hour before `now`, and save it in one page."""
+    filter_file = parse(filter_yaml, "digest-test.yaml")
     rules = compile_rules(filter_file)
     fetched = now - timedelta(hours=1)
     judged = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -202,3 +203,46 @@ def test_links_command_markdown_and_csv(live_archive):
     result = CliRunner().invoke(links, ["--db", str(live_archive), "--format", "json"])
     [row] = json.loads(result.stdout)
     assert row["count"] == 5 and row["best_author"] == "kate@edu.example"
+
+
+def test_the_mixed_voices_example_keeps_places_and_sections(tmp_path):
+    """filters/mixed-voices.yaml: one post per author, places for other fields and critics, sections by rule."""
+    from seeded_archive import ago
+
+    from plnfilter.filterfile import load
+    from plnfilter.post import Post
+
+    example = Path(__file__).resolve().parent.parent / "filters" / "mixed-voices.yaml"
+    filter_file = load(example)
+
+    def post(author, hours, tags, likes, network="mastodon", text="a post"):
+        uri = (
+            f"https://{author.split('@')[-1]}/{author}/{hours}"
+            if network == "mastodon"
+            else f"at://{author}/{hours}"
+        )
+        return Post(
+            uri=uri, network=network, author=author, created_at=ago(hours), tags=tags, likes=likes, text=text
+        )
+
+    posts = [post(f"teacher{n}@mastodon.social", 1 + n, ("edtech",), 100 - n) for n in range(6)] + [
+        post("teacher0@mastodon.social", 0.5, ("edtech",), 500),  # a second post by a capped author
+        post("archivist@glammr.us", 3, ("libraries",), 2),  # outside_sector, low engagement
+        post("critical-edtech.bsky.social", 5, ("criticaledtech",), 1, network="bluesky"),  # dissenting
+        post("someone.bsky.social", 2, ("nursing",), 3, network="bluesky"),
+        post("promo@mastodon.social", 1, ("edtech",), 900, text="Join our webinar"),  # excluded
+    ]
+    archive = build_archive(tmp_path / "mixed.db", posts, NOW, example.read_text())
+    conn = open_readonly(archive)
+    rows = build_digest(conn, filter_file, NOW, DAY, limit=6)
+    authors = [row["author"] for row in rows]
+    assert authors.count("teacher0@mastodon.social") == 1  # max_per_author: 1
+    assert sum(author.endswith("@mastodon.social") for author in authors) == 4  # max_per_instance: 4
+    assert "archivist@glammr.us" in authors and "critical-edtech.bsky.social" in authors  # mix
+    assert "promo@mastodon.social" not in authors
+    sections = build_digest(conn, filter_file, NOW, DAY, limit=25, by="rule")
+    assert list(dict.fromkeys(row["group"] for row in sections)) == ["education", "other-fields", "critique"]
+    assert {row["author"] for row in sections if row["group"] == "other-fields"} == {
+        "archivist@glammr.us",
+        "someone.bsky.social",
+    }

@@ -12,6 +12,7 @@ from plnfilter.cli.console import clean
 from plnfilter.cli.options import db_option, parse_time, resolve_db
 from plnfilter.cli.output import emit
 
+DEFAULT_TOP = 20
 TOP_FORMATS = ("table", "markdown", "html", "atom", "csv", "json", "jsonl")
 LINK_FORMATS = ("table", "markdown", "csv", "json", "jsonl")
 TOP_COLUMNS = (("rank", 4), ("score", 6), ("created_at", 16), ("network", 8), ("author", 24), ("text", 0))
@@ -72,7 +73,7 @@ def _grouped_markdown(rows: list[dict], title: str, out) -> None:
     "--since", default="24h", show_default=True, help="Posts newer than a duration (24h, 7d) or a date."
 )
 @click.option(
-    "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="At most this many posts."
+    "--limit", type=click.IntRange(min=1), help="At most this many posts. Default: FILTER's `keep:`, else 20."
 )
 @click.option(
     "--by", type=click.Choice(["rule", "tag"]), help="Group the chosen posts by include rule or by hashtag."
@@ -101,11 +102,13 @@ def top(filter_path, since, limit, by, fmt, output, title, images, db_path) -> N
 
     With FILTER, its rules decide again which posts are kept and what they are boosted by,
     and its `rank:` settings apply: half_life, weights, max_per_author, max_per_instance
-    and the places `mix` keeps for outside_sector and dissenting voices. Without FILTER,
+    and the places `mix` keeps for outside_sector and dissenting voices; its `keep:` is
+    the default --limit. Without FILTER,
     the posts the archive kept are scored with the default settings (12h half-life,
     engagement + recency, no rule boosts, no caps), so give FILTER for your own digest.
     Posts stored as dropped stay out either way: run `plnfilter apply FILTER` after
-    changing rules. --by groups the chosen posts under the rule or tag most of them share.
+    changing rules. --by rule puts each chosen post under its first matching include
+    rule; --by tag under the hashtag most of the chosen posts share.
 
     \b
     Examples:
@@ -119,6 +122,8 @@ def top(filter_path, since, limit, by, fmt, output, title, images, db_path) -> N
     from plnfilter.times import now_utc
 
     filter_file = _open_filter(filter_path)
+    if limit is None:
+        limit = (filter_file.keep if filter_file else None) or DEFAULT_TOP
     conn = open_readonly(resolve_db(db_path))
     rows = build_digest(conn, filter_file, now_utc(), parse_time(since, "--since"), limit=limit, by=by)
     fmt = _digest_format(fmt)
