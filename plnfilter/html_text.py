@@ -56,7 +56,8 @@ def html_to_text(html: str) -> str:
     if "&" in text:
         text = unescape(text)
     if "\n" in text:
-        text = _LINE_EDGES.sub("\n", text)
+        if " \n" in text or "\n " in text:
+            text = _LINE_EDGES.sub("\n", text)
         while "\n\n\n" in text:
             text = text.replace("\n\n\n", "\n\n")
     return text.strip()
@@ -78,12 +79,15 @@ def shared_links(html: str) -> list[str]:
     links: list[str] = []
     for match in _ANCHOR.finditer(html):
         attributes = match.group(1)
+        if "mention" in attributes or "tag" in attributes:
+            classes = _attribute(_CLASS, attributes).split()
+            if "mention" in classes or "hashtag" in classes:
+                continue
+            if _REL_TAG.search(attributes):
+                continue
         href = _attribute(_HREF, attributes)
         if not href.lower().startswith(("http://", "https://")):
             continue  # javascript:, mailto:, relative: not a shared web link
-        classes = _attribute(_CLASS, attributes).split()
-        if "mention" in classes or "hashtag" in classes or _REL_TAG.search(attributes):
-            continue
         if href not in links:
             links.append(href)
     return links

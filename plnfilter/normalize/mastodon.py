@@ -26,6 +26,18 @@ def instance_base(instance: str) -> tuple[str, str]:
     return f"{parts.scheme.lower()}://{host}", host
 
 
+def _utc_iso(text: str) -> str:
+    """Mastodon's `2026-11-26T09:30:00.123Z` / `+00:00` sliced to our form; anything else parsed properly."""
+    if (
+        len(text) >= 20
+        and text[10] == "T"
+        and text[19] in ".Z+"
+        and (text[-1] == "Z" or text.endswith("+00:00"))
+    ):
+        return text[:19] + "Z"
+    return normalise_iso(text)
+
+
 def full_acct(acct: str, host: str) -> str:
     """`user@host`: the API gives accounts local to the instance without their domain."""
     acct = acct.lstrip("@")
@@ -84,11 +96,11 @@ def to_post(status: dict[str, Any], instance: str, source: str = "") -> Post:
     if card_url and card_url not in links:
         links.append(card_url)
 
-    mentions = tuple(
-        full_acct(mention.get("acct") or "", host)
+    mentions = [
+        full_acct(mention["acct"], host)
         for mention in original.get("mentions") or ()
         if isinstance(mention, dict) and mention.get("acct")
-    )
+    ]
     media = original.get("media_attachments") or ()
     reply_id = original.get("in_reply_to_id")
 
@@ -101,18 +113,20 @@ def to_post(status: dict[str, Any], instance: str, source: str = "") -> Post:
         author_id=account.get("url") or account.get("uri") or "",
         author_bot=bool(account.get("bot")),
         author_followers=account.get("followers_count") or 0,
-        created_at=normalise_iso(original.get("created_at") or ""),
+        created_at=_utc_iso(original.get("created_at") or ""),
         text=html_to_text(content),
         html=content,
         lang=original.get("language") or "",
         tags=tuple(tags),
         links=tuple(links),
-        mentions=mentions,
+        mentions=tuple(mentions),
         reply_to=_status_api_url(base, reply_id) if reply_id else "",
         quote_of=_quote_of(original.get("quote"), base),
         reposted_by=reposted_by,
         has_media=bool(media),
-        media_alt=tuple(m["description"] for m in media if isinstance(m, dict) and m.get("description")),
+        media_alt=tuple([m["description"] for m in media if isinstance(m, dict) and m.get("description")])
+        if media
+        else (),
         sensitive=bool(original.get("sensitive")),
         spoiler=original.get("spoiler_text") or "",
         likes=original.get("favourites_count") or 0,
