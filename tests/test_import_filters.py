@@ -157,3 +157,36 @@ def test_command_writes_a_filter_file_and_will_not_overwrite_one(tmp_path):
     assert [rule.name for rule in load(out).exclude][0] == "airdrop"
     nothing = CliRunner().invoke(cli, ["import-filters"])
     assert nothing.exit_code == 2 and "nothing to import" in nothing.stderr
+
+
+@pytest.mark.mastodon
+def test_command_fetches_filters_from_a_mastodon_server(tmp_path, monkeypatch):
+    from mastodon_mock.testing.server import MockServer
+
+    cli = PlnGroup(commands={command.name: command for command in COMMANDS})
+    out = tmp_path / "live.yaml"
+    with MockServer() as server:
+        alice = server.client("alice")
+        alice.create_filter_v2(
+            "Crypto spam",
+            ["home", "public"],
+            "hide",
+            keywords_attributes=[{"keyword": "airdrop", "whole_word": True}],
+        )
+        alice.create_filter_v2(
+            "Only mentions",
+            ["notifications"],
+            "hide",
+            keywords_attributes=[{"keyword": "x", "whole_word": False}],
+        )
+        anonymous = CliRunner().invoke(cli, ["import-filters", "--mastodon", server.base_url, "-o", str(out)])
+        assert anonymous.exit_code == 1
+        assert "needs your access token" in anonymous.stderr and "plnfilter auth mastodon" in anonymous.stderr
+        assert not out.exists()
+        monkeypatch.setenv(
+            "PLNFILTER_MASTODON_TOKEN", "alice_token"
+        )  # mastodon-mock's seeded token for alice
+        result = CliRunner().invoke(cli, ["import-filters", "--mastodon", server.base_url, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert rules_by_name(load(out)) == {"crypto-spam": {"words": ("airdrop",)}}
+    assert "'Only mentions' applies only to notifications" in result.stderr

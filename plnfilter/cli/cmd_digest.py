@@ -260,12 +260,11 @@ def explain(uri, filter_path, since, limit, fmt, db_path) -> None:
 )
 @click.option(
     "--bluesky",
-    "handles",
-    multiple=True,
-    metavar="HANDLE",
-    help="Also fetch this account's muted words (needs `plnfilter auth`).",
+    "from_bluesky",
+    is_flag=True,
+    help="Also fetch the muted words of the Bluesky account `plnfilter auth bluesky` stored.",
 )
-def import_filters(files, output, force, name, instances, handles) -> None:
+def import_filters(files, output, force, name, instances, from_bluesky) -> None:
     """Turn Mastodon filters and Bluesky muted words into exclude rules of a filter file.
 
     FILE is saved JSON: Mastodon's `GET /api/v2/filters` (or v1), or Bluesky's
@@ -277,29 +276,27 @@ def import_filters(files, output, force, name, instances, handles) -> None:
     \b
     Examples:
       plnfilter import-filters mastodon-filters.json bluesky-prefs.json -o filters/muted.yaml
-      plnfilter import-filters --mastodon mastodon.social -o filters/muted.yaml
+      plnfilter import-filters --mastodon mastodon.social --bluesky -o filters/muted.yaml
     """
     from plnfilter.errors import UsageError
     from plnfilter.filterfile import parse
     from plnfilter.import_filters import ImportResult, import_data, import_files, to_filter_yaml
     from plnfilter.times import now_utc
 
-    if not files and not instances and not handles:
-        raise UsageError(
-            "nothing to import", "give saved JSON files, --mastodon INSTANCE or --bluesky HANDLE"
-        )
+    if not files and not instances and not from_bluesky:
+        raise UsageError("nothing to import", "give saved JSON files, --mastodon INSTANCE or --bluesky")
     if output is not None and output.exists() and not force:
         raise UsageError(f"{output} exists", "choose another --output, or add --force to replace it")
     now = now_utc()
     result = import_files(list(files), now) if files else ImportResult()
-    if instances or handles:
+    if instances or from_bluesky:
         from plnfilter.import_filters_live import fetch_bluesky_preferences, fetch_mastodon_filters
 
         taken = {rule.name for rule in result.rules}
         for instance in instances:
             import_data(fetch_mastodon_filters(instance), f"mastodon {instance}", now, result, taken)
-        for handle in handles:
-            import_data(fetch_bluesky_preferences(handle), f"bluesky {handle}", now, result, taken)
+        if from_bluesky:
+            import_data(fetch_bluesky_preferences(), "bluesky preferences", now, result, taken)
     text = to_filter_yaml(result, now, name=name)
     parse(text, str(output or "<generated>"))  # what we write must load
     _write_to(output, lambda out: out.write(text))
