@@ -19,8 +19,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from plnfilter.auth_mastodon import store_token
-from plnfilter.errors import RateLimited, SourceError
+from plnfilter.auth_mastodon import env_name, store_token, token_for, verify
+from plnfilter.errors import AuthError, RateLimited, SourceError
 from plnfilter.filterfile.model import SourceSpec
 from plnfilter.sources import FetchContext
 from plnfilter.sources.mastodon import timelines
@@ -265,3 +265,37 @@ def test_error_mid_walk_yields_fetched_pages_without_a_cursor(server):
     pages, error = collect(tag_timeline(server), None, context())
     assert "502" in str(error)
     assert len(pages) == 1 and len(pages[0].posts) == 40 and pages[0].cursor is None
+
+
+def test_local_option_asks_for_the_local_timeline_under_its_own_cursor_key(server):
+    timeline = tag_timeline(server, "EdTech", local=True)
+    assert timeline.name == f"mastodon:{server.host}/tag/edtech/local"
+    list(timeline.fetch(None, context()))
+    assert server.requests[0][0] == "/api/v1/timelines/tag/EdTech"
+    assert server.requests[0][1]["local"] == ["true"] and server.requests[0][2] == ""
+
+
+def test_token_lookup_order_env_instance_then_env_generic_then_file(monkeypatch):
+    assert token_for("mastodon.social") is None
+    path = store_token("https://Mastodon.Social/", "from-file")
+    assert oct(Path(path).stat().st_mode & 0o777) == "0o600"
+    assert token_for("mastodon.social") == "from-file"
+    monkeypatch.setenv("PLNFILTER_MASTODON_TOKEN", "generic")
+    assert token_for("mastodon.social") == "generic"
+    monkeypatch.setenv(env_name("mastodon.social"), "specific")
+    assert env_name("http://127.0.0.1:8123") == "PLNFILTER_MASTODON_TOKEN_127_0_0_1_8123"
+    assert token_for("mastodon.social") == "specific"
+
+
+def test_verify_reports_a_rejected_token_with_a_next_step(server):
+    server.answer = fixed(401, b'{"error":"The access token is invalid"}')
+    with pytest.raises(AuthError, match="rejected the token") as caught:
+        verify(server.base_url, "bad", timeout=5)
+    assert f"plnfilter auth mastodon {server.host}" in caught.value.hint
+
+
+def test_verify_names_the_account(server):
+    account = dict(TEMPLATE["account"])
+    server.answer = fixed(200, json.dumps(account).encode())
+    assert verify(server.base_url, "good", timeout=5)["acct"] == f"{account['acct']}@{server.host}"
+    assert server.requests[0][0] == "/api/v1/accounts/verify_credentials"
