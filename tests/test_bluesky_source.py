@@ -7,6 +7,7 @@ compared with what was seeded. Tests that add posts use their own hashtags, so o
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sqlite3
@@ -24,9 +25,7 @@ from bluesky_net.seed import wait_until
 from plnfilter.errors import RateLimited, SourceError
 from plnfilter.filterfile import parse
 from plnfilter.sources import FetchContext, timelines
-from plnfilter.times import now_utc
-
-pytestmark = pytest.mark.bluesky
+from plnfilter.times import now_utc, parse_iso
 
 CLI = Path(sys.executable).with_name("plnfilter")
 
@@ -88,6 +87,7 @@ def pds_calls(net, method: str) -> int:
     return net.network.pds_counts().get(method, 0)
 
 
+@pytest.mark.bluesky
 def test_hashtag_search_archives_each_tagged_post_once_with_counts_tags_and_langs(env, tmp_path):
     db = tmp_path / "a.db"
     result = run_cli(write_filter(tmp_path, ["bluesky: {hashtags: [EdTech]}"]), db)
@@ -107,6 +107,7 @@ def test_hashtag_search_archives_each_tagged_post_once_with_counts_tags_and_lang
     assert assess["likes"] == 1 and assess["lang"] == "en"
 
 
+@pytest.mark.bluesky
 def test_search_keeps_facet_tagged_posts_in_every_language_and_drops_lookalikes(env, tmp_path):
     db = tmp_path / "a.db"
     result = run_cli(write_filter(tmp_path, ["bluesky: {hashtags: [edtech]}"]), db)
@@ -142,6 +143,7 @@ def test_search_keeps_facet_tagged_posts_in_every_language_and_drops_lookalikes(
     assert archived[posts["sensitive"]["uri"]]["sensitive"]
 
 
+@pytest.mark.bluesky
 def test_search_lang_option_keeps_only_that_language(env, tmp_path):
     db = tmp_path / "a.db"
     result = run_cli(write_filter(tmp_path, ["bluesky: {hashtags: [edtech], lang: ja}"]), db)
@@ -150,6 +152,7 @@ def test_search_lang_option_keeps_only_that_language(env, tmp_path):
     assert set(rows(db)) == {posts["ja"]["uri"], posts["bilingual"]["uri"]}
 
 
+@pytest.mark.bluesky
 def test_list_author_feed_and_timeline_sources(env, tmp_path):
     info = env.info
     posts = info["posts"]
@@ -194,6 +197,7 @@ def test_list_author_feed_and_timeline_sources(env, tmp_path):
     assert {p["uri"] for p in posts.values() if p["uri"].split("/")[2] in followed} <= from_timeline
 
 
+@pytest.mark.bluesky
 def test_second_run_archives_only_new_posts_and_updates_counts(env, tmp_path):
     seeder = env.seeder
     first = [
@@ -222,6 +226,7 @@ def test_second_run_archives_only_new_posts_and_updates_counts(env, tmp_path):
     assert news == [3, 2]
 
 
+@pytest.mark.bluesky
 def test_cron_runs_reuse_the_saved_session(env, tmp_path):
     filter_path = write_filter(tmp_path, ["bluesky: {hashtags: [edtech]}", "bluesky: {timeline: true}"])
     db = tmp_path / "a.db"
@@ -235,6 +240,7 @@ def test_cron_runs_reuse_the_saved_session(env, tmp_path):
     assert env.info["password"] not in session_file.read_text()
 
 
+@pytest.mark.bluesky
 def test_a_refreshed_session_is_written_back_and_used(env, tmp_path, monkeypatch):
     from atproto_client.client.methods_mixin.time import TimeMethodsMixin
 
@@ -267,6 +273,7 @@ def fetch_all(timeline, cursor=None, **ctx_args):
     return list(timeline.fetch(cursor, ctx))
 
 
+@pytest.mark.bluesky
 def test_wrong_password_and_unknown_list_fail_alone_with_exit_3(env, tmp_path, monkeypatch):
     monkeypatch.setenv("PLNFILTER_BSKY_PASSWORD", "not-the-password")
     curator = env.did("curator.test")
@@ -292,6 +299,7 @@ def test_wrong_password_and_unknown_list_fail_alone_with_exit_3(env, tmp_path, m
     assert not errors["bluesky:author/kate.test"]
 
 
+@pytest.mark.bluesky
 def test_unknown_list_is_a_source_error_with_a_next_step(env, tmp_path):
     curator = env.did("curator.test")
     timeline = timelines(
@@ -302,6 +310,7 @@ def test_unknown_list_is_a_source_error_with_a_next_step(env, tmp_path):
     assert "list" in caught.value.hint
 
 
+@pytest.mark.bluesky
 def test_server_gone_mid_walk_keeps_the_old_cursor(env, tmp_path, monkeypatch):
     from plnfilter.sources import bluesky as source
 
@@ -321,6 +330,7 @@ def test_server_gone_mid_walk_keeps_the_old_cursor(env, tmp_path, monkeypatch):
         proxy.stop()
 
 
+@pytest.mark.bluesky
 def test_a_malformed_post_view_is_reported_and_the_rest_kept(env, tmp_path):
     def break_one(data: dict) -> dict:
         if data.get("feed"):
@@ -340,6 +350,7 @@ def test_a_malformed_post_view_is_reported_and_the_rest_kept(env, tmp_path):
     assert pages[-1].cursor
 
 
+@pytest.mark.bluesky
 def test_rate_limit_near_reset_is_waited_out_and_far_reset_stops_after_saving(env, tmp_path, monkeypatch):
     from plnfilter.sources import bluesky as source
 
@@ -377,7 +388,177 @@ def test_rate_limit_near_reset_is_waited_out_and_far_reset_stops_after_saving(en
     assert len(pages) == 1 and pages[0].posts and pages[0].cursor is None
 
 
+@pytest.mark.bluesky
 def test_network_answers_on_loopback_only(env):
     for url in (env.pds, env.appview):
         assert url.startswith("http://127.0.0.1:")
     assert wait_until(lambda: env.network.process.poll() is None, timeout=1)
+
+
+# --- without the network: the walk's stopping rules on captured pages ----------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures" / "bluesky"
+
+
+class ScriptedConnection:
+    """Stands in for bluesky_session.Connection: answers `get` with captured pages, in order."""
+
+    name = "bluesky:test"
+
+    def __init__(self, pages: list[dict]) -> None:
+        self.pages = pages
+        self.calls: list[dict] = []
+
+    def get(self, nsid: str, params: dict, hint: str = "") -> dict:
+        self.calls.append(params)
+        return self.pages[len(self.calls) - 1]
+
+
+def captured_pages(size: int) -> list[dict]:
+    """The captured searchPosts response cut into pages of `size`, newest first, with cursors."""
+    posts = json.loads((FIXTURES / "searchPosts.json").read_text())["posts"]
+    chunks = [posts[i : i + size] for i in range(0, len(posts), size)]
+    return [
+        {"posts": chunk, **({"cursor": str(n + 1)} if n + 1 < len(chunks) else {})}
+        for n, chunk in enumerate(chunks)
+    ]
+
+
+def run_walk(pages, cursor=None, since=None, max_pages=10, keep=lambda post, item: True):
+    from plnfilter.sources.bluesky import walk
+
+    conn = ScriptedConnection(pages)
+    since = since or parse_iso("2000-01-01T00:00:00Z")
+    return conn, list(
+        walk(
+            conn,
+            "app.bsky.feed.searchPosts",
+            {"q": "x"},
+            "posts",
+            cursor,
+            since=since,
+            max_pages=max_pages,
+            keep=keep,
+        )
+    )
+
+
+def test_first_walk_reads_every_page_and_only_the_last_carries_the_cursor():
+    conn, pages = run_walk(captured_pages(5))
+    assert len(conn.calls) == 3 and [p.cursor is None for p in pages] == [True, True, False]
+    newest = json.loads((FIXTURES / "searchPosts.json").read_text())["posts"][0]
+    assert pages[-1].cursor.endswith("|" + newest["uri"])
+    assert sum(len(p.posts) for p in pages) == 14
+
+
+def test_next_walk_stops_at_the_page_that_reaches_the_cursor():
+    _, first = run_walk(captured_pages(5))
+    conn, again = run_walk(captured_pages(5), cursor=first[-1].cursor)
+    assert len(conn.calls) == 1  # the first page already holds the newest post seen
+    assert again[-1].cursor == first[-1].cursor
+
+
+def test_first_walk_stops_at_the_since_horizon_and_drops_older_posts():
+    posts = json.loads((FIXTURES / "searchPosts.json").read_text())["posts"]
+    horizon = parse_iso(posts[3]["indexedAt"])
+    conn, pages = run_walk(captured_pages(2), since=horizon)
+    assert len(conn.calls) == 3  # the third page holds the first post older than the horizon: stop
+    assert [p.uri for page in pages for p in page.posts] == [p["uri"] for p in posts[:4]]
+
+
+def test_max_pages_ends_the_walk_and_says_so_when_it_leaves_a_gap():
+    _, first = run_walk(captured_pages(2)[-1:])  # an old cursor: only the oldest posts were seen
+    conn, pages = run_walk(captured_pages(2), cursor=first[-1].cursor, max_pages=2)
+    assert len(conn.calls) == 2 and pages[-1].cursor and "max_pages" in pages[-1].problems[0]
+
+
+def test_a_malformed_item_is_reported_by_uri_and_the_page_kept():
+    page = captured_pages(14)
+    bad = page[0]["posts"][4]
+    del bad["record"]
+    _, pages = run_walk(page)
+    assert len(pages[0].posts) == 13 and pages[0].problems == [
+        f"skipped malformed post {bad['uri']}: {bad['uri']}: post view has no record"
+    ]
+
+
+def test_a_pinned_old_post_does_not_end_the_walk():
+    feed = json.loads((FIXTURES / "getAuthorFeed.json").read_text())["feed"]
+    pinned = copy.deepcopy(feed[-1])
+    pinned["reason"] = {"$type": "app.bsky.feed.defs#reasonPin"}
+    pinned["post"]["indexedAt"] = pinned["post"]["record"]["createdAt"] = "2001-01-01T00:00:00.000Z"
+    from plnfilter.sources.bluesky import walk
+
+    conn = ScriptedConnection([{"feed": [pinned, *feed[:2]], "cursor": "2"}, {"feed": feed[2:]}])
+    since = parse_iso("2020-01-01T00:00:00Z")
+    pages = list(
+        walk(
+            conn,
+            "app.bsky.feed.getAuthorFeed",
+            {},
+            "feed",
+            None,
+            since=since,
+            max_pages=10,
+            keep=lambda p, i: True,
+        )
+    )
+    assert len(conn.calls) == 2 and pages[-1].cursor
+
+
+def test_reposts_of_one_post_on_a_page_become_one_post_with_both_reposters():
+    feed = json.loads((FIXTURES / "getAuthorFeed-reposts.json").read_text())["feed"]
+    second = copy.deepcopy(feed[0])
+    second["reason"]["by"]["handle"] = "someone-else.test"
+    from plnfilter.sources.bluesky import walk
+
+    conn = ScriptedConnection([{"feed": [feed[0], second]}])
+    since = parse_iso("2020-01-01T00:00:00Z")
+    pages = list(
+        walk(
+            conn,
+            "app.bsky.feed.getAuthorFeed",
+            {},
+            "feed",
+            None,
+            since=since,
+            max_pages=10,
+            keep=lambda p, i: True,
+        )
+    )
+    assert [p.reposted_by for p in pages[0].posts] == [("curator.test", "someone-else.test")]
+
+
+def test_timeline_names_are_stable_cursor_keys(tmp_path):
+    names = [t.name for t in timelines(spec_of("bluesky: {hashtags: [EdTech, '#PLN'], lang: en}", tmp_path))]
+    assert names == ["bluesky:search/edtech", "bluesky:search/pln"]
+    named = timelines(spec_of("bluesky: {author: kate.bsky.social, name: kate}", tmp_path))
+    assert [t.name for t in named] == ["bluesky:kate"]
+    served = timelines(spec_of('bluesky: {author: kate.test, service: "http://127.0.0.1:2583"}', tmp_path))
+    assert [t.name for t in served] == ["bluesky:127.0.0.1:2583/author/kate.test"]
+
+
+def test_a_list_given_as_a_web_url_needs_a_resolvable_handle(tmp_path):
+    from plnfilter.sources.bluesky import resolve_uri
+
+    class Resolver(ScriptedConnection):
+        def get(self, nsid, params, hint=""):
+            assert nsid == "com.atproto.identity.resolveHandle" and params == {"handle": "kate.test"}
+            return {"did": "did:plc:abc"}
+
+    url = "https://bsky.app/profile/kate.test/lists/3kxyz"
+    assert (
+        resolve_uri(Resolver([]), url, "lists", "app.bsky.graph.list", "n")
+        == "at://did:plc:abc/app.bsky.graph.list/3kxyz"
+    )
+    with pytest.raises(SourceError) as caught:
+        resolve_uri(
+            Resolver([]), "https://bsky.app/profile/kate.test/feed/3kxyz", "lists", "app.bsky.graph.list", "n"
+        )
+    assert "bsky.app/profile/HANDLE/lists/RKEY" in caught.value.hint
+
+
+def test_importing_the_source_does_not_import_atproto():
+    code = "import sys, plnfilter.sources.bluesky, plnfilter.normalize.bluesky, plnfilter.auth_bluesky; print('atproto' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

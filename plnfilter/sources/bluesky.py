@@ -35,17 +35,13 @@ def timelines(spec) -> list[BlueskyTimeline]:
     options = spec.options
     explicit = str(options.get("service") or "").rstrip("/")
     prefix = f"bluesky:{urlsplit(explicit).netloc}/" if explicit else "bluesky:"
-    custom_name = options.get("name")
     found: list[BlueskyTimeline] = []
 
     def add(kind: str, target: str, label: str, login: bool) -> None:
-        name = f"{prefix}{label}"
-        if custom_name:
-            name = f"bluesky:{custom_name}" if not found else f"bluesky:{custom_name}/{label}"
         host_url = explicit or (login_service() if login else _appview())
         found.append(
             BlueskyTimeline(
-                name=name,
+                name=f"{prefix}{label}",
                 spec=f"bluesky: {label}",
                 host=urlsplit(host_url).netloc or host_url,
                 kind=kind,
@@ -70,6 +66,11 @@ def timelines(spec) -> list[BlueskyTimeline]:
         add("feed", str(options["feed"]).strip(), f"feed/{str(options['feed']).strip()}", False)
     if options.get("timeline"):
         add("timeline", "", "timeline", True)
+    custom = options.get("name")
+    if custom:  # a named source keeps its cursors under that name
+        for timeline in found:
+            label = timeline.spec.removeprefix("bluesky: ")
+            timeline.name = f"bluesky:{custom}" if len(found) == 1 else f"bluesky:{custom}/{label}"
     return found
 
 
@@ -108,6 +109,9 @@ class BlueskyTimeline:
         service = self.service or (login_service() if login else appview_service())
         conn = connect(self.name, service, ctx, login)
         nsid, params, key, hint = self._request(conn)
+        if self.kind == "search":  # servers that honour `since` send less; the walk stops anyway
+            old = decode_cursor(cursor)
+            params["since"] = _iso_ms(old[0] if old else ctx.since)
         since = ctx.since
         if self.options.get("since"):
             try:
@@ -278,12 +282,16 @@ def langs_of(item: dict) -> list[str]:
     return [code for code in langs if isinstance(code, str)] if isinstance(langs, list) else []
 
 
+def _iso_ms(moment: datetime) -> str:
+    return f"{to_iso(moment)[:-1]}.{moment.microsecond // 1000:03d}Z"
+
+
 def encode_cursor(newest: tuple[datetime, str] | None) -> str | None:
     """`ISO-time|at-uri` of the newest item seen (milliseconds kept, so ordering is exact)."""
     if newest is None:
         return None
     moment, uri = newest
-    return f"{to_iso(moment)[:-1]}.{moment.microsecond // 1000:03d}Z|{uri}"
+    return f"{_iso_ms(moment)}|{uri}"
 
 
 def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
