@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from plnfilter.filterfile.model import Condition, Rule
 from plnfilter.post import Post
-from plnfilter.rules.text_match import RegexStats, TextCache, match_regex, match_text, match_words
+from plnfilter.rules.text_match import RegexStats, TextCache, host_of, match_regex, match_text, match_words
 
 Check = Callable[[Post], bool]
 
@@ -113,15 +113,20 @@ class Compiler:
     def _domains(self, value: tuple[str, ...]) -> Check:
         exact = frozenset(value)
         suffixes = tuple("." + domain for domain in value)
-        hosts_of = self.cache.link_hosts
+
+        def on_domain(url: str) -> bool:
+            lowered = url.lower()
+            for domain in value:
+                if domain in lowered:  # cheap test first; most links name none of the domains
+                    host = host_of(url)
+                    return host in exact or host.endswith(suffixes)
+            return False
 
         def check(post: Post) -> bool:
-            if not post.links and not post.card_url:
-                return False
-            for host in hosts_of(post):
-                if host in exact or host.endswith(suffixes):
+            for url in post.links:
+                if on_domain(url):
                     return True
-            return False
+            return bool(post.card_url) and on_domain(post.card_url)
 
         return check
 

@@ -24,33 +24,20 @@ _WORD = re.compile(r"\w")
 class TextCache:
     """The case-folded searchable text of the last post seen (posts are immutable, so identity is enough)."""
 
-    __slots__ = ("post", "folded", "hosts")
+    __slots__ = ("post", "folded")
 
     def __init__(self) -> None:
         self.post: Post | None = None
         self.folded = ""
-        self.hosts: tuple[str, ...] | None = None
 
     def fold(self, post: Post) -> str:
         if self.post is not post:
-            self._reset(post)
+            self.post = post
+            if post.spoiler or post.media_alt:
+                self.folded = "\n".join((post.text, post.spoiler, *post.media_alt)).casefold()
+            else:
+                self.folded = post.text.casefold()
         return self.folded
-
-    def link_hosts(self, post: Post) -> tuple[str, ...]:
-        if self.post is not post:
-            self._reset(post)
-        if self.hosts is None:
-            urls = post.links + (post.card_url,) if post.card_url else post.links
-            self.hosts = tuple(host_of(url) for url in urls)
-        return self.hosts
-
-    def _reset(self, post: Post) -> None:
-        self.post = post
-        self.hosts = None
-        if post.spoiler or post.media_alt:
-            self.folded = "\n".join((post.text, post.spoiler, *post.media_alt)).casefold()
-        else:
-            self.folded = post.text.casefold()
 
 
 class RegexStats:
