@@ -19,11 +19,14 @@ from plnfilter.filterfile.model import FilterFile, RankConfig
 from plnfilter.post import Post
 from plnfilter.rank import Score, score, select_top
 from plnfilter.rules import RuleSet, Verdict, compile_rules
-from plnfilter.store import ROW_COLUMNS, Judged, db_errors, judged_row, row_to_post
+from plnfilter.store import ROW_COLUMNS, Judged, db_errors, get_post, judged_row, row_to_post
 from plnfilter.store.archive import as_connection
 from plnfilter.store.rows import load_list
 from plnfilter.times import to_iso
 
+# Every post column but `raw`: rules and scores never read it, and parsing it is most of a scan's cost.
+# `with_raw` fetches it for the few chosen posts (the HTML export finds images there).
+SCAN_COLUMNS = tuple(name for name in ROW_COLUMNS if name != "raw")
 NO_GROUP = {"rule": "(no rule)", "tag": "(no tag)"}
 
 
@@ -80,7 +83,7 @@ def stored_posts(
     if until is not None:
         where.append("created_at < ?")
         params.append(to_iso(until))
-    sql = f"SELECT {', '.join(ROW_COLUMNS)} FROM posts WHERE {' AND '.join(where)} ORDER BY id"  # noqa: S608
+    sql = f"SELECT {', '.join(SCAN_COLUMNS)} FROM posts WHERE {' AND '.join(where)} ORDER BY id"  # noqa: S608
     with db_errors(as_connection(conn)):
         cursor = as_connection(conn).execute(sql, params)
         names = [d[0] for d in cursor.description]
@@ -145,11 +148,17 @@ def build_digest(
     since: datetime | None,
     limit: int | None = 20,
     by: str | None = None,
+    with_raw: bool = False,
 ) -> list[dict[str, Any]]:
-    """What `plnfilter top` prints: the chosen posts as rows, grouped when asked."""
+    """What `plnfilter top` prints: the chosen posts as rows, grouped when asked (`raw` added if `with_raw`)."""
     ranking = Ranking.from_filter(filter_file)
     chosen = top_posts(rescore(conn, ranking, now, since), ranking.config, limit)
     numbered = {id(item): rank for rank, item in enumerate(chosen, start=1)}
     if by:
         chosen = assign_groups(chosen, by)
-    return [item.row(numbered[id(item)]) for item in chosen]
+    rows = [item.row(numbered[id(item)]) for item in chosen]
+    if with_raw:
+        for row in rows:
+            stored = get_post(conn, row["uri"])
+            row["raw"] = stored.raw if stored else {}
+    return rows

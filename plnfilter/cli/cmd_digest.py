@@ -124,9 +124,12 @@ def top(filter_path, since, limit, by, fmt, output, title, images, db_path) -> N
     filter_file = _open_filter(filter_path)
     if limit is None:
         limit = (filter_file.keep if filter_file else None) or DEFAULT_TOP
-    conn = open_readonly(resolve_db(db_path))
-    rows = build_digest(conn, filter_file, now_utc(), parse_time(since, "--since"), limit=limit, by=by)
     fmt = _digest_format(fmt)
+    conn = open_readonly(resolve_db(db_path))
+    with_raw = images and fmt == "html"  # the HTML export finds image URLs in the raw API object
+    rows = build_digest(
+        conn, filter_file, now_utc(), parse_time(since, "--since"), limit=limit, by=by, with_raw=with_raw
+    )
     if fmt == "table" and output is None:
         columns = TOP_COLUMNS[:2] + (("group", 16),) + TOP_COLUMNS[2:] if by else TOP_COLUMNS
         emit(rows, "table", columns=columns, title=title)
