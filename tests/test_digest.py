@@ -246,3 +246,27 @@ def test_the_mixed_voices_example_keeps_places_and_sections(tmp_path):
         "archivist@glammr.us",
         "someone.bsky.social",
     }
+
+
+def test_top_html_shows_images_only_when_asked(tmp_path):
+    from dataclasses import replace
+
+    now = now_utc()
+    posts = seed_posts(now)
+    media = {
+        "media_attachments": [
+            {"type": "image", "preview_url": "https://files.example/cat.png", "description": "a cat"}
+        ]
+    }
+    posts[0] = replace(posts[0], has_media=True, media_alt=("a cat",), raw=media)
+    archive = build_archive(tmp_path / "media.db", posts, now)
+    filter_path = str(write_filter(tmp_path))
+    for flags, shown in (([], False), (["--images"], True)):
+        page = tmp_path / f"digest{len(flags)}.html"
+        result = CliRunner().invoke(
+            top, [filter_path, "--db", str(archive), "--format", "html", "-o", str(page), *flags]
+        )
+        assert result.exit_code == 0, result.output
+        html = page.read_text()
+        assert "Image: a cat" in html
+        assert ('src="https://files.example/cat.png"' in html) is shown
