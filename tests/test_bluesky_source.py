@@ -300,6 +300,34 @@ def test_wrong_password_and_unknown_list_fail_alone_with_exit_3(env, tmp_path, m
 
 
 @pytest.mark.bluesky
+def test_a_server_stopping_mid_run_fails_only_its_source(env, tmp_path):
+    list_url = f"https://bsky.app/profile/curator.test/lists/{env.info['list'].rsplit('/', 1)[1]}"
+    proxy = BreakingProxy(env.appview, allow=1)  # answers resolveHandle, then is gone
+    try:
+        sources = [
+            "bluesky: {hashtags: [edtech]}",
+            f'bluesky: {{list: "{list_url}", service: "{proxy.url}"}}',
+        ]
+        db = tmp_path / "a.db"
+        result = run_cli(write_filter(tmp_path, sources), db)
+    finally:
+        proxy.stop()
+    assert result.returncode == 3, result.stderr
+    assert proxy.url.removeprefix("http://") in result.stderr
+    assert len(proxy.requests) == 2 and "resolveHandle" in proxy.requests[0]
+    conn = sqlite3.connect(db)
+    state = {
+        name: (cursor, error)
+        for name, cursor, error in conn.execute("SELECT name, cursor, last_error FROM sources")
+    }
+    conn.close()
+    search_cursor, search_error = state["bluesky:search/edtech"]
+    list_cursor, list_error = state[next(name for name in state if "/list/" in name)]
+    assert search_cursor and not search_error and list_error and not list_cursor
+    assert env.post("slides")["uri"] in rows(db)
+
+
+@pytest.mark.bluesky
 def test_unknown_list_is_a_source_error_with_a_next_step(env, tmp_path):
     curator = env.did("curator.test")
     timeline = timelines(
