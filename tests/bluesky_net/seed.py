@@ -229,14 +229,12 @@ class Seeder:
         return Ref(uri, cid, handle, text, facet_tag_values, tuple(tags), tuple(langs))
 
     def upload_png(self, account: Account, index: int = 0) -> dict:
-        from atproto import models
+        import warnings
 
-        blob = account.client.com.atproto.repo.upload_blob(tiny_png((40 * index % 256, 120, 200)))
-        return (
-            models.get_model_as_dict(blob.blob)
-            if hasattr(models, "get_model_as_dict")
-            else blob.blob.model_dump(by_alias=True)
-        )
+        with warnings.catch_warnings():  # the SDK posts raw bytes with httpx's deprecated `data=`
+            warnings.simplefilter("ignore", DeprecationWarning)
+            blob = account.client.com.atproto.repo.upload_blob(tiny_png((40 * index % 256, 120, 200)))
+        return blob.blob.model_dump(by_alias=True, exclude_none=True)
 
     def like(self, handle: str, post: Ref) -> Ref:
         uri, cid = self._create(
