@@ -242,6 +242,26 @@ MISTAKES = [
     ("name: 7\n", 1, "'name' needs text, not the number 7", 'name: "7"'),
     ("keep: " + "9" * 5000 + "\n", 1, "cannot read the value", "smaller number"),
     ("include:\n  - domains: ['http://']\n", 2, "is not a domain", ""),
+    (
+        "# a, #comment\ninclude:\n  - tags: [#edtech, #pln]\n",
+        3,
+        "YAML reads ' #' as the start of a comment",
+        "tags: [edtech, pln]",
+    ),
+    (
+        "include:\n  - tags: #edtech\n",
+        2,
+        "'tags' needs a list of text, not nothing",
+        "quote it or leave out the '#'",
+    ),
+    ('include:\n  - regex: "\\bslides\\b"\n', 2, "contains a control character", "single quotes"),
+    ('include:\n  - regex: "\\d+ tips"\n', 2, "unknown escape character 'd'", "single quotes"),
+    (
+        "exclude:\n  - words: giveaway, airdrop\n",
+        2,
+        "one piece of text with commas",
+        "words: [giveaway, airdrop]",
+    ),
 ]
 
 

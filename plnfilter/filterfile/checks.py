@@ -74,9 +74,10 @@ def as_text_list(value: Any, path: str, line: int, key: str, example: str) -> tu
         return (value.strip(),)
     if not isinstance(value, YList) or not value:
         what = "an empty list" if isinstance(value, list) else type_name(value)
-        raise FilterFileError(
-            path, line, f"'{key}' needs a list of text, not {what}", f"write `{key}: {example}`"
-        )
+        hint = f"write `{key}: {example}`"
+        if value is None:
+            hint += " (an unquoted ' #tag' is a YAML comment: quote it or leave out the '#')"
+        raise FilterFileError(path, line, f"'{key}' needs a list of text, not {what}", hint)
     items = []
     for item, item_line in zip(value, value.item_lines, strict=True):
         if not isinstance(item, str) or not item.strip():

@@ -137,6 +137,14 @@ def parse_condition(key: str, value: Any, path: str, line: int, section: str) ->
         return as_duration(value, path, line, key)
     if key in COMBINATORS:
         return _sub_rules(key, value, path, line, section)
+    if isinstance(value, str) and "," in value and key not in ("text", "regex", "source"):
+        listed = ", ".join(part.strip() for part in value.split(","))
+        raise FilterFileError(
+            path,
+            line,
+            f"'{key}' is one piece of text with commas in it",
+            f"write a list: `{key}: [{listed}]`",
+        )
     items = as_text_list(value, path, line, key, TEXT_KEYS[key])
     if key in ("tags", "tags_all"):
         tags = tuple(item.lstrip("#").lower() for item in items)
@@ -203,6 +211,13 @@ def _domain(text: str, path: str, line: int) -> str:
 
 
 def _check_regex(pattern: str, path: str, line: int) -> None:
+    if any(ord(ch) < 32 and ch not in "\t\n" for ch in pattern):
+        raise FilterFileError(
+            path,
+            line,
+            f"the regex {pattern[:60]!r} contains a control character (in double quotes YAML reads \\b as a backspace)",
+            "put regexes in single quotes: regex: '\\bslides\\b'",
+        )
     if len(pattern) > MAX_REGEX_LENGTH:
         raise FilterFileError(
             path,

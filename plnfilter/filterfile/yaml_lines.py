@@ -7,6 +7,8 @@ lists with a node budget, which stops "billion laughs" alias bombs before they e
 
 from __future__ import annotations
 
+import re
+
 import yaml
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
@@ -91,6 +93,14 @@ def read_yaml(text: str, path: str) -> YMap:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         problem = " ".join(part for part in (exc.context, exc.problem) if part) or "cannot be read"
+        hashtag_line = _commented_hashtag_line(text, line)
+        if hashtag_line:
+            raise FilterFileError(
+                path,
+                hashtag_line,
+                "YAML reads ' #' as the start of a comment, so this hashtag cut the line short",
+                "quote hashtags ('#edtech') or leave out the '#': tags: [edtech, pln]",
+            ) from None
         raise FilterFileError(path, line, f"YAML syntax error: {problem}", _syntax_hint(problem)) from None
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, max(exc.position, 0)) + 1
@@ -116,14 +126,27 @@ def read_yaml(text: str, path: str) -> YMap:
     return _Walker(loader, path).value(node)
 
 
+_COMMENTED_HASHTAG = re.compile(r"(\[|,|:)\s*#\w")
+
+
+def _commented_hashtag_line(text: str, error_line: int) -> int:
+    """The first line up to the error where an unquoted `#tag` in a list or value became a comment."""
+    for number, line in enumerate(text.splitlines()[:error_line], start=1):
+        if not line.lstrip().startswith("#") and _COMMENTED_HASHTAG.search(line.split("'")[0].split('"')[0]):
+            return number
+    return 0
+
+
 def _syntax_hint(problem: str) -> str:
     if "tab" in problem:
         return "indent with spaces, not tabs"
+    if "escape" in problem:
+        return "in double quotes YAML reads backslashes itself: put regexes in single quotes, e.g. regex: '\\d+ tips'"
     if "mapping values" in problem:
-        return "quote values that contain ': ' (for example regex: \"a: b\")"
+        return "quote values that contain ': ' (for example regex: 'a: b')"
     if "alias" in problem or "anchor" in problem:
         return "define each &anchor once, before its *alias"
-    return "check the indentation and quoting on this line and the one before"
+    return "check the indentation (options sit two spaces in from their `- `) and the quoting on this line and the one before"
 
 
 class _Walker:
