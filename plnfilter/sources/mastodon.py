@@ -90,8 +90,12 @@ class MastodonTimeline:
         posts: list[Post] = []
         problems: list[str] = []
         for status in statuses:
-            if since_iso and normalise_iso(str(status.get("created_at") or "")) < since_iso:
-                continue
+            if since_iso:
+                created = normalise_iso(str(status.get("created_at") or ""))
+                if (
+                    created and created < since_iso
+                ):  # an unreadable date is not "old": it must not end the walk
+                    continue
             try:
                 posts.append(to_post(status, self.instance, self.name))
             except (ValueError, TypeError, AttributeError, KeyError) as exc:
