@@ -24,6 +24,9 @@ from plnfilter.sources import FetchContext
 
 USER_AGENT = "plnfilter (+https://github.com/plnfilter/plnfilter)"
 MAX_RATE_LIMIT_RETRIES = 3
+# How requests/urllib3 word a connection that was made and then lost (reset, cut short), as opposed
+# to one that was never made: the first is the server's trouble, the second often a typo.
+_BROKEN_CONNECTION = ("Connection aborted", "Connection broken", "reset by peer", "IncompleteRead")
 
 
 @dataclass
@@ -175,6 +178,12 @@ class MastodonClient:
                     self.source,
                     f"no answer from {self.host} within {self.ctx.timeout:g}s",
                     "the next run retries from the saved cursor; raise the timeout if the server is slow",
+                ) from None
+            if any(sign in str(exc) for sign in _BROKEN_CONNECTION):
+                raise SourceError(
+                    self.source,
+                    f"the connection to {self.host} broke before the answer was complete",
+                    "the next run retries from the saved cursor",
                 ) from None
             raise SourceError(
                 self.source,
