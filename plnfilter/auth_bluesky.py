@@ -28,23 +28,28 @@ class Credentials:
     handle: str
     password: str = ""  # may be empty when only a saved session exists
     origin: str = ""  # "environment" or the file it came from
+    service: str = ""  # stored with `plnfilter auth bluesky --service`; the environment wins
 
 
 def clean_handle(handle: str) -> str:
     return handle.strip().lstrip("@").lower()
 
 
-def login_service() -> str:
-    """`PLNFILTER_BSKY_SERVICE` or bsky.social: where app passwords are checked."""
-    return (os.environ.get("PLNFILTER_BSKY_SERVICE") or DEFAULT_SERVICE).rstrip("/")
+def login_service(credentials: Credentials | None = None) -> str:
+    """`PLNFILTER_BSKY_SERVICE`, else the service stored with the password, else bsky.social."""
+    stored = credentials.service if credentials else ""
+    return (os.environ.get("PLNFILTER_BSKY_SERVICE") or stored or DEFAULT_SERVICE).rstrip("/")
 
 
-def store_app_password(handle: str, password: str) -> Path:
-    """Save the app password in a 0600 file; a saved session for the handle is kept."""
+def store_app_password(handle: str, password: str, service: str | None = None) -> Path:
+    """Save the app password (and the service it is for, if not the default) in a 0600 file."""
     handle = clean_handle(handle)
     if not handle or not password:
         raise AuthError("a handle and an app password are needed", "plnfilter auth bluesky HANDLE")
-    return save_secret(f"bluesky-{handle}", {"handle": handle, "password": password})
+    data = {"handle": handle, "password": password}
+    if service:
+        data["service"] = service.rstrip("/")
+    return save_secret(f"bluesky-{handle}", data)
 
 
 def find_credentials() -> Credentials | None:
@@ -56,7 +61,7 @@ def find_credentials() -> Credentials | None:
     if env_handle:
         stored = load_secret(f"bluesky-{env_handle}") or {}
         if stored.get("password") or load_secret(f"bluesky-session-{env_handle}"):
-            return Credentials(env_handle, stored.get("password", ""), "stored")
+            return Credentials(env_handle, stored.get("password", ""), "stored", stored.get("service", ""))
         raise AuthError(
             f"PLNFILTER_BSKY_HANDLE is {env_handle} but no app password is set or stored for it",
             f"set PLNFILTER_BSKY_PASSWORD or run: plnfilter auth bluesky {env_handle}",
@@ -70,7 +75,7 @@ def find_credentials() -> Credentials | None:
             "choose one with PLNFILTER_BSKY_HANDLE",
         )
     stored = load_secret(f"bluesky-{handles[0]}") or {}
-    return Credentials(handles[0], stored.get("password", ""), "stored")
+    return Credentials(handles[0], stored.get("password", ""), "stored", stored.get("service", ""))
 
 
 def stored_handles() -> list[str]:

@@ -590,3 +590,32 @@ def test_importing_the_source_does_not_import_atproto():
     code = "import sys, plnfilter.sources.bluesky, plnfilter.normalize.bluesky, plnfilter.auth_bluesky; print('atproto' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_stored_app_password_is_private_and_the_environment_wins(monkeypatch):
+    from plnfilter import auth_bluesky
+    from plnfilter.errors import AuthError
+
+    path = auth_bluesky.store_app_password("@Kate.Test", "app-pass-1", "https://pds.example/")
+    assert path.stat().st_mode & 0o777 == 0o600
+    found = auth_bluesky.find_credentials()
+    assert (found.handle, found.password, found.service) == ("kate.test", "app-pass-1", "https://pds.example")
+    assert auth_bluesky.login_service(found) == "https://pds.example"
+    monkeypatch.setenv("PLNFILTER_BSKY_SERVICE", "https://entryway.example")
+    assert auth_bluesky.login_service(found) == "https://entryway.example"
+    auth_bluesky.store_app_password("adjoa.test", "app-pass-2")
+    with pytest.raises(AuthError) as caught:
+        auth_bluesky.find_credentials()
+    assert "PLNFILTER_BSKY_HANDLE" in caught.value.hint
+    monkeypatch.setenv("PLNFILTER_BSKY_HANDLE", "adjoa.test")
+    assert auth_bluesky.find_credentials().password == "app-pass-2"
+    monkeypatch.setenv("PLNFILTER_BSKY_PASSWORD", "from-env")
+    assert auth_bluesky.find_credentials() == auth_bluesky.Credentials(
+        "adjoa.test", "from-env", "environment"
+    )
+
+
+def test_timeline_without_any_login_is_a_source_error_naming_the_command(tmp_path):
+    with pytest.raises(SourceError) as caught:
+        fetch_all(timelines(spec_of("bluesky: {timeline: true}", tmp_path))[0])
+    assert "plnfilter auth bluesky" in caught.value.hint

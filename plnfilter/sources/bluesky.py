@@ -98,15 +98,16 @@ class BlueskyTimeline:
         from plnfilter.sources.bluesky_session import appview_service, connect
 
         needs_login = self.kind in ("search", "timeline")
-        login = False
+        credentials = None
         if needs_login:
             try:
-                login = self.kind == "timeline" or find_credentials() is not None
+                credentials = find_credentials()
             except Exception as exc:  # AuthError from an ambiguous or unreadable store
                 raise SourceError(
                     self.name, getattr(exc, "message", str(exc)), getattr(exc, "hint", "")
                 ) from None
-        service = self.service or (login_service() if login else appview_service())
+        login = self.kind == "timeline" or credentials is not None
+        service = self.service or (login_service(credentials) if login else appview_service())
         conn = connect(self.name, service, ctx, login)
         nsid, params, key, hint = self._request(conn)
         if self.kind == "search":  # servers that honour `since` send less; the walk stops anyway
