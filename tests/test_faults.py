@@ -18,7 +18,7 @@ from servers.fault_server import (
     MALFORMED,
     archive_state,
     cursor_gaps,
-    report,
+    figure_reporter,
     run_forked,
     serving,
     timeline_name,
@@ -37,6 +37,11 @@ def plnfilter(workdir, *args):
 @pytest.fixture
 def server():
     yield from serving()
+
+
+@pytest.fixture
+def report(request):
+    return figure_reporter(request)
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -68,7 +73,7 @@ FAULT_OPTIONS = {"stall": {"stall": 4.0}}
 
 
 @pytest.mark.parametrize("kind", FAULT_KINDS)
-def test_a_fault_mid_catch_up_costs_only_the_failing_source(tmp_path, server, archive, kind):
+def test_a_fault_mid_catch_up_costs_only_the_failing_source(tmp_path, server, archive, kind, report):
     filter_path, db = archive
     for tag in [*GOOD, BAD]:
         server.add(tag, 100)  # three pages of catch-up each
@@ -180,7 +185,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(where)], check=False)
 
 
-def test_disk_full_is_a_clear_error_exit_1_and_nothing_half_written(tmp_path, server, small_disk):
+def test_disk_full_is_a_clear_error_exit_1_and_nothing_half_written(tmp_path, server, small_disk, report):
     for tag in GOOD:
         server.add(tag, 400, minutes_ago=600)  # ~3 kB of raw JSON each: more than 1 MB in all
     filter_path = write_filter(tmp_path / "pln.yaml", server, GOOD)
@@ -222,7 +227,7 @@ def read_only_dir(tmp_path):
     subprocess.run(["umount", "-l", str(view)], check=False)
 
 
-def test_read_only_archive_is_a_clear_error_exit_1_and_unchanged(tmp_path, server, read_only_dir):
+def test_read_only_archive_is_a_clear_error_exit_1_and_unchanged(tmp_path, server, read_only_dir, report):
     writable, view, freeze = read_only_dir
     server.add(GOOD[0], 30)
     filter_path = write_filter(tmp_path / "pln.yaml", server, GOOD)

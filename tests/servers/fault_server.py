@@ -390,10 +390,18 @@ def write_filter(path: Path, server: FaultServer, tags: list[str], extra: str = 
     return path
 
 
-def report(figure: str) -> None:
-    """A figure for the issue's closing note, shown even when pytest captures output."""
-    sys.__stderr__.write(f"\n[figure] {figure}\n")
-    sys.__stderr__.flush()
+def figure_reporter(request):
+    """`report(text)`: a figure for the issue's closing note, shown past pytest's capture and kept in
+    the test report's `user_properties` as ("figure", text) for a `pytest_terminal_summary` hook."""
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+
+    def report(text: str) -> None:
+        request.node.user_properties.append(("figure", text))
+        with capture.global_and_fixture_disabled():
+            sys.stderr.write(f"\n[figure] {text}\n")
+            sys.stderr.flush()
+
+    return report
 
 
 # --- what the archive holds, read without plnfilter's code ------------------------------------
