@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from plnfilter.errors import ArchiveLocked, PlnError, SourceError
+from plnfilter.errors import ArchiveError, ArchiveLocked, PlnError, SourceError
 from plnfilter.sources import FetchContext, Page, Timeline
 from plnfilter.times import now_utc, to_iso
 
@@ -94,6 +94,11 @@ def archive_lock(db_path: Path, wait: float):
         raise ArchiveLocked(
             f"another plnfilter run holds {db_path}.lock (waited {wait:g}s)",
             "let it finish, or raise --wait; a cron schedule shorter than a run causes this",
+        ) from None
+    except OSError as exc:  # a read-only directory or mount, a full disk, a missing permission
+        raise ArchiveError(
+            f"cannot create the lock file {db_path}.lock: {exc.strerror or exc}",
+            "the archive's directory must be writable (check its permissions and mount), or choose another --db",
         ) from None
     return lock
 

@@ -240,6 +240,7 @@ def test_read_only_archive_is_a_clear_error_exit_1_and_unchanged(tmp_path, serve
 
     assert result.returncode == 1, result.stderr
     assert "read-only" in result.stderr.lower()
+    assert "writable" in result.stderr or "permissions" in result.stderr  # the next step
     assert "Traceback" not in result.stderr
     lines = error_lines(result.stderr)
     assert lines[0].startswith("Error: ") and len(lines) <= 2
