@@ -264,3 +264,29 @@ def test_hostile_text_never_breaks_evaluation(text, tags, alts):
     candidate = post(text=text, tags=tuple(tags), media_alt=tuple(alts), links=(text,), card_url=text)
     verdict = ruleset.evaluate(candidate, NOW)
     assert isinstance(verdict, Verdict)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "safe"),
+    [
+        (r"(?i)\b(slides?|panel|talk)\b", True),
+        (r"(?i)any tips\?|does anyone|\?$", True),
+        (r"a.*b", True),
+        (r"(a|aa)+$", False),  # alternation under a repeat
+        (r"(a+)+", False),  # nested repeats
+        (r"(\w+\s?)+$", False),
+        (r".*.*x", False),  # two unbounded repeats: polynomial
+        (r"(x)\1", False),  # backreference
+        (r"\p{L}+", False),  # only the regex module knows it: keep the limit
+    ],
+)
+def test_only_regexes_that_cannot_run_away_skip_the_time_limit(pattern, safe):
+    from plnfilter.rules.regex_safety import runs_without_timeout
+
+    assert runs_without_timeout(pattern) is safe
+
+
+def test_long_texts_still_match_safe_and_guarded_regexes():
+    long_text = "x" * 5000 + " slides"
+    assert matches("regex: '\\bslides\\b'", post(text=long_text))
+    assert matches("regex: '\\p{L}+ slides'", post(text=long_text))

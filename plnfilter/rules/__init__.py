@@ -3,7 +3,7 @@ any include rule matches (or always, when there are none).
 
 `compile_rules(filter_file)` turns the rules into closures once; `RuleSet.evaluate(post, now)`
 is the hot path (run over every fetched post and over the whole archive by `apply`), so it
-allocates nothing for the common verdicts. A RuleSet is not thread-safe: use one per thread.
+allocates nothing for the common verdicts. A RuleSet may be shared by threads judging at the same `now`.
 """
 
 from __future__ import annotations

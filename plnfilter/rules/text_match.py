@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 
 from plnfilter.post import Post
+from plnfilter.rules.regex_safety import SAFE_LENGTH, runs_without_timeout
 
 REGEX_TIMEOUT = 0.05  # seconds per search; a hostile post cannot stall a run
 _UNSPACED = re.compile(
@@ -22,22 +23,25 @@ _WORD = re.compile(r"\w")
 
 
 class TextCache:
-    """The case-folded searchable text of the last post seen (posts are immutable, so identity is enough)."""
+    """The case-folded searchable text of the last post seen (posts are immutable, so identity is enough).
 
-    __slots__ = ("post", "folded")
+    The post and its text are swapped in as one tuple, so threads sharing a RuleSet never mix them up.
+    """
+
+    __slots__ = ("entry",)
 
     def __init__(self) -> None:
-        self.post: Post | None = None
-        self.folded = ""
+        self.entry: tuple[Post | None, str] = (None, "")
 
     def fold(self, post: Post) -> str:
-        if self.post is not post:
-            self.post = post
+        entry = self.entry
+        if entry[0] is not post:
             if post.spoiler or post.media_alt:
-                self.folded = "\n".join((post.text, post.spoiler, *post.media_alt)).casefold()
+                entry = (post, "\n".join((post.text, post.spoiler, *post.media_alt)).casefold())
             else:
-                self.folded = post.text.casefold()
-        return self.folded
+                entry = (post, post.text.casefold())
+            self.entry = entry
+        return entry[1]
 
 
 class RegexStats:
@@ -107,23 +111,31 @@ def match_text(needles: tuple[str, ...], cache: TextCache) -> Callable[[Post], b
 
 
 def match_regex(patterns: tuple[str, ...], stats: RegexStats) -> Callable[[Post], bool]:
-    """Any of `patterns` found in the text, warning or alt text, each search time-limited."""
+    """Any of `patterns` found in the text, warning or alt text; searches that could run away are time-limited."""
     from plnfilter.filterfile.rule_syntax import compile_user_regex
 
-    searches = tuple(compile_user_regex(pattern).search for pattern in patterns)
+    compiled = tuple(
+        (compile_user_regex(pattern).search, runs_without_timeout(pattern)) for pattern in patterns
+    )
+
+    def found(search, safe: bool, text: str) -> bool:
+        if safe and len(text) <= SAFE_LENGTH:
+            return search(text) is not None
+        try:
+            return search(text, timeout=REGEX_TIMEOUT) is not None
+        except TimeoutError:
+            stats.timeouts += 1
+            return False
 
     def check(post: Post) -> bool:
-        for search in searches:
-            try:
-                if search(post.text, timeout=REGEX_TIMEOUT) is not None:
+        for search, safe in compiled:
+            if found(search, safe, post.text):
+                return True
+            if post.spoiler and found(search, safe, post.spoiler):
+                return True
+            for alt in post.media_alt:
+                if found(search, safe, alt):
                     return True
-                if post.spoiler and search(post.spoiler, timeout=REGEX_TIMEOUT) is not None:
-                    return True
-                for alt in post.media_alt:
-                    if search(alt, timeout=REGEX_TIMEOUT) is not None:
-                        return True
-            except TimeoutError:
-                stats.timeouts += 1
         return False
 
     return check
