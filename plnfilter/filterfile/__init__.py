@@ -56,6 +56,8 @@ def load(path: str | os.PathLike[str]) -> FilterFile:
         ) from None
     except IsADirectoryError:
         raise FilterFileError(name, None, "is a directory, not a filter file", "name a .yaml file") from None
+    except ValueError:
+        raise FilterFileError(name, None, "is not a usable file name", "check the path") from None
     except OSError as exc:
         raise FilterFileError(
             name, None, f"cannot read the filter file: {exc.strerror}", "check its permissions"
