@@ -11,11 +11,14 @@ from plnfilter.store.rows import clean_text
 
 _INLINE = re.compile(r"([\\`*_\[\]<>&|~])")
 _LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+[.)])", re.MULTILINE)
+# Terminal escapes (a digest is often read with `cat`: ESC ] can retitle or rewrite the screen), other
+# controls, and the bidi overrides that make a line read unlike what it holds (CVE-2021-42574).
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 
 
 def escape_markdown(text: str) -> str:
     """Backslash-escape what Markdown would turn into markup, links or raw HTML."""
-    text = _INLINE.sub(r"\\\1", clean_text(text).replace("\x00", ""))
+    text = _INLINE.sub(r"\\\1", _UNSAFE.sub("\ufffd", clean_text(text).replace("\x00", "")))
     return _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
 
 
