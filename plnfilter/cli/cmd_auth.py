@@ -45,7 +45,7 @@ def auth_mastodon(instance: str, token_file, no_verify: bool, timeout: float) ->
         raise click.UsageError("the token is empty")
     if not no_verify:
         account = mastodon_auth.verify(instance, token, timeout)
-        click.echo(f"Token works for {clean(account)}.", err=True)
+        click.echo(f"Token works for {clean(account['acct'])}.", err=True)
     path = mastodon_auth.store_token(instance, token)
     click.echo(f"Saved to {path} (mode 600).", err=True)
 
