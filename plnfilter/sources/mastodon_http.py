@@ -194,11 +194,11 @@ class MastodonClient:
             status = _status_of(exc)
             hint = (
                 "check the token's scopes (read) and the filter file"
-                if status == "403"
+                if status.startswith("403")
                 else "check the filter file"
             )
             raise SourceError(
-                self.source, f"{self.host} answered {status}: {_error_text(exc)}", hint
+                self.source, f"{self.host} answered {status}: {_error_text(exc, self.token)}", hint
             ) from None
         remaining = api.ratelimit_remaining
         if remaining is not None and remaining <= 0 and api.ratelimit_reset:
@@ -213,9 +213,11 @@ def _status_of(exc: Exception) -> str:
     return "an error"
 
 
-def _error_text(exc: Exception) -> str:
+def _error_text(exc: Exception, token: str | None = None) -> str:
+    """The server's error text, without the token should the server echo the request back."""
     args = exc.args
-    return str(args[3]) if len(args) >= 4 and args[3] else str(args[0] if args else exc)
+    text = str(args[3]) if len(args) >= 4 and args[3] else str(args[0] if args else exc)
+    return text.replace(token, "[token]") if token else text
 
 
 def _env_hint(host: str) -> str:
