@@ -96,6 +96,7 @@ class FaultServer:
     on_request: Callable[[int, Seen], None] | None = None  # called before answering, request number from 1
     account: dict = field(default_factory=lambda: copy.deepcopy(TEMPLATE["account"]))
     reflect: bool = False  # answer errors with the request's credentials in the body (a hostile server)
+    verify_code: int = 401  # what an echoing server answers to verify_credentials
     lock: threading.Lock = field(default_factory=threading.Lock)
     next_id: int = FIRST_ID
     port: int = 0
@@ -248,7 +249,9 @@ def make_handler(state: FaultServer) -> type[BaseHTTPRequestHandler]:
             path = seen.path
             if path == "/api/v1/accounts/verify_credentials":
                 if state.reflect:
-                    self._send(401, {"error": f"The access token is invalid: {seen.authorization}"})
+                    self._send(
+                        state.verify_code, {"error": f"The access token is invalid: {seen.authorization}"}
+                    )
                 else:
                     self._send(200, state.account)
                 return
