@@ -472,6 +472,9 @@ PRELOAD = [
     "plnfilter.sources.mastodon_http",
     "mastodon",
     "filelock",
+    "atproto",
+    "plnfilter.sources.bluesky",
+    "plnfilter.sources.bluesky_session",
 ]
 
 
