@@ -127,6 +127,7 @@ def run_filter(
         db = store.open_archive(db_path)
         started = to_iso(now_utc())
         report = RunReport(sources={t.name: SourceReport(t.name) for t in found})
+        store.close_interrupted_runs(db, started)  # we hold the lock: a run still "running" was killed
         report.run_id = store.start_run(db, str(filter_file.path), started)
         deadline = time.monotonic() + max_time if max_time else None
         ctx = FetchContext(

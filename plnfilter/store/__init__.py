@@ -8,6 +8,7 @@ from plnfilter.store.rows import OUTPUT_COLUMNS, ROW_COLUMNS, judged_row, post_t
 from plnfilter.store.save import Judged, SaveResult, save_page, update_judgements
 from plnfilter.store.schema import MIGRATIONS, migrate
 from plnfilter.store.state import (
+    close_interrupted_runs,
     finish_run,
     get_cursor,
     list_runs,
@@ -25,6 +26,7 @@ __all__ = [
     "Judged",
     "SaveResult",
     "archive_errors",
+    "close_interrupted_runs",
     "db_errors",
     "finish_run",
     "get_cursor",

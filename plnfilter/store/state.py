@@ -61,6 +61,16 @@ def start_run(db: Db, filter_file: str, now: datetime | str) -> int:
     return int(cursor.lastrowid)
 
 
+def close_interrupted_runs(db: Db, now: datetime | str) -> int:
+    """Mark runs still 'running' as 'interrupted' (killed, or the machine stopped); call holding the lock."""
+    conn = as_connection(db)
+    with db_errors(conn), write_transaction(db):
+        cursor = conn.execute(
+            "UPDATE runs SET status = 'interrupted', finished = ? WHERE status = 'running'", [_iso(now)]
+        )
+    return cursor.rowcount
+
+
 def finish_run(
     db: Db,
     run_id: int,
