@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import threading
 import time
 
@@ -70,6 +71,14 @@ def start_killable_run(server, workdir, filter_path, db, how, request, delay):
     return child
 
 
+def run_statuses(db) -> dict[str, int]:
+    conn = sqlite3.connect(db)
+    try:
+        return dict(conn.execute("SELECT status, count(*) FROM runs GROUP BY status").fetchall())
+    finally:
+        conn.close()
+
+
 def test_sigkill_at_50_moments_leaves_no_gap_and_no_duplicate(tmp_path, server, report):
     db = tmp_path / "archive.db"
     for tag in CATCH_UP:
@@ -112,11 +121,13 @@ def test_sigkill_at_50_moments_leaves_no_gap_and_no_duplicate(tmp_path, server, 
         assert set(state.uris) == server.uris(), (
             f"round {number}: {len(server.uris() - set(state.uris))} missing"
         )
+        assert run_statuses(db).get("running", 0) == 0, run_statuses(db)  # a killed run is not left "running"
 
     total = len(server.uris())
+    statuses = run_statuses(db)
     report(
         f"kill: {sum(landed.values())} SIGKILLs survived ({landed}) in {attempts} rounds, "
         f"{partial} left part of a run saved; integrity ok, 0 duplicates, 0 cursors ahead after each; "
-        f"every next run complete: {total} posts, 0 gaps, 0 duplicates"
+        f"every next run complete: {total} posts, 0 gaps, 0 duplicates; runs recorded {statuses}"
     )
     assert partial > 0  # the kills did land mid-walk, not only before or after the work
