@@ -18,7 +18,7 @@ from typing import Any
 
 from plnfilter.errors import ArchiveError, UsageError
 from plnfilter.store.archive import archive_path, db_errors
-from plnfilter.store.rows import OUTPUT_COLUMNS, ROW_COLUMNS, clean_text, decode_row
+from plnfilter.store.rows import OUTPUT_COLUMNS, ROW_COLUMNS, clean_text, row_decoder
 from plnfilter.times import normalise_iso, to_iso
 
 ALL_COLUMNS: tuple[str, ...] = OUTPUT_COLUMNS + ("html", "raw")
@@ -149,18 +149,18 @@ def build_sql(selection: Selection, columns: Sequence[str] | None = None) -> tup
 def _stream(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> Iterator[dict[str, Any]]:
     with db_errors(conn):
         cursor = conn.execute(sql, params)
-        names = [d[0] for d in cursor.description or ()]
+        decode = row_decoder([d[0] for d in cursor.description or ()])
         for row in cursor:
-            yield decode_row(dict(zip(names, row, strict=True)))
+            yield decode(row)
 
 
 def run_sql(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
     """A user's own SELECT on the read-only connection; writing is refused and the archive left as it was."""
     try:
         cursor = conn.execute(sql, params)
-        names = [d[0] for d in cursor.description or ()]
+        decode = row_decoder([d[0] for d in cursor.description or ()])
         for row in cursor:
-            yield decode_row(dict(zip(names, row, strict=True)))
+            yield decode(row)
     except (sqlite3.Warning, sqlite3.ProgrammingError) as error:  # "You can only execute one statement..."
         raise UsageError(f"--sql: {error}", "give a single SELECT statement") from error
     except sqlite3.DatabaseError as error:

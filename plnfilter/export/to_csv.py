@@ -18,6 +18,9 @@ def cell(value: Any) -> str:
     Spreadsheets run cells beginning with = + - @ (OWASP "CSV injection"); a leading `'` makes them text.
     Numbers are left alone so negative scores stay numbers.
     """
+    if value.__class__ is str:  # most cells: skip the type checks below
+        text = value if value.isascii() else clean_text(value)
+        return "'" + text if text.startswith(_FORMULA_START) else text
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -54,7 +57,7 @@ def write_csv(
         return 0
     count = 0
     for row in _chain(first, iterator):
-        writer.writerow([cell(row.get(name)) for name in names])
+        writer.writerow(list(map(cell, map(row.get, names))))
         count += 1
     return count
 

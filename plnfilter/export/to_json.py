@@ -8,11 +8,15 @@ from typing import Any, TextIO
 
 from plnfilter.store.rows import clean_text
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, default=str).encode  # json.dumps builds one per call
+
 
 def _dumps(row: Mapping[str, Any]) -> str:
     """UTF-8 JSON; U+2028/U+2029 escaped so line-splitting tools see one record per line."""
-    text = clean_text(json.dumps(row, ensure_ascii=False, default=str))
-    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    text = clean_text(_ENCODE(row))
+    if "\u2028" in text or "\u2029" in text:
+        text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return text
 
 
 def write_json(rows: Iterable[Mapping[str, Any]], out: TextIO) -> int:

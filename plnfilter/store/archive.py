@@ -6,12 +6,14 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
-
-import sqlite_utils
 
 from plnfilter.errors import ArchiveError, ArchiveLocked
 from plnfilter.store.schema import migrate
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -93,6 +95,8 @@ def archive_errors(path: str | Path) -> Iterator[None]:
 
 def open_archive(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) and migrate the archive for writing; WAL so readers never wait."""
+    import sqlite_utils  # here, not at import: it costs ~0.1 s that read-only commands never need
+
     memory = str(path) == ":memory:"
     if not memory:
         path = Path(path)
@@ -162,7 +166,7 @@ def open_readonly(path: str | Path) -> sqlite3.Connection:
 
 def as_connection(db: sqlite_utils.Database | sqlite3.Connection) -> sqlite3.Connection:
     """Store functions take either the sqlite-utils Database or a plain connection."""
-    return db.conn if isinstance(db, sqlite_utils.Database) else db
+    return db if isinstance(db, sqlite3.Connection) else db.conn
 
 
 def archive_path(db: sqlite_utils.Database | sqlite3.Connection) -> str:

@@ -6,13 +6,13 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
-
 from plnfilter.post import Post
 from plnfilter.store.archive import as_connection, db_errors
 from plnfilter.store.rows import ROW_COLUMNS, clean_text, row_to_post
 
 if TYPE_CHECKING:
+    import sqlite_utils
+
     from plnfilter.query import Selection
 
 _ALL = ", ".join(ROW_COLUMNS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from plnfilter.post import Post
@@ -79,7 +79,7 @@ def dump_raw(raw: Mapping[str, Any] | None) -> str:
 
 def load_list(text: str | None) -> list[str]:
     """The inverse of `dump_list`; a damaged cell reads as an empty list rather than failing a query."""
-    if not text:
+    if not text or text == "[]":  # most list cells are empty: skip the JSON parser
         return []
     try:
         value = json.loads(text)
@@ -197,6 +197,30 @@ def decode_row(row: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[name] = value
     return out
+
+
+def row_decoder(names: Sequence[str]) -> Callable[[Sequence[Any]], dict[str, Any]]:
+    """`decode_row(dict(zip(names, row)))` for every row of one cursor, deciding per column only once."""
+    unique = tuple(dict.fromkeys(names))
+    lists = tuple(name for name in unique if name in JSON_LIST_COLUMNS)
+    bools = tuple(name for name in unique if name in BOOL_COLUMNS)
+    raw = "raw" in unique
+
+    def decode(row: Sequence[Any]) -> dict[str, Any]:
+        out = dict(zip(names, row, strict=True))
+        for name in lists:
+            value = out[name]
+            if value is None or isinstance(value, str):
+                out[name] = load_list(value)
+        for name in bools:
+            value = out[name]
+            if isinstance(value, int):
+                out[name] = bool(value)
+        if raw and isinstance(out["raw"], str):
+            out["raw"] = load_raw(out["raw"])
+        return out
+
+    return decode
 
 
 def judged_row(item: Any, now: str = "") -> dict[str, Any]:

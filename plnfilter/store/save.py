@@ -6,15 +6,16 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from plnfilter.post import Post
 from plnfilter.store.archive import as_connection, db_errors
 from plnfilter.store.rows import ROW_COLUMNS, clean_text, dump_list, post_to_row
 from plnfilter.store.transaction import write_transaction
 from plnfilter.times import to_iso
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 # Columns a re-fetch may change. Never: uri, network, created_at, source (first finder), first_seen.
 _UPDATED = tuple(

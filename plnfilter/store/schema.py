@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from plnfilter.store.transaction import write_transaction
 from plnfilter.times import now_utc, to_iso
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 FTS_COLUMNS = ("text", "author", "tags", "spoiler")
 

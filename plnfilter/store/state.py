@@ -6,16 +6,17 @@ import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from plnfilter.store.archive import as_connection, db_errors
 from plnfilter.store.rows import clean_text
 from plnfilter.store.transaction import write_transaction
 from plnfilter.times import to_iso
 
-Db = sqlite_utils.Database | sqlite3.Connection
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    Db = sqlite_utils.Database | sqlite3.Connection
 
 
 def _iso(now: datetime | str) -> str:
