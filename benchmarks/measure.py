@@ -110,7 +110,12 @@ def peak_rss_kb(argv: Sequence[str], env: dict[str, str] | None = None, stdout_t
 def interleaved_children(
     commands: dict[str, Sequence[str]], repeat: int, env: dict[str, str] | None = None
 ) -> dict[str, list[ChildResult]]:
-    """Run each command `repeat` times, taking turns so drift on the machine hits all alike."""
+    """Run each command `repeat` times, taking turns so drift on the machine hits all alike.
+
+    One untimed run each first: bytecode caches and the page cache warm, as on a used machine.
+    """
+    for argv in commands.values():
+        run_child(argv, env=env)
     results: dict[str, list[ChildResult]] = {name: [] for name in commands}
     for _ in range(repeat):
         for name, argv in commands.items():
