@@ -2,21 +2,66 @@
 
 from __future__ import annotations
 
-from plnfilter.store.archive import BUSY_TIMEOUT_MS, archive_errors, db_errors, open_archive, open_readonly
-from plnfilter.store.read import get_post, iter_posts
-from plnfilter.store.rows import OUTPUT_COLUMNS, ROW_COLUMNS, judged_row, post_to_row, row_to_post
-from plnfilter.store.save import Judged, SaveResult, save_page, update_judgements
-from plnfilter.store.schema import MIGRATIONS, migrate
-from plnfilter.store.state import (
-    close_interrupted_runs,
-    finish_run,
-    get_cursor,
-    list_runs,
-    list_sources,
-    record_source_error,
-    start_run,
-)
-from plnfilter.store.transaction import write_transaction
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Each name is imported from its module on first use (PEP 562): `plnfilter query` needs the
+# read-only half and should not pay for the writers, the schema's dataclasses or sqlite-utils.
+_HOMES = {
+    "archive": ("BUSY_TIMEOUT_MS", "archive_errors", "db_errors", "open_archive", "open_readonly"),
+    "read": ("get_post", "iter_posts"),
+    "rows": ("OUTPUT_COLUMNS", "ROW_COLUMNS", "judged_row", "post_to_row", "row_to_post"),
+    "save": ("Judged", "SaveResult", "save_page", "update_judgements"),
+    "schema": ("MIGRATIONS", "migrate"),
+    "state": (
+        "close_interrupted_runs",
+        "finish_run",
+        "get_cursor",
+        "list_runs",
+        "list_sources",
+        "record_source_error",
+        "start_run",
+    ),
+    "transaction": ("write_transaction",),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+if TYPE_CHECKING:
+    from plnfilter.store.archive import (
+        BUSY_TIMEOUT_MS,
+        archive_errors,
+        db_errors,
+        open_archive,
+        open_readonly,
+    )
+    from plnfilter.store.read import get_post, iter_posts
+    from plnfilter.store.rows import OUTPUT_COLUMNS, ROW_COLUMNS, judged_row, post_to_row, row_to_post
+    from plnfilter.store.save import Judged, SaveResult, save_page, update_judgements
+    from plnfilter.store.schema import MIGRATIONS, migrate
+    from plnfilter.store.state import (
+        close_interrupted_runs,
+        finish_run,
+        get_cursor,
+        list_runs,
+        list_sources,
+        record_source_error,
+        start_run,
+    )
+    from plnfilter.store.transaction import write_transaction
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"plnfilter.store.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "BUSY_TIMEOUT_MS",

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from plnfilter.post import Post
 from plnfilter.store.schema import POST_SCHEMA
+
+if TYPE_CHECKING:
+    from plnfilter.post import Post
 
 ROW_COLUMNS: tuple[str, ...] = tuple(name for name in POST_SCHEMA if name != "id")
 """Columns written by `save_page`, in this order."""
@@ -141,6 +143,7 @@ def post_to_row(post: Post, kept: bool, score: float, matched: Sequence[str], no
 
 def row_to_post(row: Mapping[str, Any]) -> Post:
     """Rebuild the Post a row was saved from (verdict columns are not part of a Post)."""
+    from plnfilter.post import Post
 
     def text(name: str) -> str:
         value = row.get(name)
