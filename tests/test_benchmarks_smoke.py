@@ -1,0 +1,43 @@
+"""`make bench` must not rot: its cheap figures run and print a well-formed table (no timing is asserted)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COLUMNS = ["figure", "unit", "plnfilter", "baseline", "ratio", "target", "met", "note"]
+
+
+def test_quick_bench_prints_a_table_of_figures(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLNFILTER_")}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/run.py"), "--quick", "--posts", "600", "--only", "4,5,6"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("machine: ") and "Python 3." in lines[0]
+    table = [line for line in lines if line.startswith("|")]
+    header = [cell.strip() for cell in table[0].strip("|").split("|")]
+    assert header == COLUMNS
+    assert set(table[1]) <= {"|", "-"}
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table[2:]]
+    figures = [row[0] for row in rows]
+    assert any(f.startswith("4 rules filters/pln-digest.yaml") for f in figures)
+    assert any(f.startswith("5 start-up: plnfilter --help") for f in figures)
+    assert any(f.startswith("6 full-text") for f in figures)
+    for row in rows:
+        assert len(row) == len(COLUMNS), row
+        float(row[2].replace(",", ""))  # plnfilter's figure is a number
+        float(row[3].replace(",", ""))  # and so is the baseline's
+        assert float(row[4]) > 0
+        assert row[6] in {"yes", "NO", "-"}
+    rules = next(row for row in rows if row[0].startswith("4 rules filters/pln-digest.yaml"))
+    assert "differing from the hand loop: 0" in rules[7]  # the hand loop really does the same checks
