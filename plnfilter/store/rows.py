@@ -56,6 +56,9 @@ BOOL_COLUMNS = frozenset({"author_bot", "has_media", "sensitive", "kept"})
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _LIST_FIELDS = ("tags", "links", "mentions", "reposted_by", "media_alt")
+# Built once: json.dumps with any non-default option builds a new encoder on every call.
+_LIST_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_RAW_ENCODE = json.JSONEncoder(ensure_ascii=True, default=str, separators=(",", ":")).encode
 
 
 def clean_text(value: str) -> str:
@@ -71,12 +74,14 @@ def clean_text(value: str) -> str:
 
 def dump_list(values: Sequence[str]) -> str:
     """A JSON array of strings as stored in the list columns (compact, as SQLite's json functions write)."""
-    return clean_text(json.dumps([str(v) for v in values], ensure_ascii=False, separators=(",", ":")))
+    if not values:
+        return "[]"
+    return clean_text(_LIST_ENCODE([str(v) for v in values]))
 
 
 def dump_raw(raw: Mapping[str, Any] | None) -> str:
     """Raw API JSON, ASCII-escaped so lone surrogates survive; odd SDK types (datetimes) become strings."""
-    return json.dumps(raw or {}, ensure_ascii=True, default=str, separators=(",", ":"))
+    return _RAW_ENCODE(raw or {})
 
 
 def load_list(text: str | None) -> list[str]:
