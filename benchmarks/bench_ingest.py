@@ -1,10 +1,14 @@
 """Figure 1: ingest (normalise + evaluate + score + save with FTS) against sqlite-utils `upsert_all`.
 
-plnfilter works page by page as `plnfilter run` does: each API page (40 items) is normalised,
-judged with filters/pln-digest.yaml, and saved with its cursor in its own transaction. The
-baseline writes the very rows plnfilter wrote (already normalised, judged and serialised) with
-sqlite-utils `upsert_all` into a posts table with FTS triggers on the same columns, in one
-transaction, with the same WAL and synchronous settings: the cost of storing alone.
+plnfilter works as `plnfilter run`'s writer does: each API page (40 items) is normalised, then
+`pipeline.save_batch` judges it with filters/pln-digest.yaml and saves it with its cursor. When
+pages arrive faster than they are written (what an ingest rate measures) the writer finds the
+fetch queue full and saves its 16 waiting pages in one transaction; a second row saves every page
+in its own transaction, as when a slow network hands over one page at a time. The baseline writes
+the very rows plnfilter wrote (already normalised, judged and serialised) with sqlite-utils
+`upsert_all` into a posts table with FTS triggers on the same columns, in one transaction, with
+the same WAL and synchronous settings: the cost of storing alone, without plnfilter's indexes
+(created_at, author, kept+score) and its post_sources table.
 """
 
 from __future__ import annotations
@@ -25,29 +29,37 @@ class BenchTimeline:
     spec: str
 
 
-def ingest(pages, db_path: Path, filter_file, now) -> None:
-    """What `plnfilter run` does with each page after it arrives."""
+QUEUE_PAGES = 16  # pipeline.fetch_concurrently's queue: what a busy writer finds waiting
+
+
+def ingest(pages, db_path: Path, filter_file, now, batch_pages: int = QUEUE_PAGES) -> None:
+    """What `plnfilter run` does with pages after they arrive."""
     from plnfilter import store
     from plnfilter.normalize import bluesky, mastodon
-    from plnfilter.pipeline import judge
+    from plnfilter.pipeline import RunReport, SourceReport, save_batch
     from plnfilter.rules import compile_rules
-    from plnfilter.times import to_iso
+    from plnfilter.sources import Page
 
     ruleset = compile_rules(filter_file)
     db = store.open_archive(db_path)
-    stamp = to_iso(now)
     timelines = {
         "mastodon": BenchTimeline("mastodon:mastodon.social/tag/edtech", "mastodon", "mastodon: bench"),
         "bluesky": BenchTimeline("bluesky:search/edtech", "bluesky", "bluesky: bench"),
     }
+    report = RunReport(sources={t.name: SourceReport(t.name) for t in timelines.values()})
+    batch = []
     for number, (network, items) in enumerate(pages):
         timeline = timelines[network]
         if network == "mastodon":
             posts = [mastodon.to_post(s, "mastodon.social", timeline.name) for s in items]
         else:
             posts = [bluesky.to_post(i, timeline.name) for i in items]
-        judged = judge(posts, ruleset, filter_file.rank, now)
-        store.save_page(db, timeline, judged, str(number), stamp)
+        batch.append((timeline, Page(posts, str(number))))
+        if len(batch) >= batch_pages:
+            save_batch(db, batch, ruleset, filter_file.rank, report)
+            batch = []
+    if batch:
+        save_batch(db, batch, ruleset, filter_file.rank, report)
     db.conn.close()
 
 
@@ -97,26 +109,40 @@ def measure(ctx) -> list[Row]:
     filter_file = load(FILTER)
     pages = list(ctx.corpus.pages(ctx.posts))
     count = sum(len(items) for _, items in pages)
-    ours, theirs = [], []
+    batched, single, theirs = [], [], []
     rows = None
-    for _ in range(ctx.repeat_heavy):
-        ours.append(timed(lambda: ingest(pages, _fresh(ctx.archive), filter_file, ctx.now)))
+    for _ in range(ctx.repeat_ingest):
+        single.append(timed(lambda: ingest(pages, _fresh(ctx.archive), filter_file, ctx.now, batch_pages=1)))
+        batched.append(timed(lambda: ingest(pages, _fresh(ctx.archive), filter_file, ctx.now)))
         if rows is None:
             rows = stored_rows(ctx.archive)
         baseline_path = _fresh(ctx.work / "baseline-upsert.db")
         theirs.append(timed(lambda rows=rows, path=baseline_path: baseline_upsert(rows, path)))
     _fresh(ctx.work / "baseline-upsert.db")
-    ours_rate = count / statistics.median(ours)
+    batched_rate = count / statistics.median(batched)
+    single_rate = count / statistics.median(single)
     theirs_rate = len(rows) / statistics.median(theirs)
+    ratio = rate_ratio(batched_rate, theirs_rate)
     return [
         Row(
-            f"1 ingest {count:,} posts (pages of 40)",
+            f"1 ingest {count:,} posts (writer busy)",
             "posts/s",
-            ours_rate,
+            batched_rate,
             theirs_rate,
-            rate_ratio(ours_rate, theirs_rate),
+            ratio,
             "ratio <= 1.5",
-            rate_ratio(ours_rate, theirs_rate) <= 1.5,
-            f"baseline: sqlite-utils upsert_all of the stored rows + FTS triggers, 1 transaction; {len(rows):,} rows",
-        )
+            ratio <= 1.5,
+            f"pages of 40, {QUEUE_PAGES} per transaction; baseline: sqlite-utils upsert_all of the "
+            f"{len(rows):,} stored rows with FTS triggers, 1 transaction",
+        ),
+        Row(
+            f"1 ingest {count:,} posts (page by page)",
+            "posts/s",
+            single_rate,
+            theirs_rate,
+            rate_ratio(single_rate, theirs_rate),
+            "",
+            None,
+            "one transaction per page of 40, as when the network hands over one page at a time",
+        ),
     ]

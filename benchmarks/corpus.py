@@ -86,10 +86,10 @@ def _load(path: Path) -> list[dict[str, Any]]:
 class Corpus:
     """Generates statuses and post views by index: item `i` is always the same for one seed."""
 
-    def __init__(self, now: datetime, seed: int = 69, days: float = 14.0) -> None:
+    def __init__(self, now: datetime, seed: int = 69, gap: float = 12.0) -> None:
         self.now = now
         self.seed = seed
-        self.span = days * 86400
+        self.gap = gap  # seconds between consecutive posts: 100k posts span two weeks
         self.mastodon = [s for path in MASTODON_FILES if path.exists() for s in _load(path) if s.get("uri")]
         self.bluesky = [i for path in BLUESKY_FILES if path.exists() for i in _load(path)]
         words: set[str] = set(EXTRA_WORDS)
@@ -108,7 +108,8 @@ class Corpus:
         return words, tags, links
 
     def _when(self, i: int, rng: random.Random) -> datetime:
-        return self.now - timedelta(seconds=rng.random() * self.span)
+        """Newest first, as timelines page: item i is about i * gap seconds old."""
+        return self.now - timedelta(seconds=(i + rng.random()) * self.gap)
 
     def mastodon_status(self, i: int) -> dict[str, Any]:
         """A Mastodon status as `/api/v1/timelines/tag/...` returns it."""

@@ -65,6 +65,7 @@ class Context:
         self.repeat_heavy = 1 if args.quick else 3
         self.repeat_light = 3 if args.quick else 5
         self.repeat_process = 5 if args.quick else 20
+        self.repeat_ingest = 1 if self.posts >= 50_000 else 3  # a 100k ingest is long enough to be steady
         self.now = parse_iso("2026-11-27T00:00:00Z")
         self.corpus = Corpus(self.now)
         self.work = work
