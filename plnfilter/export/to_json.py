@@ -35,7 +35,6 @@ def write_jsonl(rows: Iterable[Mapping[str, Any]], out: TextIO) -> int:
     """One JSON object per line."""
     count = 0
     for row in rows:
-        out.write(_dumps(row))
-        out.write("\n")
+        out.write(_dumps(row) + "\n")
         count += 1
     return count
