@@ -34,7 +34,8 @@ def write_json(rows: Iterable[Mapping[str, Any]], out: TextIO) -> int:
 def write_jsonl(rows: Iterable[Mapping[str, Any]], out: TextIO) -> int:
     """One JSON object per line."""
     count = 0
+    write = out.write  # looked up once: click's stdout wrapper resolves attributes through __getattr__
     for row in rows:
-        out.write(_dumps(row) + "\n")
+        write(_dumps(row) + "\n")
         count += 1
     return count
