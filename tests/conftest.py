@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# Anything that would make a test depend on the developer's own set-up: archive path, tokens
+# (generic and per instance, e.g. PLNFILTER_MASTODON_TOKEN_MASTODON_SOCIAL), Bluesky login.
+_USER_ENV_PREFIXES = ("PLNFILTER_MASTODON_TOKEN", "PLNFILTER_BSKY_")
+_USER_ENV_NAMES = ("PLNFILTER_DB",)
 
 
 @pytest.fixture(autouse=True)
@@ -10,6 +17,24 @@ def isolated_home(tmp_path, monkeypatch):
     """Point the user directory at a temp dir and drop any credentials from the environment."""
     home = tmp_path / "plnhome"
     monkeypatch.setenv("PLNFILTER_HOME", str(home))
-    for name in ("PLNFILTER_DB", "PLNFILTER_MASTODON_TOKEN", "PLNFILTER_BSKY_HANDLE", "PLNFILTER_BSKY_PASSWORD"):
-        monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):
+        if name in _USER_ENV_NAMES or name.startswith(_USER_ENV_PREFIXES):
+            monkeypatch.delenv(name, raising=False)
     return home
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Repeat the figures tests measured (kills survived, leaks found, ...) at the end of the run,
+    so the closing notes of issues can quote them from one place."""
+    figures = [
+        (report.nodeid, value)
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        for key, value in getattr(report, "user_properties", ())
+        if key == "figure"
+    ]
+    if figures:
+        terminalreporter.section("figures measured by the tests")
+        for nodeid, text in figures:
+            terminalreporter.write_line(f"{text}    ({nodeid})")
