@@ -33,6 +33,7 @@ format: install
 # pytest exits 5 when it collected nothing: that must fail CI, never pass it.
 test: lint
 	bash tests/bluesky_net/install.sh
+	bash tests/browser/install.sh
 	$(VENV)/bin/pytest -q -p no:cacheprovider; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 

@@ -116,8 +116,7 @@ def test_links_count_people_across_networks_with_card_title_and_best_post(conn):
 
 def test_links_from_a_captured_bluesky_page(tmp_path):
     captured = captured_bluesky_posts()
-    if not captured:
-        pytest.skip("tests/fixtures/bluesky/getListFeed.json not captured yet")
+    assert captured, "tests/fixtures/bluesky/getListFeed.json holds no posts"
     recent = [post for post in captured]
     newest = max(post.created_at for post in recent)
     conn = open_readonly(build_archive(tmp_path / "captured.db", seed_posts() + recent))

@@ -442,8 +442,7 @@ def _to_post(item) -> list[Post]:
 
 def test_captured_posts_round_trip(db):
     captured = _fixture_posts()
-    if not captured:
-        pytest.skip("no captured post fixtures yet")
+    assert captured, "no captured post fixtures in tests/fixtures"
     save_page(db, T1, judged(*captured), None, "2026-11-26T10:00:00Z")
     by_uri = {p.uri: p for p in captured}
     for post in iter_posts(db):
