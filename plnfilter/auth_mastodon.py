@@ -74,10 +74,11 @@ def verify(instance: str, token: str, timeout: float = 20.0) -> dict[str, Any]:
         ) from None
     except MastodonNetworkError as exc:
         raise AuthError(
-            f"could not reach {host}: {exc}", "check the instance name and your connection"
+            f"could not reach {host}: {_without(token, str(exc))}",
+            "check the instance name and your connection",
         ) from None
     except MastodonError as exc:
-        raise AuthError(f"{host} could not check the token: {exc}", "try again later") from None
+        raise AuthError(f"{host} could not check the token ({_status_of(exc)})", "try again later") from None
     return {
         "acct": f"{account.get('acct')}@{host}"
         if "@" not in str(account.get("acct"))
@@ -85,3 +86,16 @@ def verify(instance: str, token: str, timeout: float = 20.0) -> dict[str, Any]:
         "username": str(account.get("username") or ""),
         "url": str(account.get("url") or ""),
     }
+
+
+def _status_of(exc: Exception) -> str:
+    """`HTTP 403 Forbidden`: never the body, which a misbehaving server may fill with the request."""
+    args = getattr(exc, "args", ())
+    code = next((a for a in args if isinstance(a, int)), None)
+    reason = next((a for a in args[2:3] if isinstance(a, str)), "")
+    return f"HTTP {code} {reason}".strip() if code else type(exc).__name__
+
+
+def _without(token: str, text: str) -> str:
+    """The text with the token blanked out, wherever a library put it."""
+    return text.replace(token, "[token]") if token else text
