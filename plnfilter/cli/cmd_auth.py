@@ -69,10 +69,10 @@ def auth_bluesky(handle: str, password_file, service, no_verify: bool) -> None:
     password = _read_secret_file(password_file, "App password (not shown)")
     if not password:
         raise click.UsageError("the app password is empty")
-    path = bluesky_auth.store_app_password(handle, password)
-    if not no_verify:
+    if not no_verify:  # a password that does not work is never stored
         who = bluesky_auth.verify(handle, password, service)
         click.echo(f"Logged in as {clean(who)}; session saved.", err=True)
+    path = bluesky_auth.store_app_password(handle, password, service)
     click.echo(f"Saved to {path} (mode 600).", err=True)
 
 
