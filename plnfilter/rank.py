@@ -110,11 +110,12 @@ def select_top(items: Iterable[Any], rank: RankConfig, limit: int | None) -> lis
         taken.add(index)
         return True
 
+    reserved = limit - 1  # mix never takes every place: the best by score always has one
     for group, slots in rank.mix.items():
         people = frozenset(getattr(rank, group, ()))
         filled = 0
         for index, item in enumerate(ranked):
-            if filled >= slots or len(chosen) >= limit:
+            if filled >= slots or len(chosen) >= reserved:
                 break
             if index not in taken and author_matches(item, people) and take(index, item):
                 filled += 1

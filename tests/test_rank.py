@@ -131,6 +131,23 @@ def test_mix_reserves_places_for_outside_and_dissenting_voices():
     ]
 
 
+def test_mix_never_takes_every_place_from_the_best_post():
+    rank = RankConfig(
+        mix={"outside_sector": 2, "dissenting": 1},
+        outside_sector=("nurse@health.social", "vet@farm.social"),
+        dissenting=("critic.bsky.social",),
+    )
+    items = [item("best@edu.social", 9), item("next@edu.social", 8)]
+    items += [item("nurse@health.social", 0.5), item("vet@farm.social", 0.4)]
+    items += [item("critic.bsky.social", 0.1, network="bluesky")]
+    assert [i["author"] for i in select_top(items, rank, 1)] == ["best@edu.social"]
+    assert [i["author"] for i in select_top(items, rank, 3)] == [
+        "best@edu.social",
+        "nurse@health.social",
+        "vet@farm.social",
+    ]
+
+
 def test_mix_without_such_posts_fills_by_score():
     rank = RankConfig(mix={"dissenting": 2}, dissenting=("critic.bsky.social",))
     chosen = select_top([item("a@x.y", 2), item("b@x.y", 1)], rank, 2)
