@@ -202,6 +202,26 @@ def test_html_images_are_alt_text_unless_asked():
     assert "<img" not in render([bad], "html", images=True)
 
 
+def test_html_groups_say_counts_in_words_and_who_shared_it():
+    rows = [
+        row(1, likes=1, reposts=0, replies=2, group="conference"),
+        row(2, likes=2, reposts=1, replies=1, group="conference", reposted_by=["<b>omar</b>@edu.example"]),
+        row(3, group="#edtech"),
+    ]
+    page = render(rows, "html")
+    assert page.count('<h2 class="group">') == 2
+    assert (
+        page.index(">conference</h2>")
+        < page.index("Post 1")
+        < page.index("Post 2")
+        < page.index(">#edtech</h2>")
+    )
+    assert "1 like · 0 reposts · 2 replies" in page
+    assert "2 likes · 1 repost · 1 reply" in page
+    assert "Shared by &lt;b&gt;omar&lt;/b&gt;@edu.example" in page
+    assert '<h2 class="group">' not in render([row(1)], "html")
+
+
 def test_html_with_no_posts_says_so():
     assert "No posts." in render([], "html")
 
@@ -239,6 +259,13 @@ def test_atom_parses_as_a_feed_with_ids_titles_links_and_dates():
     assert timegm(second.updated_parsed) == timegm((2026, 11, 25, 8, 0, 0, 0, 0, 0))
     assert [t.term for t in first.tags] == ["edtech", "pln"]
     assert first.content[0].type == "text/plain"
+
+
+def test_atom_entries_carry_their_digest_group():
+    feed = feedparser.parse(render([row(1, group="conference"), row(2)], "atom"))
+    first, second = feed.entries
+    assert [(t.term, t.scheme) for t in first.tags][0] == ("conference", "tag:plnfilter,2024:group")
+    assert [t.term for t in second.tags] == ["edtech", "pln"]
 
 
 def test_atom_survives_hostile_text_and_odd_uris():

@@ -14,6 +14,7 @@ from plnfilter.times import normalise_iso, now_utc, to_iso
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 TAG_AUTHORITY = "tag:plnfilter,2024:"
+GROUP_SCHEME = TAG_AUTHORITY + "group"
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`\x00-\x1f\x7f]+$")
 TITLE_LENGTH = 80
@@ -67,6 +68,8 @@ def _entry(row: Mapping[str, Any], fallback: str) -> str:
     url = str(row.get("url") or "")
     if url.lower().startswith(("http://", "https://")) and _IRI.match(url):
         parts.append(f'<link rel="alternate" type="text/html" href={xml_attr(url)}/>')
+    if row.get("group"):  # `top --by rule|tag`: readers that sort by category show the digest's groups
+        parts.append(f"<category term={xml_attr(row['group'])} scheme={xml_attr(GROUP_SCHEME)}/>")
     for tag in row.get("tags") or ():
         parts.append(f"<category term={xml_attr(tag)}/>")
     text = str(row.get("text") or "")

@@ -79,7 +79,15 @@ def _view(row: Mapping[str, Any], show_html: bool, images: bool) -> dict[str, An
         "replies": row.get("replies") or 0,
         "score": row.get("score"),
         "network": str(row.get("network") or ""),
+        "group": clean_text(str(row.get("group") or "")),
+        "reposted_by": [clean_text(str(who)) for who in row.get("reposted_by") or () if who],
     }
+
+
+def counted(number: Any, noun: str) -> str:
+    """`1 like`, `2 likes`, `1 reply`, `0 replies`."""
+    plural = noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
+    return f"{number} {noun if number == 1 else plural}"
 
 
 def _environment():
@@ -92,6 +100,7 @@ def _environment():
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["counted"] = counted
     env.filters["nl2br"] = lambda text: Markup("<br>\n").join(escape(line) for line in str(text).split("\n"))
     return env
 
