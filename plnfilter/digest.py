@@ -11,9 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from plnfilter.filterfile.model import FilterFile, RankConfig
 from plnfilter.post import Post
@@ -23,6 +21,9 @@ from plnfilter.store import ROW_COLUMNS, Judged, db_errors, get_post, judged_row
 from plnfilter.store.archive import as_connection
 from plnfilter.store.rows import load_list
 from plnfilter.times import to_iso
+
+if TYPE_CHECKING:  # `top` and `explain` start without loading sqlite-utils
+    import sqlite_utils
 
 # Every post column but `raw`: rules and scores never read it, and parsing it is most of a scan's cost.
 # `with_raw` fetches it for the few chosen posts (the HTML export finds images there).

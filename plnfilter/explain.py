@@ -5,9 +5,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from plnfilter.digest import Ranked, Ranking, rescore, top_posts
 from plnfilter.errors import UsageError
@@ -16,6 +14,9 @@ from plnfilter.post import Post
 from plnfilter.rank import Score, author_matches, instance_of, score
 from plnfilter.rules import RuleResult, Verdict
 from plnfilter.times import to_iso
+
+if TYPE_CHECKING:  # `top` and `explain` start without loading sqlite-utils
+    import sqlite_utils
 
 SCORE_PARTS_HELP = {
     "engagement": "log(1 + weighted likes, reposts, replies, quotes)",

@@ -64,18 +64,52 @@ def test_python_dash_m_runs_the_cli():
     assert "plnfilter" in result.stdout
 
 
-def test_query_imports_neither_sdk(tmp_path):
-    """`query` must stay fast for cron and pipelines: no atproto, no Mastodon.py."""
+@pytest.fixture(scope="module")
+def demo_archive(tmp_path_factory):
+    db = tmp_path_factory.mktemp("demo") / "demo.db"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "plnfilter",
+            "run",
+            str(ROOT / "filters" / "demo.yaml"),
+            "--db",
+            str(db),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    return db
+
+
+READING_COMMANDS = [
+    ("query", "--format", "jsonl"),
+    ("query", "open", "--format", "csv"),
+    ("export", "--format", "jsonl"),
+    ("export", "--format", "html"),
+    ("top", "--since", "3650d", "--format", "markdown"),
+    ("links", "--since", "3650d", "--format", "jsonl"),
+]
+
+
+@pytest.mark.parametrize("args", READING_COMMANDS, ids=lambda args: " ".join(args[:2]))
+def test_reading_commands_import_no_sdk_and_no_sqlite_utils(demo_archive, args):
+    """Commands that only read the archive stay fast for cron and pipelines: no atproto, no
+    Mastodon.py, not even sqlite-utils (plain sqlite3 reads)."""
     probe = (
         "import sys, runpy\n"
-        "sys.argv = ['plnfilter', 'query', '--db', sys.argv[1], '--format', 'jsonl']\n"
+        "sys.argv = ['plnfilter', *sys.argv[2:], '--db', sys.argv[1]]\n"
         "try:\n    runpy.run_module('plnfilter', run_name='__main__')\n"
-        "except SystemExit:\n    pass\n"
-        "print(__import__('json').dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('atproto', 'mastodon', 'rich', 'sqlite_utils', 'yaml'))), file=sys.stderr)\n"
+        "except SystemExit as exit:\n    assert not exit.code, exit.code\n"
+        "print(__import__('json').dumps(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", probe, str(tmp_path / "none.db")], capture_output=True, text=True
+        [sys.executable, "-c", probe, str(demo_archive), *args], capture_output=True, text=True
     )
-    loaded = json.loads(result.stderr.strip().splitlines()[-1])
-    assert [m for m in loaded if m.split(".")[0] in ("atproto", "mastodon")] == []
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip(), "the command printed nothing"
+    loaded = set(json.loads(result.stderr.strip().splitlines()[-1]))
+    assert loaded & {"atproto", "atproto_client", "mastodon", "sqlite_utils"} == set()
