@@ -6,20 +6,27 @@ config (tokens, bot flag, a remote account with its statuses); everything else (
 content warnings, media with alt text, replies, boosts, favourites, lists, unlisted and private
 posts) is posted through the Mastodon REST API like any client would.
 Import the fixtures into a test module: `from servers.mastodon_mock import mastodon_mock  # noqa: F401`.
+
+`mastodon_pair` adds two more instances, one holding a federated copy of a status written on
+the other (see `federate_copy` for the one thing done behind the mock's API, and why).
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import shutil
 import socket
+import sqlite3
 import struct
 import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import zlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +133,18 @@ class MockInstance:
     def account_id(self, acct: str) -> str:
         return self.call("GET", "/api/v1/accounts/lookup", params={"acct": acct})["id"]
 
+    def follow(self, user: str, acct: str) -> None:
+        """`user` follows `acct`, so its posts and boosts reach `user`'s home timeline."""
+        self.call("POST", f"/api/v1/accounts/{self.account_id(acct)}/follow", user)
+
+    def statuses_of(self, acct: str) -> list[dict[str, Any]]:
+        return self.call("GET", f"/api/v1/accounts/{self.account_id(acct)}/statuses", params={"limit": 40})
+
+    @property
+    def database(self) -> Path:
+        """The SQLite file of a mock started with `in_memory=False`."""
+        return Path(self.workdir) / "mock.sqlite"
+
     def make_list(self, user: str, title: str, members: list[str]) -> str:
         list_id = self.call("POST", "/api/v1/lists", user, data={"title": title})["id"]
         ids = [self.account_id(member) for member in members]
@@ -156,13 +175,15 @@ class MockInstance:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def start_mock(config_text: str | None = None, in_memory: bool = True) -> MockInstance:
     """Start `mastodon_mock serve` on a free loopback port and wait until it answers.
 
-    In memory, its public URLs name `127.0.0.1:PORT`; with `in_memory=False` the database is
-    `mock.sqlite` in its work directory (`DBPATH` in the config) and the config's domain is used.
+    Its public URLs name the config's `domain`, or else `127.0.0.1:PORT` (the address clients
+    use). With `in_memory=False` the database is `mock.sqlite` in its work directory (`DBPATH` in
+    the config), so a test can stand in for what the API cannot do (see `federate_copy`).
     """
     workdir = tempfile.mkdtemp(prefix="plnfilter-mastodon-mock-")
     config = Path(workdir) / "mock.toml"
@@ -171,7 +192,9 @@ def start_mock(config_text: str | None = None, in_memory: bool = True) -> MockIn
     port = free_port()
     command = [str(MOCK_BIN), "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
     if in_memory:
-        command += ["--in-memory", "--domain", f"127.0.0.1:{port}"]
+        command.append("--in-memory")
+    if "domain" not in tomllib.loads(text):  # left to itself the mock would say `localhost:PORT`
+        command += ["--domain", f"127.0.0.1:{port}"]
     command += ["--log-level", "warning"]
     log = open(Path(workdir) / "server.log", "wb")  # noqa: SIM115 - the server owns it until stop
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env={**os.environ})
@@ -253,6 +276,61 @@ def seed_community(mock: MockInstance) -> dict[str, Any]:
     return s
 
 
+def federate_copy(remote: MockInstance, copy_id: str, original: dict[str, Any]) -> None:
+    """Make `remote`'s seeded copy of `original` (a status of another instance) what federation makes.
+
+    In Mastodon a status fetched from another server gets a local id but keeps its `uri`, `url`,
+    HTML, language and creation time. mastodon-mock 0.6.1 does not federate, and neither its API
+    nor its seed config can give a status a `uri`: its serializer sends `Status.url` as both
+    `uri` and `url` when set, and no route or seed field sets that column. So these columns are
+    written into the running mock's SQLite file (WAL, so its next request sees them): a stand-in
+    for federation, nothing more. The author `user@origin` (a seeded remote account), the tags,
+    boosts, favourites and timelines all come from the mock's own code.
+    """
+    created = datetime.fromisoformat(original["created_at"]).astimezone(UTC).replace(tzinfo=None)
+    with sqlite3.connect(remote.database) as conn:
+        changed = conn.execute(
+            "UPDATE statuses SET url = ?, content = ?, language = ?, created_at = ? WHERE id = ?",
+            (
+                original["uri"],
+                original["content"],
+                original["language"],
+                created.isoformat(" "),
+                int(copy_id),
+            ),
+        ).rowcount
+    if changed != 1:
+        raise RuntimeError(f"status {copy_id} is not in {remote.database}")
+
+
+def start_with_federated_copy(
+    original: dict[str, Any],
+    text: str,
+    origin_host: str,
+    accounts: list[tuple[str, str, bool, str | None]],
+    config_head: str = "",
+) -> tuple[MockInstance, str]:
+    """A second instance that holds a federated copy of `original` (a status on `origin_host`).
+
+    `text` is the status as its author typed it (the mock derives the copy's tags from it);
+    `accounts` are the second instance's own. Returns the instance and the copy's local id.
+    """
+    author = original["account"]
+    if any(name == author["username"] for name, *_ in accounts):
+        raise ValueError(f"{author['username']} would be both local and remote: pick another name")
+    remote_author = (author["username"], author["display_name"], bool(author["bot"]), origin_host)
+    config = config_head + '[database]\npath = "DBPATH"\n'
+    config += seed_config([*accounts, remote_author], [(author["username"], text)])
+    remote = start_mock(config, in_memory=False)
+    try:
+        (copy,) = remote.statuses_of(f"{author['username']}@{origin_host}")
+        federate_copy(remote, copy["id"], original)
+    except BaseException:
+        remote.stop()
+        raise
+    return remote, copy["id"]
+
+
 _RUNNING: MockInstance | None = None
 
 
@@ -275,3 +353,39 @@ def seeded_mock() -> MockInstance:
 def mastodon_mock() -> MockInstance:
     """A seeded mastodon-mock on 127.0.0.1 shared by the whole session (tests add their own tags)."""
     return seeded_mock()
+
+
+# The second instance's own accounts in `mastodon_pair` (each with a token "<name>_token").
+PAIR_REMOTE_ACCOUNTS: list[tuple[str, str, bool, str | None]] = [
+    ("ravi", "Ravi K", False, None),
+    ("mei", "Mei Chen", False, None),
+    ("sol", "Sol Ortega", False, None),
+]
+PAIR_TEXT = "Rubrics students actually read: what we changed after a term of feedback #Rubrics #EdTech"
+
+
+@dataclass
+class MockPair:
+    """`origin` (where kate wrote `original`) and `remote`, which holds its copy under `copy_id`."""
+
+    origin: MockInstance
+    remote: MockInstance
+    original: dict[str, Any]
+    copy_id: str
+
+
+@pytest.fixture(scope="module")
+def mastodon_pair():
+    """Two fresh mocks on 127.0.0.1: kate's #Rubrics status on `origin`, federated to `remote` as `kate@origin`."""
+    origin = start_mock()
+    try:
+        original = origin.post("kate", PAIR_TEXT, language="en")
+        remote, copy_id = start_with_federated_copy(original, PAIR_TEXT, origin.host, PAIR_REMOTE_ACCOUNTS)
+    except BaseException:
+        origin.stop()
+        raise
+    try:
+        yield MockPair(origin, remote, original, copy_id)
+    finally:
+        remote.stop()
+        origin.stop()
