@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +114,39 @@ def test_reading_commands_import_no_sdk_and_no_sqlite_utils(demo_archive, args):
     assert result.stdout.strip(), "the command printed nothing"
     loaded = set(json.loads(result.stderr.strip().splitlines()[-1]))
     assert loaded & {"atproto", "atproto_client", "mastodon", "sqlite_utils"} == set()
+
+
+@pytest.mark.parametrize("width", [60, 80, 120, 200])
+def test_table_keeps_the_text_readable_at_any_width(demo_archive, width):
+    env = {**os.environ, "COLUMNS": str(width)}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "plnfilter",
+            "query",
+            "--db",
+            str(demo_archive),
+            "--limit",
+            "5",
+            "--format",
+            "table",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines and all(len(line) <= width for line in lines)
+    header = next(line for line in lines if " text " in line)
+    text_cell = header.split("┃")[[cell.strip() for cell in header.split("┃")].index("text")]
+    assert len(text_cell) >= min(36, width // 2), header
+    first = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "plnfilter", "query", "--db", str(demo_archive), "--limit", "1"],
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    assert first["text"].split()[0] in result.stdout

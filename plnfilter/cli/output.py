@@ -7,10 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import click
 
-from plnfilter.cli.console import clean, one_line
-
 ROW_FORMATS = ("table", "csv", "json", "jsonl")
-POST_COLUMNS = (("score", 5), ("created_at", 16), ("author", 22), ("text", 0), ("tags", 20))
 
 
 def output_options(formats: tuple[str, ...] = ROW_FORMATS) -> Callable:
@@ -52,6 +49,8 @@ def emit(
     fmt = resolve_format(fmt)
     counted = _Counter(rows)
     if fmt == "table":
+        from plnfilter.cli.table import print_table
+
         print_table(counted, columns=columns, title=title)
     else:
         from plnfilter import export
@@ -75,44 +74,3 @@ class _Counter:
         for row in self.rows:
             self.count += 1
             yield row
-
-
-def print_table(rows: Iterable[dict], *, columns=None, title: str = "") -> None:
-    """A rich table; every cell is a Text object (never parsed as markup) made of cleaned text."""
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    console = Console(soft_wrap=False, highlight=False)
-    rows = list(rows)
-    if not rows:
-        click.echo("No rows.", err=True)
-        return
-    if columns is None:
-        columns = (
-            POST_COLUMNS if "uri" in rows[0] and "text" in rows[0] else tuple((key, 0) for key in rows[0])
-        )
-    table = Table(title=Text(clean(title)) if title else None, show_lines=False, expand=True)
-    for name, width in columns:
-        if width:
-            table.add_column(Text(name), no_wrap=True, max_width=width, overflow="ellipsis")
-        else:
-            table.add_column(Text(name), min_width=30, ratio=1, overflow="fold")
-    for row in rows:
-        table.add_row(*(Text(cell_text(row.get(name), name)) for name, _ in columns))
-    console.print(table)
-
-
-def cell_text(value, name: str) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    if isinstance(value, list | tuple):
-        prefix = "#" if name == "tags" else ""
-        return " ".join(prefix + clean(str(v), keep_newlines=False) for v in value)
-    if name == "created_at":
-        return str(value)[:16].replace("T", " ")
-    if name == "text":
-        return one_line(str(value), 200)
-    return clean(str(value), keep_newlines=False)

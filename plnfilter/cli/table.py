@@ -1,0 +1,96 @@
+"""Rows as a rich table that stays readable at any terminal width: the text column keeps its room.
+
+Every cell is a `Text` built from cleaned strings, so post content is never parsed as markup and
+never carries terminal escapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import click
+
+from plnfilter.cli.console import clean, one_line
+
+POST_COLUMNS = (("score", 5), ("created_at", 16), ("author", 22), ("text", 0), ("tags", 20))
+# While the flexible columns would be narrower than TEXT_MIN: these go first, one at a time, then
+# the NARROWING columns give way down to AUTHOR_MIN, then the DROP_LAST ones go.
+DROP_FIRST = ("tags", "network", "group", "shared_by")
+NARROWING = ("author", "best_author")
+DROP_LAST = ("created_at", "rank")
+TEXT_MIN = 36
+AUTHOR_MIN = 12
+TEXT_LINES = 3  # a post's text is cut to about this many lines, ending in an ellipsis
+CELL_PADDING = 3  # rich's borders and padding per column
+
+
+def fit_columns(columns: tuple[tuple[str, int], ...], width: int) -> tuple[tuple[str, int], ...]:
+    """The columns that fit `width` with at least TEXT_MIN for each flexible (width 0) column:
+    first the optional columns go, then author names narrow, then time and rank go too."""
+    chosen = list(columns)
+    flexible = sum(1 for _, size in chosen if not size) or 1
+
+    def short() -> int:
+        fixed = sum(size for _, size in chosen if size)
+        return TEXT_MIN - (width - 1 - CELL_PADDING * len(chosen) - fixed) // flexible
+
+    def drop(names: tuple[str, ...]) -> None:
+        nonlocal chosen
+        for name in names:
+            if short() > 0:
+                chosen = [(column, size) for column, size in chosen if column != name]
+
+    drop(DROP_FIRST)
+    if short() > 0:
+        cut = short() * flexible
+        chosen = [
+            (column, max(AUTHOR_MIN, size - cut) if column in NARROWING else size) for column, size in chosen
+        ]
+    drop(DROP_LAST)
+    return tuple(chosen)
+
+
+def print_table(rows: Iterable[dict], *, columns=None, title: str = "") -> None:
+    """Print rows as a table on stdout ("No rows." on stderr when there are none)."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(soft_wrap=False, highlight=False)
+    rows = list(rows)
+    if not rows:
+        click.echo("No rows.", err=True)
+        return
+    if columns is None:
+        columns = (
+            POST_COLUMNS if "uri" in rows[0] and "text" in rows[0] else tuple((key, 0) for key in rows[0])
+        )
+    columns = fit_columns(tuple(columns), console.width)
+    fixed = sum(size for _, size in columns if size)
+    flexible = sum(1 for _, size in columns if not size) or 1
+    text_width = max((console.width - 1 - CELL_PADDING * len(columns) - fixed) // flexible, 10)
+    table = Table(title=Text(clean(title)) if title else None, show_lines=False, expand=True)
+    for name, size in columns:
+        if size:
+            table.add_column(Text(name), no_wrap=True, max_width=size, overflow="ellipsis")
+        else:
+            table.add_column(Text(name), min_width=min(TEXT_MIN, text_width), ratio=1, overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(cell_text(row.get(name), name, text_width)) for name, _ in columns))
+    console.print(table)
+
+
+def cell_text(value, name: str, text_width: int = 70) -> str:
+    """One cell as clean text: lists joined (tags with '#'), times to the minute, long text cut."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, list | tuple):
+        prefix = "#" if name == "tags" else ""
+        return " ".join(prefix + clean(str(v), keep_newlines=False) for v in value)
+    if name == "created_at":
+        return str(value)[:16].replace("T", " ")
+    if name == "text":
+        return one_line(str(value), max(text_width * TEXT_LINES - 8, 40))
+    return clean(str(value), keep_newlines=False)
