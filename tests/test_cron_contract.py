@@ -5,13 +5,18 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
 
 import pytest
 from filelock import FileLock
 from servers.fault_server import (
     archive_state,
+    cli_env,
     cursor_gaps,
     figure_reporter,
+    plnfilter_command,
     run_forked,
     run_plnfilter,
     serving,
@@ -51,7 +56,37 @@ def test_without_quiet_a_summary_goes_to_stderr_and_stdout_stays_empty(tmp_path,
     result = run_forked(tmp_path, "run", filter_path, "--db", db)
     assert result.returncode == 0
     assert result.stdout == ""
-    assert "fetched 60, new 60" in result.stderr
+    assert "60 posts fetched (60 new to the archive)" in result.stderr
+    assert "\x1b[" not in result.stderr  # no progress display or colour when stderr is not a terminal
+
+
+def test_on_a_terminal_progress_is_shown_then_cleared(tmp_path, setup):
+    """stderr on a pseudo-terminal: the live display runs, and the summary is what stays."""
+    filter_path, db = setup
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        plnfilter_command("run", filter_path, "--db", db),
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        env=cli_env(COLUMNS="100", TERM="xterm"),
+    )
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    stdout, _ = process.communicate(timeout=60)
+    os.close(leader)
+    assert process.returncode == 0
+    assert stdout == b""
+    text = seen.decode("utf-8", "replace")
+    assert "posts" in text and "\x1b[" in text  # the live display drew and cleared itself
+    assert "60 posts fetched (60 new to the archive)" in text
 
 
 def test_exit_codes_0_1_2_3_75(tmp_path, server, setup, report):

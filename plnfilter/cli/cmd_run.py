@@ -59,27 +59,33 @@ def run(filter_path: Path, db_path, since, max_pages, timeout, max_wait, max_tim
     Example (crontab, every 30 minutes):
       */30 * * * * plnfilter run ~/pln.yaml --quiet --max-time 600
     """
+    from plnfilter.cli.progress import run_progress
     from plnfilter.pipeline import run_filter
 
     filter_file = load_filter(filter_path)
     started = time.monotonic()
-    log = _stderr(quiet)
-    report = run_filter(
-        filter_file,
-        resolve_db(db_path),
-        since=parse_time(since, "--since"),
-        max_pages=max_pages,
-        timeout=timeout,
-        max_wait=max_wait,
-        max_time=max_time,
-        lock_wait=lock_wait,
-        log=log,
-    )
+    with run_progress(quiet) as (log, on_page):
+        report = run_filter(
+            filter_file,
+            resolve_db(db_path),
+            since=parse_time(since, "--since"),
+            max_pages=max_pages,
+            timeout=timeout,
+            max_wait=max_wait,
+            max_time=max_time,
+            lock_wait=lock_wait,
+            log=log,
+            on_page=on_page,
+        )
     for failed in report.failed:
         click.echo(f"Error: {clean(failed.error)}", err=True)
+    log = _stderr(quiet)
+    for source in report.sources.values():
+        if not source.error:
+            log(f"  {source.name}: {source.fetched} fetched, {source.new} new, {source.kept} kept")
     log(
-        f"{len(report.sources)} sources: fetched {report.fetched}, new {report.new}, "
-        f"kept {report.kept} in {time.monotonic() - started:.1f}s"
+        f"{len(report.sources)} timelines: {report.fetched} posts fetched ({report.new} new to the archive), "
+        f"{report.kept} kept by the rules, in {time.monotonic() - started:.1f}s"
     )
     if report.status == "failed":
         sys.exit(EXIT_ERROR)
