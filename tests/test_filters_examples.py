@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +21,7 @@ from plnfilter.sources import FetchContext, timelines
 FILTERS = Path(__file__).resolve().parent.parent / "filters"
 EXAMPLES = sorted(FILTERS.glob("*.yaml"))
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
+PLNFILTER = Path(sys.executable).with_name("plnfilter")
 
 
 def test_the_promised_examples_exist():
@@ -87,3 +93,32 @@ def test_demo_top_respects_caps_and_mixes_voices():
     assert max(authors.count(author) for author in authors) <= demo.rank.max_per_author
     assert set(authors) & set(demo.voices.outside_sector)
     assert set(authors) & set(demo.voices.dissenting)
+
+
+def test_demo_archive_has_a_post_boosted_on_two_instances(tmp_path, isolated_home):
+    """The samples' federated copy: one row found through both instances, with a booster on each."""
+    db = tmp_path / "demo.db"
+    env = {**os.environ, "PLNFILTER_HOME": str(isolated_home)}
+    done = subprocess.run(
+        [str(PLNFILTER), "run", str(FILTERS / "demo.yaml"), "--db", str(db), "--quiet"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT p.uri, p.author, p.reposted_by, p.likes, p.reposts, group_concat(s.source) FROM posts p "
+            "JOIN post_sources s ON s.uri = p.uri GROUP BY p.uri"
+        ).fetchall()
+    both = [
+        (uri, author, json.loads(reposters), (likes, reposts))
+        for uri, author, reposters, likes, reposts, sources in rows
+        if {"file:sample-mastodon-list", "file:sample-mastodon-instance2"} <= set(sources.split(","))
+    ]
+    assert len(both) == 1, both
+    uri, author, reposters, counts = both[0]
+    assert author == "tom@edu.social.example" and uri.startswith("https://edu.social.example/")
+    assert sorted(reposters) == ["priya@edu.social.example", "ravi@fosstodon.example"]
+    assert counts == (0, 1)  # both instances' copies say so: the row does not depend on which was saved last

@@ -2,12 +2,20 @@
 
     .venv/bin/python tests/servers/capture_mastodon_samples.py
 
+    .venv/bin/python tests/servers/capture_mastodon_samples.py instance2   # only the second instance
+
 Writes `filters/samples/mastodon-tags.json` and `filters/samples/mastodon-list.json` (a realistic
 PLN stream with noise: giveaway spam, a bot, hashtag stuffing, several languages, replies, content
 warnings, link cards, images with alt text, boosts) and `tests/fixtures/mastodon/*.json` (the test
 community's pages). Every file holds statuses exactly as the API returned them; only `created_at`
 is spread over the last two days in the mock's database before capture, so recency ranking has
 something to rank (recency is relative: the demo runs at any later date).
+
+`filters/samples/mastodon-instance2.json` is a home timeline on a second instance,
+fosstodon.example, that holds a federated copy of a status from edu.social.example's list sample
+(tom's question, boosted there by priya) and a local boost of it (by ravi): the same post reached
+through two instances. The copy is made as in the tests (`federate_copy`: origin's uri, HTML,
+language and time written into the second mock's database, which is all the mock cannot do itself).
 """
 
 from __future__ import annotations
@@ -23,7 +31,15 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE.parent))
 
-from servers.mastodon_mock import MockInstance, seed_community, seed_config, start_mock  # noqa: E402
+from servers.mastodon_mock import (  # noqa: E402
+    MockInstance,
+    seed_community,
+    seed_config,
+    start_mock,
+    start_with_federated_copy,
+)
+
+from plnfilter.html_text import html_to_text  # noqa: E402
 
 DEMO_DOMAIN = "edu.social.example"
 DEMO_TAGS = ["edtech", "pln", "like69", "librarytwitter", "oer"]
@@ -292,12 +308,54 @@ def seed_demo(mock: MockInstance, rng: random.Random) -> dict[str, str]:
     return {"list": mock.make_list("kate", "Learning Tech", ["adjoa", "marco", "priya", "libby", "sofia"])}
 
 
+INSTANCE2_DOMAIN = "fosstodon.example"
+INSTANCE2_READER = "mei"  # her home timeline is the sample
+INSTANCE2_ACCOUNTS = [
+    ("ravi", "Ravi K", False, None),
+    ("mei", "Mei Chen", False, None),
+    ("femi", "Femi Adeyemi", False, None),
+    ("release_notes", "FOSS Release Notes", True, None),
+]
+INSTANCE2_POSTS = [
+    ("ravi", "Moodle on a Raspberry Pi, part 2: backups are the hard part, not the install #EdTech #OER"),
+    (
+        "femi",
+        "The free and open source tools I use in my physics class, a list https://femi.example.org/foss #EdTech #OER",
+    ),
+    ("mei", "Starting a reading group on open pedagogy at our uni. Who is in? #PLN"),
+    (
+        "release_notes",
+        "Released: Kolibri 0.19 with offline sync improvements https://releases.example.org/kolibri #EdTech",
+    ),
+    ("ravi", "Jupyter notebooks in Year 11 maths, week 3: students now fork each other's work #EdTech"),
+    ("femi", "Does anyone run Nextcloud for a whole school? Looking for war stories #EdTech #PLN"),
+    ("mei", "Our library now lends Linux laptops to students, 40 so far #LibraryTwitter"),
+]
+BOOSTED_ON_BOTH = "tom"  # the list sample's boost of this author's status is federated to instance 2
+
+
 def spread_times(db_path: Path, rng: random.Random, span_hours: float = 40.0) -> None:
     """Give statuses plausible times over the last `span_hours`, keeping id order = time order."""
     now = datetime.now(UTC).replace(tzinfo=None)
     with sqlite3.connect(db_path) as conn:
         ids = [row[0] for row in conn.execute("SELECT id FROM statuses ORDER BY id")]
         moments = sorted(now - timedelta(hours=rng.uniform(0.2, span_hours)) for _ in ids)
+        conn.executemany(
+            "UPDATE statuses SET created_at = ? WHERE id = ?", list(zip(moments, ids, strict=True))
+        )
+
+
+def spread_times_between(
+    db_path: Path, rng: random.Random, start: datetime, end: datetime, keep: str
+) -> None:
+    """Times for every status but `keep` (the federated copy) inside the origin's sample window, in id order."""
+    start, end = (moment.astimezone(UTC).replace(tzinfo=None) for moment in (start, end))
+    span = (end - start).total_seconds()
+    with sqlite3.connect(db_path) as conn:
+        ids = [
+            row[0] for row in conn.execute("SELECT id FROM statuses WHERE id != ? ORDER BY id", (int(keep),))
+        ]
+        moments = sorted(start + timedelta(seconds=rng.uniform(60, span)) for _ in ids)
         conn.executemany(
             "UPDATE statuses SET created_at = ? WHERE id = ?", list(zip(moments, ids, strict=True))
         )
@@ -342,6 +400,46 @@ def capture_demo() -> None:
         mock.stop()
 
 
+def capture_instance2() -> None:
+    """A second instance's home timeline with a local boost of a status federated from edu.social.example."""
+    rng = random.Random(2)
+    origin_list = json.loads((ROOT / "filters/samples/mastodon-list.json").read_text(encoding="utf-8"))
+    origin_times = json.loads((ROOT / "filters/samples/mastodon-tags.json").read_text(encoding="utf-8"))
+    boosts = [
+        s["reblog"]
+        for s in origin_list
+        if (s["reblog"] or {}).get("account", {}).get("acct") == BOOSTED_ON_BOTH
+    ]
+    if not boosts:
+        raise SystemExit(f"mastodon-list.json has no boost of {BOOSTED_ON_BOTH}'s: change BOOSTED_ON_BOTH")
+    original = boosts[0]
+    head = f'domain = "{INSTANCE2_DOMAIN}"\nurl_scheme = "https"\n'
+    mock, copy_id = start_with_federated_copy(
+        original, html_to_text(original["content"]), DEMO_DOMAIN, INSTANCE2_ACCOUNTS, head
+    )
+    try:
+        for name in ("ravi", "femi", "release_notes"):
+            mock.follow(INSTANCE2_READER, name)
+        for user, text in INSTANCE2_POSTS[:4]:
+            mock.post(user, text, language="en")
+        # a boost and no favourite: the copy's counts then match the origin's (0 likes, 1 boost), so the
+        # demo's row is the same whichever sample is saved last (the tests cover counts that differ)
+        mock.boost("ravi", copy_id)
+        for user, text in INSTANCE2_POSTS[4:]:
+            mock.post(user, text, language="en")
+        own = [s for name in ("ravi", "femi") for s in mock.statuses_of(name) if not s["reblog"]]
+        for status in own[:2] + own[-1:]:
+            mock.favourite(INSTANCE2_READER, status["id"])
+        end = max(datetime.fromisoformat(s["created_at"]) for s in origin_times + origin_list)
+        spread_times_between(mock.database, rng, datetime.fromisoformat(original["created_at"]), end, copy_id)
+        home = get_page(mock, "/api/v1/timelines/home", INSTANCE2_READER)
+        if not any((s["reblog"] or {}).get("uri") == original["uri"] for s in home):
+            raise SystemExit("the boost of the federated copy is missing from the home timeline")
+        write_json(ROOT / "filters/samples/mastodon-instance2.json", home)
+    finally:
+        mock.stop()
+
+
 def capture_test_fixtures() -> None:
     mock = start_mock()
     try:
@@ -357,5 +455,7 @@ def capture_test_fixtures() -> None:
 
 
 if __name__ == "__main__":
-    capture_test_fixtures()
-    capture_demo()
+    if sys.argv[1:] != ["instance2"]:
+        capture_test_fixtures()
+        capture_demo()
+    capture_instance2()
