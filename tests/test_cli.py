@@ -150,3 +150,23 @@ def test_table_keeps_the_text_readable_at_any_width(demo_archive, width):
         ).stdout
     )
     assert first["text"].split()[0] in result.stdout
+
+
+@pytest.mark.parametrize("command", ["sources", "runs"])
+def test_sources_and_runs_tables_show_what_a_person_scans_for(demo_archive, command):
+    table = subprocess.run(
+        [sys.executable, "-m", "plnfilter", command, "--db", str(demo_archive), "--format", "table"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    assert table.returncode == 0, table.stderr
+    assert "sha256:" not in table.stdout and "per_source" not in table.stdout  # cursors and details: json
+    assert ("sample-mastodon-tags" if command == "sources" else "demo.yaml") in table.stdout
+    full = subprocess.run(
+        [sys.executable, "-m", "plnfilter", command, "--db", str(demo_archive), "--format", "jsonl"],
+        capture_output=True,
+        text=True,
+    )
+    rows = [json.loads(line) for line in full.stdout.splitlines()]
+    assert rows and ("cursor" in rows[0] if command == "sources" else "per_source" in rows[0])

@@ -121,6 +121,20 @@ def export(
         raise
 
 
+# The table shows what a person scans for; csv/json/jsonl carry every field (cursors, per-source counts).
+SOURCE_COLUMNS = (("name", 0), ("last_run", 16), ("posts", 6), ("last_error", 0))
+RUN_COLUMNS = (
+    ("id", 5),
+    ("started", 16),
+    ("status", 11),
+    ("fetched", 7),
+    ("new", 6),
+    ("kept", 6),
+    ("filter_file", 0),
+    ("errors", 0),
+)
+
+
 @click.command()
 @db_option
 @output_options()
@@ -128,7 +142,8 @@ def sources(db_path, fmt, bom) -> None:
     """Each timeline's cursor, last run and last error."""
     from plnfilter.store import list_sources, open_readonly
 
-    emit(list_sources(open_readonly(resolve_db(db_path))), fmt, bom=bom, title="sources")
+    rows = list_sources(open_readonly(resolve_db(db_path)))
+    emit(rows, fmt, bom=bom, title="sources", columns=SOURCE_COLUMNS)
 
 
 @click.command()
@@ -139,7 +154,9 @@ def runs(db_path, limit, fmt, bom) -> None:
     """The history of runs: when, what they fetched, what failed."""
     from plnfilter.store import list_runs, open_readonly
 
-    emit(list_runs(open_readonly(resolve_db(db_path)), limit), fmt, bom=bom, title="runs")
+    emit(
+        list_runs(open_readonly(resolve_db(db_path)), limit), fmt, bom=bom, title="runs", columns=RUN_COLUMNS
+    )
 
 
 COMMANDS = (query, export, sources, runs)

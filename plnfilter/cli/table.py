@@ -15,9 +15,10 @@ from plnfilter.cli.console import clean, one_line
 POST_COLUMNS = (("score", 5), ("created_at", 16), ("author", 22), ("text", 0), ("tags", 20))
 # While the flexible columns would be narrower than TEXT_MIN: these go first, one at a time, then
 # the NARROWING columns give way down to AUTHOR_MIN, then the DROP_LAST ones go.
-DROP_FIRST = ("tags", "network", "group", "shared_by")
+DROP_FIRST = ("tags", "network", "group", "shared_by", "fetched", "posts")
 NARROWING = ("author", "best_author")
-DROP_LAST = ("created_at", "rank")
+DROP_LAST = ("created_at", "rank", "last_run", "started")
+TIME_COLUMNS = frozenset({"created_at", "first_seen", "last_seen", "last_run", "started", "finished"})
 TEXT_MIN = 36
 AUTHOR_MIN = 12
 TEXT_LINES = 3  # a post's text is cut to about this many lines, ending in an ellipsis
@@ -29,10 +30,11 @@ def fit_columns(columns: tuple[tuple[str, int], ...], width: int) -> tuple[tuple
     first the optional columns go, then author names narrow, then time and rank go too."""
     chosen = list(columns)
     flexible = sum(1 for _, size in chosen if not size) or 1
+    wanted = TEXT_MIN if flexible == 1 else TEXT_MIN // 2
 
     def short() -> int:
         fixed = sum(size for _, size in chosen if size)
-        return TEXT_MIN - (width - 1 - CELL_PADDING * len(chosen) - fixed) // flexible
+        return wanted - (width - 1 - CELL_PADDING * len(chosen) - fixed) // flexible
 
     def drop(names: tuple[str, ...]) -> None:
         nonlocal chosen
@@ -74,7 +76,7 @@ def print_table(rows: Iterable[dict], *, columns=None, title: str = "") -> None:
         if size:
             table.add_column(Text(name), no_wrap=True, max_width=size, overflow="ellipsis")
         else:
-            table.add_column(Text(name), min_width=min(TEXT_MIN, text_width), ratio=1, overflow="fold")
+            table.add_column(Text(name), min_width=min(TEXT_MIN // 2, text_width), ratio=1, overflow="fold")
     for row in rows:
         table.add_row(*(Text(cell_text(row.get(name), name, text_width)) for name, _ in columns))
     console.print(table)
@@ -89,8 +91,8 @@ def cell_text(value, name: str, text_width: int = 70) -> str:
     if isinstance(value, list | tuple):
         prefix = "#" if name == "tags" else ""
         return " ".join(prefix + clean(str(v), keep_newlines=False) for v in value)
-    if name == "created_at":
-        return str(value)[:16].replace("T", " ")
+    if name in TIME_COLUMNS:
+        return clean(str(value), keep_newlines=False)[:16].replace("T", " ")
     if name == "text":
         return one_line(str(value), max(text_width * TEXT_LINES - 8, 40))
     return clean(str(value), keep_newlines=False)
