@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from plnfilter.errors import ArchiveError, ArchiveLocked, PlnError, SourceError
 from plnfilter.sources import FetchContext, Page, Timeline
@@ -37,6 +38,7 @@ class SourceReport:
 class RunReport:
     sources: dict[str, SourceReport] = field(default_factory=dict)
     run_id: int | None = None
+    refresh: dict[str, Any] = field(default_factory=dict)  # job name -> refresh.RefreshReport; never an error
 
     @property
     def fetched(self) -> int:
@@ -141,6 +143,9 @@ def run_filter(
                 for problem in page.problems:
                     log(f"{timeline.name}: {problem}")
                 on_page(timeline.name, count)
+        refresh_counts(db, filter_file, found, report, ctx, started, ruleset, log)
+        per_source: dict[str, Any] = {name: vars(s) for name, s in report.sources.items()}
+        per_source.update((name, vars(entry)) for name, entry in report.refresh.items())
         store.finish_run(
             db,
             report.run_id,
@@ -150,11 +155,37 @@ def run_filter(
             kept=report.kept,
             errors=[s.error for s in report.failed],
             status=report.status,
-            per_source={name: vars(s) for name, s in report.sources.items()},
+            per_source=per_source,
         )
         return report
     finally:
         lock.release()
+
+
+def refresh_counts(
+    db, filter_file, found: list[Timeline], report: RunReport, ctx, started, ruleset, log
+) -> None:
+    """Second phase: re-fetch the counts of young archived posts (see plnfilter/refresh.py); cursors untouched.
+
+    Runs once every timeline's pages are saved, so what this run fetched is never asked about
+    again, and nothing it does can lose them: its failures are warnings, the exit code stays.
+    """
+    from plnfilter.refresh import RefreshReport, outcome, plan_refresh
+
+    if filter_file.refresh is None and not any("refresh" in getattr(t, "options", {}) for t in found):
+        return
+    if ctx.deadline is not None and time.monotonic() >= ctx.deadline:
+        log("refresh: skipped, --max-time was reached while fetching")
+        return
+    failed = {entry.name for entry in report.failed}
+    jobs = plan_refresh(db, filter_file, found, failed, started, now_utc())
+    for job in jobs:
+        report.refresh[job.name] = RefreshReport()
+    for batch in fetch_concurrently(jobs, {}, ctx):
+        save_batch(db, batch, ruleset, filter_file.rank, report)
+    for name, entry in report.refresh.items():
+        for line in outcome(name, entry):
+            log(line)
 
 
 def save_batch(db, batch: list, ruleset, rank_config, report: RunReport) -> list:
@@ -169,6 +200,9 @@ def save_batch(db, batch: list, ruleset, rank_config, report: RunReport) -> list
     saved = []
     with store.db_errors(db), store.write_transaction(db):
         for timeline, item in batch:
+            if timeline.name in report.refresh:
+                _save_refresh(db, item, ruleset, rank_config, report.refresh[timeline.name])
+                continue
             entry = report.sources[timeline.name]
             if isinstance(item, Page):
                 now = now_utc()
@@ -185,6 +219,16 @@ def save_batch(db, batch: list, ruleset, rank_config, report: RunReport) -> list
                     db, timeline.name, timeline.network, timeline.spec, entry.error, to_iso(now_utc())
                 )
     return saved
+
+
+def _save_refresh(db, item, ruleset, rank_config, entry) -> None:
+    """A refresh job's answer (new counts) or failure (a warning: no cursor, no source error)."""
+    from plnfilter.refresh import save_refreshed_item
+
+    if isinstance(item, PlnError):
+        entry.warning = str(item)
+    else:
+        save_refreshed_item(db, item, ruleset, rank_config, entry, now_utc())
 
 
 def fetch_concurrently(found: list[Timeline], cursors: dict, ctx: FetchContext):

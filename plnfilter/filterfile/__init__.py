@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from plnfilter.errors import FilterFileError
-from plnfilter.filterfile.checks import as_count, as_text, check_keys
+from plnfilter.filterfile.checks import as_count, as_refresh, as_text, check_keys
 from plnfilter.filterfile.describe import describe
 from plnfilter.filterfile.model import Condition, FilterFile, RankConfig, Rule, SourceSpec, Voices
 from plnfilter.filterfile.ranking import parse_rank, parse_voices
@@ -33,7 +33,18 @@ __all__ = [
     "parse",
 ]
 
-TOP_KEYS = ("name", "description", "sources", "exclude", "include", "voices", "rank", "keep")
+TOP_KEYS = (
+    "name",
+    "description",
+    "sources",
+    "exclude",
+    "include",
+    "voices",
+    "rank",
+    "keep",
+    "refresh",
+    "refresh_limit",
+)
 
 
 def load(path: str | os.PathLike[str]) -> FilterFile:
@@ -108,4 +119,10 @@ def parse(text: str, path: str = "<filter>") -> FilterFile:
     )
     if "keep" in top and top["keep"] is not None:
         fields["keep"] = as_count(top["keep"], path, lines["keep"], "keep", minimum=1)
+    if "refresh" in top:
+        fields["refresh"] = as_refresh(top["refresh"], path, lines["refresh"])
+    if "refresh_limit" in top:
+        fields["refresh_limit"] = as_count(
+            top["refresh_limit"], path, lines["refresh_limit"], "refresh_limit", minimum=1
+        )
     return FilterFile(**fields)

@@ -146,3 +146,28 @@ def as_duration(value: Any, path: str, line: int, key: str) -> timedelta:
         f"'{key}' needs a duration, not {problem}",
         f"write a number and a unit such as `{key}: 12h` (s, m, h, d, w)",
     )
+
+
+def as_refresh(value: Any, path: str, line: int, key: str = "refresh") -> timedelta | None:
+    """`refresh:` a window (`48h`, `2d`), `on` for the default window, or `off`: None means off."""
+    from plnfilter.filterfile.model import DEFAULT_REFRESH
+
+    if value is True:
+        return DEFAULT_REFRESH
+    if value is False:
+        return None
+    if isinstance(value, str) and value.strip().lower() in ("off", "none", "never"):
+        return None
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        try:
+            window = parse_duration(value)
+        except (ValueError, OverflowError):
+            window = None
+        if window is not None and timedelta(0) < window < timedelta(days=36500):
+            return window
+    raise FilterFileError(
+        path,
+        line,
+        f"'{key}' needs a duration or off, not {type_name(value) if not isinstance(value, str) else repr(value)}",
+        f"write `{key}: 48h` (how long after a post is first seen its counts are re-fetched) or `{key}: off`",
+    )

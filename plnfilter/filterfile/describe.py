@@ -49,11 +49,25 @@ def describe(filter_file: FilterFile) -> list[str]:
         out.append("include: none, so every post not excluded is kept")
     out.extend(describe_rank(filter_file.rank))
     out.append(f"keep: the top {filter_file.keep} posts" if filter_file.keep else "keep: no limit")
+    out.append(describe_refresh(filter_file))
     return out
 
 
+def describe_refresh(filter_file: FilterFile) -> str:
+    if filter_file.refresh is None:
+        return "refresh: off (counts are those seen when a post was fetched)"
+    return (
+        f"refresh: counts of posts first seen in the last {_duration(filter_file.refresh)} are re-fetched "
+        f"each run, newest first, at most {filter_file.refresh_limit} requests per server"
+    )
+
+
 def describe_source(spec: SourceSpec) -> str:
-    options = ", ".join(f"{key}={_show(value)}" for key, value in spec.options.items() if key != "name")
+    options = ", ".join(
+        f"{key}={_duration(value) if isinstance(value, timedelta) else 'off' if key == 'refresh' else _show(value)}"
+        for key, value in spec.options.items()
+        if key != "name"
+    )
     where = spec.target or "bsky"
     return f"{spec.kind} {where}" + (f" ({options})" if options else "") + f" as '{spec.name}'"
 

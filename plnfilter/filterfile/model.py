@@ -8,6 +8,8 @@ from typing import Any
 
 DEFAULT_WEIGHTS = {"engagement": 1.0, "recency": 1.0, "boost": 1.0, "trusted": 1.0}
 DEFAULT_INTERACTIONS = {"likes": 1.0, "reposts": 2.0, "replies": 1.0, "quotes": 2.0}
+DEFAULT_REFRESH = timedelta(days=2)  # engagement settles within a day or two; older counts are left alone
+DEFAULT_REFRESH_LIMIT = 10  # requests per server per run: 200 Mastodon statuses, 250 Bluesky posts
 
 
 @dataclass(frozen=True)
@@ -77,3 +79,7 @@ class FilterFile:
     keep: int | None = None
     voices: Voices = field(default_factory=Voices)
     description: str = ""
+    refresh: timedelta | None = (
+        DEFAULT_REFRESH  # re-fetch counts of posts first seen this recently; None: off
+    )
+    refresh_limit: int = DEFAULT_REFRESH_LIMIT  # at most this many count requests per server per run

@@ -11,6 +11,7 @@ from plnfilter.errors import FilterFileError
 from plnfilter.filterfile.checks import (
     as_bool,
     as_count,
+    as_refresh,
     as_text,
     as_text_list,
     check_keys,
@@ -31,6 +32,7 @@ MASTODON_OPTIONS = (
     "exclude_replies",
     "home",
     "max_pages",
+    "refresh",
     "name",
 )
 BLUESKY_OPTIONS = (
@@ -45,6 +47,7 @@ BLUESKY_OPTIONS = (
     "timeline",
     "service",
     "max_pages",
+    "refresh",
     "name",
 )
 FILE_OPTIONS = ("name",)
@@ -284,7 +287,7 @@ def _file(head: Any, options: YMap, path: str, line: int) -> SourceSpec:
 
 
 def _common_options(options: YMap, path: str) -> dict[str, Any]:
-    """`name`, `hashtags`, `max_pages`: the options several kinds share."""
+    """`name`, `hashtags`, `max_pages`, `refresh`: the options several kinds share."""
     clean: dict[str, Any] = {}
     lines = options.key_lines
     if "name" in options:
@@ -302,6 +305,8 @@ def _common_options(options: YMap, path: str) -> dict[str, Any]:
         clean["hashtags"] = tuple(tag.lstrip("#") for tag in tags)
     if "max_pages" in options:
         clean["max_pages"] = as_count(options["max_pages"], path, lines["max_pages"], "max_pages", minimum=1)
+    if "refresh" in options:  # a window, or False for off (None would read as "not given")
+        clean["refresh"] = as_refresh(options["refresh"], path, lines["refresh"]) or False
     return clean
 
 

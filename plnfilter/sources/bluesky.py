@@ -26,6 +26,7 @@ from plnfilter.times import parse_iso, parse_since, to_iso
 
 DEFAULT_MAX_PAGES = 10  # x 100 posts per timeline per run
 PAGE_LIMIT = 100
+GET_POSTS = 25  # uris per app.bsky.feed.getPosts, the lexicon's maximum
 PIN = "app.bsky.feed.defs#reasonPin"
 _APP_URL = re.compile(r"^https://(?:www\.)?bsky\.app/profile/([^/]+)/(lists|feed)/([^/?#]+)")
 
@@ -251,6 +252,33 @@ def walk(
         yield Page(list(posts.values()), cursor=encode_cursor(newest) if last else None, problems=problems)
         if last:
             return
+
+
+def fetch_post_views(
+    service: str, uris: list[str], ctx: FetchContext, source: str, login: bool = False
+) -> Iterator[tuple[list[str], list[dict]]]:
+    """The current post views of these at:// uris, GET_POSTS per request: (uris asked, views sent).
+
+    Through the same connection code as the feeds (anonymous on an AppView, the saved session when
+    `login`), so timeouts, rate limits and errors read the same. A deleted post is simply absent.
+    https://docs.bsky.app/docs/api/app-bsky-feed-get-posts
+    """
+    import time
+
+    from plnfilter.sources.bluesky_session import connect
+
+    conn = connect(source, service, ctx, login)
+    for start in range(0, len(uris), GET_POSTS):
+        if start and ctx.deadline is not None and time.monotonic() >= ctx.deadline:
+            raise SourceError(source, "stopped by --max-time", "the next run refreshes the rest")
+        chunk = uris[start : start + GET_POSTS]
+        data = conn.get("app.bsky.feed.getPosts", {"uris": chunk}, "check the service URL")
+        views = data.get("posts")
+        if not isinstance(views, list):
+            raise SourceError(
+                source, "app.bsky.feed.getPosts answered without a `posts` list", "check the service URL"
+            )
+        yield chunk, [view for view in views if isinstance(view, dict)]
 
 
 def sort_time(item: dict) -> tuple[datetime | None, bool]:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_PAGES = 10
 PAGE_LIMIT = 40  # the most Mastodon serves per request
+MULTI_GET = 20  # ids per GET /api/v1/statuses: Mastodon's DEFAULT_STATUSES_LIMIT, more is a 422
 
 
 @dataclass
@@ -161,6 +162,25 @@ class MastodonTimeline:
                 return
             min_id = next_min_id
         client.ctx.log(f"{self.name}: more new posts than {max_pages} pages; the next run continues")
+
+
+def fetch_statuses_by_id(
+    instance: str, ids: list[str], ctx: FetchContext, source: str
+) -> Iterator[tuple[list[str], list[dict[str, Any]]]]:
+    """The current statuses for instance-local ids, MULTI_GET per request: (ids asked, statuses sent).
+
+    Same client as the timelines (token, timeouts, bounded rate-limit waits). Raises NotOffered on a
+    server without `GET /api/v1/statuses` (before Mastodon 4.3), SourceError for anything else.
+    """
+    from plnfilter.auth_mastodon import token_for
+    from plnfilter.sources.mastodon_http import MastodonClient
+
+    client = MastodonClient(instance, token_for(instance), ctx, source, "statuses")
+    for start in range(0, len(ids), MULTI_GET):
+        if start and client.past_deadline():
+            raise SourceError(source, "stopped by --max-time", "the next run refreshes the rest")
+        chunk = ids[start : start + MULTI_GET]
+        yield chunk, client.get_statuses(chunk)
 
 
 def resolve_list(client: MastodonClient, wanted: str) -> str:

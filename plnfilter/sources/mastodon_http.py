@@ -27,6 +27,12 @@ MAX_RATE_LIMIT_RETRIES = 3
 # How requests/urllib3 word a connection that was made and then lost (reset, cut short), as opposed
 # to one that was never made: the first is the server's trouble, the second often a typo.
 _BROKEN_CONNECTION = ("Connection aborted", "Connection broken", "reset by peer", "IncompleteRead")
+# How servers without a method answer it: Mastodon before 4.3 (404), other servers (400, 405, 422, 501).
+_NOT_OFFERED = (400, 404, 405, 410, 422, 501)
+
+
+class NotOffered(SourceError):
+    """The server does not offer this method (an older Mastodon, another server): worth a note, not a failure."""
 
 
 @dataclass
@@ -89,11 +95,30 @@ class MastodonClient:
         links = response.links or {}
         return RawPage(statuses, _link_param(links, "next", "max_id"), _link_param(links, "prev", "min_id"))
 
-    def get_json(self, endpoint: str, params: dict[str, Any]) -> tuple[Any, Any]:
-        """GET and parse; waits out a rate limit whose reset is near, raises RateLimited otherwise."""
+    def get_statuses(self, ids: list[str]) -> list[dict[str, Any]]:
+        """The statuses with these instance-local ids that are still there and visible, in one request.
+
+        `GET /api/v1/statuses?id[]=...` exists since Mastodon 4.3 and takes at most 20 ids (more is a
+        422); raises NotOffered where the server lacks it.
+        https://docs.joinmastodon.org/methods/statuses/#index
+        """
+        data, _ = self.get_json("/api/v1/statuses", {"id[]": list(ids)}, optional=True)
+        if not isinstance(data, list):
+            raise SourceError(
+                self.source,
+                f"{self.host} sent {type(data).__name__} where a list of statuses was expected",
+                f"check that {self.base} is a Mastodon-compatible server",
+            )
+        return [status for status in data if isinstance(status, dict)]
+
+    def get_json(self, endpoint: str, params: dict[str, Any], optional: bool = False) -> tuple[Any, Any]:
+        """GET and parse; waits out a rate limit whose reset is near, raises RateLimited otherwise.
+
+        `optional`: a method newer servers added; raise NotOffered when the server does not know it.
+        """
         for _attempt in range(MAX_RATE_LIMIT_RETRIES + 1):
             self._wait_for_reset()
-            response = self._request(endpoint, params)
+            response = self._request(endpoint, params, optional)
             if response is not None:
                 try:
                     return json.loads(response.content), response
@@ -125,7 +150,7 @@ class MastodonClient:
         self.ctx.log(f"{self.source}: rate limit of {self.host} spent, waiting {wait:.0f}s for it to reset")
         self.sleep(wait)
 
-    def _request(self, endpoint: str, params: dict[str, Any]) -> Any | None:
+    def _request(self, endpoint: str, params: dict[str, Any], optional: bool = False) -> Any | None:
         """The response, or None after a 429 (with the reset noted for `_wait_for_reset`)."""
         from mastodon import (
             MastodonAPIError,
@@ -163,10 +188,14 @@ class MastodonClient:
                 f"run `plnfilter auth mastodon {self.host}` or set {_env_hint(self.host)}",
             ) from None
         except MastodonNotFoundError:
+            if optional:
+                raise self._not_offered(endpoint, "404 Not Found") from None
             raise SourceError(
                 self.source, f"{self.not_found} on {self.host} (404)", "check the filter file"
             ) from None
         except MastodonServerError as exc:
+            if optional and _code_of(exc) in _NOT_OFFERED:
+                raise self._not_offered(endpoint, _status_of(exc)) from None
             raise SourceError(
                 self.source,
                 f"{self.host} answered {_status_of(exc)} (server error)",
@@ -191,6 +220,8 @@ class MastodonClient:
                 f"check the instance name `{self.host}` and the network connection",
             ) from None
         except MastodonAPIError as exc:
+            if optional and _code_of(exc) in _NOT_OFFERED:
+                raise self._not_offered(endpoint, _status_of(exc)) from None
             status = _status_of(exc)
             hint = (
                 "check the token's scopes (read) and the filter file"
@@ -204,6 +235,18 @@ class MastodonClient:
         if remaining is not None and remaining <= 0 and api.ratelimit_reset:
             self._spent_until = api.ratelimit_reset
         return response
+
+    def _not_offered(self, endpoint: str, status: str) -> NotOffered:
+        return NotOffered(
+            self.source,
+            f"{self.host} does not offer GET {endpoint} (it answered {status})",
+            "it needs Mastodon 4.3 or later; nothing to do, the rest of the run is unaffected",
+        )
+
+
+def _code_of(exc: Exception) -> int:
+    args = exc.args
+    return args[1] if len(args) >= 2 and isinstance(args[1], int) else 0
 
 
 def _status_of(exc: Exception) -> str:

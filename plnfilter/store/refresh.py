@@ -1,0 +1,103 @@
+"""Young archived posts whose counts a run re-fetches, and the counts it brings back.
+
+A refresh never inserts a post, adds no `post_sources` finding (it found nothing new: the post's
+sources stay the timelines that found it) and touches no cursor. It updates the four counts,
+`last_seen`, and the verdict and score judged from the new counts; `first_seen`, `raw` (what the
+timeline said, kept as received) and everything else stay as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from plnfilter.post import Post
+from plnfilter.store.archive import as_connection, db_errors
+from plnfilter.store.read import iter_posts
+from plnfilter.store.rows import clean_text, dump_list
+from plnfilter.store.transaction import write_transaction
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    Db = sqlite_utils.Database | sqlite3.Connection
+
+# Driven from post_sources (indexed by source): only the findings of the timelines being refreshed
+# are read, never the whole archive. `windows` is a JSON object {timeline name: oldest first_seen}.
+# The local id is the boosted original's for a Mastodon boost (the raw object is the wrapper).
+_CANDIDATES_SQL = (
+    "SELECT p.uri, CASE WHEN json_valid(p.raw) THEN "
+    "COALESCE(json_extract(p.raw, '$.reblog.id'), json_extract(p.raw, '$.id')) END "
+    "FROM posts p WHERE p.uri IN ("
+    "SELECT ps.uri FROM json_each(?) w JOIN post_sources ps ON ps.source = w.key AND ps.first_seen >= w.value"
+    ") AND p.network = ? AND p.last_seen < ? "
+    "ORDER BY p.created_at DESC, p.id DESC LIMIT ?"
+)
+_UPDATE_SQL = (
+    "UPDATE posts SET likes = ?, reposts = ?, replies = ?, quotes = ?, last_seen = ?, "
+    "kept = ?, score = ?, matched = ? WHERE uri = ?"
+)
+
+
+class Candidate(NamedTuple):
+    """An archived post to refresh: its uri and, on Mastodon, the status id its raw object carries."""
+
+    uri: str
+    local_id: str
+
+
+def refresh_candidates(
+    db: Db, network: str, windows: Mapping[str, str], seen_before: str, limit: int
+) -> list[Candidate]:
+    """Posts of `network` first found by one of `windows`' timelines since its cutoff, newest first.
+
+    Posts seen at or after `seen_before` (this run's start: just fetched, counts already fresh)
+    are left out; at most `limit` are returned.
+    """
+    if not windows or limit <= 0:
+        return []
+    conn = as_connection(db)
+    with db_errors(conn):
+        rows = conn.execute(
+            _CANDIDATES_SQL,
+            [json.dumps({clean_text(k): v for k, v in windows.items()}), network, seen_before, int(limit)],
+        ).fetchall()
+    return [Candidate(uri, "" if local_id is None else str(local_id)) for uri, local_id in rows]
+
+
+def stored_posts(db: Db, uris: Iterable[str]) -> dict[str, Post]:
+    """The archived Posts with these uris (the ones still there), keyed by uri."""
+    wanted = [clean_text(uri) for uri in uris]
+    if not wanted:
+        return {}
+    posts = iter_posts(as_connection(db), "uri IN (SELECT value FROM json_each(?))", [json.dumps(wanted)])
+    return {post.uri: post for post in posts}
+
+
+def save_refreshed(db: Db, judged: Iterable[Any], now: str) -> int:
+    """Store re-fetched counts with the verdict and score judged from them; return the rows updated.
+
+    `judged` items need `.post .kept .score .matched` (see `store.Judged`).
+    """
+    rows = [
+        (
+            int(item.post.likes or 0),
+            int(item.post.reposts or 0),
+            int(item.post.replies or 0),
+            int(item.post.quotes or 0),
+            now,
+            1 if item.kept else 0,
+            float(item.score),
+            dump_list(item.matched),
+            clean_text(item.post.uri),
+        )
+        for item in judged
+    ]
+    if not rows:
+        return 0
+    conn = as_connection(db)
+    with db_errors(conn), write_transaction(db):
+        cursor = conn.executemany(_UPDATE_SQL, rows)
+    return cursor.rowcount
