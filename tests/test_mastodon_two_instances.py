@@ -71,9 +71,11 @@ def archive_state(db: Path, uri: str) -> dict:
         findings = {r[0] for r in conn.execute("SELECT source FROM post_sources WHERE uri = ?", (uri,))}
         cursors = {r["name"]: r["cursor"] for r in conn.execute("SELECT name, cursor FROM sources")}
         all_findings = conn.execute("SELECT count(*) FROM post_sources").fetchone()[0]
+    # what a run adds or changes; not `last_seen` and `score`, which move with the clock
+    kept = {k: post[k] for k in post.keys() if k not in ("last_seen", "score")} if post else None
     return {
         "uris": [r[0] for r in rows],
-        "post": dict(post) if post else None,
+        "post": kept,
         "findings": findings,
         "cursors": cursors,
         "all_findings": all_findings,
