@@ -619,3 +619,46 @@ def test_timeline_without_any_login_is_a_source_error_naming_the_command(tmp_pat
     with pytest.raises(SourceError) as caught:
         fetch_all(timelines(spec_of("bluesky: {timeline: true}", tmp_path))[0])
     assert "plnfilter auth bluesky" in caught.value.hint
+
+
+@pytest.mark.bluesky
+def test_a_post_liked_between_runs_has_its_count_updated_though_catch_up_never_sees_it(env, tmp_path):
+    seeder = env.seeder
+    seeder.account("counts-author.test")
+    old = seeder.post("counts-author.test", "The first note #plnrefresh", age=timedelta(minutes=300))
+    for i in range(100):  # a full page of newer posts: the next walk stops before reaching `old`
+        seeder.post("counts-author.test", f"note {i} #plnrefresh", age=timedelta(minutes=200 - i))
+    env.network.process_all()
+    proxy = BreakingProxy(env.appview)
+    try:
+        source = f'bluesky: {{author: counts-author.test, service: "{proxy.url}"}}'
+        fresh = write_filter(tmp_path, [source], "fresh.yaml")
+        frozen = tmp_path / "frozen.yaml"
+        frozen.write_text(fresh.read_text().replace("name: bsky-test\n", "name: frozen\nrefresh: off\n"))
+        fresh_db, frozen_db = tmp_path / "fresh.db", tmp_path / "frozen.db"
+        for path, db in ((fresh, fresh_db), (frozen, frozen_db)):
+            result = run_cli(path, db)
+            assert result.returncode == 0, result.stderr
+            assert len(rows(db)) == 101 and rows(db)[old.uri]["likes"] == 0
+        seeder.like("maria.test", old)
+        seeder.like("yuki.test", old)
+        seeder.repost("adjoa.test", old)
+        newest = seeder.post("counts-author.test", "after the first run #plnrefresh")
+        env.network.process_all()
+        proxy.requests.clear()
+        results = {db: run_cli(path, db) for path, db in ((fresh, fresh_db), (frozen, frozen_db))}
+    finally:
+        proxy.stop()
+    for result in results.values():
+        assert result.returncode == 0, result.stderr
+    get_posts = [path for path in proxy.requests if path.startswith("/xrpc/app.bsky.feed.getPosts")]
+    assert len(get_posts) == 1  # only the fresh archive asks, and only about the posts not re-seen
+    for db, counts in ((fresh_db, (2, 1)), (frozen_db, (0, 0))):
+        archived = rows(db)
+        assert newest.uri in archived and len(archived) == 102
+        assert (archived[old.uri]["likes"], archived[old.uri]["reposts"]) == counts
+    conn = sqlite3.connect(fresh_db)
+    new, per_source = conn.execute("SELECT new, per_source FROM runs ORDER BY id DESC").fetchone()
+    conn.close()
+    job = json.loads(per_source)[f"refresh:bluesky:{proxy.url.removeprefix('http://')}"]
+    assert new == 1 and job["requests"] == 1 and job["changed"] == 1 and job["asked"] == 2
