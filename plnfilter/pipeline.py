@@ -39,6 +39,7 @@ class RunReport:
     sources: dict[str, SourceReport] = field(default_factory=dict)
     run_id: int | None = None
     refresh: dict[str, Any] = field(default_factory=dict)  # job name -> refresh.RefreshReport; never an error
+    fetched_uris: set[str] = field(default_factory=set, repr=False)  # saved this run: counts already fresh
 
     @property
     def fetched(self) -> int:
@@ -143,7 +144,7 @@ def run_filter(
                 for problem in page.problems:
                     log(f"{timeline.name}: {problem}")
                 on_page(timeline.name, count)
-        refresh_counts(db, filter_file, found, report, ctx, started, ruleset, log)
+        refresh_counts(db, filter_file, found, report, ctx, ruleset, log)
         per_source: dict[str, Any] = {name: vars(s) for name, s in report.sources.items()}
         per_source.update((name, vars(entry)) for name, entry in report.refresh.items())
         store.finish_run(
@@ -162,9 +163,7 @@ def run_filter(
         lock.release()
 
 
-def refresh_counts(
-    db, filter_file, found: list[Timeline], report: RunReport, ctx, started, ruleset, log
-) -> None:
+def refresh_counts(db, filter_file, found: list[Timeline], report: RunReport, ctx, ruleset, log) -> None:
     """Second phase: re-fetch the counts of young archived posts (see plnfilter/refresh.py); cursors untouched.
 
     Runs once every timeline's pages are saved, so what this run fetched is never asked about
@@ -178,7 +177,7 @@ def refresh_counts(
         log("refresh: skipped, --max-time was reached while fetching")
         return
     failed = {entry.name for entry in report.failed}
-    jobs = plan_refresh(db, filter_file, found, failed, started, now_utc())
+    jobs = plan_refresh(db, filter_file, found, failed, report.fetched_uris, now_utc())
     for job in jobs:
         report.refresh[job.name] = RefreshReport()
     for batch in fetch_concurrently(jobs, {}, ctx):
@@ -212,6 +211,7 @@ def save_batch(db, batch: list, ruleset, rank_config, report: RunReport) -> list
                 entry.new += result.new
                 entry.kept += sum(1 for j in judged if j.kept)
                 entry.problems.extend(item.problems)
+                report.fetched_uris.update(post.uri for post in item.posts)
                 saved.append((timeline, item, len(judged)))
             else:
                 entry.error = str(item)

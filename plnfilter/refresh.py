@@ -113,13 +113,13 @@ def _matched(wanted: set[str], answers: list[dict], to_post) -> Refreshed:
 
 
 def plan_refresh(
-    db, filter_file, found: Iterable[Any], failed: set[str], started: str, now: datetime
+    db, filter_file, found: Iterable[Any], failed: set[str], fetched: set[str], now: datetime
 ) -> list[RefreshJob]:
     """One job per server whose timelines have refresh on and did not all fail this run.
 
     A timeline's window is its source's `refresh:` or the filter file's; candidates are the posts
-    those timelines first found within it, not seen since `started`, newest first, as many as
-    `refresh_limit` requests can carry.
+    those timelines first found within it, except the ones this run `fetched`, newest first, as
+    many as `refresh_limit` requests can carry.
     """
     from plnfilter.store.refresh import refresh_candidates
 
@@ -143,7 +143,7 @@ def plan_refresh(
         if group["failed"] == len(group["names"]):
             continue  # the server is in trouble this run (already reported): do not pile on
         limit = filter_file.refresh_limit * PER_REQUEST[network]
-        candidates = refresh_candidates(db, network, group["windows"], started, limit)
+        candidates = refresh_candidates(db, network, group["windows"], fetched, limit)
         if network == "mastodon":
             candidates = [c for c in candidates if c.local_id]
         if not candidates:

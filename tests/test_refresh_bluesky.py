@@ -78,7 +78,7 @@ def refresh(filter_file, found, db, ruleset, answers, monkeypatch) -> tuple[list
     from plnfilter.sources import bluesky_session
 
     monkeypatch.setattr(bluesky_session, "connect", lambda name, service, ctx, login: answers)
-    jobs = plan_refresh(db, filter_file, found, set(), to_iso(now_utc()), now_utc())
+    jobs = plan_refresh(db, filter_file, found, set(), set(), now_utc())
     entry = RefreshReport()
     for job in jobs:
         for item in job.fetch(None, FetchContext(since=now_utc(), timeout=5)):
@@ -137,10 +137,9 @@ def test_posts_outside_the_window_or_just_fetched_are_not_asked_about(archive, m
     jobs, _ = refresh(filter_file, found, db, ruleset, answers, monkeypatch)
     assert jobs == [] and answers.calls == []  # first seen an hour ago, the window is 30 minutes
     filter_file, found, db, ruleset, posted = archive()
-    now = to_iso(now_utc())
-    db.conn.execute("UPDATE posts SET last_seen = ?", [now])  # all re-seen by this run's timelines
-    db.conn.commit()
-    assert plan_refresh(db, filter_file, found, set(), now, now_utc()) == []
+    just_fetched = {v["uri"] for v in posted[:59]}  # re-seen by this run's timelines: counts are fresh
+    (job,) = plan_refresh(db, filter_file, found, set(), just_fetched, now_utc())
+    assert [c.uri for c in job.candidates] == [posted[59]["uri"]]
 
 
 def test_a_source_can_turn_refresh_off_or_on_for_itself(archive, tmp_path):
@@ -148,12 +147,12 @@ def test_a_source_can_turn_refresh_off_or_on_for_itself(archive, tmp_path):
     off = parse(
         "name: t\nsources:\n  - bluesky: {author: kate.test, refresh: off}\n", str(tmp_path / "t.yaml")
     )
-    assert plan_refresh(db, off, timelines(off.sources[0]), set(), to_iso(now_utc()), now_utc()) == []
+    assert plan_refresh(db, off, timelines(off.sources[0]), set(), set(), now_utc()) == []
     on = parse(
         "name: t\nrefresh: off\nsources:\n  - bluesky: {author: kate.test, refresh: 2h}\n",
         str(tmp_path / "t.yaml"),
     )
-    (job,) = plan_refresh(db, on, timelines(on.sources[0]), set(), to_iso(now_utc()), now_utc())
+    (job,) = plan_refresh(db, on, timelines(on.sources[0]), set(), set(), now_utc())
     assert len(job.candidates) == 60
     failed = {found[0].name}  # its timeline failed this run: the server is not asked again
-    assert plan_refresh(db, filter_file, found, failed, to_iso(now_utc()), now_utc()) == []
+    assert plan_refresh(db, filter_file, found, failed, set(), now_utc()) == []

@@ -13,6 +13,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -227,6 +228,38 @@ def test_a_refresh_failure_is_a_warning_and_the_fetched_posts_are_saved(
     outcome = last_run(db)
     assert outcome["status"] == "ok"
     assert "rate limit" in outcome["per_source"][f"refresh:mastodon:{proxy.url[7:]}"]["warning"]
+
+
+def test_max_time_bounds_a_refresh_whose_server_never_answers(mastodon_mock, tmp_path, isolated_home):  # noqa: F811
+    mock = mastodon_mock
+    tag = "RefreshStalled"
+    for n in range(5):
+        mock.post("kate", f"early {n} #{tag}")
+    proxy = BreakingProxy(mock.base_url)
+    released = threading.Event()
+    try:
+        filter_file, db = write(tmp_path, proxy.url, tag), tmp_path / "a.db"
+        assert run(filter_file, db, isolated_home).returncode == 0
+        late = mock.post("omar", f"late #{tag}")
+        stalled = lambda n: released.wait(60) and None  # noqa: E731
+        proxy.rate_limit = lambda n: (
+            stalled(n) if proxy.requests[n - 1].startswith("/api/v1/statuses?") else None
+        )
+        env = {**os.environ, "PLNFILTER_HOME": str(isolated_home)}
+        second = subprocess.run(
+            [str(PLNFILTER), "run", str(filter_file), "--db", str(db), "--timeout", "60", "--max-time", "3"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+    finally:
+        released.set()
+        proxy.stop()
+    assert second.returncode == 0, second.stderr
+    assert "stopped by --max-time" in second.stderr and "the fetched posts are saved" in second.stderr
+    assert row(db, late["uri"])["text"] == f"late #{tag}"
+    assert last_run(db)["status"] == "ok"
 
 
 def test_refresh_options_are_checked_with_file_and_line(tmp_path):

@@ -32,7 +32,7 @@ _CANDIDATES_SQL = (
     "COALESCE(json_extract(p.raw, '$.reblog.id'), json_extract(p.raw, '$.id')) END "
     "FROM posts p WHERE p.uri IN ("
     "SELECT ps.uri FROM json_each(?) w JOIN post_sources ps ON ps.source = w.key AND ps.first_seen >= w.value"
-    ") AND p.network = ? AND p.last_seen < ? "
+    ") AND p.network = ? AND p.uri NOT IN (SELECT value FROM json_each(?)) "
     "ORDER BY p.created_at DESC, p.id DESC LIMIT ?"
 )
 _UPDATE_SQL = (
@@ -49,12 +49,11 @@ class Candidate(NamedTuple):
 
 
 def refresh_candidates(
-    db: Db, network: str, windows: Mapping[str, str], seen_before: str, limit: int
+    db: Db, network: str, windows: Mapping[str, str], fetched: Iterable[str], limit: int
 ) -> list[Candidate]:
     """Posts of `network` first found by one of `windows`' timelines since its cutoff, newest first.
 
-    Posts seen at or after `seen_before` (this run's start: just fetched, counts already fresh)
-    are left out; at most `limit` are returned.
+    Posts in `fetched` (this run's: their counts are fresh) are left out; at most `limit` are returned.
     """
     if not windows or limit <= 0:
         return []
@@ -62,7 +61,12 @@ def refresh_candidates(
     with db_errors(conn):
         rows = conn.execute(
             _CANDIDATES_SQL,
-            [json.dumps({clean_text(k): v for k, v in windows.items()}), network, seen_before, int(limit)],
+            [
+                json.dumps({clean_text(k): v for k, v in windows.items()}),
+                network,
+                json.dumps([clean_text(uri) for uri in fetched]),
+                int(limit),
+            ],
         ).fetchall()
     return [Candidate(uri, "" if local_id is None else str(local_id)) for uri, local_id in rows]
 
