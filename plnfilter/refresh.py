@@ -57,7 +57,7 @@ class RefreshReport:
 class RefreshJob:
     """The young posts one server is asked about; fetched like a timeline, saved by the one writer."""
 
-    name: str  # "refresh:mastodon:HOST" or "refresh:bluesky:HOST": never a cursor key
+    name: str  # "refresh:mastodon:HOST", "refresh:bluesky:HOST[/login]": never a cursor key
     network: str
     host: str
     spec: str
@@ -150,7 +150,7 @@ def plan_refresh(
             continue
         jobs.append(
             RefreshJob(
-                name=f"refresh:{network}:{host}",
+                name=f"refresh:{network}:{host}" + ("/login" if login else ""),
                 network=network,
                 host=host,
                 spec=f"refresh counts on {host}",

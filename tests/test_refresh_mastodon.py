@@ -23,7 +23,7 @@ from servers.fault_server import archive_state, figure_reporter, run_plnfilter, 
 from servers.mastodon_mock import MockInstance, mastodon_mock  # noqa: F401
 
 from plnfilter.errors import FilterFileError
-from plnfilter.filterfile import parse
+from plnfilter.filterfile import describe, parse
 
 pytestmark = pytest.mark.mastodon
 PLNFILTER = Path(sys.executable).with_name("plnfilter")
@@ -267,6 +267,11 @@ def test_refresh_options_are_checked_with_file_and_line(tmp_path):
     base = "name: f\nsources:\n  - mastodon: mastodon.social\n    hashtags: [edtech]\n"
     assert parse(base, path).refresh.days == 2 and parse(base, path).refresh_limit == 10
     assert parse("refresh: off\n" + base, path).refresh is None
+    assert describe(parse("refresh: off\n" + base, path))[-1].startswith("refresh: off")
+    assert (
+        "last 36h are re-fetched each run, newest first, at most 3 requests per server"
+        in describe(parse("refresh: 36h\nrefresh_limit: 3\n" + base, path))[-1]
+    )
     assert parse(base + "    refresh: 6h\n", path).sources[0].options["refresh"].total_seconds() == 6 * 3600
     for text, line, words in (
         ("refresh: soon\n" + base, 1, "'refresh' needs a duration or off"),
