@@ -40,6 +40,7 @@ class RunReport:
     run_id: int | None = None
     refresh: dict[str, Any] = field(default_factory=dict)  # job name -> refresh.RefreshReport; never an error
     fetched_uris: set[str] = field(default_factory=set, repr=False)  # saved this run: counts already fresh
+    regex_timeouts: int = 0  # regex searches abandoned at their time limit, each judged as no match
 
     @property
     def fetched(self) -> int:
@@ -145,8 +146,11 @@ def run_filter(
                     log(f"{timeline.name}: {problem}")
                 on_page(timeline.name, count)
         refresh_counts(db, filter_file, found, report, ctx, ruleset, log)
+        report.regex_timeouts = ruleset.regex_timeouts
         per_source: dict[str, Any] = {name: vars(s) for name, s in report.sources.items()}
         per_source.update((name, vars(entry)) for name, entry in report.refresh.items())
+        if report.regex_timeouts:
+            per_source["rules"] = {"regex_timeouts": report.regex_timeouts}
         store.finish_run(
             db,
             report.run_id,

@@ -214,3 +214,37 @@ def test_max_time_between_pages_keeps_cursors_honest(tmp_path, server):
     server.latency = 0
     assert run_forked(tmp_path, "run", filter_path, "--db", db, "--quiet").returncode == 0
     assert set(archive_state(db).uris) == server.uris()
+
+
+def test_a_regex_that_times_out_is_a_warning_even_with_quiet(tmp_path):
+    """Hand-written hostile input: a post built to make a backtracking regex run without end."""
+    posts = tmp_path / "posts.jsonl"
+    posts.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "uri": f"https://evil.example/users/m/statuses/{n}",
+                    "network": "mastodon",
+                    "author": "m@evil.example",
+                    "created_at": "2026-11-26T10:00:00Z",
+                    "text": text,
+                }
+            )
+            + "\n"
+            for n, text in enumerate(["a" * 60 + "!", "aaa"])
+        ),
+        encoding="utf-8",
+    )
+    filter_path = tmp_path / "rx.yaml"
+    filter_path.write_text(
+        "name: rx\nsources:\n  - file: posts.jsonl\ninclude:\n  - name: backtracker\n    regex: '(a|aa)+$'\n",
+        encoding="utf-8",
+    )
+    db = tmp_path / "rx.db"
+    result = run_plnfilter("run", filter_path, "--db", db, "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("Warning: 1 regex searches took too long")
+    runs = run_plnfilter("runs", "--db", db, "--format", "jsonl")
+    assert json.loads(runs.stdout.splitlines()[0])["per_source"]["rules"] == {"regex_timeouts": 1}
+    again = run_plnfilter("run", filter_path, "--db", db, "--quiet")
+    assert (again.returncode, again.stderr) == (0, "")  # nothing new judged, nothing to warn about

@@ -79,6 +79,12 @@ def run(filter_path: Path, db_path, since, max_pages, timeout, max_wait, max_tim
         )
     for failed in report.failed:
         click.echo(f"Error: {clean(failed.error)}", err=True)
+    if report.regex_timeouts:  # even with --quiet: a rule silently not matching changes what is kept
+        click.echo(
+            f"Warning: {report.regex_timeouts} regex searches took too long and counted as no match; "
+            "simplify the regexes of the filter file (nested repeats like (a+)+ backtrack without end)",
+            err=True,
+        )
     log = _stderr(quiet)
     for source in report.sources.values():
         if not source.error:
