@@ -99,7 +99,7 @@ READING_COMMANDS = [
 @pytest.mark.parametrize("args", READING_COMMANDS, ids=lambda args: " ".join(args[:2]))
 def test_reading_commands_import_no_sdk_and_no_sqlite_utils(demo_archive, args):
     """Commands that only read the archive stay fast for cron and pipelines: no atproto, no
-    Mastodon.py, not even sqlite-utils (plain sqlite3 reads)."""
+    Mastodon.py, not even sqlite-utils (plain sqlite3 reads) or PyYAML (no filter file given)."""
     probe = (
         "import sys, runpy\n"
         "sys.argv = ['plnfilter', *sys.argv[2:], '--db', sys.argv[1]]\n"
@@ -113,7 +113,7 @@ def test_reading_commands_import_no_sdk_and_no_sqlite_utils(demo_archive, args):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip(), "the command printed nothing"
     loaded = set(json.loads(result.stderr.strip().splitlines()[-1]))
-    assert loaded & {"atproto", "atproto_client", "mastodon", "sqlite_utils"} == set()
+    assert loaded & {"atproto", "atproto_client", "mastodon", "sqlite_utils", "yaml"} == set()
 
 
 @pytest.mark.parametrize("width", [60, 80, 120, 200])

@@ -18,7 +18,6 @@ from plnfilter.filterfile.model import Condition, FilterFile, RankConfig, Rule, 
 from plnfilter.filterfile.ranking import parse_rank, parse_voices
 from plnfilter.filterfile.rule_syntax import parse_rules
 from plnfilter.filterfile.sources import parse_sources
-from plnfilter.filterfile.yaml_lines import MAX_BYTES, read_yaml
 
 __all__ = [
     "Condition",
@@ -49,6 +48,8 @@ TOP_KEYS = (
 
 def load(path: str | os.PathLike[str]) -> FilterFile:
     """Read and check a filter file; raise FilterFileError with a next step for any problem."""
+    from plnfilter.filterfile.yaml_lines import MAX_BYTES
+
     name = str(path)
     try:
         size = os.stat(name).st_size
@@ -92,6 +93,8 @@ def decode(data: bytes, path: str) -> str:
 
 def parse(text: str, path: str = "<filter>") -> FilterFile:
     """Check a filter file's text; `path` names it in errors and anchors relative `file:` sources."""
+    from plnfilter.filterfile.yaml_lines import read_yaml  # PyYAML only for commands that read a filter file
+
     path = str(path)
     top = read_yaml(text.removeprefix("\ufeff"), path)
     check_keys(top, TOP_KEYS, path, "at the top level")
