@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from plnfilter.errors import FilterFileError
-from plnfilter.filterfile.yaml_lines import YList, YMap
+from plnfilter.filterfile.lined import YList, YMap
 from plnfilter.times import parse_duration
 
 

@@ -13,8 +13,8 @@ from plnfilter.filterfile.checks import (
     check_keys,
     need_mapping,
 )
+from plnfilter.filterfile.lined import YMap
 from plnfilter.filterfile.model import DEFAULT_INTERACTIONS, DEFAULT_WEIGHTS, RankConfig, Voices
-from plnfilter.filterfile.yaml_lines import YMap
 
 RANK_KEYS = ("half_life", "weights", "interactions", "max_per_author", "max_per_instance", "mix")
 VOICE_GROUPS = ("trusted", "outside_sector", "dissenting")

@@ -19,8 +19,8 @@ from plnfilter.filterfile.checks import (
     need_mapping,
     type_name,
 )
+from plnfilter.filterfile.lined import YMap
 from plnfilter.filterfile.model import SourceSpec
-from plnfilter.filterfile.yaml_lines import YMap
 
 KINDS = ("mastodon", "bluesky", "file")
 MASTODON_OPTIONS = (

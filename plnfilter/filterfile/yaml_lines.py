@@ -14,6 +14,7 @@ from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from plnfilter.errors import FilterFileError
+from plnfilter.filterfile.lined import YList, YMap
 
 MAX_BYTES = 1_000_000
 MAX_NODES = 100_000  # values after alias expansion; a real filter file has a few hundred
@@ -22,20 +23,6 @@ MAX_DEPTH = 64
 
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
-
-
-class YMap(dict):
-    """A YAML mapping that knows its own line and the line of each key."""
-
-    line: int
-    key_lines: dict[str, int]
-
-
-class YList(list):
-    """A YAML sequence that knows its own line and the line of each item."""
-
-    line: int
-    item_lines: list[int]
 
 
 class _LineLoader(yaml.SafeLoader):
