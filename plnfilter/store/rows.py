@@ -58,7 +58,10 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _LIST_FIELDS = ("tags", "links", "mentions", "reposted_by", "media_alt")
 # Built once: json.dumps with any non-default option builds a new encoder on every call.
 _LIST_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_RAW_ENCODE = json.JSONEncoder(ensure_ascii=True, default=str, separators=(",", ":")).encode
+# Raw objects come from a JSON parser or an SDK's dicts, so they cannot hold a cycle: skip the check (~15%).
+_RAW_ENCODE = json.JSONEncoder(
+    ensure_ascii=True, check_circular=False, default=str, separators=(",", ":")
+).encode
 
 
 def clean_text(value: str) -> str:
@@ -229,6 +232,86 @@ def row_decoder(names: Sequence[str]) -> Callable[[Sequence[Any]], dict[str, Any
         return out
 
     return decode
+
+
+_FLOAT_COLUMNS = frozenset(name for name, kind in POST_SCHEMA.items() if kind is float)
+_JSON_TEXT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+
+
+def _list_sql(column: str) -> str:
+    """A stored list as embedded JSON; a damaged or non-array cell becomes [] (as `load_list` reads it)."""
+    return (
+        f"CASE WHEN json_valid({column}) THEN CASE json_type({column}) WHEN 'array' THEN json({column}) "
+        "ELSE json_array() END ELSE json_array() END"
+    )
+
+
+def _bool_sql(column: str) -> str:
+    """0/1 as false/true; anything else (NULL) as it is, as `decode_row` leaves it."""
+    return (
+        f"CASE typeof({column}) WHEN 'integer' THEN json(CASE WHEN {column} THEN 'true' ELSE 'false' END) "
+        f"ELSE {column} END"
+    )
+
+
+def _number_json(value: Any) -> str:
+    """A REAL as Python's json writes it (shortest repr), which SQLite's %.15g would not."""
+    if value.__class__ is float and value - value == 0.0:
+        return repr(value)
+    return _JSON_TEXT(value)
+
+
+def json_object_sql(names: Sequence[str]) -> tuple[str, Callable[[Sequence[Any]], str]]:
+    """A SELECT list making SQLite write each row as compact JSON, and the function finishing each line.
+
+    The line equals the compact JSON of `decode_row` of the same row (lists and booleans decoded, U+2028
+    and U+2029 escaped), without building a dict: SQLite's json_object does the work in C. REAL columns
+    are left to Python so floats keep their shortest form. `raw` is not supported (stored ASCII-escaped).
+    `names` must come from POST_SCHEMA (they are spliced into SQL).
+    """
+    unknown = [n for n in names if n not in POST_SCHEMA or n == "raw"]
+    if unknown:
+        raise ValueError(f"no JSON form for column {unknown[0]!r}")
+    selects: list[str] = []
+    keys: list[str | None] = []  # None: a json_object segment; else the '"name":' prefix of a REAL column
+    run: list[str] = []
+
+    def close_run() -> None:
+        if run:
+            selects.append(f"json_object({', '.join(run)})")
+            keys.append(None)
+            run.clear()
+
+    for name in names:
+        column = f"posts.{name}"
+        if name in _FLOAT_COLUMNS:
+            close_run()
+            selects.append(column)
+            keys.append(_JSON_TEXT(name) + ":")
+        elif name in JSON_LIST_COLUMNS:
+            run.append(f"'{name}', {_list_sql(column)}")
+        elif name in BOOL_COLUMNS:
+            run.append(f"'{name}', {_bool_sql(column)}")
+        else:
+            run.append(f"'{name}', {column}")
+    close_run()
+    plan = tuple(keys)
+
+    def assemble(row: Sequence[Any]) -> str:
+        if len(plan) == 1 and plan[0] is None:
+            line = row[0]
+        else:
+            parts = []
+            for key, value in zip(plan, row, strict=True):
+                part = value[1:-1] if key is None else key + _number_json(value)
+                if part:
+                    parts.append(part)
+            line = "{" + ",".join(parts) + "}"
+        if "\u2028" in line or "\u2029" in line:
+            line = line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+        return line
+
+    return ", ".join(selects), assemble
 
 
 def judged_row(item: Any, now: str = "") -> dict[str, Any]:

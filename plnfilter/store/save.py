@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -30,11 +31,34 @@ _REPOSTED_BY_UNION = (
     "WHERE value NOT IN (SELECT value FROM json_each(posts.reposted_by)))) END"
 )
 _NAMES = ", ".join(ROW_COLUMNS)
-_MARKS = ", ".join("?" for _ in ROW_COLUMNS)
+_MARKS = "(" + ", ".join("?" for _ in ROW_COLUMNS) + ")"
 _SETS = ", ".join(f"{c} = excluded.{c}" for c in _UPDATED) + f", reposted_by = {_REPOSTED_BY_UNION}"
-# Column names are constants, values are parameters.
-UPSERT_POST_SQL = f"INSERT INTO posts ({_NAMES}) VALUES ({_MARKS}) ON CONFLICT(uri) DO UPDATE SET {_SETS}"  # noqa: S608
-_INSERT_FINDING_SQL = "INSERT OR IGNORE INTO post_sources (uri, source, first_seen) VALUES (?, ?, ?)"
+# Rows per upsert statement. FTS5 (SQLite < 3.44) flushes its pending terms into a new segment at the
+# end of every statement that writes it: one statement per row (executemany) made a segment per post
+# and kept FTS5 busy merging them. Several rows per statement flush once.
+_ROWS_PER_STATEMENT = 40
+
+
+def _upsert_sql(count: int) -> str:
+    """The upsert of `count` rows in one statement (column names are constants, values parameters)."""
+    values = ", ".join([_MARKS] * count)
+    return f"INSERT INTO posts ({_NAMES}) VALUES {values} ON CONFLICT(uri) DO UPDATE SET {_SETS}"  # noqa: S608
+
+
+def _upsert_rows(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Upsert rows a few dozen per statement (within SQLite's limit on parameters)."""
+    limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    per = max(1, min(_ROWS_PER_STATEMENT, limit // len(ROW_COLUMNS)))
+    for start in range(0, len(rows), per):
+        chunk = rows[start : start + per]
+        conn.execute(_upsert_sql(len(chunk)), [value for row in chunk for value in row])
+
+
+# Keyed by the post's id (see schema.m005): looked up in the uri index the upsert has just touched.
+_INSERT_FINDING_SQL = (
+    "INSERT OR IGNORE INTO post_sources (uri, source, first_seen, post_id) "
+    "SELECT uri, ?, ?, id FROM posts WHERE uri = ?"
+)
 _UPSERT_SOURCE_SQL = (
     "INSERT INTO sources (name, network, spec, cursor, last_run, last_error) VALUES (?, ?, ?, ?, ?, NULL) "
     "ON CONFLICT(name) DO UPDATE SET network = excluded.network, spec = excluded.spec, "
@@ -106,8 +130,8 @@ def save_page(
     conn = as_connection(db)
     with db_errors(conn), write_transaction(db):
         existing = {r[0] for r in conn.execute(_EXISTING_SQL, [json.dumps(uris)])} if uris else set()
-        conn.executemany(UPSERT_POST_SQL, rows)
-        conn.executemany(_INSERT_FINDING_SQL, [(uri, source, stamp) for uri in uris])
+        _upsert_rows(conn, rows)
+        conn.executemany(_INSERT_FINDING_SQL, [(source, stamp, uri) for uri in uris])
         conn.execute(
             _UPSERT_SOURCE_SQL,
             [source, clean_text(timeline.network), clean_text(timeline.spec), cursor, stamp],

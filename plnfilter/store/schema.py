@@ -104,10 +104,50 @@ def m003_posts_fts(db: sqlite_utils.Database) -> None:
     db.execute(f'CREATE TRIGGER "posts_au" AFTER UPDATE OF {cols} ON "posts" BEGIN {delete} {insert} END')
 
 
+def m004_cheaper_post_indexes(db: sqlite_utils.Database) -> None:
+    """Indexes the queries use, and no more: each one is rewritten on every page a run saves.
+
+    posts_author served nothing (author filters compare lower(author)); the score order only ever
+    reads kept posts, so that index holds only them; re-saving a post whose indexed text did not
+    change leaves its FTS entry alone.
+    """
+    db.execute('DROP INDEX IF EXISTS "posts_author"')
+    db.execute('DROP INDEX IF EXISTS "posts_kept_score"')
+    db.execute('CREATE INDEX "posts_kept_by_score" ON "posts" ("score") WHERE "kept" = 1')
+    cols = ", ".join(f'"{c}"' for c in FTS_COLUMNS)
+    old = ", ".join(f'old."{c}"' for c in FTS_COLUMNS)
+    new = ", ".join(f'new."{c}"' for c in FTS_COLUMNS)
+    changed = " OR ".join(f'old."{c}" IS NOT new."{c}"' for c in FTS_COLUMNS)
+    db.execute('DROP TRIGGER IF EXISTS "posts_au"')
+    delete = f'INSERT INTO "posts_fts" ("posts_fts", rowid, {cols}) VALUES(\'delete\', old.rowid, {old});'
+    insert = f'INSERT INTO "posts_fts" (rowid, {cols}) VALUES (new.rowid, {new});'  # noqa: S608
+    db.execute(
+        f'CREATE TRIGGER "posts_au" AFTER UPDATE OF {cols} ON "posts" WHEN {changed} BEGIN {delete} {insert} END'
+    )
+
+
+def m005_post_sources_by_post_id(db: sqlite_utils.Database) -> None:
+    """Findings indexed by (source, post id) only: a new post's id is the largest yet, so its findings
+    append to their source's end of the index instead of landing all over one keyed by uri.
+
+    That one index also counts a source's posts (`plnfilter sources`) and drives refresh by source.
+    """
+    db.execute('ALTER TABLE "post_sources" ADD COLUMN "post_id" INTEGER')
+    db.execute(
+        'UPDATE "post_sources" SET "post_id" = (SELECT "id" FROM "posts" WHERE "uri" = "post_sources"."uri")'
+    )
+    db.execute('DELETE FROM "post_sources" WHERE "post_id" IS NULL')  # a finding of no post finds nothing
+    db.execute('DROP INDEX IF EXISTS "post_sources_uri_source"')
+    db.execute('DROP INDEX IF EXISTS "post_sources_source"')
+    db.execute('CREATE UNIQUE INDEX "post_sources_source_post" ON "post_sources" ("source", "post_id")')
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m001_posts,
     m002_sources_and_runs,
     m003_posts_fts,
+    m004_cheaper_post_indexes,
+    m005_post_sources_by_post_id,
 ]
 
 
