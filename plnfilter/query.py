@@ -18,7 +18,7 @@ from typing import Any
 
 from plnfilter.errors import ArchiveError, UsageError
 from plnfilter.store.archive import archive_path, db_errors
-from plnfilter.store.rows import OUTPUT_COLUMNS, ROW_COLUMNS, clean_text, row_decoder
+from plnfilter.store.rows import OUTPUT_COLUMNS, ROW_COLUMNS, clean_text, json_object_sql, row_decoder
 from plnfilter.times import normalise_iso, to_iso
 
 ALL_COLUMNS: tuple[str, ...] = OUTPUT_COLUMNS + ("html", "raw")
@@ -86,9 +86,14 @@ def _columns(selection: Selection) -> tuple[str, ...]:
 
 def build_sql(selection: Selection, columns: Sequence[str] | None = None) -> tuple[str, list[Any]]:
     """SQL and parameters for a flag-based selection; every user value is a parameter."""
+    columns = tuple(columns) if columns else _columns(selection)
+    return _build_sql(selection, ", ".join("posts." + c for c in columns))
+
+
+def _build_sql(selection: Selection, select_list: str) -> tuple[str, list[Any]]:
+    """The selection's FROM, WHERE and ORDER BY under `select_list` (built from whitelisted names)."""
     if selection.order not in ORDERS:
         raise UsageError(f"unknown order {selection.order!r}", "use one of: " + ", ".join(ORDERS))
-    columns = tuple(columns) if columns else _columns(selection)
     where: list[str] = []
     params: list[Any] = []
     joins = ""
@@ -132,9 +137,9 @@ def build_sql(selection: Selection, columns: Sequence[str] | None = None) -> tup
         where.append("posts.created_at < ?")
         params.append(_moment(selection.until, "--until"))
     if selection.kept is not None:
-        where.append("posts.kept = ?")
-        params.append(1 if selection.kept else 0)
-    sql = f"SELECT {', '.join('posts.' + c for c in columns)} FROM posts{joins}"  # noqa: S608 (names from a whitelist)
+        # A literal, not a parameter: only then can SQLite use the partial index of kept posts by score.
+        where.append("posts.kept = 1" if selection.kept else "posts.kept = 0")
+    sql = f"SELECT {select_list} FROM posts{joins}"  # noqa: S608 (names from a whitelist)
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += f" ORDER BY {_ORDER_SQL[order]}, posts.id"
@@ -179,11 +184,60 @@ def run_sql(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> I
 
 
 def select(conn: sqlite3.Connection, selection: Selection) -> Iterator[dict[str, Any]]:
-    """Rows as dicts in a stable column order, JSON lists decoded, streamed from the cursor."""
+    """Rows as dicts in a stable column order, JSON lists decoded, streamed from the cursor.
+
+    A flag-based selection returns `Rows`, which a JSON Lines writer can also read as ready lines.
+    """
     if selection.sql is not None:
         return run_sql(conn, selection.sql)
-    sql, params = build_sql(selection)
-    return _stream(conn, sql, params)
+    columns = _columns(selection)
+    sql, params = build_sql(selection, columns)
+    return Rows(conn, selection, columns, sql, params)
+
+
+class Rows:
+    """One selection's rows, read once: as dicts (iterating), or as JSON text built by SQLite (`json_lines`)."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        selection: Selection,
+        columns: tuple[str, ...],
+        sql: str,
+        params: list[Any],
+    ) -> None:
+        self.columns = columns
+        self._conn = conn
+        self._selection = selection
+        self._sql = sql
+        self._params = params
+        self._dicts: Iterator[dict[str, Any]] | None = None
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        if self._dicts is None:
+            self._dicts = _stream(self._conn, self._sql, self._params)
+        return next(self._dicts)
+
+    def json_lines(self) -> Iterator[str] | None:
+        """Each row as the compact JSON object (no newline) the dict would encode to; None if unavailable.
+
+        Unavailable once iteration has begun, and when `raw` is asked for (stored ASCII-escaped).
+        """
+        if self._dicts is not None or "raw" in self.columns:
+            return None
+        select_list, assemble = json_object_sql(self.columns)
+        sql, params = _build_sql(self._selection, select_list)
+        self._dicts = iter(())  # the rows are now read as lines
+        return _lines(self._conn, sql, params, assemble)
+
+
+def _lines(conn: sqlite3.Connection, sql: str, params: Sequence[Any], assemble: Any) -> Iterator[str]:
+    with db_errors(conn):
+        for row in conn.execute(sql, params):
+            yield assemble(row)
 
 
 def get_row(

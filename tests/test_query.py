@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -318,3 +319,55 @@ def test_get_row_and_iter_posts_with_a_selection(conn):
 def test_all_columns_are_real_columns(conn):
     (row,) = select(conn, Selection(columns=ALL_COLUMNS, limit=1))
     assert tuple(row) == ALL_COLUMNS
+
+
+def test_jsonl_lines_built_by_sqlite_equal_the_decoded_rows(tmp_path):
+    """`plnfilter query --format jsonl` takes its lines from SQLite: same JSON as the dicts, hostile text too."""
+    import json
+    import sqlite3
+
+    from plnfilter.export import write
+
+    hostile = Post(
+        uri="https://evil.example/users/x/statuses/9",
+        network="mastodon",
+        author="x@evil.example",
+        created_at="2026-11-23T09:00:00Z",
+        text='line\u2028sep\u2029para "quoted" \\ back\x00nul\x01\x1f\ttab\nnew 🎓 é </script>',
+        tags=("edtech", 'we"ird', "\u2028"),
+        links=("https://evil.example/?a=1&b=</script>",),
+        spoiler="\x7f",
+        sensitive=True,
+    )
+    path = tmp_path / "archive.db"
+    db = open_archive(path)
+    judged = [Judged(p, k, s, ("topics",) if k else ()) for p, k, s in POSTS]
+    judged.append(Judged(hostile, True, 0.1 + 0.2, ("a", "b")))
+    save_page(db, FakeTimeline(), judged, "c", "2026-11-26T00:00:00Z")
+    db.close()
+    damage = sqlite3.connect(path)  # cells another tool wrote: lists that are not JSON arrays, a NULL flag
+    damage.execute(
+        "UPDATE posts SET links = 'not json', media_alt = '{\"a\": 1}', has_media = NULL WHERE uri = ?",
+        [POSTS[2][0].uri],
+    )
+    damage.commit()
+    damage.close()
+    conn = open_readonly(path)
+    for selection in (
+        Selection(kept=None),
+        Selection(text="edtech"),
+        Selection(columns=("score", "uri", "html", "kept", "score", "tags"), kept=None),
+        Selection(columns=("score",), kept=None),
+    ):
+        rows = list(select(conn, selection))
+        lines = list(select(conn, selection).json_lines())
+        assert len(lines) == len(rows) > 0
+        assert [json.loads(line) for line in lines] == rows
+        out = io.StringIO()
+        assert write(select(conn, selection), "jsonl", out) == len(rows)
+        text = out.getvalue()
+        assert "\u2028" not in text and "\u2029" not in text
+        assert [json.loads(line) for line in text.splitlines()] == rows
+    (row,) = [r for r in select(conn, Selection(kept=None)) if r["uri"] == POSTS[2][0].uri]
+    assert row["links"] == [] and row["media_alt"] == [] and row["has_media"] is None
+    conn.close()

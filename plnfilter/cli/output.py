@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Callable, Iterable, Iterator
 
@@ -57,9 +58,16 @@ def emit(
 
         if out is None:
             out = click.get_text_stream("stdout")
-            if fmt == "csv":
-                # csv writes \r\n itself (RFC 4180); stop the text layer from adding its own.
-                out = open(sys.stdout.fileno(), "w", encoding="utf-8", newline="", closefd=False)  # noqa: SIM115
+            if fmt == "csv" and hasattr(out, "buffer"):
+                # csv writes \r\n itself (RFC 4180): a view of stdout's bytes that translates no newline.
+                out.flush()
+                raw = io.TextIOWrapper(out.buffer, encoding="utf-8", newline="")
+                try:
+                    export.write(counted, fmt, raw, bom=bom, **options)
+                    raw.flush()
+                finally:
+                    raw.detach()  # stdout stays open for whatever prints next
+                return counted.count
         export.write(counted, fmt, out, bom=bom, **options)
         out.flush()
     return counted.count
@@ -69,6 +77,17 @@ class _Counter:
     def __init__(self, rows: Iterable[dict]) -> None:
         self.rows = rows
         self.count = 0
+        if hasattr(rows, "json_lines"):  # query.Rows: the jsonl writer may take ready-made lines
+            self.json_lines = self._count_lines
+
+    def _count_lines(self) -> Iterator[str] | None:
+        lines = self.rows.json_lines()
+        return None if lines is None else self._counting(lines)
+
+    def _counting(self, lines: Iterator[str]) -> Iterator[str]:
+        for line in lines:
+            self.count += 1
+            yield line
 
     def __iter__(self) -> Iterator[dict]:
         for row in self.rows:

@@ -8,7 +8,8 @@ from typing import Any, TextIO
 
 from plnfilter.store.rows import clean_text
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False, default=str).encode  # json.dumps builds one per call
+# Compact, as SQLite's json_object writes the lines `query.Rows.json_lines` hands over.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":")).encode
 
 
 def _dumps(row: Mapping[str, Any]) -> str:
@@ -32,9 +33,16 @@ def write_json(rows: Iterable[Mapping[str, Any]], out: TextIO) -> int:
 
 
 def write_jsonl(rows: Iterable[Mapping[str, Any]], out: TextIO) -> int:
-    """One JSON object per line."""
+    """One JSON object per line; rows that can give their lines ready-made (`query.Rows`) skip the dicts."""
     count = 0
     write = out.write  # looked up once: click's stdout wrapper resolves attributes through __getattr__
+    ready = getattr(rows, "json_lines", None)
+    lines = ready() if ready is not None else None
+    if lines is not None:
+        for line in lines:
+            write(line + "\n")
+            count += 1
+        return count
     for row in rows:
         write(_dumps(row) + "\n")
         count += 1
