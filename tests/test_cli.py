@@ -170,3 +170,13 @@ def test_sources_and_runs_tables_show_what_a_person_scans_for(demo_archive, comm
     )
     rows = [json.loads(line) for line in full.stdout.splitlines()]
     assert rows and ("cursor" in rows[0] if command == "sources" else "per_source" in rows[0])
+
+
+@pytest.mark.parametrize("command", ["query", "export"])
+def test_csv_on_stdout_keeps_rfc4180_line_ends_in_process_too(demo_archive, command):
+    """Through click's runner (no real file descriptor): CRLF rows, nothing doubled to \\r\\r\\n."""
+    result = CliRunner().invoke(cli, [command, "--db", str(demo_archive), "--format", "csv", "--limit", "3"])
+    assert result.exit_code == 0, result.output
+    raw = result.stdout_bytes
+    assert raw.count(b"\r\n") >= 4 and b"\r\r\n" not in raw
+    assert raw.startswith(b"uri,network,")

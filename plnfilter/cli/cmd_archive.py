@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from plnfilter.cli.options import build_selection, db_option, resolve_db, selection_options
-from plnfilter.cli.output import emit, output_options
+from plnfilter.cli.output import emit, output_options, stdout_text
 
 EXPORT_FORMATS = ("csv", "json", "jsonl", "markdown", "html", "atom")
 
@@ -107,9 +106,8 @@ def export(
     rows = select(conn, selection)
     options = {"bom": bom, "title": title, "images": images}
     if output is None:
-        out = open(sys.stdout.fileno(), "w", encoding="utf-8", newline="", closefd=False)  # noqa: SIM115
-        exporters.write(rows, fmt, out, **options)
-        out.flush()
+        with stdout_text() as out:
+            exporters.write(rows, fmt, out, **options)
         return
     tmp = output.with_name(f".{output.name}.tmp")
     try:

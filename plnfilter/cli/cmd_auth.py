@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -23,7 +24,7 @@ def _read_secret_file(path: Path | None, prompt: str) -> str:
     if path is None:
         return click.prompt(prompt, hide_input=True).strip()
     if str(path) == "-":
-        return click.get_text_stream("stdin").readline().strip()
+        return sys.stdin.readline().strip()
     return path.read_text(encoding="utf-8").strip()
 
 

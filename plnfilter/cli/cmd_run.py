@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 import time
 from pathlib import Path
@@ -155,7 +156,9 @@ def filter_stream(filter_path: Path, all_posts, fmt, bom) -> None:
     from plnfilter.pipeline import judge_stream
 
     filter_file = load_filter(filter_path)
-    stdin = click.get_text_stream("stdin", errors="surrogateescape")
+    stdin = sys.stdin  # undecodable bytes become problems reported per line, not a crash
+    if hasattr(stdin, "buffer"):
+        stdin = io.TextIOWrapper(stdin.buffer, encoding="utf-8", errors="surrogateescape")
     problems: list[str] = []
     rows = judge_stream(filter_file, stdin, keep_dropped=all_posts, problems=problems)
     emit(rows, fmt or "jsonl", bom=bom)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import TextIO
 
 import click
 
@@ -36,6 +38,25 @@ def resolve_format(fmt: str | None) -> str:
     return "table" if sys.stdout.isatty() else "jsonl"
 
 
+@contextmanager
+def stdout_text() -> Iterator[TextIO]:
+    """stdout as UTF-8 text that translates no newline (csv writes its own \\r\\n, RFC 4180), left
+    open afterwards for whatever prints next. Works on the real stdout and on click's test runner."""
+    stream = sys.stdout
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:  # already a plain text stream (e.g. StringIO)
+        yield stream
+        stream.flush()
+        return
+    stream.flush()
+    text = io.TextIOWrapper(buffer, encoding="utf-8", newline="")
+    try:
+        yield text
+        text.flush()
+    finally:
+        text.detach()
+
+
 def emit(
     rows: Iterable[dict],
     fmt: str | None,
@@ -57,19 +78,11 @@ def emit(
         from plnfilter import export
 
         if out is None:
-            out = click.get_text_stream("stdout")
-            if fmt == "csv" and hasattr(out, "buffer"):
-                # csv writes \r\n itself (RFC 4180): a view of stdout's bytes that translates no newline.
-                out.flush()
-                raw = io.TextIOWrapper(out.buffer, encoding="utf-8", newline="")
-                try:
-                    export.write(counted, fmt, raw, bom=bom, **options)
-                    raw.flush()
-                finally:
-                    raw.detach()  # stdout stays open for whatever prints next
-                return counted.count
-        export.write(counted, fmt, out, bom=bom, **options)
-        out.flush()
+            with stdout_text() as stdout:
+                export.write(counted, fmt, stdout, bom=bom, **options)
+        else:
+            export.write(counted, fmt, out, bom=bom, **options)
+            out.flush()
     return counted.count
 
 
