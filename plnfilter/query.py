@@ -18,7 +18,14 @@ from typing import Any
 
 from plnfilter.errors import ArchiveError, UsageError
 from plnfilter.store.archive import archive_path, db_errors
-from plnfilter.store.rows import OUTPUT_COLUMNS, ROW_COLUMNS, clean_text, json_object_sql, row_decoder
+from plnfilter.store.rows import (
+    OUTPUT_COLUMNS,
+    ROW_COLUMNS,
+    clean_text,
+    csv_cells_sql,
+    json_object_sql,
+    row_decoder,
+)
 from plnfilter.times import normalise_iso, to_iso
 
 ALL_COLUMNS: tuple[str, ...] = OUTPUT_COLUMNS + ("html", "raw")
@@ -221,17 +228,36 @@ class Rows:
             self._dicts = _stream(self._conn, self._sql, self._params)
         return next(self._dicts)
 
+    def _ready(self) -> bool:
+        """Lines or cells from SQLite: before iterating, without `raw` or a column named twice (dict keys)."""
+        return (
+            self._dicts is None and "raw" not in self.columns and len(set(self.columns)) == len(self.columns)
+        )
+
     def json_lines(self) -> Iterator[str] | None:
         """Each row as the compact JSON object (no newline) the dict would encode to; None if unavailable.
 
-        Unavailable once iteration has begun, and when `raw` is asked for (stored ASCII-escaped).
+        Unavailable once iteration has begun, and when `raw` (stored ASCII-escaped) is asked for.
         """
-        if self._dicts is not None or "raw" in self.columns:
+        if not self._ready():
             return None
         select_list, assemble = json_object_sql(self.columns)
         sql, params = _build_sql(self._selection, select_list)
         self._dicts = iter(())  # the rows are now read as lines
         return _lines(self._conn, sql, params, assemble)
+
+    def csv_cells(self) -> Iterator[Sequence[Any]] | None:
+        """Each row as the CSV cells `export.to_csv` makes of its dict, computed by SQLite; None if unavailable."""
+        if not self._ready():
+            return None
+        sql, params = _build_sql(self._selection, csv_cells_sql(self.columns))
+        self._dicts = iter(())  # the rows are now read as cells
+        return _tuples(self._conn, sql, params)
+
+
+def _tuples(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    with db_errors(conn):
+        yield from conn.execute(sql, params)
 
 
 def _lines(conn: sqlite3.Connection, sql: str, params: Sequence[Any], assemble: Any) -> Iterator[str]:

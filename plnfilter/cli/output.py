@@ -90,17 +90,20 @@ class _Counter:
     def __init__(self, rows: Iterable[dict]) -> None:
         self.rows = rows
         self.count = 0
-        if hasattr(rows, "json_lines"):  # query.Rows: the jsonl writer may take ready-made lines
-            self.json_lines = self._count_lines
+        if hasattr(rows, "json_lines"):  # query.Rows: writers may take lines or cells SQLite made
+            self.columns = rows.columns
+            self.json_lines = lambda: self._counting(rows.json_lines())
+            self.csv_cells = lambda: self._counting(rows.csv_cells())
 
-    def _count_lines(self) -> Iterator[str] | None:
-        lines = self.rows.json_lines()
-        return None if lines is None else self._counting(lines)
+    def _counting(self, items: Iterator | None) -> Iterator | None:
+        if items is None:
+            return None
+        return self._count(items)
 
-    def _counting(self, lines: Iterator[str]) -> Iterator[str]:
-        for line in lines:
+    def _count(self, items: Iterator) -> Iterator:
+        for item in items:
             self.count += 1
-            yield line
+            yield item
 
     def __iter__(self) -> Iterator[dict]:
         for row in self.rows:

@@ -46,6 +46,20 @@ def write_csv(
     """Header then one line per row (CRLF endings); columns default to the first row's keys."""
     from plnfilter.query import OUTPUT_COLUMNS
 
+    ready = getattr(rows, "csv_cells", None)  # query.Rows: SQLite computes the cells
+    if ready is not None and (columns is None or tuple(columns) == tuple(rows.columns)):
+        cells = ready()
+        if cells is not None:
+            if bom:
+                out.write("\ufeff")
+            writer = csv.writer(out, lineterminator="\r\n")
+            writer.writerow(rows.columns)
+            count = 0
+            writerow = writer.writerow
+            for values in cells:
+                writerow(values)
+                count += 1
+            return count
     iterator = iter(rows)
     first = next(iterator, None)
     names = list(columns) if columns else (list(first) if first is not None else list(OUTPUT_COLUMNS))
