@@ -106,6 +106,51 @@ def test_migrations_are_recorded_and_not_rerun_on_reopen(tmp_path):
     again.close()
 
 
+def test_an_archive_from_before_migration_4_is_upgraded_with_its_posts_and_findings(tmp_path, monkeypatch):
+    import plnfilter.store.schema as schema
+
+    path = tmp_path / "archive.db"
+    monkeypatch.setattr(schema, "MIGRATIONS", MIGRATIONS[:3])
+    old = open_archive(path)
+    old.conn.execute(  # a page as the store saved it then: findings keyed by uri
+        "INSERT INTO posts (uri, network, text, author, tags, kept, score) VALUES (?, 'mastodon', ?, ?, '[]', 1, 2.5)",
+        [make_post(1).uri, "old words", "kate@example.social"],
+    )
+    old.conn.executemany(
+        "INSERT INTO post_sources (uri, source, first_seen) VALUES (?, ?, '2026-11-01T00:00:00Z')",
+        [(make_post(1).uri, T1.name), (make_post(1).uri, T2.name), ("https://gone.example/1", T1.name)],
+    )
+    old.conn.commit()
+    old.close()
+    monkeypatch.undo()
+
+    db = open_archive(path)
+    indexes = {row[1] for row in db.conn.execute("PRAGMA index_list('posts')")}
+    assert "posts_author" not in indexes and "posts_kept_score" not in indexes
+    assert "posts_kept_by_score" in indexes
+    findings = db.conn.execute("SELECT uri, source, post_id FROM post_sources ORDER BY source").fetchall()
+    assert findings == [(make_post(1).uri, T1.name, 1), (make_post(1).uri, T2.name, 1)]
+    assert fts_uris(db, "old") == {make_post(1).uri}
+    check_fts(db)
+    # the same post found again by T1 adds no finding; an edit re-indexes its text
+    save_page(db, T1, judged(make_post(1, text="new words")), "c", "2026-11-26T10:00:00Z")
+    assert db.conn.execute("SELECT count(*) FROM post_sources").fetchone()[0] == 2
+    assert fts_uris(db, "old") == set() and fts_uris(db, "new") == {make_post(1).uri}
+    check_fts(db)
+    assert {s["name"]: s["posts"] for s in list_sources(db)} == {T1.name: 1}
+    db.close()
+
+
+def test_resaving_unchanged_text_leaves_the_search_index_alone(db):
+    save_page(db, T1, judged(make_post(1)), None, "2026-11-26T10:00:00Z")
+    segments = db.conn.execute("SELECT count(*) FROM posts_fts_data").fetchone()[0]
+    for hour in range(11, 15):
+        save_page(db, T1, judged(make_post(1, likes=hour)), None, f"2026-11-26T{hour}:00:00Z")
+    assert db.conn.execute("SELECT count(*) FROM posts_fts_data").fetchone()[0] == segments
+    assert fts_uris(db, "pedagogy") == {make_post(1).uri}
+    check_fts(db)
+
+
 def test_fts_is_the_kind_datasette_and_sqlite_utils_detect(db):
     assert db["posts"].detect_fts() == "posts_fts"
 
