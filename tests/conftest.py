@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from figures import SESSION_FIGURES
 
 # Anything that would make a test depend on the developer's own set-up: archive path, tokens
 # (generic and per instance, e.g. PLNFILTER_MASTODON_TOKEN_MASTODON_SOCIAL), Bluesky login.
@@ -23,7 +24,7 @@ def isolated_home(tmp_path, monkeypatch):
     return home
 
 
-def pytest_terminal_summary(terminalreporter):
+def pytest_terminal_summary(terminalreporter, config):
     """Repeat the figures tests measured (kills survived, leaks found, ...) at the end of the run,
     so the closing notes of issues can quote them from one place."""
     figures = [
@@ -34,6 +35,7 @@ def pytest_terminal_summary(terminalreporter):
         for key, value in getattr(report, "user_properties", ())
         if key == "figure"
     ]
+    figures += [("session", text) for text in config.stash.get(SESSION_FIGURES, [])]
     if figures:
         terminalreporter.section("figures measured by the tests")
         for nodeid, text in figures:

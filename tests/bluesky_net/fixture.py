@@ -14,6 +14,7 @@ import os
 import time
 
 import pytest
+from figures import session_figure
 
 from .network import Network, NetworkStartError
 from .scenario import seed_pln
@@ -43,7 +44,7 @@ class SeededNetwork:
 
 
 @pytest.fixture(scope="session")
-def bluesky_network(tmp_path_factory):
+def bluesky_network(tmp_path_factory, pytestconfig):
     """The running network (PLC + PDS + AppView on 127.0.0.1), stopped at session end."""
     if _skip_requested():
         pytest.skip("PLNFILTER_SKIP_BLUESKY=1: Bluesky reference-network tests not run")
@@ -53,6 +54,10 @@ def bluesky_network(tmp_path_factory):
     except NetworkStartError as exc:
         pytest.fail(f"the Bluesky reference network did not start: {exc}", pytrace=False)
     print(f"\nBluesky reference network started in {network.start_seconds:.1f} s")
+    session_figure(
+        pytestconfig,
+        f"Bluesky reference network (PLC + PDS + AppView) started in {network.start_seconds:.1f} s",
+    )
     try:
         yield network
     finally:
