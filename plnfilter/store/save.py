@@ -54,10 +54,11 @@ def _upsert_rows(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> N
         conn.execute(_upsert_sql(len(chunk)), [value for row in chunk for value in row])
 
 
-# Keyed by the post's id (see schema.m005): looked up in the uri index the upsert has just touched.
-_INSERT_FINDING_SQL = (
+# A page's findings in one statement, keyed by the post's id (see schema.m005), looked up in the uri
+# index the upsert has just touched.
+_INSERT_FINDINGS_SQL = (
     "INSERT OR IGNORE INTO post_sources (uri, source, first_seen, post_id) "
-    "SELECT uri, ?, ?, id FROM posts WHERE uri = ?"
+    "SELECT uri, ?, ?, id FROM posts WHERE uri IN (SELECT value FROM json_each(?))"
 )
 _UPSERT_SOURCE_SQL = (
     "INSERT INTO sources (name, network, spec, cursor, last_run, last_error) VALUES (?, ?, ?, ?, ?, NULL) "
@@ -129,9 +130,11 @@ def save_page(
     source = clean_text(timeline.name)
     conn = as_connection(db)
     with db_errors(conn), write_transaction(db):
-        existing = {r[0] for r in conn.execute(_EXISTING_SQL, [json.dumps(uris)])} if uris else set()
+        uri_list = json.dumps(uris)
+        existing = {r[0] for r in conn.execute(_EXISTING_SQL, [uri_list])} if uris else set()
         _upsert_rows(conn, rows)
-        conn.executemany(_INSERT_FINDING_SQL, [(source, stamp, uri) for uri in uris])
+        if uris:
+            conn.execute(_INSERT_FINDINGS_SQL, [source, stamp, uri_list])
         conn.execute(
             _UPSERT_SOURCE_SQL,
             [source, clean_text(timeline.network), clean_text(timeline.spec), cursor, stamp],
