@@ -510,3 +510,20 @@ def test_readonly_connection_cannot_write(tmp_path, db):
         reader.execute("DELETE FROM posts")
     assert db.conn.execute("SELECT count(*) FROM posts").fetchone()[0] == 1
     reader.close()
+
+
+def test_raw_json_keeps_what_orjson_refuses():
+    """Hand-written hostile raw objects: lone surrogates, huge integers, non-string keys, datetimes."""
+    import datetime
+
+    from plnfilter.store.rows import dump_raw
+
+    for raw in (
+        {"text": "\ud800 lone"},
+        {"id": 2**70},
+        {1: "int key"},
+        {"at": datetime.datetime(2026, 1, 1)},
+    ):
+        text = dump_raw(raw)
+        assert json.loads(text) == json.loads(json.dumps(raw, default=str))
+    assert dump_raw({"text": "café"}) == '{"text":"café"}'

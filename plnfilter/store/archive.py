@@ -118,6 +118,7 @@ def open_archive(path: str | Path) -> sqlite_utils.Database:
             # cached, and checkpoint (two fsyncs) every ~40 MB of WAL rather than every 4 MB.
             conn.execute("PRAGMA cache_size = -65536")
             conn.execute("PRAGMA wal_autocheckpoint = 10000")
+            conn.execute("PRAGMA temp_store = MEMORY")  # FTS merges and sorts: no temp files on disk
             migrate(db)
         except BaseException:
             conn.close()

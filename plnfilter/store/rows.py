@@ -7,6 +7,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from plnfilter.store.schema import POST_SCHEMA
 
 if TYPE_CHECKING:
@@ -64,6 +66,10 @@ _RAW_ENCODE = json.JSONEncoder(
 ).encode
 
 
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+_orjson_dumps = orjson.dumps
+
+
 def clean_text(value: str) -> str:
     """Replace lone UTF-16 surrogates (legal in JSON, not in UTF-8) with U+FFFD; NUL is kept."""
     if value.isascii():
@@ -83,8 +89,16 @@ def dump_list(values: Sequence[str]) -> str:
 
 
 def dump_raw(raw: Mapping[str, Any] | None) -> str:
-    """Raw API JSON, ASCII-escaped so lone surrogates survive; odd SDK types (datetimes) become strings."""
-    return _RAW_ENCODE(raw or {})
+    """Raw API JSON as compact text; odd SDK types (datetimes) become strings.
+
+    orjson writes it ~10x faster than the json module (a tenth of ingest time); what orjson refuses
+    (lone surrogates from hostile JSON, integers past 64 bits, non-string keys) goes through the
+    json module, ASCII-escaped so it survives.
+    """
+    try:
+        return _orjson_dumps(raw or {}, default=str, option=_ORJSON_OPTIONS).decode("utf-8")
+    except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
+        return _RAW_ENCODE(raw or {})
 
 
 def load_list(text: str | None) -> list[str]:
