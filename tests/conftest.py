@@ -7,6 +7,9 @@ import os
 import pytest
 from figures import SESSION_FIGURES
 
+# The Bluesky reference network's session fixtures, registered once so every module shares one network.
+pytest_plugins = ["bluesky_net.fixture"]
+
 # Anything that would make a test depend on the developer's own set-up: archive path, tokens
 # (generic and per instance, e.g. PLNFILTER_MASTODON_TOKEN_MASTODON_SOCIAL), Bluesky login.
 _USER_ENV_PREFIXES = ("PLNFILTER_MASTODON_TOKEN", "PLNFILTER_BSKY_")

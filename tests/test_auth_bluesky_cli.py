@@ -10,14 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from bluesky_net.fixture import bluesky_net, bluesky_network  # noqa: F401 - session fixtures
 
 CLI = Path(sys.executable).with_name("plnfilter")
 HANDLE = "pln-runner.test"
 
 
 @pytest.fixture
-def cli_env(bluesky_net, isolated_home, monkeypatch):  # noqa: F811
+def cli_env(bluesky_net, isolated_home, monkeypatch):
     """Only the AppView is configured: the login service must come from what `auth` stored."""
     for name in ("PLNFILTER_BSKY_SERVICE", "PLNFILTER_BSKY_HANDLE", "PLNFILTER_BSKY_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
@@ -35,7 +34,7 @@ def secret_files(home: Path) -> list[Path]:
 
 
 @pytest.mark.bluesky
-def test_a_wrong_app_password_is_refused_and_not_stored(bluesky_net, cli_env, isolated_home):  # noqa: F811
+def test_a_wrong_app_password_is_refused_and_not_stored(bluesky_net, cli_env, isolated_home):
     result = plnfilter(
         cli_env, "auth", "bluesky", HANDLE, "--password-file", "-", "--service", bluesky_net.pds,
         stdin="wrong-password-123\n",
@@ -47,7 +46,7 @@ def test_a_wrong_app_password_is_refused_and_not_stored(bluesky_net, cli_env, is
 
 
 @pytest.mark.bluesky
-def test_stored_password_and_service_serve_a_later_run(bluesky_net, cli_env, isolated_home, tmp_path):  # noqa: F811
+def test_stored_password_and_service_serve_a_later_run(bluesky_net, cli_env, isolated_home, tmp_path):
     password = bluesky_net.info["password"]
     stored = plnfilter(
         cli_env, "auth", "bluesky", "@" + HANDLE, "--password-file", "-", "--service", bluesky_net.pds,

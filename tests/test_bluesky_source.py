@@ -18,7 +18,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from bluesky_net.fixture import bluesky_net, bluesky_network  # noqa: F401 - session fixtures
 from bluesky_net.proxy import BreakingProxy
 from bluesky_net.seed import wait_until
 
@@ -31,7 +30,7 @@ CLI = Path(sys.executable).with_name("plnfilter")
 
 
 @pytest.fixture
-def env(bluesky_net, monkeypatch):  # noqa: F811
+def env(bluesky_net, monkeypatch):
     """Point plnfilter at the network and log in as pln-runner.test through the environment."""
     monkeypatch.setenv("PLNFILTER_BSKY_SERVICE", bluesky_net.pds)
     monkeypatch.setenv("PLNFILTER_BSKY_APPVIEW", bluesky_net.appview)

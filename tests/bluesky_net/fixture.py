@@ -1,7 +1,7 @@
 """pytest fixtures: the Bluesky reference network, started once per test session and seeded.
 
-Import the fixtures into ONE test module (or list this module in `pytest_plugins` of the root
-conftest): a session fixture imported into two modules would start two networks.
+The root conftest lists this module in `pytest_plugins`, so every test module shares one network
+(never import the fixtures into a test module: each importing module would start its own).
 
 If the network cannot start the tests FAIL, with the log tail; under CI=true they always try.
 Locally, `PLNFILTER_SKIP_BLUESKY=1` skips them with that reason.
