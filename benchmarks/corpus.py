@@ -176,29 +176,20 @@ class Corpus:
         facets = list(record.get("facets") or [])
         pieces = [text, " ".join(words)]
         position = len((" ".join(pieces)).encode("utf-8"))
-        for tag in tags:
-            piece = "#" + tag
-            start = position + 1
+        marked = [("#" + tag, {"$type": "app.bsky.richtext.facet#tag", "tag": tag}) for tag in tags]
+        marked += [(link, {"$type": "app.bsky.richtext.facet#link", "uri": link}) for link in links]
+        for piece, feature in marked:
+            start = position + 1  # after the joining space
+            end = start + len(piece.encode())
             facets.append(
                 {
                     "$type": "app.bsky.richtext.facet",
-                    "index": {"byteStart": start, "byteEnd": start + len(piece.encode())},
-                    "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": tag}],
+                    "index": {"byteStart": start, "byteEnd": end},
+                    "features": [feature],
                 }
             )
             pieces.append(piece)
-            position = start + len(piece.encode())
-        for link in links:
-            start = position + 1
-            facets.append(
-                {
-                    "$type": "app.bsky.richtext.facet",
-                    "index": {"byteStart": start, "byteEnd": start + len(link.encode())},
-                    "features": [{"$type": "app.bsky.richtext.facet#link", "uri": link}],
-                }
-            )
-            pieces.append(link)
-            position = start + len(link.encode())
+            position = end
         created = self._when(i, rng)
         stamp = created.strftime("%Y-%m-%dT%H:%M:%S.") + f"{created.microsecond // 1000:03d}Z"
         record.update(text=" ".join(p for p in pieces if p), facets=facets, createdAt=stamp)

@@ -175,13 +175,13 @@ def refresh_counts(db, filter_file, found: list[Timeline], report: RunReport, ct
     """
     from plnfilter.refresh import RefreshReport, outcome, plan_refresh
 
-    if filter_file.refresh is None and not any("refresh" in getattr(t, "options", {}) for t in found):
+    failed = {entry.name for entry in report.failed}
+    jobs = plan_refresh(db, filter_file, found, failed, report.fetched_uris, now_utc())
+    if not jobs:
         return
     if ctx.deadline is not None and time.monotonic() >= ctx.deadline:
         log("refresh: skipped, --max-time was reached while fetching")
         return
-    failed = {entry.name for entry in report.failed}
-    jobs = plan_refresh(db, filter_file, found, failed, report.fetched_uris, now_utc())
     for job in jobs:
         report.refresh[job.name] = RefreshReport()
     for batch in fetch_concurrently(jobs, {}, ctx):

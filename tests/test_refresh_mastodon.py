@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -130,7 +131,13 @@ def test_refresh_limit_bounds_the_requests_and_takes_the_newest_first(
 ):
     mock = mastodon_mock
     tag = "RefreshBound"
-    statuses = [mock.post("kate", f"bound {n} #{tag}") for n in range(100)]
+    # Archive times have second precision and refresh breaks ties by archive row, so the oldest and
+    # the newest status each get a second of their own: "newest first" is then unambiguous.
+    statuses = [mock.post("kate", f"bound 0 #{tag}")]
+    time.sleep(1.1)
+    statuses += [mock.post("kate", f"bound {n} #{tag}") for n in range(1, 99)]
+    time.sleep(1.1)
+    statuses.append(mock.post("kate", f"bound 99 #{tag}"))
     proxy = BreakingProxy(mock.base_url)  # counts what plnfilter asks
     try:
         db = tmp_path / "a.db"

@@ -12,15 +12,8 @@ import click
 from plnfilter.cli.console import clean
 from plnfilter.cli.options import db_option, filter_argument, load_filter, parse_time, resolve_db
 from plnfilter.cli.output import emit, output_options
+from plnfilter.cli.progress import plain_log, run_progress
 from plnfilter.errors import EXIT_ERROR, EXIT_PARTIAL
-
-
-def _stderr(quiet: bool):
-    def log(message: str) -> None:
-        if not quiet:
-            click.echo(clean(message), err=True)
-
-    return log
 
 
 @click.command()
@@ -55,12 +48,13 @@ def run(filter_path: Path, db_path, since, max_pages, timeout, max_wait, max_tim
 
     Incremental: each timeline resumes where the last run stopped. Every post is
     archived with its verdict, kept or not; `plnfilter query` shows the kept ones.
+    Then the counts of posts first seen within the filter file's `refresh:` window
+    (default 2d) are fetched again, at most `refresh_limit` requests per server.
 
     \b
     Example (crontab, every 30 minutes):
       */30 * * * * plnfilter run ~/pln.yaml --quiet --max-time 600
     """
-    from plnfilter.cli.progress import run_progress
     from plnfilter.pipeline import run_filter
 
     filter_file = load_filter(filter_path)
@@ -86,7 +80,7 @@ def run(filter_path: Path, db_path, since, max_pages, timeout, max_wait, max_tim
             "simplify the regexes of the filter file (nested repeats like (a+)+ backtrack without end)",
             err=True,
         )
-    log = _stderr(quiet)
+    log = plain_log(quiet)
     for source in report.sources.values():
         if not source.error:
             log(f"  {source.name}: {source.fetched} fetched, {source.new} new, {source.kept} kept")
@@ -122,7 +116,7 @@ def apply(filter_path: Path, db_path, lock_wait, quiet) -> None:
 
     filter_file = load_filter(filter_path)
     total, kept = apply_filter(filter_file, resolve_db(db_path), lock_wait=lock_wait)
-    _stderr(quiet)(f"re-evaluated {total} posts: {kept} kept, {total - kept} dropped")
+    plain_log(quiet)(f"re-evaluated {total} posts: {kept} kept, {total - kept} dropped")
 
 
 @click.command()

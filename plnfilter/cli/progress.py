@@ -15,7 +15,9 @@ Log = Callable[[str], None]
 OnPage = Callable[[str, int], None]
 
 
-def _plain(quiet: bool) -> Log:
+def plain_log(quiet: bool) -> Log:
+    """Messages to stderr as clean text, unless --quiet."""
+
     def log(message: str) -> None:
         if not quiet:
             click.echo(clean(message), err=True)
@@ -27,7 +29,7 @@ def _plain(quiet: bool) -> Log:
 def run_progress(quiet: bool) -> Iterator[tuple[Log, OnPage]]:
     """(log, on_page) for `run_filter`: a transient rich display when stderr is a terminal."""
     if quiet or not sys.stderr.isatty():
-        yield _plain(quiet), lambda name, count: None
+        yield plain_log(quiet), lambda name, count: None
         return
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn

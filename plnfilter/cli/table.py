@@ -25,6 +25,14 @@ TEXT_LINES = 3  # a post's text is cut to about this many lines, ending in an el
 CELL_PADDING = 3  # rich's borders and padding per column
 
 
+def flexible_width(columns: Iterable[tuple[str, int]], width: int) -> int:
+    """What each flexible (width 0) column gets of `width` once the fixed ones and borders are paid."""
+    columns = list(columns)
+    fixed = sum(size for _, size in columns if size)
+    flexible = sum(1 for _, size in columns if not size) or 1
+    return (width - 1 - CELL_PADDING * len(columns) - fixed) // flexible
+
+
 def fit_columns(columns: tuple[tuple[str, int], ...], width: int) -> tuple[tuple[str, int], ...]:
     """The columns that fit `width` with at least TEXT_MIN for each flexible (width 0) column:
     first the optional columns go, then author names narrow, then time and rank go too."""
@@ -33,8 +41,7 @@ def fit_columns(columns: tuple[tuple[str, int], ...], width: int) -> tuple[tuple
     wanted = TEXT_MIN if flexible == 1 else TEXT_MIN // 2
 
     def short() -> int:
-        fixed = sum(size for _, size in chosen if size)
-        return wanted - (width - 1 - CELL_PADDING * len(chosen) - fixed) // flexible
+        return wanted - flexible_width(chosen, width)
 
     def drop(names: tuple[str, ...]) -> None:
         nonlocal chosen
@@ -68,9 +75,7 @@ def print_table(rows: Iterable[dict], *, columns=None, title: str = "") -> None:
             POST_COLUMNS if "uri" in rows[0] and "text" in rows[0] else tuple((key, 0) for key in rows[0])
         )
     columns = fit_columns(tuple(columns), console.width)
-    fixed = sum(size for _, size in columns if size)
-    flexible = sum(1 for _, size in columns if not size) or 1
-    text_width = max((console.width - 1 - CELL_PADDING * len(columns) - fixed) // flexible, 10)
+    text_width = max(flexible_width(columns, console.width), 10)
     table = Table(title=Text(clean(title)) if title else None, show_lines=False, expand=True)
     for name, size in columns:
         if size:
