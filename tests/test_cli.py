@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -170,6 +171,28 @@ def test_sources_and_runs_tables_show_what_a_person_scans_for(demo_archive, comm
     )
     rows = [json.loads(line) for line in full.stdout.splitlines()]
     assert rows and ("cursor" in rows[0] if command == "sources" else "per_source" in rows[0])
+
+
+def test_runs_table_shows_the_filter_files_name_however_deep_it_lives(tmp_path):
+    deep = tmp_path / ("a-long-folder-name-" * 4) / "filters"
+    shutil.copytree(ROOT / "filters", deep)
+    db = tmp_path / "deep.db"
+    ran = subprocess.run(
+        [sys.executable, "-m", "plnfilter", "run", str(deep / "demo.yaml"), "--db", str(db), "-q"],
+        capture_output=True,
+        text=True,
+    )
+    assert ran.returncode == 0, ran.stderr
+    for width in (80, 120):
+        table = subprocess.run(
+            [sys.executable, "-m", "plnfilter", "runs", "--db", str(db), "--format", "table"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": str(width)},
+        )
+        assert table.returncode == 0, table.stderr
+        row = next(line for line in table.stdout.splitlines() if "264" in line or " ok " in line)
+        assert "…" in row and "filters/demo.yaml" in row, table.stdout
 
 
 @pytest.mark.parametrize("command", ["query", "export"])

@@ -6,6 +6,7 @@ never carries terminal escapes.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 import click
@@ -75,7 +76,7 @@ def print_table(rows: Iterable[dict], *, columns=None, title: str = "") -> None:
             POST_COLUMNS if "uri" in rows[0] and "text" in rows[0] else tuple((key, 0) for key in rows[0])
         )
     columns = fit_columns(tuple(columns), console.width)
-    text_width = max(flexible_width(columns, console.width), 10)
+    text_width = max(flexible_width(measured(columns, rows), console.width), 10)
     table = Table(title=Text(clean(title)) if title else None, show_lines=False, expand=True)
     for name, size in columns:
         if size:
@@ -85,6 +86,17 @@ def print_table(rows: Iterable[dict], *, columns=None, title: str = "") -> None:
     for row in rows:
         table.add_row(*(Text(cell_text(row.get(name), name, text_width)) for name, _ in columns))
     console.print(table)
+
+
+def measured(columns: tuple[tuple[str, int], ...], rows: list[dict]) -> tuple[tuple[str, int], ...]:
+    """Fixed columns at the width their header and cells take (at most their size), so the
+    flexible ones get the room that is really left."""
+    return tuple(
+        (name, min(size, max(len(name), *(len(cell_text(row.get(name), name)) for row in rows))))
+        if size
+        else (name, 0)
+        for name, size in columns
+    )
 
 
 def cell_text(value, name: str, text_width: int = 70) -> str:
@@ -100,4 +112,15 @@ def cell_text(value, name: str, text_width: int = 70) -> str:
         return clean(str(value), keep_newlines=False)[:16].replace("T", " ")
     if name == "text":
         return one_line(str(value), max(text_width * TEXT_LINES - 8, 40))
+    if name == "filter_file":
+        return path_tail(clean(str(value), keep_newlines=False), text_width)
     return clean(str(value), keep_newlines=False)
+
+
+def path_tail(path: str, width: int) -> str:
+    """A path that fits `width` on one line: the home folder as `~`, then the start cut, since the
+    file's name is what a person looks for."""
+    home = os.path.expanduser("~")
+    if home not in ("", "/") and (path == home or path.startswith(home + os.sep)):
+        path = "~" + path[len(home) :]
+    return path if len(path) <= width else "…" + path[-max(width - 1, 1) :]
