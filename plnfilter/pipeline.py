@@ -133,7 +133,8 @@ def run_filter(
         started = to_iso(now_utc())
         report = RunReport(sources={t.name: SourceReport(t.name) for t in found})
         store.close_interrupted_runs(db, started)  # we hold the lock: a run still "running" was killed
-        report.run_id = store.start_run(db, str(filter_file.path), started)
+        # The absolute path: `runs` is read later, from wherever cron or the person happens to be.
+        report.run_id = store.start_run(db, str(Path(filter_file.path).resolve()), started)
         deadline = time.monotonic() + max_time if max_time else None
         ctx = FetchContext(
             since=since, max_pages=max_pages, timeout=timeout, max_wait=max_wait, deadline=deadline, log=log

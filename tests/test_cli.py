@@ -173,16 +173,23 @@ def test_sources_and_runs_tables_show_what_a_person_scans_for(demo_archive, comm
     assert rows and ("cursor" in rows[0] if command == "sources" else "per_source" in rows[0])
 
 
-def test_runs_table_shows_the_filter_files_name_however_deep_it_lives(tmp_path):
+def test_runs_record_the_filter_files_full_path_and_the_table_shows_its_name(tmp_path):
     deep = tmp_path / ("a-long-folder-name-" * 4) / "filters"
     shutil.copytree(ROOT / "filters", deep)
     db = tmp_path / "deep.db"
-    ran = subprocess.run(
-        [sys.executable, "-m", "plnfilter", "run", str(deep / "demo.yaml"), "--db", str(db), "-q"],
+    ran = subprocess.run(  # from the folder above, as a person would type it
+        [sys.executable, "-m", "plnfilter", "run", "filters/demo.yaml", "--db", str(db), "-q"],
+        capture_output=True,
+        text=True,
+        cwd=deep.parent,
+    )
+    assert ran.returncode == 0, ran.stderr
+    history = subprocess.run(
+        [sys.executable, "-m", "plnfilter", "runs", "--db", str(db), "--format", "jsonl"],
         capture_output=True,
         text=True,
     )
-    assert ran.returncode == 0, ran.stderr
+    assert json.loads(history.stdout)["filter_file"] == str((deep / "demo.yaml").resolve())
     for width in (80, 120):
         table = subprocess.run(
             [sys.executable, "-m", "plnfilter", "runs", "--db", str(db), "--format", "table"],
