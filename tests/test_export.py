@@ -140,6 +140,13 @@ def test_markdown_digest_has_author_date_text_and_link():
     assert text.count("\n---\n") == 1
 
 
+def test_markdown_says_counts_in_words_and_leaves_zeros_out():
+    text = render([row(1, likes=1, reposts=0, replies=1), row(2, likes=2, reposts=3, replies=2)], "markdown")
+    assert "[link](https://example.social/@kate/1) · 1 like · 1 reply · " in text
+    assert "[link](https://example.social/@kate/2) · 2 likes · 3 reposts · 2 replies · " in text
+    assert "0 reposts" not in text
+
+
 def test_markdown_escapes_markup_and_refuses_script_links():
     text = render(
         [row(text="# not a heading\n<script>x</script> [a](javascript:b)", url="javascript:alert(1)")],

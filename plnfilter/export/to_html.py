@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from plnfilter.export.to_markdown import display_time
+from plnfilter.export.to_markdown import counted, display_time
 from plnfilter.store.rows import clean_text
 from plnfilter.times import now_utc, to_iso
 
@@ -82,12 +82,6 @@ def _view(row: Mapping[str, Any], show_html: bool, images: bool) -> dict[str, An
         "group": clean_text(str(row.get("group") or "")),
         "reposted_by": [clean_text(str(who)) for who in row.get("reposted_by") or () if who],
     }
-
-
-def counted(number: Any, noun: str) -> str:
-    """`1 like`, `2 likes`, `1 reply`, `0 replies`."""
-    plural = noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
-    return f"{number} {noun if number == 1 else plural}"
 
 
 def _environment():

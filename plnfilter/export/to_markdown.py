@@ -61,15 +61,21 @@ def _post(row: Mapping[str, Any]) -> str:
     link = safe_link(row.get("url"))
     if link:
         facts.append(f"[link]({link})")
-    for label, key in (("likes", "likes"), ("reposts", "reposts"), ("replies", "replies")):
+    for noun, key in (("like", "likes"), ("repost", "reposts"), ("reply", "replies")):
         if row.get(key):
-            facts.append(f"{row[key]} {label}")
+            facts.append(counted(row[key], noun))
     tags = row.get("tags") or ()
     if tags:
         facts.append(" ".join("\\#" + escape_markdown(str(t)) for t in tags))
     if facts:
         lines += [" · ".join(facts), ""]
     return "\n".join(lines)
+
+
+def counted(number: Any, noun: str) -> str:
+    """`1 like`, `2 likes`, `1 reply`, `0 replies`."""
+    plural = noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
+    return f"{number} {noun if number == 1 else plural}"
 
 
 def write_markdown(rows: Iterable[Mapping[str, Any]], out: TextIO, title: str = "plnfilter digest") -> int:
