@@ -180,7 +180,7 @@ def refresh_counts(db, filter_file, found: list[Timeline], report: RunReport, ct
     jobs = plan_refresh(db, filter_file, found, failed, report.fetched_uris, now_utc())
     if not jobs:
         return
-    if ctx.deadline is not None and time.monotonic() >= ctx.deadline:
+    if ctx.past_deadline():
         log("refresh: skipped, --max-time was reached while fetching")
         return
     for job in jobs:
@@ -254,7 +254,7 @@ def fetch_concurrently(found: list[Timeline], cursors: dict, ctx: FetchContext):
             try:
                 for page in timeline.fetch(cursors.get(timeline.name), ctx):
                     pages.put((timeline, page))
-                    if ctx.deadline and time.monotonic() > ctx.deadline:
+                    if ctx.past_deadline():
                         raise SourceError(timeline.name, "stopped by --max-time", "raise --max-time")
             except PlnError as exc:
                 pages.put((timeline, exc))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain
 from typing import Any, TextIO
 
 from plnfilter.store.rows import clean_text
@@ -44,38 +45,34 @@ def write_csv(
     bom: bool = False,
 ) -> int:
     """Header then one line per row (CRLF endings); columns default to the first row's keys."""
-    from plnfilter.query import OUTPUT_COLUMNS
-
-    ready = getattr(rows, "csv_cells", None)  # query.Rows: SQLite computes the cells
-    if ready is not None and (columns is None or tuple(columns) == tuple(rows.columns)):
-        cells = ready()
-        if cells is not None:
-            if bom:
-                out.write("\ufeff")
-            writer = csv.writer(out, lineterminator="\r\n")
-            writer.writerow(rows.columns)
-            count = 0
-            writerow = writer.writerow
-            for values in cells:
-                writerow(values)
-                count += 1
-            return count
-    iterator = iter(rows)
-    first = next(iterator, None)
-    names = list(columns) if columns else (list(first) if first is not None else list(OUTPUT_COLUMNS))
+    names, lines = _header_and_cells(rows, columns)
     if bom:
         out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(names)
-    if first is None:
-        return 0
     count = 0
-    for row in _chain(first, iterator):
-        writer.writerow(list(map(cell, map(row.get, names))))
+    writerow = writer.writerow
+    for values in lines:
+        writerow(values)
         count += 1
     return count
 
 
-def _chain(first: Mapping[str, Any], rest: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:
-    yield first
-    yield from rest
+def _header_and_cells(
+    rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None
+) -> tuple[Sequence[str], Iterable[Sequence[Any]]]:
+    """The column names and each row's cells: computed by SQLite when `rows` can (`query.Rows`),
+    else from the dicts, the names defaulting to the first row's keys."""
+    from plnfilter.query import OUTPUT_COLUMNS
+
+    ready = getattr(rows, "csv_cells", None)
+    if ready is not None and (columns is None or tuple(columns) == tuple(rows.columns)):
+        cells = ready()
+        if cells is not None:
+            return rows.columns, cells
+    iterator = iter(rows)
+    first = next(iterator, None)
+    names = list(columns) if columns else (list(first) if first is not None else list(OUTPUT_COLUMNS))
+    if first is None:
+        return names, ()
+    return names, (list(map(cell, map(row.get, names))) for row in chain((first,), iterator))

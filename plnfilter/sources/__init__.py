@@ -7,6 +7,7 @@ and imports its SDK only inside `fetch`, so `plnfilter query` never pays for atp
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,6 +42,20 @@ class FetchContext:
     max_wait: float = 30.0  # the longest rate-limit wait worth sitting out
     deadline: float | None = None  # time.monotonic() value by which to stop (--max-time)
     log: Callable[[str], None] = field(default=lambda message: None)
+
+    def past_deadline(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+
+def in_chunks(items: list[str], size: int, ctx: FetchContext, source: str) -> Iterator[list[str]]:
+    """`items` a request's worth at a time, for the multi-get methods a refresh uses; SourceError
+    when --max-time passes between two requests."""
+    from plnfilter.errors import SourceError
+
+    for start in range(0, len(items), size):
+        if start and ctx.past_deadline():
+            raise SourceError(source, "stopped by --max-time", "the next run refreshes the rest")
+        yield items[start : start + size]
 
 
 class Timeline(Protocol):

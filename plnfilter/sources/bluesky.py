@@ -21,7 +21,7 @@ from plnfilter.auth_bluesky import login_service
 from plnfilter.errors import SourceError
 from plnfilter.normalize.bluesky import REPOST, MalformedPost, to_post
 from plnfilter.post import Post
-from plnfilter.sources import FetchContext, Page
+from plnfilter.sources import FetchContext, Page, in_chunks
 from plnfilter.times import parse_iso, parse_since, to_iso
 
 DEFAULT_MAX_PAGES = 10  # x 100 posts per timeline per run
@@ -263,15 +263,10 @@ def fetch_post_views(
     `login`), so timeouts, rate limits and errors read the same. A deleted post is simply absent.
     https://docs.bsky.app/docs/api/app-bsky-feed-get-posts
     """
-    import time
-
     from plnfilter.sources.bluesky_session import connect
 
     conn = connect(source, service, ctx, login)
-    for start in range(0, len(uris), GET_POSTS):
-        if start and ctx.deadline is not None and time.monotonic() >= ctx.deadline:
-            raise SourceError(source, "stopped by --max-time", "the next run refreshes the rest")
-        chunk = uris[start : start + GET_POSTS]
+    for chunk in in_chunks(uris, GET_POSTS, ctx, source):
         data = conn.get("app.bsky.feed.getPosts", {"uris": chunk}, "check the service URL")
         views = data.get("posts")
         if not isinstance(views, list):

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from plnfilter.errors import SourceError
 from plnfilter.normalize.mastodon import instance_base, to_post
-from plnfilter.sources import FetchContext, Page
+from plnfilter.sources import FetchContext, Page, in_chunks
 from plnfilter.times import normalise_iso, to_iso
 
 if TYPE_CHECKING:
@@ -176,10 +176,7 @@ def fetch_statuses_by_id(
     from plnfilter.sources.mastodon_http import MastodonClient
 
     client = MastodonClient(instance, token_for(instance), ctx, source, "statuses")
-    for start in range(0, len(ids), MULTI_GET):
-        if start and client.past_deadline():
-            raise SourceError(source, "stopped by --max-time", "the next run refreshes the rest")
-        chunk = ids[start : start + MULTI_GET]
+    for chunk in in_chunks(ids, MULTI_GET, ctx, source):
         yield chunk, client.get_statuses(chunk)
 
 

@@ -80,7 +80,7 @@ class MastodonClient:
         )
 
     def past_deadline(self) -> bool:
-        return self.ctx.deadline is not None and time.monotonic() >= self.ctx.deadline
+        return self.ctx.past_deadline()
 
     def get_page(self, endpoint: str, params: dict[str, Any]) -> RawPage:
         """A page of statuses; the server's `Link` header names the neighbouring pages."""

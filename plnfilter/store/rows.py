@@ -260,6 +260,14 @@ def _list_sql(column: str) -> str:
     )
 
 
+def _check_sql_columns(names: Sequence[str], form: str) -> None:
+    """Names spliced into SQL must be archive columns; `raw` is stored ASCII-escaped, so it has no
+    ready-made form."""
+    unknown = [n for n in names if n not in POST_SCHEMA or n == "raw"]
+    if unknown:
+        raise ValueError(f"no {form} form for column {unknown[0]!r}")
+
+
 def _bool_sql(column: str) -> str:
     """0/1 as false/true; anything else (NULL) as it is, as `decode_row` leaves it."""
     return (
@@ -283,9 +291,7 @@ def json_object_sql(names: Sequence[str]) -> tuple[str, Callable[[Sequence[Any]]
     are left to Python so floats keep their shortest form. `raw` is not supported (stored ASCII-escaped).
     `names` must come from POST_SCHEMA (they are spliced into SQL).
     """
-    unknown = [n for n in names if n not in POST_SCHEMA or n == "raw"]
-    if unknown:
-        raise ValueError(f"no JSON form for column {unknown[0]!r}")
+    _check_sql_columns(names, "JSON")
     selects: list[str] = []
     keys: list[str | None] = []  # None: a json_object segment; else the '"name":' prefix of a REAL column
     run: list[str] = []
@@ -345,15 +351,12 @@ def csv_cells_sql(names: Sequence[str]) -> str:
     Lists are space-joined, flags true/false and formula-like text neutralised, all by SQLite.
     `names` must come from POST_SCHEMA (they are spliced into SQL); `raw` is not supported.
     """
-    unknown = [n for n in names if n not in POST_SCHEMA or n == "raw"]
-    if unknown:
-        raise ValueError(f"no CSV form for column {unknown[0]!r}")
+    _check_sql_columns(names, "CSV")
     cells = []
     for name in names:
         column = f"posts.{name}"
         if name in JSON_LIST_COLUMNS:
-            array = f"CASE WHEN json_valid({column}) AND json_type({column}) = 'array' THEN {column} ELSE '[]' END"
-            joined = f"(SELECT group_concat(value, ' ') FROM json_each({array}))"  # noqa: S608 (names from POST_SCHEMA)
+            joined = f"(SELECT group_concat(value, ' ') FROM json_each({_list_sql(column)}))"  # noqa: S608 (names from POST_SCHEMA)
             cells.append(f"(SELECT {_csv_text_sql('j')} FROM (SELECT {joined} AS j))")  # noqa: S608
         elif name in BOOL_COLUMNS:
             cells.append(
