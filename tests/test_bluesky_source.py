@@ -202,7 +202,7 @@ def test_second_run_archives_only_new_posts_and_updates_counts(env, tmp_path):
     first = [
         seeder.post("kate.test", f"Cycle note {i} #plncycle", age=timedelta(minutes=30 - i)) for i in range(3)
     ]
-    env.network.process_all()
+    env.seeder.settle()
     filter_path = write_filter(tmp_path, ["bluesky: {hashtags: [plncycle]}"])
     db = tmp_path / "a.db"
     result = run_cli(filter_path, db)
@@ -212,7 +212,7 @@ def test_second_run_archives_only_new_posts_and_updates_counts(env, tmp_path):
     second = [seeder.post("adjoa.test", f"Later cycle note {i} #plncycle") for i in range(2)]
     seeder.like("maria.test", first[0])
     seeder.like("yuki.test", first[0])
-    env.network.process_all()
+    env.seeder.settle()
     result = run_cli(filter_path, db)
     assert result.returncode == 0, result.stderr
     archived = rows(db)
@@ -627,7 +627,7 @@ def test_a_post_liked_between_runs_has_its_count_updated_though_catch_up_never_s
     old = seeder.post("counts-author.test", "The first note #plnrefresh", age=timedelta(minutes=300))
     for i in range(100):  # a full page of newer posts: the next walk stops before reaching `old`
         seeder.post("counts-author.test", f"note {i} #plnrefresh", age=timedelta(minutes=200 - i))
-    env.network.process_all()
+    env.seeder.settle()
     proxy = BreakingProxy(env.appview)
     try:
         source = f'bluesky: {{author: counts-author.test, service: "{proxy.url}"}}'
@@ -643,7 +643,7 @@ def test_a_post_liked_between_runs_has_its_count_updated_though_catch_up_never_s
         seeder.like("yuki.test", old)
         seeder.repost("adjoa.test", old)
         newest = seeder.post("counts-author.test", "after the first run #plnrefresh")
-        env.network.process_all()
+        env.seeder.settle()
         proxy.requests.clear()
         results = {db: run_cli(path, db) for path, db in ((fresh, fresh_db), (frozen, frozen_db))}
     finally:

@@ -163,7 +163,7 @@ def write(path: Path, data: dict) -> None:
 def main() -> None:
     network = Network().start()
     try:
-        seeder = Seeder(network.pds)
+        seeder = Seeder(network.pds, network)
         info = seed_pln(seeder, network)
         appview = network.appview
         write(
@@ -210,7 +210,7 @@ def main() -> None:
             "maria.test",
             seeder.post("liwei.test", "Short thread on feedback literacy #edtech", age=timedelta(minutes=1)),
         )
-        network.process_all()
+        seeder.settle()
         write(
             SAMPLES / "bluesky-search.json",
             capture(appview, "app.bsky.feed.searchPosts", q="#edtech", limit=70),
@@ -222,7 +222,7 @@ def main() -> None:
         # getListFeed carries no reposts on this AppView; a following timeline does.
         for subject in ("curator.test", "maria.test"):
             seeder.follow("pln-runner.test", subject)
-        network.process_all()
+        seeder.settle()
         runner = seeder.accounts["pln-runner.test"].client
         write(
             SAMPLES / "bluesky-timeline.json",

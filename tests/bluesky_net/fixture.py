@@ -68,7 +68,7 @@ def bluesky_network(tmp_path_factory, pytestconfig):
 def bluesky_net(bluesky_network, tmp_path_factory) -> SeededNetwork:
     """The network with the PLN of `scenario.py` written into it and indexed."""
     began = time.monotonic()
-    seeder = Seeder(bluesky_network.pds)
+    seeder = Seeder(bluesky_network.pds, bluesky_network)
     info = seed_pln(seeder, bluesky_network)
     path = tmp_path_factory.mktemp("bluesky") / "seeded.json"
     path.write_text(json.dumps(info, indent=1, ensure_ascii=False), encoding="utf-8")

@@ -145,7 +145,7 @@ def seed_pln(seeder: Seeder, network) -> dict:
     feed_posts = [p["slides"].uri, p["es"].uri, p["ja"].uri]
     generator_did = network.serve_feed(feed_uri, feed_posts)
     seeder.feed_generator("curator.test", "pln-picks", generator_did, "PLN picks")
-    network.process_all()
+    seeder.settle()
 
     return {
         "accounts": {handle: account.did for handle, account in seeder.accounts.items()},

@@ -3,6 +3,13 @@
 Records go through the atproto Python SDK's `com.atproto.repo.createRecord` as plain dicts,
 so the tests control every byte (facet tags in mixed case, record-only `tags`, self-labels).
 Handles end in `.test`: dev-env resolves nothing else without DNS.
+
+Counts: the AppView recounts a post's likes, reposts, replies and quotes in the transaction that
+indexes each one, and indexes different authors' repos concurrently, so two likes of one post
+indexed at once can both count 1 and the stored count stays 1 for good (a race in the server,
+not a delay). With `network` set, every write that changes a post's counts waits until the
+AppView has indexed it before the next one; `settle()` then polls the AppView until it reports
+the counts written here.
 """
 
 from __future__ import annotations
@@ -70,11 +77,60 @@ class Account:
 
 
 @dataclass
+class Counts:
+    """What the seeder wrote about one post, to compare with what the AppView reports."""
+
+    likes: int = 0
+    reposts: int = 0
+    replies: int = 0
+    quotes: int = 0
+
+
+@dataclass
 class Seeder:
-    """Writes into one network; remembers accounts by handle."""
+    """Writes into one network; remembers accounts by handle and the counts it gave each post."""
 
     pds: str
+    network: Any = None  # the running Network: count-changing writes are indexed one at a time
     accounts: dict[str, Account] = field(default_factory=dict)
+    counts: dict[str, Counts] = field(default_factory=dict)
+
+    def _counted(self, subject: Ref, kind: str) -> None:
+        """Record one more like/repost/reply/quote of `subject`; let the AppView index it alone."""
+        counts = self.counts.setdefault(subject.uri, Counts())
+        setattr(counts, kind, getattr(counts, kind) + 1)
+        if self.network is not None:
+            self.network.process_all()
+
+    def settle(self, timeout: float = 30.0) -> None:
+        """Wait until the AppView has indexed every write and reports every count written here.
+
+        Raises AssertionError naming the posts whose counts never arrived, so a test never reads
+        a half-indexed network.
+        """
+        if self.network is not None:
+            self.network.process_all()
+        if not self.counts or not self.accounts:
+            return
+        reader = next(iter(self.accounts.values())).client
+        uris = list(self.counts)
+
+        def mismatches() -> dict[str, tuple[Counts, Counts]]:
+            seen: dict[str, Counts] = {}
+            for start in range(0, len(uris), 25):
+                views = reader.app.bsky.feed.get_posts({"uris": uris[start : start + 25]}).posts
+                for view in views:
+                    seen[view.uri] = Counts(
+                        view.like_count or 0,
+                        view.repost_count or 0,
+                        view.reply_count or 0,
+                        view.quote_count or 0,
+                    )
+            return {uri: (want, seen.get(uri)) for uri, want in self.counts.items() if seen.get(uri) != want}
+
+        if not wait_until(lambda: not mismatches(), timeout=timeout):
+            detail = "; ".join(f"{uri}: wrote {w}, AppView says {s}" for uri, (w, s) in mismatches().items())
+            raise AssertionError(f"the AppView never reported the seeded counts: {detail}")
 
     def account(self, handle: str, display_name: str = "", description: str = "") -> Account:
         from atproto import Client, models
@@ -223,6 +279,10 @@ class Seeder:
         elif media is not None:
             record["embed"] = media
         uri, cid = self._create(account, "app.bsky.feed.post", record)
+        if reply_to is not None:
+            self._counted(reply_to, "replies")
+        if quote is not None:
+            self._counted(quote, "quotes")
         facet_tag_values = tuple(
             feature["tag"] for facet in facets for feature in facet["features"] if "tag" in feature
         )
@@ -242,6 +302,7 @@ class Seeder:
             "app.bsky.feed.like",
             {"$type": "app.bsky.feed.like", "subject": post.strong(), "createdAt": iso(datetime.now(UTC))},
         )
+        self._counted(post, "likes")
         return Ref(uri, cid, handle)
 
     def repost(self, handle: str, post: Ref) -> Ref:
@@ -250,6 +311,7 @@ class Seeder:
             "app.bsky.feed.repost",
             {"$type": "app.bsky.feed.repost", "subject": post.strong(), "createdAt": iso(datetime.now(UTC))},
         )
+        self._counted(post, "reposts")
         return Ref(uri, cid, handle)
 
     def follow(self, handle: str, subject: str) -> None:
