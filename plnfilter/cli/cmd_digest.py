@@ -283,9 +283,10 @@ def import_filters(files, output, force, name, instances, from_bluesky) -> None:
     if output is not None and output.exists() and not force:
         raise UsageError(f"{output} exists", "choose another --output, or add --force to replace it")
     now = now_utc()
-    stdin = (
-        click.get_text_stream("stdin", encoding="utf-8").read() if any(str(f) == "-" for f in files) else None
-    )
+    stdin = None
+    if any(str(f) == "-" for f in files):
+        stream = getattr(sys.stdin, "buffer", None)
+        stdin = stream.read().decode("utf-8-sig", errors="replace") if stream else sys.stdin.read()
     result = import_files(list(files), now, stdin) if files else ImportResult()
     if instances or from_bluesky:
         from plnfilter.import_filters_live import fetch_bluesky_preferences, fetch_mastodon_filters

@@ -76,7 +76,7 @@ def output_options(
         click.option(
             "--output",
             "-o",
-            type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+            type=click.Path(allow_dash=True, path_type=Path),
             help="Write to this file (atomically; its extension picks the format) instead of stdout ('-').",
         ),
         click.option("--bom", is_flag=True, help="Start CSV with a UTF-8 byte order mark (for Excel)."),
@@ -131,6 +131,8 @@ def choose_output(
                 f"--format {fmt} does not match -o {path}, a {named.name} file name",
                 f"drop --format to write {named.name}, or name the file {path.stem}{ext}",
             )
+        if path.is_dir() and formats.get(fmt or named.name).writes != formats.FOLDER:
+            raise UsageError(f"-o {path} is a folder", "name a file to write")
         if fmt is None:
             if named.name not in allowed:
                 raise UsageError(
@@ -292,6 +294,16 @@ def atom_options(output: Output, conn, db_path: Path, feed: str, self_url: str |
                 "give the address readers subscribe to, like https://example.org/pln.xml",
             )
         return {"feed_id": self_url, "self_url": self_url}
+    from plnfilter.errors import ArchiveError
     from plnfilter.store import archive_id, ensure_archive_id
 
-    return {"feed_id": feed_id(archive_id(conn) or ensure_archive_id(db_path), feed)}
+    found = archive_id(conn)
+    if found is None:  # an archive from before ids: give it one now (its one write from a reader)
+        try:
+            found = ensure_archive_id(db_path)
+        except ArchiveError as error:
+            raise ArchiveError(
+                f"{error.message} (the feed's id is kept in it, written once)",
+                "run `plnfilter run` or `plnfilter apply` on it once, or give --self-url",
+            ) from error
+    return {"feed_id": feed_id(found, feed)}

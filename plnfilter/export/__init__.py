@@ -5,7 +5,6 @@ The formats themselves are described once, in `plnfilter.export.formats.REGISTRY
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
@@ -44,6 +43,8 @@ def save(
 ) -> int:
     """Write rows in `fmt` to the file (or folder) `path` atomically: into a hidden temp file next to
     it, renamed into place only when the whole output was written."""
+    import shutil  # here: it costs start-up time every command would pay
+
     kind = formats.get(fmt).writes
     tmp = path.with_name(f".{path.name}.tmp")
     try:
