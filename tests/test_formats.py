@@ -225,6 +225,17 @@ def test_columns_choose_json_keys_and_table_columns_too(archive, filter_path):
     assert header.index("author") < header.index("likes") and "text" not in header
 
 
+def test_the_columns_offered_are_the_columns_written(archive, filter_path):
+    """What --columns may name is what the rows hold, so no chosen column comes out empty by mistake."""
+    from plnfilter.links import ROW_FIELDS
+    from plnfilter.store import OUTPUT_COLUMNS
+
+    [link] = json.loads(plnfilter("links", *SINCE, "--db", archive, "--format", "json").stdout)
+    assert tuple(link) == ROW_FIELDS
+    rows = json.loads(plnfilter("top", filter_path, *SINCE, "--db", archive, "--format", "json").stdout)
+    assert set(rows[0]) == {"rank", "group", "html", *OUTPUT_COLUMNS}
+
+
 def test_columns_do_not_apply_to_a_digest_page(archive, tmp_path):
     result = plnfilter("export", "--db", archive, "-o", tmp_path / "d.html", "--columns", "uri")
     assert result.exit_code == 2 and "--columns" in result.stderr
