@@ -41,9 +41,9 @@ class Ranked:
     group: str = ""
 
     def row(self, rank: int) -> dict[str, Any]:
-        """An output row: the archive's post columns, the new score, its place and its group."""
+        """An output row: the archive's post columns, the new score (whole: CSV and tables round it),
+        its place and its group."""
         row = judged_row(Judged(self.post, self.verdict.kept, self.score.total, self.verdict.matched))
-        row["score"] = round(self.score.total, 4)
         row["html"] = self.post.html
         return {"rank": rank, "group": self.group, **row}
 

@@ -241,18 +241,21 @@ def import_data(data: Any, source: str, now: datetime, result: ImportResult, tak
     result.inputs.append(source)
 
 
-def import_files(paths: list[Path], now: datetime) -> ImportResult:
-    """Read every file and collect their rules, in file order."""
+def import_files(paths: list[Path], now: datetime, stdin: str | None = None) -> ImportResult:
+    """Read every file and collect their rules, in file order; the path `-` is the text `stdin`."""
     result = ImportResult()
     taken: set[str] = set()
     for path in paths:
+        from_stdin = str(path) == "-"
+        name = "<stdin>" if from_stdin else str(path)
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+            text = (stdin or "") if from_stdin else Path(path).read_text(encoding="utf-8-sig")
+            data = json.loads(text.removeprefix("\ufeff"))
         except json.JSONDecodeError as exc:
             raise UsageError(
-                f"{path} is not JSON (line {exc.lineno}: {exc.msg})", "give the file the API answered with"
+                f"{name} is not JSON (line {exc.lineno}: {exc.msg})", "give the file the API answered with"
             ) from None
-        import_data(data, str(path), now, result, taken)
+        import_data(data, name, now, result, taken)
     return result
 
 

@@ -113,9 +113,11 @@ def apply(filter_path: Path, db_path, lock_wait, quiet) -> None:
     the posts do not.
     """
     from plnfilter.pipeline import apply_filter
+    from plnfilter.store import require_archive
 
     filter_file = load_filter(filter_path)
-    total, kept = apply_filter(filter_file, resolve_db(db_path), lock_wait=lock_wait)
+    archive = require_archive(resolve_db(db_path))  # a mistyped --db is an error, not a new empty archive
+    total, kept = apply_filter(filter_file, archive, lock_wait=lock_wait)
     plain_log(quiet)(f"re-evaluated {total} posts: {kept} kept, {total - kept} dropped")
 
 
@@ -136,8 +138,8 @@ def check(filter_path: Path) -> None:
 @click.command(name="filter")
 @filter_argument
 @click.option("--all", "all_posts", is_flag=True, help="Print dropped posts too (see the kept column).")
-@output_options()
-def filter_stream(filter_path: Path, all_posts, fmt, bom) -> None:
+@output_options(stdout=("jsonl", "jsonl"))
+def filter_stream(filter_path: Path, all_posts, output) -> None:
     """Stream mode: posts on stdin, the ones FILTER keeps on stdout.
 
     Reads JSONL or JSON: Mastodon statuses, Bluesky post views or feed items (as the APIs
@@ -147,15 +149,19 @@ def filter_stream(filter_path: Path, all_posts, fmt, bom) -> None:
     Example:
       plnfilter query --all --format jsonl | plnfilter filter stricter.yaml
     """
+    from plnfilter.errors import UsageError
     from plnfilter.pipeline import judge_stream
+    from plnfilter.store import OUTPUT_COLUMNS
 
+    if str(filter_path) == "-":
+        raise UsageError("the posts come on stdin, so FILTER cannot", "give the filter file's path")
     filter_file = load_filter(filter_path)
     stdin = sys.stdin  # undecodable bytes become problems reported per line, not a crash
     if hasattr(stdin, "buffer"):
         stdin = io.TextIOWrapper(stdin.buffer, encoding="utf-8", errors="surrogateescape")
     problems: list[str] = []
     rows = judge_stream(filter_file, stdin, keep_dropped=all_posts, problems=problems)
-    emit(rows, fmt or "jsonl", bom=bom)
+    emit(rows, output, known=OUTPUT_COLUMNS)
     for problem in problems:
         click.echo(f"warning: {clean(problem)}", err=True)
 

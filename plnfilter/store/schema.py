@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -142,12 +143,22 @@ def m005_post_sources_by_post_id(db: sqlite_utils.Database) -> None:
     db.execute('CREATE UNIQUE INDEX "post_sources_source_post" ON "post_sources" ("source", "post_id")')
 
 
+def m006_settings(db: sqlite_utils.Database) -> None:
+    """What an archive keeps about itself, by key; first its own id, made once, from which the Atom
+    feeds written from it take ids that stay the same from one export to the next."""
+    db.execute('CREATE TABLE IF NOT EXISTS "settings" ("key" TEXT PRIMARY KEY, "value" TEXT NOT NULL)')
+    db.execute(
+        'INSERT OR IGNORE INTO "settings" ("key", "value") VALUES (\'archive_id\', ?)', [str(uuid.uuid4())]
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m001_posts,
     m002_sources_and_runs,
     m003_posts_fts,
     m004_cheaper_post_indexes,
     m005_post_sources_by_post_id,
+    m006_settings,
 ]
 
 
