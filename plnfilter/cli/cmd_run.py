@@ -124,11 +124,16 @@ def apply(filter_path: Path, db_path, lock_wait, quiet) -> None:
 def check(filter_path: Path) -> None:
     """Validate FILTER and print its sources and rules as plnfilter understands them.
 
-    Exits 2 with FILE:LINE and a fix when something is wrong.
+    Exits 2 with FILE:LINE and a fix for every mistake (up to 20), and for `file:` sources
+    that do not exist.
     """
-    from plnfilter.filterfile import describe
+    from plnfilter.filterfile import describe, missing_files
+    from plnfilter.filterfile.problems import in_line_order
 
     filter_file = load_filter(filter_path)
+    missing = missing_files(filter_file)
+    if missing:
+        raise in_line_order(missing)
     for line in describe(filter_file):
         click.echo(clean(line))
 

@@ -77,18 +77,7 @@ def read_yaml(text: str, path: str) -> YMap:
         loader = _LineLoader(text, path)
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        problem = " ".join(part for part in (exc.context, exc.problem) if part) or "cannot be read"
-        hashtag_line = _commented_hashtag_line(text, line)
-        if hashtag_line:
-            raise FilterFileError(
-                path,
-                hashtag_line,
-                "YAML reads ' #' as the start of a comment, so this hashtag cut the line short",
-                "quote hashtags ('#edtech') or leave out the '#': tags: [edtech, pln]",
-            ) from None
-        raise FilterFileError(path, line, f"YAML syntax error: {problem}", _syntax_hint(problem)) from None
+        raise syntax_error(text, path, exc) from None
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, max(exc.position, 0)) + 1
         raise FilterFileError(
@@ -110,10 +99,83 @@ def read_yaml(text: str, path: str) -> YMap:
             "the file must be a mapping of keys such as `sources:` and `include:`",
             "start lines with `name:`, `sources:`, `exclude:`, `include:`, `rank:`",
         )
-    return _Walker(loader, path).value(node)
+    walker = _Walker(loader, path, text.splitlines())
+    top = walker.value(node)
+    top.comment_cuts = walker.cuts
+    return top
 
 
 _COMMENTED_HASHTAG = re.compile(r"(\[|,|:)\s*#\w")
+_KEY_AT_START = re.compile(r"^(\s*)((?:-\s+)*)([^\s#'\"{\[][^:#]*?):(\s|$)")
+_TAG_KEYS = ("tags", "tags_all", "hashtags")
+_CUT_AT_HASH = re.compile(r"\s+#\w")  # ' #edtech' right after a value: a hashtag, not a `# note`
+
+
+def syntax_error(text: str, path: str, exc: yaml.MarkedYAMLError) -> FilterFileError:
+    """The YAML error as a person can act on it: tabs, hashtags, indentation, then PyYAML's words."""
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark else 1
+    problem = " ".join(part for part in (exc.context, exc.problem) if part) or "cannot be read"
+    lines = text.splitlines()
+    for number, content in enumerate(lines[:line], start=1):
+        indent = content[: len(content) - len(content.lstrip(" \t"))]
+        if "\t" in indent:
+            return FilterFileError(
+                path,
+                number,
+                "YAML syntax error: a tab indents this line, and YAML indents with spaces only",
+                "replace the tab with spaces (two per level); most editors can insert spaces for Tab",
+            )
+    hashtag_line = _commented_hashtag_line(text, line)
+    if hashtag_line:
+        return FilterFileError(
+            path,
+            hashtag_line,
+            "YAML reads ' #' as the start of a comment, so this hashtag cut the line short",
+            "put hashtags in single quotes ('#edtech') or leave out the '#': tags: [edtech, pln]",
+        )
+    misplaced = _misplaced_key(lines, mark) if mark else None
+    if misplaced:
+        return FilterFileError(path, line, *misplaced)
+    return FilterFileError(path, line, f"YAML syntax error: {problem}", _syntax_hint(problem))
+
+
+def _key_column(content: str) -> tuple[int, str] | None:
+    """Where the key of a `key: ...` or `- key: ...` line starts, and the key; None for other lines."""
+    match = _KEY_AT_START.match(content)
+    if not match:
+        return None
+    return len(match.group(1)) + len(match.group(2)), match.group(3).strip()
+
+
+def _misplaced_key(lines: list[str], mark) -> tuple[str, str] | None:
+    """A key YAML could not place because it is indented differently from the key above it."""
+    if mark.line >= len(lines):
+        return None
+    found = _key_column(lines[mark.line])
+    if not found:
+        return None
+    column, key = found
+    if mark.column not in (column, column + len(key)):  # the error is elsewhere on the line (': ' in a value)
+        return None
+    for number in range(mark.line - 1, -1, -1):
+        above = lines[number]
+        if not above.strip() or above.lstrip().startswith("#"):
+            continue
+        previous = _key_column(above)
+        if not previous or previous[0] == column:
+            return None
+        if above.rstrip().endswith(":"):  # a key that opens a block: a deeper key may be meant
+            return None
+        shift = column - previous[0]
+        way = "more" if shift > 0 else "less"
+        spaces = "space" if abs(shift) == 1 else "spaces"
+        return (
+            f"the key '{key}' is indented {abs(shift)} {spaces} {way} than '{previous[1]}' on line {number + 1}",
+            f"line '{key}:' up with '{previous[1]}:' (start it in column {previous[0] + 1}); "
+            "keys of one mapping start in the same column",
+        )
+    return None
 
 
 def _commented_hashtag_line(text: str, error_line: int) -> int:
@@ -130,20 +192,74 @@ def _syntax_hint(problem: str) -> str:
     if "escape" in problem:
         return "in double quotes YAML reads backslashes itself: put regexes in single quotes, e.g. regex: '\\d+ tips'"
     if "mapping values" in problem:
-        return "quote values that contain ': ' (for example regex: 'a: b')"
+        return "put values that contain ': ' in single quotes (for example regex: 'a: b')"
     if "alias" in problem or "anchor" in problem:
         return "define each &anchor once, before its *alias"
     return "check the indentation (options sit two spaces in from their `- `) and the quoting on this line and the one before"
 
 
+def _comment_cut(path: str, line: int, message: str, hint: str) -> FilterFileError:
+    """A value YAML silently shortened at ' #': the cause of any other error on its line."""
+    error = FilterFileError(path, line, message, hint)
+    error.root_cause = True
+    return error
+
+
 class _Walker:
     """Turns a node graph into YMap/YList/scalars, counting every value so aliases cannot explode."""
 
-    def __init__(self, loader: yaml.SafeLoader, path: str) -> None:
+    def __init__(self, loader: yaml.SafeLoader, path: str, lines: list[str]) -> None:
         self.loader = loader
         self.path = path
+        self.lines = lines
         self.count = 0
         self.active: set[int] = set()
+        self.cuts: list[FilterFileError] = []  # values a ' #' silently shortened
+        self.keys: list[str] = []  # the keys above the node being read
+
+    def check_cut(self, node, key: str | None) -> None:
+        """Note a plain scalar that YAML ended at ' #' although the line goes on: `- #edtech` (an
+        empty item) or `description: all about #edtech` (cut to 'all about')."""
+        if not isinstance(node, ScalarNode) or node.style is not None:
+            return
+        mark = node.end_mark
+        if mark.line >= len(self.lines):
+            return
+        content = self.lines[mark.line]
+        rest = content[mark.column :]
+        comment = rest.strip()
+        if node.value == "" and node.tag == "tag:yaml.org,2002:null":
+            if key is None and content[: mark.column].rstrip().endswith("-") and comment.startswith("#"):
+                word = comment.split()[0]
+                self.cuts.append(
+                    _comment_cut(
+                        self.path,
+                        mark.line + 1,
+                        f"the item '- {word}' is empty: YAML reads ' #' as the start of a comment",
+                        f"put it in single quotes: - '{word}' (or leave out the '#': - {word.lstrip('#')})",
+                    )
+                )
+            return
+        if node.tag != "tag:yaml.org,2002:str" or not _CUT_AT_HASH.match(rest):
+            return
+        whole = content[node.start_mark.column :].strip() if node.start_mark.line == mark.line else ""
+        whole = whole or node.value + " " + comment
+        what = f"'{key}'" if key is not None else "this item"
+        owner = key if key is not None else (self.keys[-1] if self.keys else None)
+        if owner in _TAG_KEYS:
+            tags = ", ".join(word.lstrip("#") for word in whole.split())
+            hint = f"write each hashtag as a list item, without the '#': {owner}: [{tags}]"
+        else:
+            quoted = "'" + whole.replace("'", "''") + "'"
+            hint = f"put the whole value in single quotes: {f'{key}: ' if key is not None else '- '}{quoted}"
+        self.cuts.append(
+            _comment_cut(
+                self.path,
+                mark.line + 1,
+                f"YAML reads ' {comment.split()[0]}' as the start of a comment, so {what} is cut to {node.value!r}",
+                hint,
+            )
+        )
 
     def value(self, node):
         line = node.start_mark.line + 1
@@ -216,7 +332,12 @@ class _Walker:
                     "keep one of them",
                 )
             out.key_lines[key] = key_line
-            out[key] = self.value(value_node)
+            self.keys.append(key)
+            try:
+                out[key] = self.value(value_node)
+            finally:
+                self.keys.pop()
+            self.check_cut(value_node, key)
         return out
 
     def sequence(self, node: SequenceNode, line: int) -> YList:
@@ -230,4 +351,5 @@ class _Walker:
         for item in node.value:
             out.item_lines.append(item.start_mark.line + 1)
             out.append(self.value(item))
+            self.check_cut(item, None)
         return out
