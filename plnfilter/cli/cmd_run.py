@@ -20,7 +20,10 @@ from plnfilter.errors import EXIT_ERROR, EXIT_PARTIAL
 @filter_argument
 @db_option
 @click.option(
-    "--since", default="24h", show_default=True, help="How far back a first run reaches (24h, 7d, or a date)."
+    "--since",
+    default="24h",
+    show_default=True,
+    help="How far back a first run reaches (24h, 7d, 1d12h, yesterday, or a date).",
 )
 @click.option("--max-pages", type=click.IntRange(min=1), help="At most this many pages per timeline per run.")
 @click.option(
