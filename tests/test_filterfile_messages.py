@@ -38,6 +38,13 @@ OWN_MESSAGES = [
         id="tab-after-spaces",
     ),
     pytest.param(
+        "name:\tx\ninclude:\n  - tags: [a]\n",
+        1,
+        "YAML syntax error: a tab in column 6, where YAML allows only spaces",
+        "replace the tab with spaces",
+        id="tab-after-key",
+    ),
+    pytest.param(
         "include:\n  - name: x\n     tags: [a]\n",
         3,
         "the key 'tags' is indented 1 space more than 'name' on line 2",

@@ -12,6 +12,10 @@ from contextlib import contextmanager
 from plnfilter.errors import FilterFileError, FilterFileErrors
 
 
+class CommentCut(FilterFileError):
+    """A value YAML silently shortened at ' #': the cause of any other error on its line."""
+
+
 def each_error(error: FilterFileError) -> list[FilterFileError]:
     """The single errors inside `error` (several when it is a FilterFileErrors)."""
     return list(getattr(error, "errors", None) or [error])
@@ -41,11 +45,11 @@ class Problems:
 def in_line_order(errors: list[FilterFileError]) -> FilterFileError:
     """One error, or a FilterFileErrors holding them sorted by line, each reported once; an
     error that says why a line is wrong (a comment cut it) hides the others on that line."""
-    root_lines = {error.line for error in errors if getattr(error, "root_cause", False)}
+    root_lines = {error.line for error in errors if isinstance(error, CommentCut)}
     kept: list[FilterFileError] = []
     seen: set[str] = set()
     for error in sorted(errors, key=lambda error: error.line or 0):
-        if error.line in root_lines and not getattr(error, "root_cause", False):
+        if error.line in root_lines and not isinstance(error, CommentCut):
             continue
         if str(error) not in seen:
             seen.add(str(error))

@@ -2,7 +2,9 @@
 
 Only `yaml.SafeLoader` machinery is used (no tags beyond plain data). The document is composed
 into nodes (aliases stay shared, so composing is cheap) and then walked into plain dicts and
-lists with a node budget, which stops "billion laughs" alias bombs before they expand.
+lists with a node budget, which stops "billion laughs" alias bombs before they expand. The walk
+also notes every plain value a ' #' cut short (`- #edtech`, `description: all about #edtech`),
+which YAML itself reads without a word.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from plnfilter.errors import FilterFileError
 from plnfilter.filterfile.lined import YList, YMap
+from plnfilter.filterfile.problems import CommentCut
+from plnfilter.filterfile.yaml_errors import syntax_error
 
 MAX_BYTES = 1_000_000
 MAX_NODES = 100_000  # values after alias expansion; a real filter file has a few hundred
@@ -105,104 +109,8 @@ def read_yaml(text: str, path: str) -> YMap:
     return top
 
 
-_COMMENTED_HASHTAG = re.compile(r"(\[|,|:)\s*#\w")
-_KEY_AT_START = re.compile(r"^(\s*)((?:-\s+)*)([^\s#'\"{\[][^:#]*?):(\s|$)")
 _TAG_KEYS = ("tags", "tags_all", "hashtags")
 _CUT_AT_HASH = re.compile(r"\s+#\w")  # ' #edtech' right after a value: a hashtag, not a `# note`
-
-
-def syntax_error(text: str, path: str, exc: yaml.MarkedYAMLError) -> FilterFileError:
-    """The YAML error as a person can act on it: tabs, hashtags, indentation, then PyYAML's words."""
-    mark = exc.problem_mark or exc.context_mark
-    line = mark.line + 1 if mark else 1
-    problem = " ".join(part for part in (exc.context, exc.problem) if part) or "cannot be read"
-    lines = text.splitlines()
-    for number, content in enumerate(lines[:line], start=1):
-        indent = content[: len(content) - len(content.lstrip(" \t"))]
-        if "\t" in indent:
-            return FilterFileError(
-                path,
-                number,
-                "YAML syntax error: a tab indents this line, and YAML indents with spaces only",
-                "replace the tab with spaces (two per level); most editors can insert spaces for Tab",
-            )
-    hashtag_line = _commented_hashtag_line(text, line)
-    if hashtag_line:
-        return FilterFileError(
-            path,
-            hashtag_line,
-            "YAML reads ' #' as the start of a comment, so this hashtag cut the line short",
-            "put hashtags in single quotes ('#edtech') or leave out the '#': tags: [edtech, pln]",
-        )
-    misplaced = _misplaced_key(lines, mark) if mark else None
-    if misplaced:
-        return FilterFileError(path, line, *misplaced)
-    return FilterFileError(path, line, f"YAML syntax error: {problem}", _syntax_hint(problem))
-
-
-def _key_column(content: str) -> tuple[int, str] | None:
-    """Where the key of a `key: ...` or `- key: ...` line starts, and the key; None for other lines."""
-    match = _KEY_AT_START.match(content)
-    if not match:
-        return None
-    return len(match.group(1)) + len(match.group(2)), match.group(3).strip()
-
-
-def _misplaced_key(lines: list[str], mark) -> tuple[str, str] | None:
-    """A key YAML could not place because it is indented differently from the key above it."""
-    if mark.line >= len(lines):
-        return None
-    found = _key_column(lines[mark.line])
-    if not found:
-        return None
-    column, key = found
-    if mark.column not in (column, column + len(key)):  # the error is elsewhere on the line (': ' in a value)
-        return None
-    for number in range(mark.line - 1, -1, -1):
-        above = lines[number]
-        if not above.strip() or above.lstrip().startswith("#"):
-            continue
-        previous = _key_column(above)
-        if not previous or previous[0] == column:
-            return None
-        if above.rstrip().endswith(":"):  # a key that opens a block: a deeper key may be meant
-            return None
-        shift = column - previous[0]
-        way = "more" if shift > 0 else "less"
-        spaces = "space" if abs(shift) == 1 else "spaces"
-        return (
-            f"the key '{key}' is indented {abs(shift)} {spaces} {way} than '{previous[1]}' on line {number + 1}",
-            f"line '{key}:' up with '{previous[1]}:' (start it in column {previous[0] + 1}); "
-            "keys of one mapping start in the same column",
-        )
-    return None
-
-
-def _commented_hashtag_line(text: str, error_line: int) -> int:
-    """The first line up to the error where an unquoted `#tag` in a list or value became a comment."""
-    for number, line in enumerate(text.splitlines()[:error_line], start=1):
-        if not line.lstrip().startswith("#") and _COMMENTED_HASHTAG.search(line.split("'")[0].split('"')[0]):
-            return number
-    return 0
-
-
-def _syntax_hint(problem: str) -> str:
-    if "tab" in problem:
-        return "indent with spaces, not tabs"
-    if "escape" in problem:
-        return "in double quotes YAML reads backslashes itself: put regexes in single quotes, e.g. regex: '\\d+ tips'"
-    if "mapping values" in problem:
-        return "put values that contain ': ' in single quotes (for example regex: 'a: b')"
-    if "alias" in problem or "anchor" in problem:
-        return "define each &anchor once, before its *alias"
-    return "check the indentation (options sit two spaces in from their `- `) and the quoting on this line and the one before"
-
-
-def _comment_cut(path: str, line: int, message: str, hint: str) -> FilterFileError:
-    """A value YAML silently shortened at ' #': the cause of any other error on its line."""
-    error = FilterFileError(path, line, message, hint)
-    error.root_cause = True
-    return error
 
 
 class _Walker:
@@ -232,7 +140,7 @@ class _Walker:
             if key is None and content[: mark.column].rstrip().endswith("-") and comment.startswith("#"):
                 word = comment.split()[0]
                 self.cuts.append(
-                    _comment_cut(
+                    CommentCut(
                         self.path,
                         mark.line + 1,
                         f"the item '- {word}' is empty: YAML reads ' #' as the start of a comment",
@@ -253,7 +161,7 @@ class _Walker:
             quoted = "'" + whole.replace("'", "''") + "'"
             hint = f"put the whole value in single quotes: {f'{key}: ' if key is not None else '- '}{quoted}"
         self.cuts.append(
-            _comment_cut(
+            CommentCut(
                 self.path,
                 mark.line + 1,
                 f"YAML reads ' {comment.split()[0]}' as the start of a comment, so {what} is cut to {node.value!r}",
