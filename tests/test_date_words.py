@@ -105,3 +105,19 @@ def test_anything_else_exits_2_listing_the_accepted_forms(archive, flag, word):
     for form in ("24h", "7d", "1d12h", "today", "yesterday", "2026-11-26", "2026-11-26T09:30:00Z"):
         assert form in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_filter_file_durations_take_the_same_forms(tmp_path):
+    path = tmp_path / "d.yaml"
+    path.write_text("include:\n  - {max_age: 1D12h}\nrank:\n  half_life: 90 Minutes\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "plnfilter", "check", str(path)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "posted within 36h" in result.stdout and "half-life 90m" in result.stdout
+    path.write_text("include:\n  - {max_age: 1d12}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "plnfilter", "check", str(path)], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"Error: {path}:2: 'max_age' needs a duration, not '1d12'")
