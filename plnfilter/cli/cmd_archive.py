@@ -123,6 +123,7 @@ def export(
 
 # The table shows what a person scans for; csv/json/jsonl carry every field (cursors, per-source counts).
 SOURCE_COLUMNS = (("name", 0), ("last_run", 16), ("posts", 6), ("last_error", 0))
+WIDE_SOURCE_COLUMNS = (("name", 0), ("cursor", 0), ("last_run", 16), ("posts", 6), ("last_error", 0))
 RUN_COLUMNS = (
     ("id", 5),
     ("started", 16),
@@ -137,13 +138,18 @@ RUN_COLUMNS = (
 
 @click.command()
 @db_option
+@click.option("--wide", is_flag=True, help="Table: show each timeline's cursor too (it may wrap).")
 @output_options()
-def sources(db_path, output) -> None:
-    """Each timeline's cursor, last run and last error."""
+def sources(db_path, wide, output) -> None:
+    """Each timeline's last run, posts found and last error; its cursor with --wide or in json.
+
+    The cursor is where the next run resumes: a Mastodon status id, a Bluesky cursor, or a
+    file's sha256.
+    """
     from plnfilter.store import list_sources, open_readonly
 
     rows = list_sources(open_readonly(resolve_db(db_path)))
-    emit(rows, output, title="sources", table_columns=SOURCE_COLUMNS)
+    emit(rows, output, title="sources", table_columns=WIDE_SOURCE_COLUMNS if wide else SOURCE_COLUMNS)
 
 
 @click.command()

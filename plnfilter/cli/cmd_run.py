@@ -20,7 +20,10 @@ from plnfilter.errors import EXIT_ERROR, EXIT_PARTIAL
 @filter_argument
 @db_option
 @click.option(
-    "--since", default="24h", show_default=True, help="How far back a first run reaches (24h, 7d, or a date)."
+    "--since",
+    default="24h",
+    show_default=True,
+    help="How far back a first run reaches (24h, 7d, 1d12h, yesterday, or a date).",
 )
 @click.option("--max-pages", type=click.IntRange(min=1), help="At most this many pages per timeline per run.")
 @click.option(
@@ -126,11 +129,16 @@ def apply(filter_path: Path, db_path, lock_wait, quiet) -> None:
 def check(filter_path: Path) -> None:
     """Validate FILTER and print its sources and rules as plnfilter understands them.
 
-    Exits 2 with FILE:LINE and a fix when something is wrong.
+    Exits 2 with FILE:LINE and a fix for every mistake (up to 20), and for `file:` sources
+    that do not exist.
     """
-    from plnfilter.filterfile import describe
+    from plnfilter.filterfile import describe, missing_files
+    from plnfilter.filterfile.problems import in_line_order
 
     filter_file = load_filter(filter_path)
+    missing = missing_files(filter_file)
+    if missing:
+        raise in_line_order(missing)
     for line in describe(filter_file):
         click.echo(clean(line))
 

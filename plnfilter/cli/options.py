@@ -86,7 +86,9 @@ def selection_options(command: Callable) -> Callable:
             help="Posts by this author (user@host or handle; repeatable).",
         ),
         click.option("--network", type=click.Choice(["mastodon", "bluesky"]), help="Only this network."),
-        click.option("--since", help="Newer than a duration (24h, 7d) or a date (2026-11-26)."),
+        click.option(
+            "--since", help="Newer than a duration (24h, 7d, 1d12h), today, yesterday or a date (2026-11-26)."
+        ),
         click.option("--until", help="Older than a duration or a date."),
         click.option("--lang", help="Only this language code (en, de...)."),
         click.option("--kept/--dropped", "kept", default=True, help="Kept posts (default) or dropped ones."),

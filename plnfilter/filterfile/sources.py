@@ -21,6 +21,7 @@ from plnfilter.filterfile.checks import (
 )
 from plnfilter.filterfile.lined import YMap
 from plnfilter.filterfile.model import SourceSpec
+from plnfilter.filterfile.problems import Problems
 
 KINDS = ("mastodon", "bluesky", "file")
 MASTODON_OPTIONS = (
@@ -79,21 +80,28 @@ SYNONYMS = {
 
 def parse_sources(value: Any, path: str, line: int) -> tuple[SourceSpec, ...]:
     items = need_list(value, path, line, "'sources'", "a list: `- mastodon: mastodon.social` on its own line")
-    specs = [
-        parse_source(item, path, item_line) for item, item_line in zip(items, items.item_lines, strict=True)
-    ]
+    problems = Problems()  # every source is checked, so one run of `check` shows every mistake
+    specs = []
+    for item, item_line in zip(items, items.item_lines, strict=True):
+        with problems.gather():
+            specs.append(parse_source(item, path, item_line))
     seen: dict[str, int] = {}
     for spec in specs:
         explicit = spec.options.get("name")
         if explicit and explicit in seen:
-            raise FilterFileError(
-                path,
-                spec.line,
-                f"two sources are named '{explicit}' (also line {seen[explicit]})",
-                "give each source its own name",
+            problems.add(
+                [
+                    FilterFileError(
+                        path,
+                        spec.line,
+                        f"two sources are named '{explicit}' (also line {seen[explicit]})",
+                        "give each source its own name",
+                    )
+                ]
             )
         if explicit:
             seen[explicit] = spec.line
+    problems.raise_any()
     return tuple(specs)
 
 
