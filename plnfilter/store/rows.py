@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from plnfilter.store.schema import POST_SCHEMA
+from plnfilter.store.columns import POST_SCHEMA
 
 if TYPE_CHECKING:
     from plnfilter.post import Post
