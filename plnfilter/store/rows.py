@@ -53,6 +53,9 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
 )
 """Default output columns, in this order; `html` and `raw` only when asked for by `Selection.columns`."""
 
+ALL_COLUMNS: tuple[str, ...] = OUTPUT_COLUMNS + ("html", "raw")
+"""Every column a selection may ask for."""
+
 JSON_LIST_COLUMNS = frozenset({"tags", "links", "mentions", "reposted_by", "media_alt", "matched"})
 BOOL_COLUMNS = frozenset({"author_bot", "has_media", "sensitive", "kept"})
 
