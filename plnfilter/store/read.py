@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from plnfilter.errors import UsageError
-from plnfilter.post import Post
 from plnfilter.store.archive import as_connection, db_errors
 from plnfilter.store.rows import ALL_COLUMNS, ROW_COLUMNS, clean_text, load_list, row_decoder, row_to_post
 from plnfilter.times import to_iso
@@ -16,6 +15,7 @@ from plnfilter.times import to_iso
 if TYPE_CHECKING:
     import sqlite_utils
 
+    from plnfilter.post import Post
     from plnfilter.store.select import Selection
 
 _ALL = ", ".join(ROW_COLUMNS)
