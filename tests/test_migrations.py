@@ -92,6 +92,28 @@ def test_there_is_a_fixture_archive_for_the_latest_schema():
     )
 
 
+def test_the_recipe_for_the_next_fixture_archive_still_works(tmp_path):
+    """tests/fixtures/archives/README.md runs this filter to make the next schema's archive."""
+    from click.testing import CliRunner
+
+    from plnfilter.cli import cli
+
+    path = tmp_path / "schema-next.db"
+    result = CliRunner().invoke(cli, ["run", str(FIXTURES / "fixture-filter.yaml"), "--db", str(path)])
+    assert result.exit_code == 0, result.output
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT count(*) FROM posts").fetchone()[0] == 72
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM sources WHERE last_error IS NOT NULL AND last_error != ''"
+            ).fetchone()[0]
+            == 0
+        )
+    finally:
+        conn.close()
+
+
 @pytest.mark.parametrize("fixture", FIXTURE_ARCHIVES, ids=lambda p: p.name)
 def test_fixture_archive_was_made_by_the_release_it_names(fixture):
     number = int(fixture.stem.split("-")[1])
