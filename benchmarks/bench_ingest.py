@@ -83,7 +83,7 @@ def stored_rows(db_path: Path) -> list[dict]:
 def baseline_upsert(rows: list[dict], db_path: Path) -> None:
     import sqlite_utils
 
-    from plnfilter.store.schema import FTS_COLUMNS, POST_SCHEMA
+    from plnfilter.store.columns import FTS_COLUMNS, POST_SCHEMA
 
     db = sqlite_utils.Database(db_path)
     db.enable_wal()
