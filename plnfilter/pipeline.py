@@ -354,7 +354,7 @@ def judge_stream(
     from itertools import islice
 
     from plnfilter.rules import compile_rules
-    from plnfilter.sources.files import posts_from_objects, read_stream
+    from plnfilter.sources.files.replay import posts_from_objects, read_stream
     from plnfilter.store import judged_row
 
     ruleset = compile_rules(filter_file)

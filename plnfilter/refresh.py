@@ -73,9 +73,9 @@ class RefreshJob:
             yield from self._bluesky(ctx)
 
     def _mastodon(self, ctx: FetchContext) -> Iterator[Refreshed]:
-        from plnfilter.normalize.mastodon import to_post
-        from plnfilter.sources.mastodon import fetch_statuses_by_id
-        from plnfilter.sources.mastodon_http import NotOffered
+        from plnfilter.sources.mastodon.client import NotOffered
+        from plnfilter.sources.mastodon.fetch import fetch_statuses_by_id
+        from plnfilter.sources.mastodon.normalize import to_post
 
         uris_of: dict[str, list[str]] = {}
         for candidate in self.candidates:
@@ -90,8 +90,8 @@ class RefreshJob:
             yield Refreshed([], 0, [], [f"{exc.message}; counts are not refreshed there ({exc.hint})"])
 
     def _bluesky(self, ctx: FetchContext) -> Iterator[Refreshed]:
-        from plnfilter.normalize.bluesky import to_post
-        from plnfilter.sources.bluesky import fetch_post_views
+        from plnfilter.sources.bluesky.fetch import fetch_post_views
+        from plnfilter.sources.bluesky.normalize import to_post
 
         uris = [candidate.uri for candidate in self.candidates]
         for asked, views in fetch_post_views(self.service, uris, ctx, self.name, self.login):
@@ -167,7 +167,7 @@ def _server_of(timeline: Any) -> tuple[str, str, bool]:
     Bluesky the anonymous AppView, or the source's own `service:` (logged in where the timeline is)."""
     if timeline.network == "mastodon":
         return timeline.host, timeline.instance, False
-    from plnfilter.sources.bluesky_session import appview_service
+    from plnfilter.sources.bluesky.session import appview_service
 
     service = (timeline.service or appview_service()).rstrip("/")
     login = bool(timeline.service) and timeline.kind in ("search", "timeline") and _has_login()
@@ -175,7 +175,7 @@ def _server_of(timeline: Any) -> tuple[str, str, bool]:
 
 
 def _has_login() -> bool:
-    from plnfilter.auth_bluesky import find_credentials
+    from plnfilter.sources.bluesky.auth import find_credentials
 
     try:
         return find_credentials() is not None

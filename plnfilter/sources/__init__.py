@@ -72,9 +72,9 @@ class Timeline(Protocol):
 
 
 _MODULES = {
-    "file": "plnfilter.sources.files",
-    "mastodon": "plnfilter.sources.mastodon",
-    "bluesky": "plnfilter.sources.bluesky",
+    "file": "plnfilter.sources.files.replay",
+    "mastodon": "plnfilter.sources.mastodon.fetch",
+    "bluesky": "plnfilter.sources.bluesky.fetch",
 }
 
 

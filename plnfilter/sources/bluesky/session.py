@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from plnfilter import auth_bluesky
 from plnfilter.errors import AuthError, RateLimited, SourceError
 from plnfilter.sources import FetchContext
+from plnfilter.sources.bluesky import auth as auth_bluesky
 
 DEFAULT_APPVIEW = "https://public.api.bsky.app"
 _clients: dict[tuple[str, str, float], Any] = {}

@@ -136,7 +136,8 @@ def kind_of(obj: Any) -> str:
 
 def posts_from_objects(objects: Iterable[Any], source: str) -> tuple[list[Post], list[str]]:
     """Normalise every object; a malformed one is reported and skipped, never fatal."""
-    from plnfilter.normalize import bluesky, mastodon
+    from plnfilter.sources.bluesky import normalize as bluesky
+    from plnfilter.sources.mastodon import normalize as mastodon
 
     posts: list[Post] = []
     problems: list[str] = []

@@ -19,8 +19,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from plnfilter.errors import RateLimited, SourceError
-from plnfilter.normalize.mastodon import instance_base
 from plnfilter.sources import FetchContext
+from plnfilter.sources.mastodon.normalize import instance_base
 
 USER_AGENT = "plnfilter (+https://github.com/plnfilter/plnfilter)"
 MAX_RATE_LIMIT_RETRIES = 3
@@ -264,6 +264,6 @@ def _error_text(exc: Exception, token: str | None = None) -> str:
 
 
 def _env_hint(host: str) -> str:
-    from plnfilter.auth_mastodon import env_name
+    from plnfilter.sources.mastodon.auth import env_name
 
     return env_name(host)
