@@ -15,7 +15,7 @@ import pytest
 
 from plnfilter import store
 from plnfilter.filterfile import parse
-from plnfilter.pipeline import judge
+from plnfilter.judge import judge
 from plnfilter.refresh import RefreshReport, plan_refresh, save_refreshed_item
 from plnfilter.rules import compile_rules
 from plnfilter.sources import FetchContext, timelines
@@ -81,7 +81,7 @@ def refresh(filter_file, found, db, ruleset, answers, monkeypatch) -> tuple[list
     jobs = plan_refresh(db, filter_file, found, set(), set(), now_utc())
     entry = RefreshReport()
     for job in jobs:
-        for item in job.fetch(None, FetchContext(since=now_utc(), timeout=5)):
+        for item in job.fetch(FetchContext(since=now_utc(), timeout=5)):
             save_refreshed_item(db, item, ruleset, filter_file.rank, entry, now_utc())
     return jobs, entry
 
