@@ -59,7 +59,8 @@ def import_graph(root: Path) -> dict[str, set[str]]:
                     anchor = anchor[: len(anchor) - node.level + 1]
                     base = ".".join([*anchor, base] if base else anchor)
                 targets = [
-                    f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names
+                    f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                    for alias in node.names
                 ]
             for target in targets:
                 while target and target not in modules:
