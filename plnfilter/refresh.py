@@ -49,6 +49,7 @@ class RefreshReport:
     missing: int = 0
     warning: str = ""
     notes: list[str] = field(default_factory=list)
+    retries: int = 0  # transient failures tried again (sources/transport.py)
 
 
 @dataclass
@@ -139,6 +140,7 @@ def refresh_counts(
     for batch in fetch_concurrently(jobs, lambda job: job.fetch(ctx), ctx):
         save_refreshed_batch(db, batch, ruleset, filter_file.rank, reports)
     for name, entry in reports.items():
+        entry.retries = ctx.retries.get(name, 0)
         for line in outcome(name, entry):
             log(line)
     return reports
