@@ -358,6 +358,28 @@ def test_server_gone_mid_walk_keeps_the_old_cursor(env, tmp_path, monkeypatch):
 
 
 @pytest.mark.bluesky
+def test_server_errors_twice_then_200_are_retried_and_counted(env, tmp_path):
+    proxy = BreakingProxy(env.appview, fail=lambda n: {1: 503, 2: 502}.get(n))
+    try:
+        filter_path = write_filter(tmp_path, [f'bluesky: {{author: yuki.test, service: "{proxy.url}"}}'])
+        db = tmp_path / "a.db"
+        result = run_cli(filter_path, db)
+    finally:
+        proxy.stop()
+    assert result.returncode == 0, result.stderr
+    assert "retry 2 of 3" in result.stderr
+    yuki_posts = {p["uri"] for p in env.info["posts"].values() if p["author"] == "yuki.test"}
+    assert yuki_posts <= set(rows(db))
+    conn = sqlite3.connect(db)
+    try:
+        (per_source,) = conn.execute("SELECT per_source FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    finally:
+        conn.close()
+    name = next(name for name in json.loads(per_source) if "author/yuki.test" in name)
+    assert json.loads(per_source)[name]["retries"] == 2
+
+
+@pytest.mark.bluesky
 def test_a_malformed_post_view_is_reported_and_the_rest_kept(env, tmp_path):
     def break_one(data: dict) -> dict:
         if data.get("feed"):
