@@ -11,18 +11,33 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from plnfilter.sources.bluesky.options import OPTIONS, parse_source
-
 if TYPE_CHECKING:
     from plnfilter.post import Post
     from plnfilter.sources import FetchContext, Refreshed, Timeline
-
-__all__ = ["OPTIONS", "parse_source"]
 
 NAME = "bluesky"
 MAKES_POSTS = True
 HAS_COUNTS = True
 KIND_SYNONYMS = ()
+
+
+def parse_source(head, options, path: str, line: int):
+    """A `- bluesky: ...` entry of `sources:` as a SourceSpec; FilterFileError with FILE:LINE and a fix."""
+    from plnfilter.sources.bluesky.options import parse_source as parse
+
+    return parse(head, options, path, line)
+
+
+def __getattr__(name: str):
+    """`OPTIONS` (the keys a source takes) is read from options.py when asked for: the filter-file
+    checks it lives with are not loaded by commands that only read the archive."""
+    if name == "OPTIONS":
+        from plnfilter.sources.bluesky.options import OPTIONS
+
+        return OPTIONS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 _LOGIN_KINDS = ("search", "timeline")  # the timelines fetched with the saved login
 
 
