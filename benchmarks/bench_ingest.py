@@ -29,7 +29,7 @@ class BenchTimeline:
     spec: str
 
 
-QUEUE_PAGES = 16  # pipeline.fetch_concurrently's queue: what a busy writer finds waiting
+QUEUE_PAGES = 16  # fetching.fetch_concurrently's queue: what a busy writer finds waiting
 
 
 def ingest(pages, db_path: Path, filter_file, now, batch_pages: int = QUEUE_PAGES) -> None:

@@ -33,7 +33,11 @@ from plnfilter.errors import EXIT_ERROR, EXIT_PARTIAL
     show_default=True,
     help="Longest rate-limit wait (s).",
 )
-@click.option("--max-time", type=click.FloatRange(min=1), help="Stop the whole run after this many seconds.")
+@click.option(
+    "--max-time",
+    type=click.FloatRange(min=1),
+    help="Stop the whole run after this many seconds (rate-limit waits and retries included).",
+)
 @click.option(
     "--wait",
     "lock_wait",
