@@ -36,7 +36,11 @@ from plnfilter.errors import EXIT_ERROR, EXIT_PARTIAL
     show_default=True,
     help="Longest rate-limit wait (s).",
 )
-@click.option("--max-time", type=click.FloatRange(min=1), help="Stop the whole run after this many seconds.")
+@click.option(
+    "--max-time",
+    type=click.FloatRange(min=1),
+    help="Stop the whole run after this many seconds (rate-limit waits and retries included).",
+)
 @click.option(
     "--wait",
     "lock_wait",
@@ -86,7 +90,8 @@ def run(filter_path: Path, db_path, since, max_pages, timeout, max_wait, max_tim
     log = plain_log(quiet)
     for source in report.sources.values():
         if not source.error:
-            log(f"  {source.name}: {source.fetched} fetched, {source.new} new, {source.kept} kept")
+            retried = f" ({source.retries} retried)" if source.retries else ""
+            log(f"  {source.name}: {source.fetched} fetched, {source.new} new, {source.kept} kept{retried}")
     log(
         f"{len(report.sources)} timelines: {report.fetched} posts fetched ({report.new} new to the archive), "
         f"{report.kept} kept by the rules, in {time.monotonic() - started:.1f}s"

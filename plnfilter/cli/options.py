@@ -74,6 +74,8 @@ def parse_time(value: str | None, flag: str):
 
 def selection_options(command: Callable) -> Callable:
     """The selection flags `query`, `export` and `top` share."""
+    from plnfilter.sources.registry import post_networks
+
     decorators = [
         click.argument("text", required=False),
         click.option(
@@ -85,7 +87,7 @@ def selection_options(command: Callable) -> Callable:
             multiple=True,
             help="Posts by this author (user@host or handle; repeatable).",
         ),
-        click.option("--network", type=click.Choice(["mastodon", "bluesky"]), help="Only this network."),
+        click.option("--network", type=click.Choice(post_networks()), help="Only this network."),
         click.option(
             "--since", help="Newer than a duration (24h, 7d, 1d12h), today, yesterday or a date (2026-11-26)."
         ),

@@ -149,19 +149,14 @@ def parse(text: str, path: str = "<filter>") -> FilterFile:
 
 
 def missing_files(filter_file: FilterFile) -> list[FilterFileError]:
-    """`file:` sources that name no readable file (for `plnfilter check`; `run` reports them per source)."""
+    """Sources whose network can tell before any fetch that they cannot be read (a `file:` source
+    naming no readable file), for `plnfilter check`; `run` reports them per source."""
+    from plnfilter.sources import registry
+
     problems = []
     for spec in filter_file.sources:
-        if spec.kind != "file" or os.path.isfile(spec.target):
-            continue
-        what = "is a directory, not a file" if os.path.isdir(spec.target) else "does not exist"
-        folder = os.path.dirname(os.path.abspath(filter_file.path))
-        problems.append(
-            FilterFileError(
-                filter_file.path,
-                spec.line,
-                f"the file source {spec.target} {what}",
-                f"check the path; a relative path is read from the filter file's folder ({folder})",
-            )
-        )
+        check = getattr(registry.network(spec.kind), "unreadable", None)
+        found = check(spec, os.path.dirname(os.path.abspath(filter_file.path))) if check else None
+        if found:
+            problems.append(FilterFileError(filter_file.path, spec.line, *found))
     return problems

@@ -41,7 +41,6 @@ DURATION_KEYS = ("max_age",)
 COMBINATORS = ("all", "any", "not")
 PREDICATE_KEYS = (*TEXT_KEYS, *BOOL_KEYS, *COUNT_KEYS, *DURATION_KEYS, *COMBINATORS)
 RULE_KEYS = ("name", "boost", *PREDICATE_KEYS)
-NETWORKS = ("mastodon", "bluesky")
 MAX_REGEX_LENGTH = 1000
 SYNONYMS = {
     "hashtags": "tags",
@@ -170,10 +169,16 @@ def parse_condition(key: str, value: Any, path: str, line: int, section: str) ->
     if key == "domains":
         return tuple(_domain(item, path, line) for item in items)
     if key == "network":
+        from plnfilter.sources.registry import post_networks
+
+        networks = post_networks()
         for item in items:
-            if item.lower() not in NETWORKS:
+            if item.lower() not in networks:
                 raise FilterFileError(
-                    path, line, f"unknown network {item!r}", "write `network: mastodon` or `network: bluesky`"
+                    path,
+                    line,
+                    f"unknown network {item!r}",
+                    "write " + " or ".join(f"`network: {name}`" for name in networks),
                 )
         return tuple(item.lower() for item in items)
     if key == "lang":

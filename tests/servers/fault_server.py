@@ -468,13 +468,13 @@ PRELOAD = [
     "plnfilter.rules",
     "plnfilter.rank",
     "plnfilter.store",
-    "plnfilter.sources.mastodon",
-    "plnfilter.sources.mastodon_http",
+    "plnfilter.sources.mastodon.fetch",
+    "plnfilter.sources.mastodon.client",
     "mastodon",
     "filelock",
     "atproto",
-    "plnfilter.sources.bluesky",
-    "plnfilter.sources.bluesky_session",
+    "plnfilter.sources.bluesky.fetch",
+    "plnfilter.sources.bluesky.session",
 ]
 
 

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from plnfilter.errors import SourceError
-from plnfilter.normalize.mastodon import instance_base, to_post
 from plnfilter.sources import FetchContext, Page, in_chunks
+from plnfilter.sources.mastodon.normalize import instance_base, to_post
 from plnfilter.times import normalise_iso, to_iso
 
 if TYPE_CHECKING:
     from plnfilter.filterfile import SourceSpec
     from plnfilter.post import Post
-    from plnfilter.sources.mastodon_http import MastodonClient
+    from plnfilter.sources.mastodon.client import MastodonClient
 
 DEFAULT_MAX_PAGES = 10
 PAGE_LIMIT = 40  # the most Mastodon serves per request
@@ -48,8 +48,8 @@ class MastodonTimeline:
 
     def fetch(self, cursor: str | None, ctx: FetchContext) -> Iterator[Page]:
         """Yield pages (see the module docstring); raise SourceError after yielding what was fetched."""
-        from plnfilter.auth_mastodon import token_for
-        from plnfilter.sources.mastodon_http import MastodonClient
+        from plnfilter.sources.mastodon.auth import token_for
+        from plnfilter.sources.mastodon.client import MastodonClient
 
         client = MastodonClient(self.instance, token_for(self.instance), ctx, self.name, self._not_found())
         endpoint, params = self._endpoint(client)
@@ -172,8 +172,8 @@ def fetch_statuses_by_id(
     Same client as the timelines (token, timeouts, bounded rate-limit waits). Raises NotOffered on a
     server without `GET /api/v1/statuses` (before Mastodon 4.3), SourceError for anything else.
     """
-    from plnfilter.auth_mastodon import token_for
-    from plnfilter.sources.mastodon_http import MastodonClient
+    from plnfilter.sources.mastodon.auth import token_for
+    from plnfilter.sources.mastodon.client import MastodonClient
 
     client = MastodonClient(instance, token_for(instance), ctx, source, "statuses")
     for chunk in in_chunks(ids, MULTI_GET, ctx, source):
