@@ -86,7 +86,10 @@ def resolve_window(
     word = (since or "").strip().lower()
     if word in ARCHIVE_WORDS:
         if not archive_words:
-            raise UsageError(f"--since {since}: only `top` and `links` take {' and '.join(ARCHIVE_WORDS)}")
+            raise UsageError(
+                f"--since {since}: only `top` and `links` take {' and '.join(ARCHIVE_WORDS)}",
+                "give a duration (24h, 7d), today, yesterday or a date here",
+            )
         if word == "last-run":
             found = last_run_started(conn, filter_file)
             what = "no successful run of this filter" if filter_file else "no successful run"
