@@ -240,7 +240,7 @@ MISTAKES = [
     ("rank:\n  weights: {engagement: .nan}\n", 2, "'engagement' needs a number", ""),
     ("keep: 0\n", 1, "'keep' needs a whole number of at least 1", ""),
     ("keep: many\n", 1, "'keep' needs a whole number", ""),
-    ("name: 7\n", 1, "'name' needs text, not the number 7", 'name: "7"'),
+    ("name: 7\n", 1, "'name' needs text, not the number 7", "name: '7'"),
     ("keep: " + "9" * 5000 + "\n", 1, "cannot read the value", "smaller number"),
     ("include:\n  - domains: ['http://']\n", 2, "is not a domain", ""),
     (
