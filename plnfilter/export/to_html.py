@@ -22,6 +22,9 @@ ALLOWED_CLASSES = {"span": {"invisible", "ellipsis", "h-card"}}
 LINK_REL = "noopener nofollow"
 _TRAILING = ".,;:!?)]}'\"»”’"
 _SPACES = re.compile(r"(\s+)")
+# A web address as people write one: a host, then no quote, angle bracket or other character a URL
+# never holds unescaped (RFC 3986); plain text is made a link only when the whole word is one.
+_WEB_URL = re.compile(r"https?://[a-z0-9.\-]+(?::\d+)?(?:[/?#][^\s<>\"'`{}|\\^]*)?", re.I)
 
 
 def _href(element: str, attribute: str, value: str) -> str | None:
@@ -64,6 +67,8 @@ def _target(word: str, links: list[str]) -> str:
     """The link a word of plain text stands for: a whole http(s) URL, or the shortened form Bluesky
     shows for one of the post's links (`example.org/long-pa...`)."""
     if _http(word):
+        if not _WEB_URL.fullmatch(word):
+            return ""
         for link in links:
             if _bare(link).rstrip("/") == _bare(word).rstrip("/"):
                 return link
@@ -83,11 +88,14 @@ def linked_text(text: str, links: Any) -> tuple[Markup, list[str]]:
     made links; returns it with the post's links the text does not show, to list under it."""
     from markupsafe import Markup, escape
 
-    known = [_http(link) for link in links or () if _http(link)]
+    known = [_http(link) for link in links or () if _WEB_URL.fullmatch(_http(link))]
     used: set[str] = set()
     pieces: list[str] = []
     for piece in _SPACES.split(text):
         word = piece.rstrip(_TRAILING)
+        for mark in ("...", "…"):  # Bluesky's shortened links end in one; a sentence's end does not
+            if piece[len(word) :].startswith(mark):
+                word += mark
         target = _target(word, known) if word and not piece.isspace() else ""
         href = without_tracking(target) if target else ""
         if href:
