@@ -61,6 +61,29 @@ def parse_as_of(text: str | None, newest: str | None, now: datetime) -> datetime
         raise UsageError(f"--as-of: {text!r} is not a time", f"write {AS_OF_FORMS}") from None
 
 
+def check_flags(
+    since: str | None, as_of: str | None = None, until: str | None = None, archive_words: bool = True
+) -> None:
+    """Refuse a malformed --since, --until or --as-of before the archive is even opened (exit 2)."""
+    clock = now_utc()
+    if as_of is not None and as_of.strip().lower() != NEWEST:
+        parse_as_of(as_of, None, clock)
+    if since is not None and since.strip().lower() in ARCHIVE_WORDS:
+        if not archive_words:
+            _refuse_archive_word(since)
+    elif since is not None:
+        _time(since, "--since", clock)
+    if until is not None:
+        _time(until, "--until", clock)
+
+
+def _refuse_archive_word(since: str) -> None:
+    raise UsageError(
+        f"--since {since}: only `top` and `links` take {' and '.join(ARCHIVE_WORDS)}",
+        "give a duration (24h, 7d), today, yesterday or a date here",
+    )
+
+
 def resolve_window(
     conn: sqlite3.Connection,
     since: str | None,
@@ -74,6 +97,7 @@ def resolve_window(
     """Read the flags against the archive: `newest`, `last-run` (the start of the last successful run
     of `filter_file`, any filter's when None) and `last-read` (the last digest of `filter_name` made
     with --mark-read). Bad values are usage errors that list the forms."""
+    check_flags(since, as_of, until, archive_words)
     from plnfilter.store.marks import last_read, last_run_started, newest_kept
 
     clock = now_utc()
@@ -86,10 +110,7 @@ def resolve_window(
     word = (since or "").strip().lower()
     if word in ARCHIVE_WORDS:
         if not archive_words:
-            raise UsageError(
-                f"--since {since}: only `top` and `links` take {' and '.join(ARCHIVE_WORDS)}",
-                "give a duration (24h, 7d), today, yesterday or a date here",
-            )
+            _refuse_archive_word(since)
         if word == "last-run":
             found = last_run_started(conn, filter_file)
             what = "no successful run of this filter" if filter_file else "no successful run"

@@ -69,7 +69,9 @@ def query(
     """
     from plnfilter.query import select
     from plnfilter.store import open_readonly
+    from plnfilter.window import check_flags
 
+    check_flags(since, as_of, until, archive_words=False)
     if limit is None and output.fmt == TABLE and output.path is None:
         limit = 20
     selection = build_selection(

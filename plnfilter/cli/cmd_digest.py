@@ -122,13 +122,14 @@ def top(
     from plnfilter.store.marks import mark_read as record_read
     from plnfilter.store.marks import newest_kept
     from plnfilter.times import now_utc
-    from plnfilter.window import empty_hint, resolve_window
+    from plnfilter.window import check_flags, empty_hint, resolve_window
 
     if mark_read and as_of:
         raise UsageError(
             "--mark-read records when you read what arrived; a digest --as-of another moment is not that",
             "drop --as-of or --mark-read",
         )
+    check_flags(since, as_of)
     started = now_utc()
     filter_file = _open_filter(filter_path)
     if limit is None:
@@ -216,8 +217,9 @@ def links(since, as_of, limit, min_sharers, title, quiet, db_path, output) -> No
     from plnfilter.links import ROW_FIELDS, links_markdown, top_links
     from plnfilter.store import open_readonly
     from plnfilter.store.marks import newest_kept
-    from plnfilter.window import empty_hint, resolve_window
+    from plnfilter.window import check_flags, empty_hint, resolve_window
 
+    check_flags(since, as_of)
     conn = open_readonly(resolve_db(db_path))
     window = resolve_window(conn, since, as_of)
     note = say(quiet)
@@ -282,8 +284,9 @@ def explain(uri, filter_path, since, as_of, limit, fmt, db_path) -> None:
     from plnfilter.explain import explain as explain_post
     from plnfilter.explain import explanation_lines
     from plnfilter.store import open_readonly
-    from plnfilter.window import resolve_window
+    from plnfilter.window import check_flags, resolve_window
 
+    check_flags(since, as_of, archive_words=False)
     filter_file = _open_filter(filter_path)
     conn = open_readonly(resolve_db(db_path))
     window = resolve_window(conn, since, as_of, archive_words=False)
