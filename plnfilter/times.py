@@ -72,8 +72,11 @@ def now_utc() -> datetime:
         try:
             return parse_iso(fixed.strip())
         except ValueError:
-            raise ValueError(
-                f"${NOW_VARIABLE}={fixed!r} is not an ISO time like 2027-12-01T12:00:00Z"
+            from plnfilter.errors import UsageError
+
+            raise UsageError(
+                f"${NOW_VARIABLE}={fixed!r} is not an ISO time",
+                "unset it, or write it like 2027-12-01T12:00:00Z",
             ) from None
     return datetime.now(UTC)
 

@@ -256,7 +256,11 @@ def links(since, as_of, limit, min_sharers, title, quiet, db_path, output) -> No
     "filter_path", metavar="[FILTER]", required=False, type=click.Path(dir_okay=False, path_type=Path)
 )
 @click.option(
-    "--since", default="24h", show_default=True, help="Rank among kept posts newer than this (as `top`)."
+    "--since",
+    default="24h",
+    show_default=True,
+    help="Rank among kept posts newer than this (as `top`): a duration (24h, 7d, 1d12h), today, "
+    "yesterday or a date.",
 )
 @as_of_option
 @click.option(
