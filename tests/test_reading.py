@@ -148,6 +148,15 @@ def test_top_by_rule_markdown_has_one_title_and_a_heading_per_group(tmp_path):
     assert out.index("## other-fields") < out.index("### @archivist@glammr.us")
 
 
+def test_top_by_tag_html_has_a_heading_per_group(archive, filter_path, tmp_path):
+    page = tmp_path / "groups.html"
+    result = plnfilter("top", filter_path, "--db", archive, "--by", "tag", "-o", page)
+    assert result.exit_code == 0, result.output
+    html = page.read_text()
+    assert re.findall(r'<h2 class="group">([^<]*)</h2>', html) == ["edtech", "pln"]
+    assert html.index('class="group">pln<') < html.index("dana.example")
+
+
 def test_groups_are_a_column_in_json_and_csv(archive, filter_path):
     rows = json.loads(
         plnfilter("top", filter_path, "--db", archive, "--by", "tag", "--format", "json").stdout
