@@ -1,0 +1,226 @@
+"""The live session (`plnfilter watch`): followers in threads (plnfilter/follow.py), one writer.
+
+The writer (the calling thread) saves what the followers hand over in batches, a second's worth
+or `batch_posts` posts, whichever comes first, through the same `save_batch` as `run`, holding the
+archive lock only while it writes a batch, so a cron `run` gets its turn between two batches.
+Kept posts are passed to `on_kept` once their batch is committed, each once per session. Setting
+`stop` (SIGINT/SIGTERM in the CLI) or reaching `max_time` saves the last batch and returns.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from plnfilter.errors import ArchiveLocked, PlnError
+from plnfilter.follow import FollowStats, follow
+from plnfilter.pipeline import RunReport, SourceReport, archive_lock, expand_sources, save_batch
+from plnfilter.sources import FetchContext, Page
+from plnfilter.times import now_utc, to_iso
+
+QUEUE_ITEMS = 64  # pages waiting for the writer; followers wait (and streams buffer) beyond that
+PRINTED_MEMORY = 50_000  # uris remembered so a post re-fetched after a reconnect is not printed twice
+
+
+@dataclass
+class WatchReport(RunReport):
+    stats: FollowStats = field(default_factory=FollowStats)
+    batches: int = 0
+    stopped_by: str = ""
+
+
+def watch_filter(
+    filter_file,
+    db_path: Path,
+    *,
+    since: datetime,
+    stop: threading.Event,
+    poll_every: float = 60.0,
+    max_pages: int | None = None,
+    timeout: float = 20.0,
+    max_wait: float = 30.0,
+    max_time: float | None = None,
+    lock_wait: float = 60.0,
+    batch_seconds: float = 1.0,
+    batch_posts: int = 300,
+    log: Callable[[str], None] = lambda message: None,
+    on_kept: Callable[[Any], None] = lambda judged: None,
+) -> WatchReport:
+    """Follow every source of `filter_file` until `stop` is set or `max_time` passes."""
+    from plnfilter import store
+    from plnfilter.rules import compile_rules
+
+    ruleset = compile_rules(filter_file)
+    found = expand_sources(filter_file)
+    report = WatchReport(sources={t.name: SourceReport(t.name) for t in found})
+    lock = archive_lock(db_path, lock_wait)
+    try:
+        db = store.open_archive(db_path)
+        report.run_id = store.start_run(
+            db, str(Path(filter_file.path).resolve()), to_iso(now_utc()), status="watching"
+        )
+        cursors = {t.name: store.get_cursor(db, t.name) for t in found}
+        positions = {t.name: store.get_stream_position(db, t.name) for t in found}
+    finally:
+        lock.release()
+    deadline = time.monotonic() + max_time if max_time else None
+    ctx = FetchContext(
+        since=since, max_pages=max_pages, timeout=timeout, max_wait=max_wait, deadline=deadline, log=log
+    )
+    out: queue.Queue = queue.Queue(maxsize=QUEUE_ITEMS)
+    for timeline in found:
+        args = (timeline, cursors[timeline.name], positions[timeline.name], out, stop, ctx, poll_every)
+        threading.Thread(
+            target=follow, args=(*args, report.stats), daemon=True, name=f"follow {timeline.name}"
+        ).start()
+    writer = _Writer(db, db_path, ruleset, filter_file.rank, report, lock_wait, log, on_kept)
+    try:
+        _write_until_stopped(out, stop, deadline, writer, batch_seconds, batch_posts)
+    finally:
+        stop.set()
+        _finish(writer, report)
+    return report
+
+
+def _write_until_stopped(out, stop, deadline, writer, batch_seconds: float, batch_posts: int) -> None:
+    pending: list = []
+    posts = 0
+    due: float | None = None
+    while True:
+        if deadline is not None and time.monotonic() >= deadline:
+            writer.report.stopped_by = writer.report.stopped_by or "max-time"
+            stop.set()
+        if stop.is_set():
+            while True:  # what the followers handed over before they saw `stop`
+                try:
+                    pending.append(out.get_nowait())
+                except queue.Empty:
+                    break
+            writer.save(pending)
+            return
+        wait = 0.2 if due is None else max(0.0, min(0.2, due - time.monotonic()))
+        try:
+            item = out.get(timeout=wait)
+        except queue.Empty:
+            item = None
+        if item is not None:
+            pending.append(item)
+            posts += len(item[1].posts) if isinstance(item[1], Page) else 0
+            due = due or time.monotonic() + batch_seconds
+        if pending and (posts >= batch_posts or (due is not None and time.monotonic() >= due)):
+            writer.save(pending)
+            pending, posts, due = [], 0, None
+
+
+class _Writer:
+    """Saves batches under the archive lock and hands kept posts to `on_kept` after each commit."""
+
+    def __init__(self, db, db_path, ruleset, rank, report: WatchReport, lock_wait, log, on_kept) -> None:
+        self.db, self.db_path, self.ruleset, self.rank = db, db_path, ruleset, rank
+        self.report, self.lock_wait, self.log, self.on_kept = report, lock_wait, log, on_kept
+        self.printed: OrderedDict[str, None] = OrderedDict()
+        self.positions_saved: dict[str, str] = {}
+
+    def save(self, pending: list) -> None:
+        if not pending:
+            return
+        batch = _merge(pending)
+        kept: list = []
+        errors = [(timeline, item) for timeline, item in batch if not isinstance(item, Page)]
+        for timeline, error in errors:
+            self.log(f"{timeline.name}: {error}; trying again")
+        lock = self._lock()
+        try:
+            save_batch(
+                self.db,
+                batch,
+                self.ruleset,
+                self.rank,
+                self.report,
+                on_judged=lambda timeline, judged: kept.extend(j for j in judged if j.kept),
+            )
+            self._save_positions()
+        finally:
+            lock.release()
+        self.report.batches += 1
+        for timeline, item in batch:
+            if isinstance(item, Page):
+                for problem in item.problems:
+                    self.log(f"warning: {timeline.name}: {problem}")
+            else:
+                self.report.sources[timeline.name].error = ""  # retried: an error of the past
+        for judged in kept:
+            if judged.post.uri not in self.printed:
+                self.printed[judged.post.uri] = None
+                if len(self.printed) > PRINTED_MEMORY:
+                    self.printed.popitem(last=False)
+                self.on_kept(judged)
+
+    def _lock(self):
+        """The archive lock, waited for as long as it takes: `watch` outlives any other holder."""
+        while True:
+            try:
+                return archive_lock(self.db_path, self.lock_wait)
+            except ArchiveLocked as exc:
+                self.log(f"{exc.message}; still waiting")
+
+    def _save_positions(self) -> None:
+        from plnfilter import store
+
+        for name, position in list(self.report.stats.positions.items()):
+            if self.positions_saved.get(name) != position:
+                store.set_stream_position(self.db, name, position)
+                self.positions_saved[name] = position
+
+
+def _merge(pending: list) -> list:
+    """One page per timeline for the posts streams handed over (no cursor), REST pages as they came."""
+    merged: list = []
+    streamed: dict[str, int] = {}
+    for timeline, item in pending:
+        if isinstance(item, Page) and item.cursor is None and timeline.name in streamed:
+            index = streamed[timeline.name]
+            page = merged[index][1]
+            merged[index] = (timeline, Page(page.posts + item.posts, None, page.problems + item.problems))
+            continue
+        if isinstance(item, Page) and item.cursor is None:
+            streamed[timeline.name] = len(merged)
+        merged.append((timeline, item))
+    return merged
+
+
+def _finish(writer: _Writer, report: WatchReport) -> None:
+    from plnfilter import store
+
+    per_source: dict[str, Any] = {name: vars(s) for name, s in report.sources.items()}
+    per_source["watch"] = {
+        "reconnects": report.stats.reconnects,
+        "malformed_events": report.stats.malformed,
+        "batches": report.batches,
+        "stopped_by": report.stopped_by or "signal",
+    }
+    try:
+        lock = writer._lock()
+    except PlnError:
+        return
+    try:
+        store.finish_run(
+            writer.db,
+            report.run_id,
+            to_iso(now_utc()),
+            fetched=report.fetched,
+            new=report.new,
+            kept=report.kept,
+            errors=[s.error for s in report.failed],
+            status=report.status,
+            per_source=per_source,
+        )
+    finally:
+        lock.release()

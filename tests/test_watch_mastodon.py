@@ -1,0 +1,207 @@
+"""`plnfilter watch` against mastodon-mock's streaming API, run from a database file so it can be
+restarted: posts made while watch runs are archived and printed; a cut connection and a server
+restart lose nothing and duplicate nothing; SIGTERM saves the last batch and exits 0."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from servers.cut_proxy import CutProxy
+from servers.mastodon_mock import seed_config, start_mock
+
+pytestmark = pytest.mark.mastodon
+PLNFILTER = Path(sys.executable).with_name("plnfilter")
+
+
+@pytest.fixture(scope="module")
+def mock():
+    instance = start_mock('[database]\npath = "DBPATH"\n' + seed_config(), in_memory=False)
+    instance.make_list("kate", "Live Panel", ["omar", "aiko"])
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture
+def proxy(mock):
+    cut = CutProxy(mock.port)
+    yield cut
+    cut.close()
+
+
+class Watching:
+    """A `plnfilter watch` subprocess whose stdout lines (JSONL) are collected as they come."""
+
+    def __init__(self, filter_file: Path, db: Path, env: dict[str, str], *extra: str) -> None:
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [str(PLNFILTER), "watch", str(filter_file), "--db", str(db), *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.stderr = ""
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def printed(self) -> list[dict]:
+        return [json.loads(line) for line in list(self.lines)]
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        self.process.send_signal(sig)
+        code = self.process.wait(timeout=60)
+        self.stderr = self.process.stderr.read()
+        return code
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def wait_for(condition, what: str, watching: Watching | None = None, limit: float = 60.0) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        if watching is not None and watching.process.poll() is not None:
+            raise AssertionError(
+                f"watch exited {watching.process.returncode}: {watching.process.stderr.read()}"
+            )
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.05)
+
+
+def archived(db: Path, like: str = "%") -> list[str]:
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as conn:
+        try:
+            return [row[0] for row in conn.execute("SELECT uri FROM posts WHERE text LIKE ?", [like])]
+        except sqlite3.OperationalError:  # the archive is being created
+            return []
+
+
+def write_filter(path: Path, base_url: str, tag: str, extra: str = "") -> Path:
+    path.write_text(
+        f"name: live\nsources:\n  - mastodon: {base_url}\n    hashtags: [{tag}]\n{extra}"
+        "exclude:\n  - name: dropped\n    words: [dropme]\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def env_for(host: str, home: Path) -> dict[str, str]:
+    token_name = "PLNFILTER_MASTODON_TOKEN_" + host.replace(".", "_").replace(":", "_").upper()
+    return {**os.environ, "PLNFILTER_HOME": str(home), token_name: "kate_token", "NO_PROXY": "127.0.0.1"}
+
+
+def test_posts_made_while_watching_are_archived_and_printed_once(mock, tmp_path, isolated_home):
+    before = mock.post("kate", "Before the panel #LiveOne")["uri"]
+    filter_file = write_filter(
+        tmp_path / "live.yaml",
+        mock.base_url,
+        "LiveOne",
+        f"  - mastodon: {mock.base_url}\n    list: Live Panel\n",
+    )
+    db = tmp_path / "archive.db"
+    watching = Watching(filter_file, db, env_for(mock.host, isolated_home), "--format", "jsonl")
+    try:
+        wait_for(lambda: before in archived(db), "the catch-up to save the earlier post", watching)
+        made = [mock.post("omar", f"Live note {n} #liveone")["uri"] for n in range(5)]
+        dropped = mock.post("omar", "Live dropme #liveone")["uri"]
+        unlisted = mock.post("lin", "Live unlisted #liveone", visibility="unlisted")["uri"]
+        in_list = mock.post("aiko", "Only in the list, live")["uri"]
+        wanted = {*made, dropped, in_list}
+        wait_for(lambda: wanted <= set(archived(db)), "the live posts in the archive", watching)
+        wait_for(lambda: len(watching.printed()) >= 7, "the kept posts on stdout", watching)
+        assert watching.stop() == 0, watching.stderr
+    finally:
+        watching.kill()
+    printed = [row["uri"] for row in watching.printed()]
+    assert sorted(printed) == sorted({before, *made, in_list})  # each kept post once, dropped ones not
+    uris = archived(db)
+    assert len(uris) == len(set(uris))
+    assert unlisted not in uris  # the tag's REST timeline does not show it, so the stream does not either
+    with sqlite3.connect(db) as conn:
+        kept = dict(conn.execute("SELECT uri, kept FROM posts"))
+        status, per_source = conn.execute("SELECT status, per_source FROM runs ORDER BY id DESC").fetchone()
+    assert kept[dropped] == 0 and kept[made[0]] == 1
+    assert status == "ok" and json.loads(per_source)["watch"]["stopped_by"] == "signal"
+
+
+def test_a_cut_connection_and_a_restart_lose_nothing_and_duplicate_nothing(
+    mock, proxy, tmp_path, isolated_home
+):
+    filter_file = write_filter(tmp_path / "live.yaml", proxy.base_url, "LiveCut")
+    db = tmp_path / "archive.db"
+    first = mock.post("kate", "Opening #LiveCut")["uri"]
+    watching = Watching(filter_file, db, env_for(proxy.host, isolated_home), "--format", "jsonl")
+    try:
+        wait_for(lambda: first in archived(db), "the first post", watching)
+        streamed = mock.post("kate", "Streamed #livecut")["uri"]
+        wait_for(lambda: streamed in archived(db), "a streamed post", watching)
+
+        proxy.cut()  # the stream drops; posts made now reach neither the stream nor REST yet
+        while_cut = [mock.post("lin", f"While cut {n} #livecut")["uri"] for n in range(12)]
+        proxy.reopen()
+        wait_for(lambda: set(while_cut) <= set(archived(db)), "the posts made while cut", watching)
+
+        proxy.cut()
+        mock.restart()  # same port, same database file: the server forgot every subscriber
+        while_down = [mock.post("aiko", f"While restarting {n} #livecut")["uri"] for n in range(12)]
+        proxy.reopen()
+        wait_for(lambda: set(while_down) <= set(archived(db)), "the posts made during the restart", watching)
+        after = mock.post("omar", "After the restart #livecut")["uri"]
+        wait_for(lambda: after in archived(db), "a post streamed after the reconnect", watching)
+        wanted = {first, streamed, *while_cut, *while_down, after}
+        wait_for(lambda: len(watching.printed()) >= len(wanted), "every post printed", watching)
+        assert watching.stop(signal.SIGINT) == 0, watching.stderr
+    finally:
+        watching.kill()
+    uris = archived(db, "%")
+    assert sorted(uris) == sorted(wanted)  # no gap, no duplicate, nothing else
+    printed = [row["uri"] for row in watching.printed()]
+    assert sorted(printed) == sorted(wanted)  # each printed once, re-fetched ones not again
+    with sqlite3.connect(db) as conn:
+        per_source = json.loads(conn.execute("SELECT per_source FROM runs ORDER BY id DESC").fetchone()[0])
+    assert per_source["watch"]["reconnects"] >= 2
+
+
+def test_sigterm_saves_the_last_batch_and_exits_0_and_run_continues_from_there(mock, tmp_path, isolated_home):
+    filter_file = write_filter(tmp_path / "live.yaml", mock.base_url, "LiveTerm")
+    db = tmp_path / "archive.db"
+    watching = Watching(filter_file, db, env_for(mock.host, isolated_home), "--format", "jsonl")
+    try:
+        opening = mock.post("kate", "Opening #LiveTerm")["uri"]
+        wait_for(lambda: opening in archived(db), "the first post", watching)
+        burst = [mock.post("kate", f"Burst {n} #liveterm")["uri"] for n in range(30)]
+        code = watching.stop()
+    finally:
+        watching.kill()
+    assert code == 0, watching.stderr
+    saved = archived(db)
+    assert set(saved) <= {opening, *burst}
+    assert {row["uri"] for row in watching.printed()} <= set(saved)  # printed only once saved
+    with sqlite3.connect(db) as conn:
+        status = conn.execute("SELECT status FROM runs ORDER BY id DESC").fetchone()[0]
+    assert status == "ok"
+    rerun = subprocess.run(
+        [str(PLNFILTER), "run", str(filter_file), "--db", str(db), "--quiet"],
+        capture_output=True,
+        text=True,
+        env=env_for(mock.host, isolated_home),
+        timeout=120,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert sorted(archived(db)) == sorted([opening, *burst])  # the cron run fills in, once each
