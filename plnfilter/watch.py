@@ -1,8 +1,11 @@
 """The live session (`plnfilter watch`): followers in threads (plnfilter/follow.py), one writer.
 
 The writer (the calling thread) saves what the followers hand over in batches, a second's worth
-or `batch_posts` posts, whichever comes first, through the same `save_batch` as `run`, holding the
-archive lock only while it writes a batch, so a cron `run` gets its turn between two batches.
+or `batch_posts` posts, whichever comes first, through the same `save_batch` as `run`. It does
+not hold the run lock (`ARCHIVE.lock`, which keeps two `run`s apart) beyond opening the archive:
+each batch is one SQLite write transaction, and a cron `run`'s batches are too, so the two take
+turns batch by batch (SQLite's own write lock, waited for up to its busy timeout) and neither
+waits for the other to finish.
 Kept posts are passed to `on_kept` once their batch is committed, each once per session. Setting
 `stop` (SIGINT/SIGTERM in the CLI) or reaching `max_time` saves the last batch and returns.
 """
@@ -33,7 +36,20 @@ PRINTED_MEMORY = 50_000  # uris remembered so a post re-fetched after a reconnec
 class WatchReport(RunReport):
     stats: FollowStats = field(default_factory=FollowStats)
     batches: int = 0
+    errors: int = 0  # source failures, each retried
     stopped_by: str = ""
+
+
+SETUP_LOCK_WAIT = 5.0  # a run holding the lock longer has long finished migrating the archive
+
+
+def _setup_lock(db_path: Path, lock_wait: float):
+    """The run lock while the archive is opened (and migrated) if it comes within a few seconds;
+    else None: a run holds it, and has migrated the archive already."""
+    try:
+        return archive_lock(db_path, min(lock_wait, SETUP_LOCK_WAIT))
+    except ArchiveLocked:
+        return None
 
 
 def watch_filter(
@@ -60,7 +76,7 @@ def watch_filter(
     ruleset = compile_rules(filter_file)
     found = expand_sources(filter_file)
     report = WatchReport(sources={t.name: SourceReport(t.name) for t in found})
-    lock = archive_lock(db_path, lock_wait)
+    lock = _setup_lock(db_path, lock_wait)
     try:
         db = store.open_archive(db_path)
         report.run_id = store.start_run(
@@ -69,7 +85,8 @@ def watch_filter(
         cursors = {t.name: store.get_cursor(db, t.name) for t in found}
         positions = {t.name: store.get_stream_position(db, t.name) for t in found}
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()
     deadline = time.monotonic() + max_time if max_time else None
     ctx = FetchContext(
         since=since, max_pages=max_pages, timeout=timeout, max_wait=max_wait, deadline=deadline, log=log
@@ -136,19 +153,22 @@ class _Writer:
         errors = [(timeline, item) for timeline, item in batch if not isinstance(item, Page)]
         for timeline, error in errors:
             self.log(f"{timeline.name}: {error}; trying again")
-        lock = self._lock()
-        try:
-            save_batch(
-                self.db,
-                batch,
-                self.ruleset,
-                self.rank,
-                self.report,
-                on_judged=lambda timeline, judged: kept.extend(j for j in judged if j.kept),
-            )
-            self._save_positions()
-        finally:
-            lock.release()
+            self.report.errors += 1
+        while True:
+            try:
+                save_batch(
+                    self.db,
+                    batch,
+                    self.ruleset,
+                    self.rank,
+                    self.report,
+                    on_judged=lambda timeline, judged: kept.extend(j for j in judged if j.kept),
+                )
+                self._save_positions()
+                break
+            except ArchiveLocked as exc:  # another writer held SQLite's lock past the busy timeout
+                self.log(f"{exc.message}; saving this batch again")
+                kept.clear()
         self.report.batches += 1
         for timeline, item in batch:
             if isinstance(item, Page):
@@ -162,14 +182,6 @@ class _Writer:
                 if len(self.printed) > PRINTED_MEMORY:
                     self.printed.popitem(last=False)
                 self.on_kept(judged)
-
-    def _lock(self):
-        """The archive lock, waited for as long as it takes: `watch` outlives any other holder."""
-        while True:
-            try:
-                return archive_lock(self.db_path, self.lock_wait)
-            except ArchiveLocked as exc:
-                self.log(f"{exc.message}; still waiting")
 
     def _save_positions(self) -> None:
         from plnfilter import store
@@ -204,12 +216,9 @@ def _finish(writer: _Writer, report: WatchReport) -> None:
         "reconnects": report.stats.reconnects,
         "malformed_events": report.stats.malformed,
         "batches": report.batches,
+        "source_errors": report.errors,
         "stopped_by": report.stopped_by or "signal",
     }
-    try:
-        lock = writer._lock()
-    except PlnError:
-        return
     try:
         store.finish_run(
             writer.db,
@@ -222,5 +231,5 @@ def _finish(writer: _Writer, report: WatchReport) -> None:
             status=report.status,
             per_source=per_source,
         )
-    finally:
-        lock.release()
+    except PlnError as exc:
+        writer.log(f"could not record the end of the session: {exc.message}")

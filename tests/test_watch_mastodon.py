@@ -205,3 +205,40 @@ def test_sigterm_saves_the_last_batch_and_exits_0_and_run_continues_from_there(m
     )
     assert rerun.returncode == 0, rerun.stderr
     assert sorted(archived(db)) == sorted([opening, *burst])  # the cron run fills in, once each
+
+
+def test_watch_and_cron_runs_share_one_archive_without_gap_duplicate_or_exit_75(
+    mock, tmp_path, isolated_home
+):
+    filter_file = write_filter(tmp_path / "live.yaml", mock.base_url, "LiveCron")
+    db = tmp_path / "archive.db"
+    env = env_for(mock.host, isolated_home)
+    posted = [mock.post("kate", "Opening #LiveCron")["uri"]]
+    watching = Watching(filter_file, db, env, "--format", "jsonl")
+    codes = []
+    try:
+        wait_for(lambda: posted[0] in archived(db), "the first post", watching)
+        for round_ in range(4):
+            posted += [mock.post("kate", f"Round {round_} before {n} #livecron")["uri"] for n in range(10)]
+            cron = subprocess.Popen(
+                [str(PLNFILTER), "run", str(filter_file), "--db", str(db), "--quiet", "--wait", "5"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            posted += [mock.post("omar", f"Round {round_} during {n} #livecron")["uri"] for n in range(10)]
+            _, err = cron.communicate(timeout=120)
+            codes.append((cron.returncode, err))
+        wait_for(lambda: set(posted) <= set(archived(db)), "every post in the archive", watching)
+        wait_for(lambda: len(watching.printed()) >= len(posted), "every post printed", watching)
+        assert watching.stop() == 0, watching.stderr
+    finally:
+        watching.kill()
+    assert codes == [(0, "")] * 4
+    uris = archived(db)
+    assert sorted(uris) == sorted(posted)  # 0 gaps, 0 duplicates
+    assert sorted(row["uri"] for row in watching.printed()) == sorted(posted)
+    with sqlite3.connect(db) as conn:
+        statuses = [row[0] for row in conn.execute("SELECT status FROM runs ORDER BY id")]
+    assert statuses == ["ok"] * 5  # the session and the four runs, none interrupted
