@@ -93,7 +93,7 @@ class SseSubscription:
             for name, data in sse_events(self.response.iter_content(chunk_size=None)):
                 if self.ended.is_set():
                     return
-                event = self.decode(name, data)
+                event = decode_event(self.timeline, self.host, name, data)
                 if event is None:
                     continue
                 try:
@@ -110,25 +110,24 @@ class SseSubscription:
             except Exception:  # noqa: S110
                 pass
 
-    def decode(self, name: str, data: str) -> StreamEvent | None:
-        """A post event as a StreamEvent; None for events that are not posts or not on the REST timeline."""
-        if name not in POSTS:
-            return None
-        try:
-            status = json.loads(data)
-            if not isinstance(status, dict):
-                raise TypeError(f"a {type(status).__name__}, not a status")
-        except (ValueError, TypeError) as exc:
-            return StreamEvent(problem=f"skipped a malformed {name} event from {self.host}: {exc}")
-        # The REST tag timeline shows public statuses only; a stream may also carry unlisted ones.
-        if self.timeline.kind == "tag" and status.get("visibility") not in (None, "public"):
-            return None
-        try:
-            return StreamEvent(to_post(status, self.timeline.instance, self.timeline.name))
-        except (ValueError, TypeError, AttributeError, KeyError) as exc:
-            return StreamEvent(
-                problem=f"skipped malformed status {status.get('id')!r} from the stream: {exc}"
-            )
+
+def decode_event(timeline: MastodonTimeline, host: str, name: str, data: str) -> StreamEvent | None:
+    """A post event as a StreamEvent; None for events that are not posts or not on the REST timeline."""
+    if name not in POSTS:
+        return None
+    try:
+        status = json.loads(data)
+        if not isinstance(status, dict):
+            raise TypeError(f"a {type(status).__name__}, not a status")
+    except (ValueError, TypeError) as exc:
+        return StreamEvent(problem=f"skipped a malformed {name} event from {host}: {exc}")
+    # The REST tag timeline shows public statuses only; a stream may also carry unlisted ones.
+    if timeline.kind == "tag" and status.get("visibility") not in (None, "public"):
+        return None
+    try:
+        return StreamEvent(to_post(status, timeline.instance, timeline.name))
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        return StreamEvent(problem=f"skipped malformed status {status.get('id')!r} from the stream: {exc}")
 
 
 def _connect(client, endpoint: str, params: dict[str, Any], ctx: FetchContext):
