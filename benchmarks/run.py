@@ -13,6 +13,7 @@ fixtures' shapes (benchmarks/corpus.py), then measures:
   7 export            export to CSV / JSONL vs the sqlite3 shell
   8 sources           a run over 10 sources at 300 ms latency vs the slowest source alone
   9 memory            peak RSS of the export (needs 7) and of the 10-source run (needs 8)
+ 10 stream            Bluesky post events decoded, normalised and judged (watch) vs bare json.loads
 Ratio = plnfilter's cost / the baseline's (time per post, or seconds): below 1 is faster.
 No figure fails the command; the `met` column says which targets hold.
 """
@@ -48,6 +49,7 @@ FIGURES = {
     "7": "export",
     "8": "sources",
     "9": "memory",
+    "10": "stream",
 }
 NEEDS_ARCHIVE = {"1", "4", "5", "6", "7", "9"}
 
@@ -176,6 +178,10 @@ def measure(number: str, ctx: Context) -> list[Row]:
         import bench_sources
 
         return bench_sources.measure(ctx)
+    if number == "10":
+        import bench_stream
+
+        return bench_stream.measure(ctx)
     if number == "9":
         import bench_sources
 

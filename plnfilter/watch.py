@@ -29,6 +29,7 @@ from plnfilter.sources import FetchContext, Page
 from plnfilter.times import now_utc, to_iso
 
 QUEUE_ITEMS = 64  # pages waiting for the writer; followers wait (and streams buffer) beyond that
+POSITIONS_EVERY = 5.0  # seconds between saves of stream positions when no batch saves them
 PRINTED_MEMORY = 50_000  # uris remembered so a post re-fetched after a reconnect is not printed twice
 
 
@@ -110,6 +111,7 @@ def _write_until_stopped(out, stop, deadline, writer, batch_seconds: float, batc
     pending: list = []
     posts = 0
     due: float | None = None
+    positions_due = time.monotonic() + POSITIONS_EVERY
     while True:
         if deadline is not None and time.monotonic() >= deadline:
             writer.report.stopped_by = writer.report.stopped_by or "max-time"
@@ -134,6 +136,9 @@ def _write_until_stopped(out, stop, deadline, writer, batch_seconds: float, batc
         if pending and (posts >= batch_posts or (due is not None and time.monotonic() >= due)):
             writer.save(pending)
             pending, posts, due = [], 0, None
+        elif not pending and time.monotonic() >= positions_due:  # a busy stream with nothing to keep
+            writer.save_positions()
+            positions_due = time.monotonic() + POSITIONS_EVERY
 
 
 class _Writer:
@@ -182,6 +187,23 @@ class _Writer:
                 if len(self.printed) > PRINTED_MEMORY:
                     self.printed.popitem(last=False)
                 self.on_kept(judged)
+
+    def save_positions(self) -> None:
+        """Stream positions that moved, in one transaction of their own."""
+        from plnfilter import store
+
+        changed = [
+            (name, position)
+            for name, position in list(self.report.stats.positions.items())
+            if self.positions_saved.get(name) != position
+        ]
+        if not changed:
+            return
+        try:
+            with store.db_errors(self.db), store.write_transaction(self.db):
+                self._save_positions()
+        except ArchiveLocked as exc:
+            self.log(f"{exc.message}; stream positions are saved with the next batch")
 
     def _save_positions(self) -> None:
         from plnfilter import store

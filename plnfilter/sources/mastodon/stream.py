@@ -3,28 +3,25 @@
 `GET /api/v1/streaming/hashtag?tag=` (or `hashtag/local`), `/list?list=ID` and `/user` (home) hold
 a `text/event-stream` open; `event: update` carries a status as the REST timelines send it. The
 server subscribes us before it answers, so events are buffered from the moment `subscribe`
-returns. A reader thread fills a bounded buffer; when it is full the connection is closed (the
-caller reconnects and catches up over REST), so memory stays bounded whatever the rate.
+returns. A reader thread fills a bounded buffer (plnfilter/sources/streaming.py).
 https://docs.joinmastodon.org/methods/streaming/
 """
 
 from __future__ import annotations
 
 import json
-import queue
 import threading
-import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from plnfilter.errors import SourceError
 from plnfilter.sources import FetchContext, StreamEvent
 from plnfilter.sources.mastodon.normalize import to_post
+from plnfilter.sources.streaming import EventBuffer
 
 if TYPE_CHECKING:
     from plnfilter.sources.mastodon.fetch import MastodonTimeline
 
-BUFFER = 5000  # events held between reads; more means the writer is far behind: reconnect and catch up
 READ_TIMEOUT = 90.0  # seconds without a byte (servers send a heartbeat comment every 15-30 s)
 STREAMED = ("tag", "list", "home")  # account timelines have no stream: polled
 POSTS = ("update", "status.update")  # a new status, an edited one; notifications and deletes are not posts
@@ -58,31 +55,15 @@ class SseSubscription:
         self.host = client.host
         endpoint, params = stream_endpoint(timeline, client)
         self.response = _connect(client, endpoint, params, ctx)
-        self.buffer: queue.Queue[StreamEvent] = queue.Queue(maxsize=BUFFER)
-        self.ended = threading.Event()
-        self.reason = ""
+        self.buffer = EventBuffer(timeline.name, self.host)
         self.reader = threading.Thread(target=self._read, daemon=True, name=f"stream {timeline.name}")
         self.reader.start()
 
     def events(self, wait: float) -> Iterator[StreamEvent]:
-        until = time.monotonic() + wait
-        while True:
-            try:
-                yield self.buffer.get(timeout=max(0.0, min(0.2, until - time.monotonic())))
-                continue
-            except queue.Empty:
-                pass
-            if self.ended.is_set() and self.buffer.empty():
-                raise SourceError(
-                    self.timeline.name,
-                    f"the stream from {self.host} ended: {self.reason or 'closed by the server'}",
-                    "reconnecting, then catching up from the saved cursor",
-                )
-            if time.monotonic() >= until:
-                return
+        return self.buffer.events(wait)
 
     def close(self) -> None:
-        self.ended.set()
+        self.buffer.end("closed")
         try:
             self.response.close()
         except Exception:  # noqa: S110 - closing a connection that is already gone
@@ -91,20 +72,15 @@ class SseSubscription:
     def _read(self) -> None:
         try:
             for name, data in sse_events(self.response.iter_content(chunk_size=None)):
-                if self.ended.is_set():
+                if self.buffer.ended.is_set():
                     return
                 event = decode_event(self.timeline, self.host, name, data)
-                if event is None:
-                    continue
-                try:
-                    self.buffer.put_nowait(event)
-                except queue.Full:
-                    self.reason = f"more than {BUFFER} events waiting to be saved"
+                if event is not None and not self.buffer.offer(event):
                     return
         except Exception as exc:  # the connection broke, timed out or was closed: the caller reconnects
-            self.reason = self.reason or f"{type(exc).__name__}"
+            self.buffer.end(type(exc).__name__)
         finally:
-            self.ended.set()
+            self.buffer.end()
             try:
                 self.response.close()
             except Exception:  # noqa: S110
