@@ -14,6 +14,7 @@ fixtures' shapes (benchmarks/corpus.py), then measures:
   8 sources           a run over 10 sources at 300 ms latency vs the slowest source alone
   9 memory            peak RSS of the export (needs 7) and of the 10-source run (needs 8)
  10 stream            Bluesky post events decoded, normalised and judged (watch) vs bare json.loads
+ 11 soak              `watch` following a mastodon-mock hashtag at 20 posts/s: memory at start and end
 Ratio = plnfilter's cost / the baseline's (time per post, or seconds): below 1 is faster.
 No figure fails the command; the `met` column says which targets hold.
 """
@@ -50,6 +51,7 @@ FIGURES = {
     "8": "sources",
     "9": "memory",
     "10": "stream",
+    "11": "soak",
 }
 NEEDS_ARCHIVE = {"1", "4", "5", "6", "7", "9"}
 
@@ -182,6 +184,10 @@ def measure(number: str, ctx: Context) -> list[Row]:
         import bench_stream
 
         return bench_stream.measure(ctx)
+    if number == "11":
+        import bench_watch_soak
+
+        return bench_watch_soak.measure(ctx)
     if number == "9":
         import bench_sources
 

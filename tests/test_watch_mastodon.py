@@ -242,3 +242,23 @@ def test_watch_and_cron_runs_share_one_archive_without_gap_duplicate_or_exit_75(
     with sqlite3.connect(db) as conn:
         statuses = [row[0] for row in conn.execute("SELECT status FROM runs ORDER BY id")]
     assert statuses == ["ok"] * 5  # the session and the four runs, none interrupted
+
+
+def test_a_short_soak_at_a_steady_rate_archives_everything_once_with_flat_memory(
+    mock, tmp_path, isolated_home, request
+):
+    from servers.fault_server import figure_reporter
+    from servers.soak import soak, token_env
+
+    result = soak(
+        mock, tmp_path, token_env(mock.host, isolated_home), seconds=15, per_second=20, tag="SoakShort"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.archived == result.distinct == result.posted  # no gap, no duplicate
+    assert result.printed == result.posted
+    grown = result.rss_end_kb - result.rss_start_kb
+    figure_reporter(request)(
+        f"watch soak: {result.posted} posts in {result.seconds:.0f}s at a steady rate, "
+        f"RSS {result.rss_start_kb / 1024:.1f} MB after the first post, {result.rss_end_kb / 1024:.1f} MB at the end"
+    )
+    assert grown < 30 * 1024, f"watch grew by {grown / 1024:.1f} MB over {result.posted} posts"
