@@ -12,7 +12,9 @@ Kept posts are passed to `on_kept` once their batch is committed, each once per 
 
 from __future__ import annotations
 
+import os
 import queue
+import socket
 import threading
 import time
 from collections import OrderedDict
@@ -80,8 +82,14 @@ def watch_filter(
     lock = _setup_lock(db_path, lock_wait)
     try:
         db = store.open_archive(db_path)
+        started = to_iso(now_utc())
+        store.close_sessions(db, [row["id"] for row in store.open_sessions(db) if _gone(row)], started)
         report.run_id = store.start_run(
-            db, str(Path(filter_file.path).resolve()), to_iso(now_utc()), status="watching"
+            db,
+            str(Path(filter_file.path).resolve()),
+            started,
+            status="watching",
+            per_source={"watch": {"pid": os.getpid(), "host": socket.gethostname()}},
         )
         cursors = {t.name: store.get_cursor(db, t.name) for t in found}
         positions = {t.name: store.get_stream_position(db, t.name) for t in found}
@@ -105,6 +113,23 @@ def watch_filter(
         stop.set()
         _finish(writer, report)
     return report
+
+
+def _gone(session: dict) -> bool:
+    """Whether a session marked 'watching' ran on this machine in a process that no longer exists."""
+    about = session["per_source"].get("watch") if isinstance(session["per_source"], dict) else None
+    if not isinstance(about, dict) or about.get("host") != socket.gethostname():
+        return False  # another machine's session (an archive on a shared disk): not ours to judge
+    pid = about.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _write_until_stopped(out, stop, deadline, writer, batch_seconds: float, batch_posts: int) -> None:
@@ -235,6 +260,8 @@ def _finish(writer: _Writer, report: WatchReport) -> None:
 
     per_source: dict[str, Any] = {name: vars(s) for name, s in report.sources.items()}
     per_source["watch"] = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
         "reconnects": report.stats.reconnects,
         "malformed_events": report.stats.malformed,
         "batches": report.batches,

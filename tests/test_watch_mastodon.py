@@ -262,3 +262,36 @@ def test_a_short_soak_at_a_steady_rate_archives_everything_once_with_flat_memory
         f"RSS {result.rss_start_kb / 1024:.1f} MB after the first post, {result.rss_end_kb / 1024:.1f} MB at the end"
     )
     assert grown < 30 * 1024, f"watch grew by {grown / 1024:.1f} MB over {result.posted} posts"
+
+
+def test_runs_shows_a_killed_session_as_interrupted_once_the_next_one_starts(mock, tmp_path, isolated_home):
+    filter_file = write_filter(tmp_path / "live.yaml", mock.base_url, "LiveKill")
+    db = tmp_path / "archive.db"
+    env = env_for(mock.host, isolated_home)
+    first = mock.post("kate", "Killed session #LiveKill")["uri"]
+    killed = Watching(filter_file, db, env, "--format", "jsonl")
+    try:
+        wait_for(lambda: first in archived(db), "the first session's catch-up", killed)
+    finally:
+        killed.kill()  # SIGKILL: no chance to record its end
+    second = Watching(filter_file, db, env, "--format", "jsonl")
+    try:
+        later = mock.post("kate", "Second session #livekill")["uri"]
+        wait_for(lambda: later in archived(db), "the second session", second)
+        shown = subprocess.run(
+            [str(PLNFILTER), "runs", "--db", str(db), "--format", "json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert [row["status"] for row in json.loads(shown.stdout)] == ["watching", "interrupted"]
+        assert second.stop() == 0, second.stderr
+    finally:
+        second.kill()
+    with sqlite3.connect(db) as conn:
+        assert [row[0] for row in conn.execute("SELECT status FROM runs ORDER BY id")] == [
+            "interrupted",
+            "ok",
+        ]

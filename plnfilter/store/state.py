@@ -73,17 +73,48 @@ def record_source_error(
         )
 
 
-def start_run(db: Db, filter_file: str, now: datetime | str, status: str = "running") -> int:
+def start_run(
+    db: Db,
+    filter_file: str,
+    now: datetime | str,
+    status: str = "running",
+    per_source: Mapping[str, Any] | None = None,
+) -> int:
     """Record that a run began (status 'running', or 'watching' for a `watch` session, until
     `finish_run`); return its id."""
     conn = as_connection(db)
     with db_errors(conn), write_transaction(db):
         cursor = conn.execute(
             "INSERT INTO runs (started, filter_file, fetched, new, kept, errors, status, per_source) "
-            "VALUES (?, ?, 0, 0, 0, '[]', ?, '{}')",
-            [_iso(now), clean_text(str(filter_file)), status],
+            "VALUES (?, ?, 0, 0, 0, '[]', ?, ?)",
+            [
+                _iso(now),
+                clean_text(str(filter_file)),
+                status,
+                json.dumps(per_source or {}, ensure_ascii=True, default=str),
+            ],
         )
     return int(cursor.lastrowid)
+
+
+def open_sessions(db: Db) -> list[dict[str, Any]]:
+    """`watch` sessions still marked 'watching', with `per_source` decoded (it names their process)."""
+    conn = as_connection(db)
+    with db_errors(conn):
+        rows = _dicts(conn.execute("SELECT id, per_source FROM runs WHERE status = 'watching'"))
+    for row in rows:
+        row["per_source"] = _load(row["per_source"], {})
+    return rows
+
+
+def close_sessions(db: Db, ids: Sequence[int], now: datetime | str) -> None:
+    """Mark these `watch` sessions 'interrupted': their process is gone (killed, or the machine stopped)."""
+    conn = as_connection(db)
+    with db_errors(conn), write_transaction(db):
+        conn.executemany(
+            "UPDATE runs SET status = 'interrupted', finished = ? WHERE id = ? AND status = 'watching'",
+            [(_iso(now), int(run_id)) for run_id in ids],
+        )
 
 
 def close_interrupted_runs(db: Db, now: datetime | str) -> int:
