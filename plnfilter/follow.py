@@ -8,7 +8,9 @@ sequence, so nothing falls between REST and the stream and nothing is handed ove
 3. drain the buffer, skipping the posts the catch-up fetched;
 4. follow the stream (pages without a cursor) until it ends, then back off and start again.
 A stream may drop events (a full server-side queue, a cut connection): the next catch-up
-fetches them, because the cursor never moved past them. Without a stream: the catch-up alone,
+fetches them, because the cursor never moved past them. While a stream flows, steps 2-3 are
+repeated every `resync_every` seconds (600 by default; every poll interval for a stream that leaves out part of
+its timeline), so even a drop the connection never reports is fetched. Without a stream: the catch-up alone,
 every `poll_every` seconds.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import queue
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 
 from plnfilter.errors import PlnError, SourceError
@@ -25,6 +28,7 @@ from plnfilter.sources import FetchContext, Page, streaming
 STREAM_PAGE = 200  # posts handed over at once while following a busy stream
 BACKOFF_BASE = 1.0  # seconds before the first reconnect; doubled per failure
 BACKOFF_CAP = 60.0
+RESYNC_EVERY = 600.0  # seconds between catch-ups while a stream flows: what it dropped silently is fetched
 
 
 @dataclass
@@ -93,6 +97,7 @@ def follow(
     ctx: FetchContext,
     poll_every: float,
     stats: FollowStats,
+    resync_every: float = RESYNC_EVERY,
 ) -> None:
     """Follow `timeline` until `stop` is set; failures are handed to the writer and retried."""
     network = streaming(timeline)
@@ -105,10 +110,12 @@ def follow(
                 backoff.reset()
                 stop.wait(poll_every)
                 continue
-            subscription = network.subscribe(timeline, ctx, position)
-            cursor, fetched = catch_up(timeline, cursor, out, stop, ctx)
-            backoff.reset()
-            position = _follow_stream(timeline, subscription, fetched, out, stop, stats, position)
+            subscription = network.subscribe(timeline, ctx, stats.positions.get(timeline.name, position))
+            resync = min(poll_every, resync_every) if _misses(network, timeline) else resync_every
+            while not stop.is_set():
+                cursor, fetched = catch_up(timeline, cursor, out, stop, ctx)
+                backoff.reset()
+                _follow_stream(timeline, subscription, fetched, out, stop, stats, time.monotonic() + resync)
         except PlnError as exc:
             hand_over(out, (timeline, exc), stop)
         except Exception as exc:  # a bug or an SDK surprise must not end the session
@@ -124,22 +131,30 @@ def follow(
             stop.wait(backoff.next())
 
 
-def _follow_stream(timeline, subscription, fetched, out, stop, stats, position):
-    """Hand over the stream's posts (skipping those the catch-up fetched) until it ends (SourceError)."""
-    while not stop.is_set():
+def _misses(network, timeline) -> bool:
+    """Whether the stream leaves out some of what the REST timeline shows (the network's optional
+    `stream_misses`, e.g. a Bluesky author's reposts): then the catch-up runs every poll interval."""
+    misses = getattr(network, "stream_misses", None)
+    return bool(misses is not None and misses(timeline))
+
+
+def _follow_stream(timeline, subscription, fetched, out, stop, stats, until: float) -> None:
+    """Hand over the stream's posts, skipping those the catch-up fetched, until `until` (time for
+    the next catch-up) or the stream ends (SourceError, raised once what was read is handed over)."""
+    while not stop.is_set() and time.monotonic() < until:
         posts, problems = [], []
-        for event in subscription.events(0.5):
-            if event.position:
-                position = event.position
-                stats.positions[timeline.name] = position
-            if event.problem:
-                problems.append(event.problem)
-            elif event.post is not None and event.post.uri not in fetched:
-                posts.append(event.post)
-            if len(posts) >= STREAM_PAGE:
-                break
-        if problems:
-            stats.add(malformed=len(problems))
-        if (posts or problems) and not hand_over(out, (timeline, Page(posts, None, problems)), stop):
-            break
-    return position
+        try:
+            for event in subscription.events(0.5):
+                if event.position:
+                    stats.positions[timeline.name] = event.position
+                if event.problem:
+                    problems.append(event.problem)
+                elif event.post is not None and event.post.uri not in fetched:
+                    posts.append(event.post)
+                if len(posts) >= STREAM_PAGE:
+                    break
+        finally:
+            if problems:
+                stats.add(malformed=len(problems))
+            if posts or problems:
+                hand_over(out, (timeline, Page(posts, None, problems)), stop)

@@ -62,6 +62,7 @@ def watch_filter(
     since: datetime,
     stop: threading.Event,
     poll_every: float = 60.0,
+    resync_every: float = 600.0,
     max_pages: int | None = None,
     timeout: float = 20.0,
     max_wait: float = 30.0,
@@ -104,7 +105,10 @@ def watch_filter(
     for timeline in found:
         args = (timeline, cursors[timeline.name], positions[timeline.name], out, stop, ctx, poll_every)
         threading.Thread(
-            target=follow, args=(*args, report.stats), daemon=True, name=f"follow {timeline.name}"
+            target=follow,
+            args=(*args, report.stats, resync_every),
+            daemon=True,
+            name=f"follow {timeline.name}",
         ).start()
     writer = _Writer(db, db_path, ruleset, filter_file.rank, report, lock_wait, log, on_kept)
     try:

@@ -295,3 +295,32 @@ def test_runs_shows_a_killed_session_as_interrupted_once_the_next_one_starts(moc
             "interrupted",
             "ok",
         ]
+
+
+def test_a_stream_that_silently_stops_delivering_is_made_up_for_by_the_resync(
+    mock, proxy, tmp_path, isolated_home
+):
+    filter_file = write_filter(tmp_path / "live.yaml", proxy.base_url, "LiveMute")
+    db = tmp_path / "archive.db"
+    first = mock.post("kate", "Opening #LiveMute")["uri"]
+    watching = Watching(
+        filter_file, db, env_for(proxy.host, isolated_home), "--format", "jsonl", "--resync", "2"
+    )
+    try:
+        wait_for(lambda: first in archived(db), "the first post", watching)
+        streamed = mock.post("kate", "Streamed #livemute")["uri"]
+        wait_for(lambda: streamed in archived(db), "a streamed post", watching)
+        proxy.mute()  # the stream stays connected and says nothing more: no reconnect comes
+        unheard = [mock.post("lin", f"Unheard {n} #livemute")["uri"] for n in range(5)]
+        # Only a catch-up can bring them: the stream would notice nothing for 90 s (its read timeout).
+        wait_for(lambda: set(unheard) <= set(archived(db)), "the unheard posts", watching, limit=60)
+        wanted = {first, streamed, *unheard}
+        wait_for(lambda: len(watching.printed()) >= len(wanted), "every post printed", watching)
+        assert watching.stop() == 0, watching.stderr
+    finally:
+        watching.kill()
+    assert sorted(archived(db)) == sorted(wanted)
+    assert sorted(row["uri"] for row in watching.printed()) == sorted(wanted)
+    with sqlite3.connect(db) as conn:
+        per_source = json.loads(conn.execute("SELECT per_source FROM runs ORDER BY id DESC").fetchone()[0])
+    assert per_source["watch"]["reconnects"] == 0

@@ -34,6 +34,14 @@ from plnfilter.cli.progress import plain_log
     help="Seconds between two fetches of a source without a live stream (an account, a feed).",
 )
 @click.option(
+    "--resync",
+    "resync_every",
+    type=click.FloatRange(min=1),
+    default=600.0,
+    show_default=True,
+    help="Seconds between two REST catch-ups while a stream flows: what the stream dropped is fetched.",
+)
+@click.option(
     "--max-time",
     type=click.FloatRange(min=1),
     help="End the session after this many seconds (the last batch is saved); default: until stopped.",
@@ -73,6 +81,7 @@ def watch(
     db_path,
     since,
     poll_every,
+    resync_every,
     max_time,
     max_pages,
     timeout,
@@ -83,8 +92,9 @@ def watch(
 ) -> None:
     """Follow FILTER's sources live: archive posts as they are posted, print the kept ones.
 
-    Hashtags, lists and home timelines on Mastodon are followed through the server's stream;
-    sources without one are fetched every --poll seconds. Every (re)connection first catches
+    Hashtags, lists and home timelines on Mastodon, hashtags and authors on Bluesky (Jetstream,
+    or a firehose per source) are followed through a live stream; sources without one are
+    fetched every --poll seconds. Every (re)connection (and every --resync seconds) first catches
     up from the saved cursor, so nothing is missed while watch was not running, and a cron
     `run` on the same archive can go on beside it. Posts are saved in batches (a second, or a
     few hundred posts); Ctrl-C or SIGTERM saves the last batch and exits 0.
@@ -126,6 +136,7 @@ def watch(
             since=since_time,
             stop=stop,
             poll_every=poll_every,
+            resync_every=resync_every,
             max_pages=max_pages,
             timeout=timeout,
             max_wait=max_wait,

@@ -1,5 +1,6 @@
-"""A TCP proxy on 127.0.0.1 that a test can cut: every open connection dropped, new ones refused
-until it is opened again. It carries HTTP, server-sent events and WebSocket alike (bytes both ways),
+"""A TCP proxy on 127.0.0.1 that a test can cut (every open connection dropped, new ones refused
+until it is opened again) or mute (what the server sends on the connections open now is
+swallowed, silently: the connections stay up, new ones work). It carries HTTP, server-sent events and WebSocket alike (bytes both ways),
 so a stream's connection can be dropped while the server behind it goes on."""
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ class CutProxy:
         self.open = threading.Event()
         self.open.set()
         self.connections: set[socket.socket] = set()
+        self.clients: set[socket.socket] = set()
+        self.muted: set[socket.socket] = set()
         self.lock = threading.Lock()
         self.accepted = 0
         threading.Thread(target=self._accept, daemon=True).start()
@@ -42,6 +45,11 @@ class CutProxy:
                 with contextlib.suppress(OSError):
                     sock.close()
             self.connections.clear()
+
+    def mute(self) -> None:
+        """Swallow from now on whatever the server sends to the clients connected now."""
+        with self.lock:
+            self.muted = set(self.clients)
 
     def reopen(self) -> None:
         self.open.set()
@@ -69,6 +77,7 @@ class CutProxy:
             with self.lock:
                 self.accepted += 1
                 self.connections.update((client, upstream))
+                self.clients.add(client)
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
 
@@ -78,6 +87,8 @@ class CutProxy:
                 data = source.recv(65536)
                 if not data:
                     break
+                if sink in self.muted:
+                    continue
                 sink.sendall(data)
         except OSError:
             pass
@@ -88,3 +99,5 @@ class CutProxy:
             with self.lock:
                 self.connections.discard(source)
                 self.connections.discard(sink)
+                self.clients.discard(source)
+                self.clients.discard(sink)

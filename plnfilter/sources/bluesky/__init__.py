@@ -35,6 +35,13 @@ def streams(timeline) -> bool:
     return has_stream(timeline)
 
 
+def stream_misses(timeline) -> bool:
+    """An author's stream lacks their reposts: `watch` also fetches the feed every poll interval."""
+    from plnfilter.sources.bluesky.stream import stream_misses as misses
+
+    return misses(timeline)
+
+
 def subscribe(timeline, ctx: FetchContext, position: str | None = None):
     """The timeline's stream, connected and buffering, resuming at `position` (a Jetstream or firehose `seq`)."""
     from plnfilter.sources.bluesky.stream import subscribe as open_stream

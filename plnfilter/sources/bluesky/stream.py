@@ -44,6 +44,12 @@ def streams(timeline) -> bool:
     return timeline.kind == "author"
 
 
+def stream_misses(timeline) -> bool:
+    """An author's feed also shows their reposts, which a post stream does not carry: `watch`
+    fetches the feed every poll interval as well."""
+    return timeline.kind == "author"
+
+
 def stream_address(timeline) -> tuple[str, str]:
     """(kind, websocket base URI ending in /xrpc) of the stream this timeline follows."""
     kind = str(timeline.options.get("stream") or "jetstream")
