@@ -324,3 +324,27 @@ def test_a_stream_that_silently_stops_delivering_is_made_up_for_by_the_resync(
     with sqlite3.connect(db) as conn:
         per_source = json.loads(conn.execute("SELECT per_source FROM runs ORDER BY id DESC").fetchone()[0])
     assert per_source["watch"]["reconnects"] == 0
+
+
+def test_max_time_ends_the_session_and_a_terminal_line_is_clean_of_hostile_text(
+    mock, tmp_path, isolated_home
+):
+    filter_file = write_filter(tmp_path / "live.yaml", mock.base_url, "LiveLine")
+    db = tmp_path / "archive.db"
+    hostile = mock.post("kate", "Evil \x1b[31mred\x1b[0m \u202eesrever\u202c\x07 text #LiveLine")["uri"]
+    result = subprocess.run(
+        [str(PLNFILTER), "watch", str(filter_file), "--db", str(db), "--format", "line", "--max-time", "3"],
+        capture_output=True,
+        text=True,
+        env=env_for(mock.host, isolated_home),
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert hostile in archived(db)
+    (line,) = result.stdout.splitlines()
+    assert "kate@" in line and "Evil" in line and "#LiveLine" in line and hostile in line
+    assert not any(char in line for char in "\x1b\u202e\u202c\x07")
+    assert "watched 1 timelines" in result.stderr
+    with sqlite3.connect(db) as conn:
+        status, per_source = conn.execute("SELECT status, per_source FROM runs").fetchone()
+    assert status == "ok" and json.loads(per_source)["watch"]["stopped_by"] == "max-time"
