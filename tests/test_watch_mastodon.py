@@ -348,3 +348,26 @@ def test_max_time_ends_the_session_and_a_terminal_line_is_clean_of_hostile_text(
     with sqlite3.connect(db) as conn:
         status, per_source = conn.execute("SELECT status, per_source FROM runs").fetchone()
     assert status == "ok" and json.loads(per_source)["watch"]["stopped_by"] == "max-time"
+
+
+def test_a_stream_refused_with_429_and_503_is_retried_with_backoff(mock, tmp_path, isolated_home):
+    filter_file = write_filter(tmp_path / "live.yaml", mock.base_url, "LiveRefused")
+    db = tmp_path / "archive.db"
+    for effect, count in (({"type": "ratelimit", "status": 429}, 1), ({"type": "status", "status": 503}, 2)):
+        mock.call(
+            "POST",
+            "/api/v1/_mock/faults",
+            json={"match": {"path": "/api/v1/streaming/hashtag"}, "effect": effect, "count": count},
+        )
+    watching = Watching(filter_file, db, env_for(mock.host, isolated_home), "--format", "jsonl")
+    try:
+        wait_for(lambda: not mock.call("GET", "/api/v1/_mock/faults"), "the faults to be spent", watching)
+        live = mock.post("kate", "Once the stream opened #LiveRefused")["uri"]
+        wait_for(lambda: live in archived(db), "a post after the refusals", watching)
+        assert watching.stop() == 0, watching.stderr
+    finally:
+        watching.kill()
+    assert "429" in watching.stderr and "503" in watching.stderr  # said on stderr, then retried
+    with sqlite3.connect(db) as conn:
+        status, per_source = conn.execute("SELECT status, per_source FROM runs").fetchone()
+    assert status == "ok" and json.loads(per_source)["watch"]["reconnects"] >= 3

@@ -14,10 +14,11 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from plnfilter.errors import SourceError
+from plnfilter.errors import RateLimited, SourceError
 from plnfilter.sources import FetchContext, StreamEvent
 from plnfilter.sources.mastodon.normalize import to_post
 from plnfilter.sources.streaming import EventBuffer
+from plnfilter.sources.transport import Transient
 
 if TYPE_CHECKING:
     from plnfilter.sources.mastodon.fetch import MastodonTimeline
@@ -123,9 +124,18 @@ def _connect(client, endpoint: str, params: dict[str, Any], ctx: FetchContext):
         raise SourceError(
             client.source, f"could not open the stream at {client.host}", "reconnecting with backoff"
         ) from None
+    if response.status_code == 429:
+        response.close()
+        raise RateLimited(
+            client.source,
+            f"{client.host} answered 429 Too Many Requests to the stream",
+            "reconnecting with backoff",
+        )
     if response.status_code >= 400:
         try:
             client._raise_for(response, endpoint, False)
+        except Transient as exc:  # 502/503/504: `watch` reconnects with its own backoff
+            raise exc.error from None
         finally:
             response.close()
     return response
