@@ -400,3 +400,26 @@ def test_other_commands_never_import_pyarrow(archive, args):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
     assert result.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_damaged_or_old_cells_are_read_as_the_other_exports_read_them(archive, tmp_path):
+    """Cells plnfilter never writes (hand edits, older archives): a list that is not JSON or not a
+    list is empty, a count that is not a number is NULL, a time in another form is still that time."""
+    conn = sqlite3.connect(archive)
+    with conn:
+        conn.execute(
+            "UPDATE posts SET tags = 'not json', links = '{\"a\": 1}', likes = 'many', "
+            "created_at = '2026-10-05 14:00:00', first_seen = 'yesterday', last_seen = '2026-11-28T13:00:00+01:00' "
+            "WHERE uri LIKE '%/statuses/1001'"
+        )
+    conn.close()
+    out = tmp_path / "dataset"
+    export(archive, out, "--all")
+    row = next(r for r in dataset_rows(out) if r["uri"].endswith("/statuses/1001"))
+    assert (row["tags"], row["links"], row["likes"], row["first_seen"]) == ([], [], None, None)
+    assert row["created_at"] == epoch_us("2026-10-05T14:00:00Z") and row["month"] == "2026-10"
+    assert row["last_seen"] == epoch_us("2026-11-28T12:00:00Z")
+    assert row["mentions"] == [] and row["kept"] is True  # the other cells of the row are intact
+    export_jsonl = plnfilter("export", "--db", archive, "--all", "--format", "jsonl")
+    line = next(json.loads(x) for x in export_jsonl.stdout.splitlines() if "/statuses/1001" in x)
+    assert (line["tags"], line["links"]) == (row["tags"], row["links"])

@@ -237,23 +237,53 @@ def _array(name: str, values: Sequence[Any], kind: pa.DataType) -> pa.Array:
     import pyarrow as pa
 
     if name in JSON_LIST_COLUMNS:
-        return pa.array([load_list(v) for v in values], type=kind)
+        return _lists(values, kind)
     if name in BOOL_COLUMNS:
-        return pa.array([None if v is None else bool(v) for v in values], type=kind)
-    if name in TIME_COLUMNS:
-        text = pa.array(values, type=pa.string())
         try:
-            return text.cast(kind)
-        except pa.ArrowInvalid:  # a time in another form than ours: read each with the API parser
-            return pa.array([_moment(v) for v in values], type=kind)
+            return pa.array(values, type=pa.int64()).cast(kind)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            return pa.array([None if v is None else bool(v) for v in values], type=kind)
+    if name in TIME_COLUMNS:
+        return _times(values, kind)
     try:
         return pa.array(values, type=kind)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # a cell of another type (old archives)
         return pa.array([_coerce(v, kind) for v in values], type=kind)
 
 
-def _moment(value: str | None):
-    if not value:
+def _lists(values: Sequence[Any], kind: pa.DataType) -> pa.Array:
+    """JSON list cells as lists of strings: the whole column parsed by orjson in one call (the cells
+    are what `dump_list` wrote); a damaged cell sends the column through `load_list`, cell by cell."""
+    import orjson
+    import pyarrow as pa
+
+    try:
+        parsed = orjson.loads("[" + ",".join(v or "[]" for v in values) + "]")
+        if len(parsed) == len(values):
+            return pa.array(parsed, type=kind)
+    except (orjson.JSONDecodeError, TypeError, pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    return pa.array([load_list(v if isinstance(v, str) else None) for v in values], type=kind)
+
+
+def _times(values: Sequence[Any], kind: pa.DataType) -> pa.Array:
+    """Stored times (`2026-11-26T09:30:00Z`, as `times.to_iso` writes them) as UTC timestamps; any
+    other ISO form is read by Arrow, anything else by the API time parser, cell by cell."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        text = pa.array(values, type=pa.string())
+        try:
+            return pc.strptime(text, format="%Y-%m-%dT%H:%M:%SZ", unit="us").cast(kind)
+        except pa.ArrowInvalid:
+            return text.cast(kind)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([_moment(v) for v in values], type=kind)
+
+
+def _moment(value: Any):
+    if not value or not isinstance(value, str):
         return None
     try:
         return parse_iso(value)

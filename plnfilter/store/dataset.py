@@ -79,19 +79,26 @@ def verdict_sql(filter_name: str | None = None) -> dict[str, str]:
     return {name: f"posts.{name}" for name in VERDICT_COLUMNS}
 
 
-def _select_list(columns: Sequence[str], filter_name: str | None) -> str:
+def _expressions(columns: Sequence[str], filter_name: str | None) -> list[str]:
+    """The SQL of each exported column: verdicts from `verdict_sql`, an empty time as NULL."""
     verdicts = verdict_sql(filter_name)
     parts = []
     for name in columns:
         if name not in POST_SCHEMA:
             raise ValueError(f"not a posts column: {name!r}")
         if name in verdicts:
-            parts.append(f"{verdicts[name]} AS {name}")
+            parts.append(verdicts[name])
         elif name in TIME_COLUMNS:
-            parts.append(f"NULLIF(posts.{name}, '') AS {name}")
+            parts.append(f"NULLIF(posts.{name}, '')")
         else:
             parts.append(f"posts.{name}")
-    return ", ".join(parts)
+    return parts
+
+
+def _select_list(columns: Sequence[str], filter_name: str | None) -> str:
+    return ", ".join(
+        f"{sql} AS {name}" for sql, name in zip(_expressions(columns, filter_name), columns, strict=True)
+    )
 
 
 @dataclass(frozen=True)
@@ -139,12 +146,10 @@ def partitions(
 ) -> list[Partition]:
     """Every partition the selection has rows in, with the fingerprint of those rows."""
     where, params = _where(selection)
-    cells = ", ".join(f"p.{name}" for name in DATASET_COLUMNS)
+    cells = ", ".join(_expressions(DATASET_COLUMNS, filter_name))
     sql = (
-        f"SELECT p.network, p.month, count(*), max(p.last_seen), {_FINGERPRINT}(json_array({cells})) "  # noqa: S608 (names from DATASET_COLUMNS)
-        f"FROM (SELECT posts.network AS network, {_MONTH_SQL} AS month, "
-        f"{_select_list(DATASET_COLUMNS, filter_name)} FROM posts WHERE {where}) AS p "
-        "GROUP BY p.network, p.month ORDER BY p.network, p.month"
+        f"SELECT posts.network, {_MONTH_SQL} AS month, count(*), max(posts.last_seen), "  # noqa: S608 (names from DATASET_COLUMNS)
+        f"{_FINGERPRINT}(json_array({cells})) FROM posts WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2"
     )
     conn.create_aggregate(_FINGERPRINT, 1, _Fingerprint)
     with db_errors(conn):
