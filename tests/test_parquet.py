@@ -423,3 +423,31 @@ def test_damaged_or_old_cells_are_read_as_the_other_exports_read_them(archive, t
     export_jsonl = plnfilter("export", "--db", archive, "--all", "--format", "jsonl")
     line = next(json.loads(x) for x in export_jsonl.stdout.splitlines() if "/statuses/1001" in x)
     assert (line["tags"], line["links"]) == (row["tags"], row["links"])
+
+
+def test_a_run_writing_during_the_export_is_left_for_the_next_one(archive, tmp_path, monkeypatch):
+    """The partitions and their rows are read from one moment of the archive: a post a run saves
+    while the export writes is in neither the files nor the manifest, and the next export adds it."""
+    from plnfilter.store import dataset
+
+    out = tmp_path / "dataset"
+    before = archive_rows(archive)
+    real = dataset.ArchiveDataset.batches
+    saved = []
+
+    def batches_while_a_run_saves(self, partition):
+        if not saved:
+            save(archive, [Judged(post("1102", "mastodon", "2026-10-30T09:00:00Z"), True, 1.0)], LATER)
+            saved.append(partition)
+        return real(self, partition)
+
+    monkeypatch.setattr(dataset.ArchiveDataset, "batches", batches_while_a_run_saves)
+    export(archive, out, "--all")
+    assert saved and dataset_rows(out) == before
+    counts = {path: entry["rows"] for path, entry in manifest(out)["partitions"].items()}
+    assert counts["network=mastodon/month=2026-10"] == sum(
+        1 for r in before if (r["network"], r["month"]) == ("mastodon", "2026-10")
+    )
+    export(archive, out, "--all")
+    assert dataset_rows(out) == archive_rows(archive) != before
+    assert manifest(out)["last_export"]["written"] == ["network=mastodon/month=2026-10"]

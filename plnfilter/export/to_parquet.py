@@ -88,7 +88,7 @@ def write_parquet(dataset: ArchiveDataset, folder: Path) -> int:
     folder = Path(folder)
     _claim(folder)
     try:
-        with FileLock(str(folder / LOCK), timeout=0):
+        with FileLock(str(folder / LOCK), timeout=0), dataset.snapshot():
             return _update(dataset, folder)
     except Timeout:
         raise ArchiveLocked(

@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from plnfilter.store.archive import db_errors
+from plnfilter.store.archive import _deny_writes, db_errors
 from plnfilter.store.columns import POST_SCHEMA
 
 if TYPE_CHECKING:
@@ -186,6 +187,30 @@ def partition_rows(
             yield batch
 
 
+@contextmanager
+def read_snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction around several queries, so all of them see the archive as the first did,
+    whatever a run writes meanwhile (WAL). The read-only connection's authorizer refuses BEGIN, so it
+    steps aside for BEGIN and COMMIT alone; `query_only` still refuses any write."""
+
+    def bracket(statement: str) -> None:
+        conn.set_authorizer(None)
+        try:
+            with db_errors(conn):
+                conn.execute(statement)
+        finally:
+            conn.set_authorizer(_deny_writes)
+
+    if conn.in_transaction:
+        yield
+        return
+    bracket("BEGIN DEFERRED")
+    try:
+        yield
+    finally:
+        bracket("COMMIT")
+
+
 class ArchiveDataset:
     """A selection of one archive read partition by partition: what a dataset writer is handed."""
 
@@ -193,6 +218,10 @@ class ArchiveDataset:
         self.conn = conn
         self.selection = selection
         self.filter_name = filter_name
+
+    def snapshot(self):
+        """Read the partitions and their rows inside this, so they are of one moment of the archive."""
+        return read_snapshot(self.conn)
 
     def partitions(self) -> list[Partition]:
         return partitions(self.conn, self.selection, self.filter_name)
