@@ -185,6 +185,8 @@ def _parquet_rows(ctx, env, jsonl_seconds: float) -> list[Row]:
     size = sum(f.stat().st_size for f in folder.rglob("*.parquet")) / 1e6
     parts = len(list(folder.rglob("*.parquet")))
     shutil.rmtree(folder, ignore_errors=True)
+    peak_mb = peak_rss_kb(argv, env=env) / 1024  # a new folder: every partition written
+    shutil.rmtree(folder, ignore_errors=True)
     whole_s, again_s = statistics.median(whole), statistics.median(again)
     note = "baseline: plnfilter export --all --format jsonl of the same posts"
     return [
@@ -196,7 +198,7 @@ def _parquet_rows(ctx, env, jsonl_seconds: float) -> list[Row]:
             whole_s / jsonl_seconds,
             "",
             None,
-            f"{note}; {size:.0f} MB in {parts} partitions",
+            f"{note}; {size:.0f} MB in {parts} partitions; peak memory {peak_mb:.0f} MB",
         ),
         Row(
             "7 re-export parquet, nothing changed",

@@ -165,7 +165,7 @@ def partition_rows(
     selection: Selection,
     network: str,
     month: str | None,
-    batch_size: int = 20_000,
+    batch_size: int = 5_000,
     filter_name: str | None = None,
 ) -> Iterator[list[tuple[Any, ...]]]:
     """The selected rows of one partition (DATASET_COLUMNS, as stored: lists as JSON text, flags 0/1,
