@@ -451,3 +451,21 @@ def test_a_run_writing_during_the_export_is_left_for_the_next_one(archive, tmp_p
     export(archive, out, "--all")
     assert dataset_rows(out) == archive_rows(archive) != before
     assert manifest(out)["last_export"]["written"] == ["network=mastodon/month=2026-10"]
+
+
+def test_one_export_at_a_time_and_an_older_layout_is_rewritten_whole(archive, tmp_path):
+    from filelock import FileLock
+
+    out = tmp_path / "dataset"
+    export(archive, out, "--all")
+    first = part_files(out)
+    with FileLock(str(out / "_plnfilter.lock")):
+        result = plnfilter("export", "--db", archive, "--all", "--format", "parquet", "-o", out)
+    assert result.exit_code == 75 and "another export is writing the dataset" in result.stderr
+    assert part_files(out) == first
+    old = manifest(out)
+    old["schema_version"] = 0  # a dataset an earlier plnfilter wrote with another schema
+    (out / "_plnfilter.json").write_text(json.dumps(old), encoding="utf-8")
+    export(archive, out, "--all")
+    assert all(part_files(out)[path] != first[path] for path in first)
+    assert manifest(out)["schema_version"] == to_parquet.SCHEMA_VERSION
