@@ -5,7 +5,9 @@
 6. full-text search: `plnfilter query TEXT --format jsonl` against the same bare script running
    the raw FTS5 SQL plnfilter builds (process start-up included on both sides).
 7. export of every post to CSV and JSONL against the sqlite3 shell's `-csv` / `-json` output of
-   the same query (or Python's sqlite3 module when the shell is not installed).
+   the same query (or Python's sqlite3 module when the shell is not installed); the Parquet
+   dataset of the same posts against plnfilter's own JSONL export, written whole into a new
+   folder and then re-exported with nothing changed (fingerprints only), when pyarrow is installed.
 9. peak RSS of the export child.
 """
 
@@ -126,6 +128,7 @@ def measure_export(ctx) -> list[Row]:
     assert not params
     shell = shutil.which("sqlite3")
     rows = []
+    jsonl_seconds = 0.0
     for fmt, flag in (("csv", "-csv"), ("jsonl", "-json")):
         out = ctx.work / f"export.{fmt}"
         base_out = ctx.work / f"export-baseline.{fmt}"
@@ -143,6 +146,7 @@ def measure_export(ctx) -> list[Row]:
             base_runs.append(_ok(run_child(base_argv, env=env, stdout_to=base_out)))
         ours_s = statistics.median(r.seconds for r in ours_runs)
         base_s = statistics.median(r.seconds for r in base_runs)
+        jsonl_seconds = ours_s if fmt == "jsonl" else jsonl_seconds
         size = out.stat().st_size / 1e6
         rows.append(
             Row(
@@ -162,7 +166,51 @@ def measure_export(ctx) -> list[Row]:
         )
         out.unlink(missing_ok=True)
         base_out.unlink(missing_ok=True)
-    return rows
+    return rows + _parquet_rows(ctx, env, jsonl_seconds)
+
+
+def _parquet_rows(ctx, env, jsonl_seconds: float) -> list[Row]:
+    """The Parquet dataset of every post, whole and then unchanged, beside plnfilter's JSONL export."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyarrow") is None:
+        return []
+    folder = ctx.work / "export-parquet"
+    argv = [PLNFILTER, "export", "--all", "--format", "parquet", "-o", str(folder), "--db", str(ctx.archive)]
+    whole, again = [], []
+    for _ in range(ctx.repeat_heavy):
+        shutil.rmtree(folder, ignore_errors=True)
+        whole.append(_ok(run_child(argv, env=env)).seconds)
+        again.append(_ok(run_child(argv, env=env)).seconds)
+    size = sum(f.stat().st_size for f in folder.rglob("*.parquet")) / 1e6
+    parts = len(list(folder.rglob("*.parquet")))
+    shutil.rmtree(folder, ignore_errors=True)
+    peak_mb = peak_rss_kb(argv, env=env) / 1024  # a new folder: every partition written
+    shutil.rmtree(folder, ignore_errors=True)
+    whole_s, again_s = statistics.median(whole), statistics.median(again)
+    note = "baseline: plnfilter export --all --format jsonl of the same posts"
+    return [
+        Row(
+            "7 export all posts to parquet (new folder)",
+            "s",
+            whole_s,
+            jsonl_seconds,
+            whole_s / jsonl_seconds,
+            "",
+            None,
+            f"{note}; {size:.0f} MB in {parts} partitions; peak memory {peak_mb:.0f} MB",
+        ),
+        Row(
+            "7 re-export parquet, nothing changed",
+            "s",
+            again_s,
+            jsonl_seconds,
+            again_s / jsonl_seconds,
+            "",
+            None,
+            f"{note}; fingerprints only, no file rewritten",
+        ),
+    ]
 
 
 def _ok(result):

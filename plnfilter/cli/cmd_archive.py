@@ -17,7 +17,8 @@ from plnfilter.cli.options import (
     selection_options,
 )
 from plnfilter.cli.output import TABLE, atom_options, emit, output_options, self_url_option
-from plnfilter.export.formats import POSTS
+from plnfilter.export import formats
+from plnfilter.export.formats import ARCHIVE
 
 
 @click.command()
@@ -113,7 +114,7 @@ def _empty_query_hint(conn, selection, window) -> str:
 )
 @self_url_option
 @db_option
-@output_options(POSTS, table=False, stdout=("jsonl", "jsonl"))
+@output_options(ARCHIVE, table=False, stdout=("jsonl", "jsonl"))
 def export(
     text,
     tags,
@@ -132,19 +133,24 @@ def export(
     db_path,
     output,
 ) -> None:
-    """Write the selected posts as csv, json, jsonl, markdown, html or atom.
+    """Write the selected posts as csv, json, jsonl, markdown, html, atom or parquet.
 
     Takes the same selection flags as `query`. The format is --format, else the -o file's
-    extension (.csv .json .jsonl .md .html .xml/.atom), else jsonl. Streams: a 100k-post
-    export never holds the archive in memory. -o writes atomically (a temp file renamed
-    into place). An Atom feed's id stays the same for this archive and selection (or is
-    --self-url, the address it is published at).
+    extension (.csv .json .jsonl .md .html .xml/.atom .parquet), else jsonl. Streams: a
+    100k-post export never holds the archive in memory. -o writes atomically (a temp file
+    renamed into place). An Atom feed's id stays the same for this archive and selection
+    (or is --self-url, the address it is published at).
+
+    --format parquet -o DIR writes a folder partitioned by network and month for DuckDB,
+    Spark or BigQuery; exporting again into DIR rewrites only the months whose posts
+    changed (--limit and --order do not apply). Needs pip install 'plnfilter[parquet]'.
 
     \b
     Examples:
       plnfilter export --since 7d -o digest.html
       plnfilter export --tag edtech -o edtech.xml --self-url https://example.org/edtech.xml
       plnfilter export --all --bom -o everything.csv --columns created_at,author,text,url
+      plnfilter export --all --format parquet -o pln-dataset
     """
     from plnfilter.query import select
     from plnfilter.store import open_readonly
@@ -159,6 +165,9 @@ def export(
 
         selection = replace(selection, columns=(*OUTPUT_COLUMNS, "html"))
     path = resolve_db(db_path)
+    if formats.get(output.fmt).rows == ARCHIVE:
+        _export_dataset(open_readonly(path), selection, output, limit, self_url)
+        return
     conn = open_readonly(path)
     feed = json.dumps(
         [
@@ -175,6 +184,23 @@ def export(
     emit(
         select(conn, selection), output, selected=True, title=title, images=images, show_html=True, **options
     )
+
+
+def _export_dataset(conn, selection, output, limit, self_url) -> None:
+    """A format that reads the selection from the archive itself (Parquet), into the folder -o names."""
+    from plnfilter import export
+    from plnfilter.errors import UsageError
+    from plnfilter.store.dataset import ArchiveDataset
+
+    if output.path is None:
+        raise UsageError(f"{output.fmt} writes a folder of files", "give the folder with -o DIR")
+    if limit is not None:
+        raise UsageError(
+            f"--limit does not apply to {output.fmt}", "a dataset holds every selected post; drop --limit"
+        )
+    if self_url:
+        raise UsageError(f"--self-url is the address of an Atom feed; {output.fmt} has none", "drop it")
+    export.save(ArchiveDataset(conn, selection), output.fmt, output.path)
 
 
 # The table shows what a person scans for; csv/json/jsonl carry every field (cursors, per-source counts).
