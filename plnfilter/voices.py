@@ -1,0 +1,375 @@
+"""Growing the network: who your voices endorse that you do not follow yet (`plnfilter voices suggest`).
+
+Who "you follow" is read from the filter file and the archive (see `following`); who they endorse
+from what they reposted, quoted, replied to, mentioned and linked; each suggestion is near your
+topics or far from them by how much of its hashtag use falls on your usual tags (`overlap`).
+The report of how varied the kept posts were lives in `plnfilter/voices_report.py`.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from plnfilter.errors import UsageError
+from plnfilter.filterfile.model import FilterFile
+from plnfilter.links import link_key
+from plnfilter.store import voices as store
+
+# How much each signal weighs in a suggestion's score (each is optional).
+WEIGHT_VOICE = 3.0  # per distinct trusted voice that reposted, quoted, replied to or mentioned them
+WEIGHT_ACT = 1.0  # per repost, quote, reply or mention by a trusted voice
+WEIGHT_LINK_VOICE = 1.0  # per distinct trusted voice who shared a link they shared too
+WEIGHT_KEPT = 0.2  # per kept post of their own, counted up to KEPT_CAP
+KEPT_CAP = 10
+USUAL_TAGS = 20  # the tags most used on kept posts that make "your usual tags", with the filter's own
+NEAR_THRESHOLD = 0.25
+FOLLOW_KINDS = ("list", "home", "timeline", "account", "author")
+_MASTODON_NAME = re.compile(r"^mastodon:[^/]+/(list|home|account)(?:/([^/]+))?")
+_BLUESKY_SPEC = re.compile(r"^bluesky: (list|author|timeline)(?:/(\S+))?")
+_MASTODON_STATUS = re.compile(r"^https?://([^/]+)/users/([^/]+)/statuses/")
+_AT_URI = re.compile(r"^at://(did:[a-z]+:[A-Za-z0-9._:%-]+)/")
+
+
+@dataclass
+class Following:
+    """Who you follow: `voices:` by group, the account/author sources, and everyone your list, home and
+    timeline sources showed posting (or reposting) there."""
+
+    groups: dict[str, str] = field(default_factory=dict)  # author -> trusted|outside_sector|dissenting
+    accounts: set[str] = field(default_factory=set)  # account:/author: sources
+    seen: set[str] = field(default_factory=set)  # through list, home and timeline sources
+    sources: dict[str, str] = field(default_factory=dict)  # followed timeline -> its kind
+    handles: dict[str, str] = field(default_factory=dict)  # Bluesky DID -> handle, as the archive knows
+
+    def name(self, who: str) -> str:
+        """An author as compared everywhere here: lower-case, no '@', a known DID as its handle."""
+        who = who.strip().lstrip("@").lower()
+        return self.handles.get(who, who)
+
+    @property
+    def followed(self) -> set[str]:
+        """Everyone followed through an author, account, list, home or timeline source."""
+        return self.accounts | self.seen
+
+    @property
+    def trusted(self) -> set[str]:
+        """The voices whose endorsements count: `voices: trusted` and everyone followed by a source.
+        Outside-sector and dissenting voices are followed for their difference, not as filters."""
+        return {who for who, group in self.groups.items() if group == "trusted"} | self.followed
+
+    @property
+    def everyone(self) -> set[str]:
+        return set(self.groups) | self.followed
+
+
+def follow_kind(name: str, spec: str) -> tuple[str, str] | None:
+    """(kind, account) when a timeline follows people (list, home, timeline, account, author), else None."""
+    found = _MASTODON_NAME.match(name)
+    if found:
+        return found.group(1), (found.group(2) or "") if found.group(1) == "account" else ""
+    found = _BLUESKY_SPEC.match(spec or "")
+    if found:
+        return found.group(1), (found.group(2) or "") if found.group(1) == "author" else ""
+    return None
+
+
+def following(
+    conn: sqlite3.Connection, filter_file: FilterFile | None, extra_sources: tuple[str, ...] = ()
+) -> Following:
+    """Who you follow, from FILTER's `voices:` and account/author sources and the archive's timelines
+    of those kinds (plus `extra_sources`, e.g. a `file:` source holding a saved list)."""
+    result = Following()
+    if filter_file is not None:
+        for group in ("trusted", "outside_sector", "dissenting"):
+            for who in getattr(filter_file.voices, group):
+                result.groups.setdefault(who.lstrip("@").lower(), group)
+        for spec in filter_file.sources:
+            target = spec.options.get("account") or spec.options.get("author")
+            if target:
+                result.accounts.add(str(target).lstrip("@").lower())
+    specs = store.source_specs(conn)
+    known = {name for name, _spec, _last in specs}
+    for name, spec, _last in specs:
+        kind = follow_kind(name, spec or "")
+        if kind is not None:
+            result.sources[name] = kind[0]
+            if kind[1]:
+                result.accounts.add(kind[1].lower())
+    for name in extra_sources:
+        if name not in known:
+            raise UsageError(
+                f"--follows {name!r}: the archive has no such source",
+                "name one `plnfilter sources` lists: " + ", ".join(sorted(known)[:10]),
+            )
+        result.sources.setdefault(name, "given")
+    if result.sources:
+        result.seen = {author for _network, author in store.authors_found_by(conn, result.sources)}
+    return result
+
+
+def learn_handles(result: Following, activity: list[tuple]) -> None:
+    """Bluesky DIDs the archive can name, so `voices: [did:plc:...]` and a handle are one person."""
+    for network, author, _name, author_id, *_ in activity:
+        if network == "bluesky" and author_id and str(author_id).startswith("did:"):
+            result.handles[str(author_id).lower()] = author
+    for attr in ("accounts", "seen"):
+        setattr(result, attr, {result.name(who) for who in getattr(result, attr)})
+    result.groups = {result.name(who): group for who, group in result.groups.items()}
+
+
+@dataclass
+class Candidate:
+    """One account the archive saw that you do not follow, with what speaks for it."""
+
+    account: str
+    network: str = ""
+    name: str = ""
+    author_id: str = ""
+    posts: int = 0
+    kept: int = 0
+    acts: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))  # kind -> voice -> n
+    links: dict[str, set[str]] = field(default_factory=dict)  # link key -> voices who shared it
+    tags: Counter = field(default_factory=Counter)
+    overlap: float = 0.0
+    group: str = ""
+
+    @property
+    def voices(self) -> set[str]:
+        return {voice for counts in self.acts.values() for voice in counts}
+
+    @property
+    def link_voices(self) -> set[str]:
+        return {voice for voices in self.links.values() for voice in voices}
+
+    @property
+    def score(self) -> float:
+        acts = sum(sum(counts.values()) for counts in self.acts.values())
+        return (
+            WEIGHT_VOICE * len(self.voices)
+            + WEIGHT_ACT * acts
+            + WEIGHT_LINK_VOICE * len(self.link_voices)
+            + WEIGHT_KEPT * min(self.kept, KEPT_CAP)
+        )
+
+    def why(self) -> str:
+        """In words: "reposted 4 times by 3 trusted voices; shares 2 links 3 trusted voices shared"."""
+        parts = []
+        for kind, verb in (
+            ("repost", "reposted"),
+            ("quote", "quoted"),
+            ("reply", "replied to"),
+            ("mention", "mentioned"),
+        ):
+            counts = self.acts.get(kind)
+            if counts:
+                times = sum(counts.values())
+                parts.append(f"{verb} {_plural(times, 'time')} by {_plural(len(counts), 'trusted voice')}")
+        if self.links:
+            example = sorted(self.links, key=lambda key: (-len(self.links[key]), key))[0]
+            parts.append(
+                f"shares {_plural(len(self.links), 'link')} that {_plural(len(self.link_voices), 'trusted voice')} "
+                f"shared too ({example[:60]})"
+            )
+        if self.kept:
+            parts.append(f"{_plural(self.kept, 'kept post')}")
+        return "; ".join(parts)
+
+    def profile(self) -> str:
+        """The account's web page: its Mastodon account URL, or its bsky.app profile."""
+        if self.network == "bluesky" or self.account.startswith("did:"):
+            return f"https://bsky.app/profile/{self.account}"
+        if self.author_id.startswith(("https://", "http://")):
+            return self.author_id
+        user, _, host = self.account.rpartition("@")
+        return f"https://{host}/@{user}" if user and host else ""
+
+    def row(self, rank: int) -> dict[str, Any]:
+        return {
+            "rank": rank,
+            "group": self.group,
+            "account": self.account,
+            "network": self.network,
+            "name": self.name,
+            "profile": self.profile(),
+            "score": round(self.score, 3),
+            "overlap": round(self.overlap, 3),
+            "why": self.why(),
+            "endorsed_by": sorted(self.voices | self.link_voices),
+            "reposts": sum(self.acts.get("repost", Counter()).values()),
+            "quotes": sum(self.acts.get("quote", Counter()).values()),
+            "replies": sum(self.acts.get("reply", Counter()).values()),
+            "mentions": sum(self.acts.get("mention", Counter()).values()),
+            "shared_links": len(self.links),
+            "kept_posts": self.kept,
+            "posts": self.posts,
+            "tags": [tag for tag, _ in self.tags.most_common(5)],
+        }
+
+
+SUGGESTION_FIELDS = tuple(Candidate("").row(0))
+"""The columns of a suggestion row, in order: what `voices suggest --columns` can choose."""
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def target_of(uri: str, network: str | None, author: str | None) -> tuple[str, str] | None:
+    """(network, account) a quote or reply points at: from the archive when it holds the post, else
+    from the uri when it names one (a Bluesky DID, a Mastodon /users/NAME/statuses/ uri); None for a
+    target known only by an instance-local id."""
+    if author:
+        return network or "", author
+    found = _AT_URI.match(uri)
+    if found:
+        return "bluesky", found.group(1).lower()
+    found = _MASTODON_STATUS.match(uri)
+    if found:
+        return "mastodon", f"{found.group(2)}@{found.group(1)}".lower()
+    return None
+
+
+def usual_tags(conn: sqlite3.Connection, filter_file: FilterFile | None, since: str | None) -> set[str]:
+    """Your topics: the USUAL_TAGS tags most used on kept posts, with the hashtags FILTER's sources
+    follow and its include rules name."""
+    counts = store.kept_tag_counts(conn, since)
+    counts.sort(key=lambda pair: (-pair[1], pair[0]))
+    tags = {str(tag).lower() for tag, _n in counts[:USUAL_TAGS]}
+    if filter_file is not None:
+        for spec in filter_file.sources:
+            tags.update(str(tag).lower().lstrip("#") for tag in spec.options.get("hashtags") or ())
+        for rule in filter_file.include:
+            for condition in rule.conditions:
+                if condition.key == "tags":
+                    tags.update(str(tag).lower() for tag in condition.value)
+    return tags
+
+
+def overlap(tags: Counter, usual: set[str]) -> float:
+    """The share of an account's hashtag uses that fall on your usual tags (0 when it used none).
+
+    Not Jaccard: an account that posts only about two of your twenty tags is as near as can be, and
+    Jaccard against a twenty-tag set would call it far."""
+    total = sum(tags.values())
+    return sum(n for tag, n in tags.items() if tag in usual) / total if total else 0.0
+
+
+def suggest(
+    conn: sqlite3.Connection,
+    filter_file: FilterFile | None,
+    since: str | None,
+    *,
+    limit: int | None = 20,
+    near_threshold: float = NEAR_THRESHOLD,
+    extra_sources: tuple[str, ...] = (),
+) -> list[Candidate]:
+    """Accounts you do not follow, best first, each grouped near (overlap >= near_threshold) or far."""
+    follow = following(conn, filter_file, extra_sources)
+    activity = store.author_activity(conn, since)
+    learn_handles(follow, activity)
+    excluded = follow.everyone
+    trusted = follow.trusted
+    found: dict[str, Candidate] = {}
+
+    def candidate(network: str, who: str) -> Candidate | None:
+        who = follow.name(who)
+        if not who or who in excluded:
+            return None
+        item = found.get(who)
+        if item is None:
+            item = found[who] = Candidate(who, network)
+        return item
+
+    for network, author, name, author_id, posts, kept, _last in activity:
+        item = candidate(network, author)
+        if item is not None:
+            item.name, item.author_id, item.posts, item.kept = name or "", author_id or "", posts, kept or 0
+    for network, author, booster, count in store.repost_counts(conn, since, trusted):
+        item = candidate(network, author)
+        if item is not None:
+            item.acts["repost"][follow.name(booster)] += count
+    for voice, kind, uri, network, author in store.pointers_from(conn, since, trusted):
+        target = target_of(uri, network, author)
+        item = candidate(*target) if target else None
+        if item is not None and follow.name(voice) != item.account:
+            item.acts[kind][follow.name(voice)] += 1
+    for voice, network, mentioned, count in store.mention_counts(conn, since, trusted):
+        item = candidate(network, mentioned)
+        if item is not None and follow.name(voice) != item.account:
+            item.acts["mention"][follow.name(voice)] += count
+    _add_links(conn, since, follow, trusted, found)
+    chosen = [
+        item
+        for item in found.values()
+        if item.score > 0 and not (item.posts and not item.kept)  # every post of theirs dropped: spam, bots
+    ]
+    chosen.sort(key=lambda item: item.account)
+    chosen.sort(key=lambda item: item.score, reverse=True)
+    if limit is not None:
+        chosen = chosen[:limit]
+    usual = usual_tags(conn, filter_file, since)
+    by_name = {item.account: item for item in chosen}
+    for author, tag, count in store.author_tag_counts(conn, since, by_name):
+        item = by_name.get(follow.name(author))
+        if item is not None:
+            item.tags[str(tag).lower()] += count
+    for item in chosen:
+        item.overlap = overlap(item.tags, usual)
+        item.group = "near" if item.tags and item.overlap >= near_threshold else "far"
+    return chosen
+
+
+def _add_links(
+    conn: sqlite3.Connection,
+    since: str | None,
+    follow: Following,
+    trusted: set[str],
+    found: dict[str, Candidate],
+) -> None:
+    """Links a candidate shared that trusted voices shared too (compared without trackers, `www.`...)."""
+    keys: dict[str, str] = {}
+    sharers: dict[str, set[str]] = defaultdict(set)
+    others = []
+    for _network, author, link in store.shared_links(conn, since):
+        key = keys.get(link)
+        if key is None:
+            key = keys[link] = link_key(link)
+        who = follow.name(author)
+        if who in trusted:
+            sharers[key].add(who)
+        elif who in found:
+            others.append((who, key))
+    for who, key in others:
+        if key in sharers:
+            found[who].links[key] = sharers[key]
+
+
+def snippet_yaml(rows: list[dict[str, Any]], title: str) -> str:
+    """`voices:` ready to paste into a filter file: near suggestions as trusted, far ones as
+    outside_sector, each with its reason as a comment. Every name is a quoted YAML string and every
+    comment one line, so a hostile account name cannot add keys."""
+    import json
+
+    lines = [f"# {_comment(title)}", "voices:"]
+    for group, key in (("near", "trusted"), ("far", "outside_sector")):
+        members = [row for row in rows if row.get("group") == group]
+        if not members:
+            continue
+        lines.append(f"  {key}:")
+        for row in members:
+            lines.append(f"    - {json.dumps(str(row['account']))}  # {_comment(str(row.get('why') or ''))}")
+    if len(lines) == 2:
+        lines[1] = "voices: {}  # no suggestions"
+    return "\n".join(lines) + "\n"
+
+
+_BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+
+def _comment(text: str) -> str:
+    """One line of a YAML comment: no line breaks of any kind (YAML counts NEL and U+2028 as ones)."""
+    return _BREAKS.sub(" ", text)
