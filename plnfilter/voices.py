@@ -8,6 +8,7 @@ The report of how varied the kept posts were lives in `plnfilter/voices_report.p
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import sqlite3
 from collections import Counter, defaultdict
@@ -26,6 +27,7 @@ WEIGHT_LINK_VOICE = 1.0  # per distinct trusted voice who shared a link they sha
 WEIGHT_KEPT = 0.2  # per kept post of their own, counted up to KEPT_CAP
 KEPT_CAP = 10
 USUAL_TAGS = 20  # the tags most used on kept posts that make "your usual tags", with the filter's own
+USUAL_MIN_SHARE = 0.02  # ... each on at least this share of the kept posts (a one-off tag is no topic)
 NEAR_THRESHOLD = 0.25
 FOLLOW_KINDS = ("list", "home", "timeline", "account", "author")
 _MASTODON_NAME = re.compile(r"^mastodon:[^/]+/(list|home|account)(?:/([^/]+))?")
@@ -99,13 +101,15 @@ def following(
             result.sources[name] = kind[0]
             if kind[1]:
                 result.accounts.add(kind[1].lower())
-    for name in extra_sources:
-        if name not in known:
+    for pattern in extra_sources:
+        matched = [name for name in sorted(known) if fnmatch.fnmatchcase(name, pattern)]
+        if not matched:
             raise UsageError(
-                f"--follows {name!r}: the archive has no such source",
-                "name one `plnfilter sources` lists: " + ", ".join(sorted(known)[:10]),
+                f"--follows {pattern!r}: the archive has no such source",
+                "name one `plnfilter sources` lists (* and ? match any): " + ", ".join(sorted(known)[:10]),
             )
-        result.sources.setdefault(name, "given")
+        for name in matched:
+            result.sources.setdefault(name, "given")
     if result.sources:
         result.seen = {author for _network, author in store.authors_found_by(conn, result.sources)}
     return result
@@ -234,11 +238,12 @@ def target_of(uri: str, network: str | None, author: str | None) -> tuple[str, s
 
 
 def usual_tags(conn: sqlite3.Connection, filter_file: FilterFile | None, since: str | None) -> set[str]:
-    """Your topics: the USUAL_TAGS tags most used on kept posts, with the hashtags FILTER's sources
-    follow and its include rules name."""
+    """Your topics: the USUAL_TAGS tags most used on kept posts (each on at least USUAL_MIN_SHARE of
+    them), with the hashtags FILTER's sources follow and its include rules name."""
     counts = store.kept_tag_counts(conn, since)
     counts.sort(key=lambda pair: (-pair[1], pair[0]))
-    tags = {str(tag).lower() for tag, _n in counts[:USUAL_TAGS]}
+    kept = store.kept_count(conn, since)
+    tags = {str(tag).lower() for tag, n in counts[:USUAL_TAGS] if n >= USUAL_MIN_SHARE * kept}
     if filter_file is not None:
         for spec in filter_file.sources:
             tags.update(str(tag).lower().lstrip("#") for tag in spec.options.get("hashtags") or ())

@@ -56,7 +56,7 @@ follows_option = click.option(
     multiple=True,
     metavar="SOURCE",
     help="Also count this archive source as one you follow people through, like a list "
-    "(e.g. a file: source of a saved list; repeatable).",
+    "(e.g. a file: source of a saved list; * and ? match any; repeatable).",
 )
 
 

@@ -182,3 +182,9 @@ def handles_of_dids(conn: sqlite3.Connection, dids: Iterable[str]) -> list[tuple
         f'WHERE p."network" = \'bluesky\' AND lower(p."author_id") IN {_VOICES}'
     )
     return _rows(conn, sql, [json.dumps(sorted(dids))])
+
+
+def kept_count(conn: sqlite3.Connection, since: str | None) -> int:
+    """How many posts in the window were kept."""
+    where, params = _window("p", since)
+    return _rows(conn, f'SELECT count(*) FROM "posts" p WHERE {kept_sql("p")} AND {where}', params)[0][0]  # noqa: S608
