@@ -9,6 +9,8 @@ The report of how varied the kept posts were lives in `plnfilter/voices_report.p
 from __future__ import annotations
 
 import fnmatch
+import heapq
+import json
 import re
 import sqlite3
 from collections import Counter, defaultdict
@@ -17,7 +19,6 @@ from typing import Any
 
 from plnfilter.errors import UsageError
 from plnfilter.filterfile.model import FilterFile
-from plnfilter.links import link_key
 from plnfilter.store import voices as store
 
 # How much each signal weighs in a suggestion's score (each is optional).
@@ -218,6 +219,14 @@ SUGGESTION_FIELDS = tuple(Candidate("").row(0))
 """The columns of a suggestion row, in order: what `voices suggest --columns` can choose."""
 
 
+def _candidate(who: str, network: str, row: tuple | None) -> Candidate:
+    """A Candidate with what the archive says of the account (its `act` row of `network_signals`)."""
+    if row is None:
+        return Candidate(who, network or "")
+    network, _author, name, author_id, posts, kept, *_ = row
+    return Candidate(who, network or "", name or "", author_id or "", posts or 0, kept or 0)
+
+
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
@@ -237,13 +246,11 @@ def target_of(uri: str, network: str | None, author: str | None) -> tuple[str, s
     return None
 
 
-def usual_tags(conn: sqlite3.Connection, filter_file: FilterFile | None, since: str | None) -> set[str]:
+def usual_tags(tag_counts: list[tuple], kept: int, filter_file: FilterFile | None) -> set[str]:
     """Your topics: the USUAL_TAGS tags most used on kept posts (each on at least USUAL_MIN_SHARE of
     them), with the hashtags FILTER's sources follow and its include rules name."""
-    counts = store.kept_tag_counts(conn, since)
-    counts.sort(key=lambda pair: (-pair[1], pair[0]))
-    kept = store.kept_count(conn, since)
-    tags = {str(tag).lower() for tag, n in counts[:USUAL_TAGS] if n >= USUAL_MIN_SHARE * kept}
+    counts = sorted(tag_counts, key=lambda pair: (-pair[1], pair[0]))
+    tags = {str(tag).lower() for tag, n, *_ in counts[:USUAL_TAGS] if n >= USUAL_MIN_SHARE * kept}
     if filter_file is not None:
         for spec in filter_file.sources:
             tags.update(str(tag).lower().lstrip("#") for tag in spec.options.get("hashtags") or ())
@@ -274,10 +281,10 @@ def suggest(
 ) -> list[Candidate]:
     """Accounts you do not follow, best first, each grouped near (overlap >= near_threshold) or far."""
     follow = following(conn, filter_file, extra_sources)
-    activity = store.author_activity(conn, since)
-    learn_handles(follow, activity)
+    signals = store.network_signals(conn, since, follow.trusted)
+    learn_handles(follow, signals["act"])
     excluded = follow.everyone
-    trusted = follow.trusted
+    activity = {follow.name(row[1]): row for row in signals["act"]}
     found: dict[str, Candidate] = {}
 
     def candidate(network: str, who: str) -> Candidate | None:
@@ -286,79 +293,64 @@ def suggest(
             return None
         item = found.get(who)
         if item is None:
-            item = found[who] = Candidate(who, network)
+            item = found[who] = _candidate(who, network, activity.get(who))
         return item
 
-    for network, author, name, author_id, posts, kept, _last in activity:
-        item = candidate(network, author)
-        if item is not None:
-            item.name, item.author_id, item.posts, item.kept = name or "", author_id or "", posts, kept or 0
-    for network, author, booster, count in store.repost_counts(conn, since, trusted):
+    for network, author, booster, count, *_ in signals["repost"]:
         item = candidate(network, author)
         if item is not None:
             item.acts["repost"][follow.name(booster)] += count
-    for voice, kind, uri, network, author in store.pointers_from(conn, since, trusted):
+    for voice, kind, uri, network, author, *_ in signals["pointer"]:
         target = target_of(uri, network, author)
         item = candidate(*target) if target else None
         if item is not None and follow.name(voice) != item.account:
             item.acts[kind][follow.name(voice)] += 1
-    for voice, network, mentioned, count in store.mention_counts(conn, since, trusted):
+    for voice, network, mentioned, count, *_ in signals["mention"]:
         item = candidate(network, mentioned)
         if item is not None and follow.name(voice) != item.account:
             item.acts["mention"][follow.name(voice)] += count
-    _add_links(conn, since, follow, trusted, found)
-    chosen = [
-        item
+    sharers: dict[str, set[str]] = defaultdict(set)
+    for voice, key, *_ in signals["vlink"]:
+        sharers[key].add(follow.name(voice))
+    for network, author, key, *_ in signals["link"]:
+        item = candidate(network, author) if key in sharers else None
+        if item is not None:
+            item.links[key] = sharers[key]
+    # Accounts with nothing but kept posts of their own: only the best few can make the list.
+    quiet_ones = (
+        (who, row) for who, row in activity.items() if row[5] and who not in found and who not in excluded
+    )
+    best_kept = heapq.nsmallest(
+        limit or len(activity), quiet_ones, key=lambda pair: (-min(pair[1][5], KEPT_CAP), pair[0])
+    )
+    for who, row in best_kept:
+        found[who] = _candidate(who, row[0], row)
+    scored = [
+        (item.score, item)
         for item in found.values()
-        if item.score > 0 and not (item.posts and not item.kept)  # every post of theirs dropped: spam, bots
+        if not (item.posts and not item.kept)  # every post of theirs dropped: spam, bots
     ]
-    chosen.sort(key=lambda item: item.account)
-    chosen.sort(key=lambda item: item.score, reverse=True)
+    chosen = [
+        item for score, item in sorted(scored, key=lambda pair: (-pair[0], pair[1].account)) if score > 0
+    ]
     if limit is not None:
         chosen = chosen[:limit]
-    usual = usual_tags(conn, filter_file, since)
-    by_name = {item.account: item for item in chosen}
-    for author, tag, count in store.author_tag_counts(conn, since, by_name):
-        item = by_name.get(follow.name(author))
-        if item is not None:
-            item.tags[str(tag).lower()] += count
+    kept_total = sum(row[5] or 0 for row in signals["act"])
+    tag_lists = {item.account: (activity.get(item.account) or (None,) * 8)[7] for item in chosen}
+    usual = usual_tags(signals["tag"], kept_total, filter_file)
     for item in chosen:
+        if tag_lists.get(item.account):
+            for tags in json.loads(f"[{tag_lists[item.account]}]"):
+                item.tags.update(str(tag).lower() for tag in tags)
         item.overlap = overlap(item.tags, usual)
         item.group = "near" if item.tags and item.overlap >= near_threshold else "far"
     return chosen
-
-
-def _add_links(
-    conn: sqlite3.Connection,
-    since: str | None,
-    follow: Following,
-    trusted: set[str],
-    found: dict[str, Candidate],
-) -> None:
-    """Links a candidate shared that trusted voices shared too (compared without trackers, `www.`...)."""
-    keys: dict[str, str] = {}
-    sharers: dict[str, set[str]] = defaultdict(set)
-    others = []
-    for _network, author, link in store.shared_links(conn, since):
-        key = keys.get(link)
-        if key is None:
-            key = keys[link] = link_key(link)
-        who = follow.name(author)
-        if who in trusted:
-            sharers[key].add(who)
-        elif who in found:
-            others.append((who, key))
-    for who, key in others:
-        if key in sharers:
-            found[who].links[key] = sharers[key]
 
 
 def snippet_yaml(rows: list[dict[str, Any]], title: str) -> str:
     """`voices:` ready to paste into a filter file: near suggestions as trusted, far ones as
     outside_sector, each with its reason as a comment. Every name is a quoted YAML string and every
     comment one line, so a hostile account name cannot add keys."""
-    import json
-
     lines = [f"# {_comment(title)}", "voices:"]
     for group, key in (("near", "trusted"), ("far", "outside_sector")):
         members = [row for row in rows if row.get("group") == group]

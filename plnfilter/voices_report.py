@@ -59,16 +59,17 @@ def build_report(
 ) -> Report:
     report = Report(to_iso(since), to_iso(now), quiet_after, stale_after)
     follow = following(conn, filter_file, extra_sources)
-    kept = store.kept_by_author(conn, report.since, report.now)
     dids = [who for who in follow.everyone if who.startswith("did:")]
     if dids:
         learn_handles(
             follow, [("bluesky", handle, "", did) for did, handle in store.handles_of_dids(conn, dids)]
         )
+    authors = store.author_report(conn, report.since, report.now)
+    kept = [(network, author, count) for network, author, count, _newest in authors if count]
     _variety(report, kept)
     if filter_file is not None:
         _mix(report, kept, filter_file, follow.name)
-    _quiet(report, conn, follow, now)
+    _quiet(report, {author: newest for _network, author, _count, newest in authors}, follow, now)
     _stale(report, conn, now)
     return report
 
@@ -112,22 +113,19 @@ def _mix(report: Report, kept: list[tuple], filter_file: FilterFile, name) -> No
         )
 
 
-def _quiet(report: Report, conn: sqlite3.Connection, follow, now: datetime) -> None:
-    voices = sorted(follow.followed)
-    last = {author: (newest, newest_kept) for author, newest, newest_kept in store.last_posts(conn, voices)}
+def _quiet(report: Report, newest: dict[str, str], follow, now: datetime) -> None:
     cutoff = to_iso(now - report.quiet_after)
-    for who in voices:
-        newest, _newest_kept = last.get(who, (None, None))
-        if newest and newest >= cutoff:
+    for who in sorted(follow.followed):
+        last = newest.get(who)
+        if last and last >= cutoff:
             continue
-        how = "account source" if who in follow.accounts else "list, home or timeline source"
-        group = follow.groups.get(who)
-        followed = f"followed through an {how}" if how.startswith("a") else f"followed through a {how}"
-        if group:
-            followed += f"; in voices: {group}"
-        if newest:
-            days = (now - parse_iso(newest)).days
-            report.add("quiet", who, newest, f"no post for {days} days; {followed}")
+        how = "an account source" if who in follow.accounts else "a list, home or timeline source"
+        followed = f"followed through {how}"
+        if follow.groups.get(who):
+            followed += f"; in voices: {follow.groups[who]}"
+        if last:
+            days = (now - parse_iso(last)).days
+            report.add("quiet", who, last, f"no post for {days} days; {followed}")
         else:
             report.add("quiet", who, "", f"no post in the archive; {followed}")
 
@@ -217,7 +215,7 @@ def _heading(report: Report, section: str, heading: str) -> str:
 def _value(row: dict[str, Any]) -> str:
     value = row["value"]
     if isinstance(value, float):
-        return f"{value:.0%}"
+        return f"{value:.1%}"
     if row["section"] == "quiet":
         return f"last post {str(value)[:10]}" if value else "no post"
     return str(value)

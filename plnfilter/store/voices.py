@@ -42,85 +42,104 @@ def _rows(conn: sqlite3.Connection, sql: str, params: Iterable[Any]) -> list[tup
         return conn.execute(sql, list(params)).fetchall()
 
 
-def author_activity(conn: sqlite3.Connection, since: str | None) -> list[tuple]:
-    """(network, author, name, author_id, posts, kept posts, newest post) per author in the window."""
-    where, params = _window("p", since)
-    sql = (
-        'SELECT p."network", lower(p."author") AS a, max(p."author_name"), max(p."author_id"), count(*), '  # noqa: S608
-        f'sum({kept_sql("p")}), max(p."created_at") FROM "posts" p '
-        f'WHERE p."author" != \'\' AND {where} GROUP BY p."network", a'
-    )
-    return _rows(conn, sql, params)
-
-
-def repost_counts(conn: sqlite3.Connection, since: str | None, boosters: Iterable[str]) -> list[tuple]:
-    """(network, author, booster, reposts) for posts reposted by one of `boosters`."""
-    where, params = _window("p", since)
-    sql = (
-        'SELECT p."network", lower(p."author"), lower(r."value"), count(*) '  # noqa: S608
-        'FROM "posts" p, json_each(p."reposted_by") r '
-        f"WHERE p.\"reposted_by\" NOT IN ('[]', '') AND {where} AND lower(r.\"value\") IN {_VOICES} "
-        "GROUP BY 1, 2, 3"
-    )
-    return _rows(conn, sql, [*params, json.dumps(sorted(boosters))])
-
-
-def pointers_from(conn: sqlite3.Connection, since: str | None, voices: Iterable[str]) -> list[tuple]:
-    """(voice, 'quote'|'reply', target uri, target's network, target's author or NULL) for each quote
-    and reply posted by one of `voices`; the target's author is known when the archive holds it."""
-    where, params = _window("p", since)
-    parts = []
-    for kind, column in (("quote", "quote_of"), ("reply", "reply_to")):
-        parts.append(
-            f'SELECT lower(p."author"), \'{kind}\', p."{column}", q."network", lower(q."author") '  # noqa: S608
-            f'FROM "posts" p LEFT JOIN "posts" q ON q."uri" = p."{column}" '
-            f'WHERE p."{column}" != \'\' AND {where} AND lower(p."author") IN {_VOICES}'
+def rough_link_sql(expr: str) -> str:
+    """A link compared loosely, in SQL: lower-case, without scheme, `www.`, default port, query,
+    fragment or trailing slash (two copies of one article meet; a rare false match costs little)."""
+    cut = f"substr({expr}, 1, instr({expr} || '#', '#') - 1)"
+    cut = f"substr({cut}, 1, instr({cut} || '?', '?') - 1)"
+    for old in ("https://", "http://", "www.", ":443", ":80"):
+        cut = (
+            f"replace({cut}, '{old}', '')"
+            if old != "https://"
+            else f"replace(lower(trim({cut})), '{old}', '')"
         )
-    voices_json = json.dumps(sorted(voices))
-    return _rows(conn, " UNION ALL ".join(parts), [*params, voices_json, *params, voices_json])
+    return f"rtrim({cut}, '/')"
 
 
-def mention_counts(conn: sqlite3.Connection, since: str | None, voices: Iterable[str]) -> list[tuple]:
-    """(voice, network, mentioned account, mentions) for posts by one of `voices`."""
+_WIDTH = 11  # every part of the signals statement is padded to this many columns
+
+
+def _part(kind: str, columns: str, rest: str) -> str:
+    count = columns.count("§") + 1
+    values = columns.replace("§", ",")
+    padding = ", NULL" * (_WIDTH - 1 - count)
+    return f"SELECT '{kind}', {values}{padding} {rest}"
+
+
+def network_signals(
+    conn: sqlite3.Connection, since: str | None, trusted: Iterable[str]
+) -> dict[str, list[tuple]]:
+    """Everything `voices suggest` reads, in one statement that reads the window's posts once:
+
+    - act: (network, author, name, author_id, posts, kept posts, newest post, tags as JSON arrays
+      joined by commas) per author;
+    - tag: (tag, kept posts carrying it);
+    - repost: (network, author, trusted booster, reposts);
+    - mention: (trusted voice, network, mentioned account, mentions);
+    - pointer: (trusted voice, 'quote'|'reply', target uri, target's network, target's author or NULL);
+    - vlink: (trusted voice, loose link key) for links trusted voices shared;
+    - link: (network, author, loose link key) for everyone else's links that a trusted voice shared.
+    """
     where, params = _window("p", since)
+    rough = rough_link_sql('l."value"')
     sql = (
-        'SELECT lower(p."author"), p."network", lower(m."value"), count(*) '  # noqa: S608
-        'FROM "posts" p, json_each(p."mentions") m '
-        f"WHERE p.\"mentions\" NOT IN ('[]', '') AND {where} AND lower(p.\"author\") IN {_VOICES} "
-        "GROUP BY 1, 2, 3"
+        'WITH w AS MATERIALIZED (SELECT p."network" AS network, lower(p."author") AS a, '  # noqa: S608
+        f'p."author_name" AS n, p."author_id" AS i, ({kept_sql("p")}) AS kept, p."created_at" AS c, p."tags" AS tags, '
+        'p."links" AS links, p."reposted_by" AS r, p."mentions" AS m, p."quote_of" AS q, p."reply_to" AS y '
+        f'FROM "posts" p WHERE p."author" != \'\' AND {where}), '
+        f"v AS {_VOICES}, "
+        f"vk AS (SELECT DISTINCT w.a AS a, {rough} AS k FROM w, json_each(w.links) l "
+        "WHERE w.links NOT IN ('[]', '') AND w.a IN v) "
+        + " UNION ALL ".join(
+            [
+                _part(
+                    "act",
+                    "network§a§max(n)§max(i)§count(*)§sum(kept = 1)§max(c)"
+                    "§group_concat(CASE WHEN tags NOT IN ('[]', '') THEN tags END, ',')",
+                    "FROM w GROUP BY network, a",
+                ),
+                _part(
+                    "tag",
+                    't."value"§count(*)',
+                    "FROM w, json_each(w.tags) t WHERE w.kept = 1 AND w.tags NOT IN ('[]', '') GROUP BY 2",
+                ),
+                _part(
+                    "repost",
+                    'w.network§w.a§lower(x."value")§count(*)',
+                    "FROM w, json_each(w.r) x WHERE w.r NOT IN ('[]', '') AND lower(x.\"value\") IN v "
+                    "GROUP BY 2, 3, 4",
+                ),
+                _part(
+                    "mention",
+                    'w.a§w.network§lower(x."value")§count(*)',
+                    "FROM w, json_each(w.m) x WHERE w.m NOT IN ('[]', '') AND w.a IN v GROUP BY 2, 3, 4",
+                ),
+                _part(
+                    "pointer",
+                    'w.a§\'quote\'§w.q§t."network"§lower(t."author")',
+                    'FROM w LEFT JOIN "posts" t ON t."uri" = w.q WHERE w.q != \'\' AND w.a IN v',
+                ),
+                _part(
+                    "pointer",
+                    'w.a§\'reply\'§w.y§t."network"§lower(t."author")',
+                    'FROM w LEFT JOIN "posts" t ON t."uri" = w.y WHERE w.y != \'\' AND w.a IN v',
+                ),
+                _part("vlink", "a§k", "FROM vk"),
+                _part(
+                    "link",
+                    f"w.network§w.a§{rough}",
+                    "FROM w, json_each(w.links) l WHERE w.links NOT IN ('[]', '') AND w.a NOT IN v "  # noqa: S608
+                    f"AND {rough} IN (SELECT k FROM vk) GROUP BY 2, 3, 4",
+                ),
+            ]
+        )
     )
-    return _rows(conn, sql, [*params, json.dumps(sorted(voices))])
-
-
-def shared_links(conn: sqlite3.Connection, since: str | None) -> list[tuple]:
-    """(network, author, link) once per author and link as written, in the window."""
-    where, params = _window("p", since)
-    sql = (
-        'SELECT DISTINCT p."network", lower(p."author"), l."value" FROM "posts" p, json_each(p."links") l '  # noqa: S608
-        f"WHERE p.\"links\" NOT IN ('[]', '') AND p.\"author\" != '' AND {where}"
-    )
-    return _rows(conn, sql, params)
-
-
-def kept_tag_counts(conn: sqlite3.Connection, since: str | None) -> list[tuple]:
-    """(tag, kept posts carrying it) in the window."""
-    where, params = _window("p", since)
-    sql = (
-        'SELECT t."value", count(*) FROM "posts" p, json_each(p."tags") t '  # noqa: S608
-        f"WHERE p.\"tags\" NOT IN ('[]', '') AND {kept_sql('p')} AND {where} GROUP BY 1"
-    )
-    return _rows(conn, sql, params)
-
-
-def author_tag_counts(conn: sqlite3.Connection, since: str | None, authors: Iterable[str]) -> list[tuple]:
-    """(author, tag, posts carrying it) for the named authors, in the window."""
-    where, params = _window("p", since)
-    sql = (
-        'SELECT lower(p."author"), t."value", count(*) FROM "posts" p, json_each(p."tags") t '  # noqa: S608
-        f"WHERE p.\"tags\" NOT IN ('[]', '') AND {where} AND lower(p.\"author\") IN {_VOICES} "
-        "GROUP BY 1, 2"
-    )
-    return _rows(conn, sql, [*params, json.dumps(sorted(authors))])
+    found: dict[str, list[tuple]] = {
+        kind: [] for kind in ("act", "tag", "repost", "mention", "pointer", "vlink", "link")
+    }
+    for row in _rows(conn, sql, [*params, json.dumps(sorted(trusted))]):
+        found[row[0]].append(row[1:])
+    return found
 
 
 def source_specs(conn: sqlite3.Connection) -> list[tuple]:
@@ -143,35 +162,28 @@ def authors_found_by(conn: sqlite3.Connection, sources: Iterable[str]) -> list[t
     return _rows(conn, sql, [names, names])
 
 
-def last_posts(conn: sqlite3.Connection, authors: Iterable[str]) -> list[tuple]:
-    """(author, newest post, newest kept post) for the named authors, over the whole archive."""
+def author_report(conn: sqlite3.Connection, since: str, until: str) -> list[tuple]:
+    """(network, author, kept posts created in [since, until), newest post ever) per author: the
+    variety figures and the quiet voices from one read of the archive."""
     sql = (
-        f'SELECT lower(p."author") AS a, max(p."created_at"), '  # noqa: S608
-        f'max(CASE WHEN {kept_sql("p")} THEN p."created_at" END) FROM "posts" p '
-        f'WHERE lower(p."author") IN {_VOICES} GROUP BY a'
+        'SELECT p."network", lower(p."author") AS a, '  # noqa: S608
+        f'sum({kept_sql("p")} AND p."created_at" >= ? AND p."created_at" < ?), max(p."created_at") '
+        'FROM "posts" p WHERE p."author" != \'\' GROUP BY p."network", a'
     )
-    return _rows(conn, sql, [json.dumps(sorted(authors))])
-
-
-def kept_by_author(conn: sqlite3.Connection, since: str | None, until: str | None = None) -> list[tuple]:
-    """(network, author, kept posts) in the window."""
-    where, params = _window("p", since, until)
-    sql = (
-        'SELECT p."network", lower(p."author") AS a, count(*) FROM "posts" p '  # noqa: S608
-        f'WHERE {kept_sql("p")} AND {where} GROUP BY p."network", a'
-    )
-    return _rows(conn, sql, params)
+    return _rows(conn, sql, [since, until])
 
 
 def source_yield(conn: sqlite3.Connection, since: str) -> list[tuple]:
     """(source, posts found since, kept posts found since, when it last found a kept post, ever) per
-    source; "found" is when the source first saw the post."""
+    source; "found" is when the source first saw the post. Reads the findings and the kept posts'
+    index, never the posts themselves."""
+    kept_ids = f'SELECT p."id" FROM "posts" p WHERE {kept_sql("p")}'  # noqa: S608
     sql = (
-        's."source", sum(s."first_seen" >= ?), '
-        f'sum(s."first_seen" >= ? AND {kept_sql("p")}), '
-        f'max(CASE WHEN {kept_sql("p")} THEN s."first_seen" END) '
+        f'WITH k AS MATERIALIZED ({kept_ids}) SELECT s."source", sum(s."first_seen" >= ?), '  # noqa: S608
+        'sum(s."first_seen" >= ? AND s."post_id" IN k), '
+        'max(CASE WHEN s."post_id" IN k THEN s."first_seen" END) '
+        'FROM "post_sources" s GROUP BY s."source"'
     )
-    sql = f'SELECT {sql} FROM "post_sources" s JOIN "posts" p ON p."id" = s."post_id" GROUP BY s."source"'  # noqa: S608
     return _rows(conn, sql, [since, since])
 
 
@@ -182,9 +194,3 @@ def handles_of_dids(conn: sqlite3.Connection, dids: Iterable[str]) -> list[tuple
         f'WHERE p."network" = \'bluesky\' AND lower(p."author_id") IN {_VOICES}'
     )
     return _rows(conn, sql, [json.dumps(sorted(dids))])
-
-
-def kept_count(conn: sqlite3.Connection, since: str | None) -> int:
-    """How many posts in the window were kept."""
-    where, params = _window("p", since)
-    return _rows(conn, f'SELECT count(*) FROM "posts" p WHERE {kept_sql("p")} AND {where}', params)[0][0]  # noqa: S608
