@@ -151,7 +151,12 @@ def report_markdown(report: Report, out: TextIO, title: str) -> int:
     def esc(text: str) -> str:  # mid-line text: escape inline markup, not what only starts a line
         return escape_markdown("x" + str(text))[1:]
 
-    lines = [f"# {escape_markdown(title)}", "", f"Kept posts created {report.since[:10]} to {report.now[:10]} UTC.", ""]
+    lines = [
+        f"# {escape_markdown(title)}",
+        "",
+        f"Kept posts created {report.since[:10]} to {report.now[:10]} UTC.",
+        "",
+    ]
     for section, heading in SECTIONS.items():
         rows = [row for row in report.rows if row["section"] == section]
         lines += [f"## {esc(_heading(report, section, heading))}", ""]
