@@ -43,16 +43,12 @@ def _rows(conn: sqlite3.Connection, sql: str, params: Iterable[Any]) -> list[tup
 
 
 def rough_link_sql(expr: str) -> str:
-    """A link compared loosely, in SQL: lower-case, without scheme, `www.`, default port, query,
-    fragment or trailing slash (two copies of one article meet; a rare false match costs little)."""
-    cut = f"substr({expr}, 1, instr({expr} || '#', '#') - 1)"
-    cut = f"substr({cut}, 1, instr({cut} || '?', '?') - 1)"
-    for old in ("https://", "http://", "www.", ":443", ":80"):
-        cut = (
-            f"replace({cut}, '{old}', '')"
-            if old != "https://"
-            else f"replace(lower(trim({cut})), '{old}', '')"
-        )
+    """A link compared loosely, in SQL: lower-case, without scheme, `www.`, query or trailing slash
+    (two copies of one article meet; a rare false match costs little, and the few links that differ
+    only by a fragment or an explicit default port are missed)."""
+    cut = f"lower(substr({expr}, 1, instr({expr} || '?', '?') - 1))"
+    for old in ("https://", "http://", "www."):
+        cut = f"replace({cut}, '{old}', '')"
     return f"rtrim({cut}, '/')"
 
 
@@ -88,8 +84,10 @@ def network_signals(
         'p."links" AS links, p."reposted_by" AS r, p."mentions" AS m, p."quote_of" AS q, p."reply_to" AS y '
         f'FROM "posts" p WHERE p."author" != \'\' AND {where}), '
         f"v AS {_VOICES}, "
-        f"vk AS (SELECT DISTINCT w.a AS a, {rough} AS k FROM w, json_each(w.links) l "
-        "WHERE w.links NOT IN ('[]', '') AND w.a IN v) "
+        # the few rows the endorsement parts read: reposted ones and the trusted voices' own
+        "s AS MATERIALIZED (SELECT * FROM w WHERE w.r NOT IN ('[]', '') OR w.a IN v), "
+        f"vk AS (SELECT DISTINCT s.a AS a, {rough} AS k FROM s, json_each(s.links) l "
+        "WHERE s.links NOT IN ('[]', '') AND s.a IN v) "
         + " UNION ALL ".join(
             [
                 _part(
@@ -105,24 +103,24 @@ def network_signals(
                 ),
                 _part(
                     "repost",
-                    'w.network§w.a§lower(x."value")§count(*)',
-                    "FROM w, json_each(w.r) x WHERE w.r NOT IN ('[]', '') AND lower(x.\"value\") IN v "
+                    's.network§s.a§lower(x."value")§count(*)',
+                    "FROM s, json_each(s.r) x WHERE s.r NOT IN ('[]', '') AND lower(x.\"value\") IN v "
                     "GROUP BY 2, 3, 4",
                 ),
                 _part(
                     "mention",
-                    'w.a§w.network§lower(x."value")§count(*)',
-                    "FROM w, json_each(w.m) x WHERE w.m NOT IN ('[]', '') AND w.a IN v GROUP BY 2, 3, 4",
+                    's.a§s.network§lower(x."value")§count(*)',
+                    "FROM s, json_each(s.m) x WHERE s.m NOT IN ('[]', '') AND s.a IN v GROUP BY 2, 3, 4",
                 ),
                 _part(
                     "pointer",
-                    'w.a§\'quote\'§w.q§t."network"§lower(t."author")',
-                    'FROM w LEFT JOIN "posts" t ON t."uri" = w.q WHERE w.q != \'\' AND w.a IN v',
+                    's.a§\'quote\'§s.q§t."network"§lower(t."author")',
+                    'FROM s LEFT JOIN "posts" t ON t."uri" = s.q WHERE s.q != \'\' AND s.a IN v',
                 ),
                 _part(
                     "pointer",
-                    'w.a§\'reply\'§w.y§t."network"§lower(t."author")',
-                    'FROM w LEFT JOIN "posts" t ON t."uri" = w.y WHERE w.y != \'\' AND w.a IN v',
+                    's.a§\'reply\'§s.y§t."network"§lower(t."author")',
+                    'FROM s LEFT JOIN "posts" t ON t."uri" = s.y WHERE s.y != \'\' AND s.a IN v',
                 ),
                 _part("vlink", "a§k", "FROM vk"),
                 _part(
