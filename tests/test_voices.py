@@ -323,3 +323,31 @@ def test_hostile_names_do_not_inject_markup(archive, voices_filter, tmp_path):
     result = _invoke("voices", "report", "--db", str(archive), "--since", "2026-01-01", "-o", str(out))
     assert result.exit_code == 0, result.output
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_the_yaml_format_follows_the_shared_output_rules(archive, tmp_path):
+    mismatch = _invoke(
+        "voices", "suggest", "--db", str(archive), "--format", "json", "-o", str(tmp_path / "s.yaml")
+    )
+    assert mismatch.exit_code == 2
+    assert "a yaml file name" in mismatch.stderr
+    columns = _invoke("voices", "suggest", "--db", str(archive), "--format", "yaml", "--columns", "account")
+    assert columns.exit_code == 2
+    assert "--columns does not apply to yaml" in columns.stderr
+    report = _invoke("voices", "report", "--db", str(archive), "-o", str(tmp_path / "r.yaml"))
+    assert report.exit_code == 2  # the report has no yaml form
+    assert not (tmp_path / "r.yaml").exists()
+    chosen = _invoke(
+        "voices",
+        "suggest",
+        "--db",
+        str(archive),
+        "--since",
+        "2026-01-01",
+        "--format",
+        "csv",
+        "--columns",
+        "account,group,why",
+    )
+    assert chosen.exit_code == 0, chosen.output
+    assert chosen.stdout.splitlines()[0] == "account,group,why"
