@@ -122,7 +122,7 @@ def voices_filter(tmp_path) -> Path:
         "voices:\n"
         "  trusted: [kate@edu.social.example, kate.test]\n"
         "  outside_sector: [hannah@edu.social.example]\n"
-        "  dissenting: [tom@edu.social.example]\n"
+        "  dissenting: [tom@edu.social.example, did:plc:3nbverzsu4lxf763ihwmuws7]\n"  # liwei.test's DID
         "rank:\n"
         "  mix: {outside_sector: 1, dissenting: 1}\n"
         "keep: 10\n" + RULES,
@@ -177,6 +177,7 @@ def test_voices_sources_and_followed_authors_are_never_suggested(archive, voices
         LIBBY,
         "marco@edu.social.example",
         "fresh@edu.social.example",
+        "liwei.test",  # named by its DID in voices:
     }
     assert accounts and not accounts & followed
     assert "dana@edu.social.example" in accounts  # seen only through hashtags: not followed
