@@ -74,7 +74,8 @@ def network_signals(
     - mention: (trusted voice, network, mentioned account, mentions);
     - pointer: (trusted voice, 'quote'|'reply', target uri, target's network, target's author or NULL);
     - vlink: (trusted voice, loose link key) for links trusted voices shared;
-    - link: (network, author, loose link key) for everyone else's links that a trusted voice shared.
+    - link: (network, author, loose link key) for links in everyone else's kept posts that a trusted
+      voice shared too (a link in a dropped post, spam mostly, endorses nobody).
     """
     where, params = _window("p", since)
     rough = rough_link_sql('l."value"')
@@ -126,7 +127,7 @@ def network_signals(
                 _part(
                     "link",
                     f"w.network§w.a§{rough}",
-                    "FROM w, json_each(w.links) l WHERE w.links NOT IN ('[]', '') AND w.a NOT IN v "  # noqa: S608
+                    "FROM w, json_each(w.links) l WHERE w.kept = 1 AND w.links NOT IN ('[]', '') AND w.a NOT IN v "  # noqa: S608
                     f"AND {rough} IN (SELECT k FROM vk) GROUP BY 2, 3, 4",
                 ),
             ]
