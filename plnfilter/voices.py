@@ -30,7 +30,6 @@ KEPT_CAP = 10
 USUAL_TAGS = 20  # the tags most used on kept posts that make "your usual tags", with the filter's own
 USUAL_MIN_SHARE = 0.02  # ... each on at least this share of the kept posts (a one-off tag is no topic)
 NEAR_THRESHOLD = 0.25
-FOLLOW_KINDS = ("list", "home", "timeline", "account", "author")
 _MASTODON_NAME = re.compile(r"^mastodon:[^/]+/(list|home|account)(?:/([^/]+))?")
 _BLUESKY_SPEC = re.compile(r"^bluesky: (list|author|timeline)(?:/(\S+))?")
 _MASTODON_STATUS = re.compile(r"^https?://([^/]+)/users/([^/]+)/statuses/")
@@ -124,6 +123,15 @@ def learn_handles(result: Following, activity: list[tuple]) -> None:
     for attr in ("accounts", "seen"):
         setattr(result, attr, {result.name(who) for who in getattr(result, attr)})
     result.groups = {result.name(who): group for who, group in result.groups.items()}
+
+
+def learn_dids(conn: sqlite3.Connection, follow: Following) -> None:
+    """Handles for the voices named by a DID, before the archive is searched for their posts."""
+    dids = [who for who in follow.everyone if who.startswith("did:")]
+    if dids:
+        learn_handles(
+            follow, [("bluesky", handle, "", did) for did, handle in store.handles_of_dids(conn, dids)]
+        )
 
 
 @dataclass
@@ -281,6 +289,7 @@ def suggest(
 ) -> list[Candidate]:
     """Accounts you do not follow, best first, each grouped near (overlap >= near_threshold) or far."""
     follow = following(conn, filter_file, extra_sources)
+    learn_dids(conn, follow)
     signals = store.network_signals(conn, since, follow.trusted)
     learn_handles(follow, signals["act"])
     excluded = follow.everyone

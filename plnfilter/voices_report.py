@@ -14,7 +14,7 @@ from typing import Any, TextIO
 from plnfilter.filterfile.model import FilterFile
 from plnfilter.store import voices as store
 from plnfilter.times import parse_iso, to_iso
-from plnfilter.voices import following, learn_handles
+from plnfilter.voices import following, learn_dids
 
 TOP_AUTHORS = 5
 DEFAULT_TOP_SIZE = 20  # the places `top` fills when the filter file sets no `keep:`
@@ -59,11 +59,7 @@ def build_report(
 ) -> Report:
     report = Report(to_iso(since), to_iso(now), quiet_after, stale_after)
     follow = following(conn, filter_file, extra_sources)
-    dids = [who for who in follow.everyone if who.startswith("did:")]
-    if dids:
-        learn_handles(
-            follow, [("bluesky", handle, "", did) for did, handle in store.handles_of_dids(conn, dids)]
-        )
+    learn_dids(conn, follow)
     authors = store.author_report(conn, report.since, report.now)
     kept = [(network, author, count) for network, author, count, _newest in authors if count]
     _variety(report, kept)
