@@ -233,6 +233,9 @@ def test_suggest_rejects_an_unknown_follows_source_and_a_bad_threshold(archive):
     assert "file:nope" in result.stderr and "file:list" in result.stderr
     result = _invoke("voices", "suggest", "--db", str(archive), "--near-threshold", "2")
     assert result.exit_code == 2
+    result = _invoke("voices", "report", "--db", str(archive), "--quiet-after", "soon")
+    assert result.exit_code == 2
+    assert "--quiet-after 'soon' is not a duration" in result.stderr
 
 
 def _report(archive: Path, *args: str, fmt: str = "jsonl"):

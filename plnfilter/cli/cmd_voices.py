@@ -67,7 +67,7 @@ def voices() -> None:
     \b
     Examples:
       plnfilter voices suggest filters/pln-digest.yaml
-      plnfilter voices suggest filters/pln-digest.yaml --format yaml >> filters/pln-digest.yaml
+      plnfilter voices suggest filters/pln-digest.yaml --format yaml -o new-voices.yaml
       plnfilter voices report filters/pln-digest.yaml --since 30d -o voices.html
     """
 
