@@ -203,7 +203,7 @@ def report_html(report: Report, out: TextIO, title: str) -> int:
 _EMPTY = {
     "variety": "No kept posts in this period.",
     "mix": "Give the filter file to compare with its voices and rank.mix.",
-    "quiet": "Every voice followed through an author, account, list or home source posted lately.",
+    "quiet": "No quiet voice among those followed through an author, account, list or home source.",
     "stale": "Every source fetched lately kept something.",
 }
 
