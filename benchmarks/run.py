@@ -13,6 +13,7 @@ fixtures' shapes (benchmarks/corpus.py), then measures:
   7 export            export to CSV / JSONL vs the sqlite3 shell
   8 sources           a run over 10 sources at 300 ms latency vs the slowest source alone
   9 memory            peak RSS of the export (needs 7) and of the 10-source run (needs 8)
+  10 voices           `voices suggest` / `voices report` vs a plain SQL aggregate of the same rows
 Ratio = plnfilter's cost / the baseline's (time per post, or seconds): below 1 is faster.
 No figure fails the command; the `met` column says which targets hold.
 """
@@ -48,8 +49,9 @@ FIGURES = {
     "7": "export",
     "8": "sources",
     "9": "memory",
+    "10": "voices",
 }
-NEEDS_ARCHIVE = {"1", "4", "5", "6", "7", "9"}
+NEEDS_ARCHIVE = {"1", "4", "5", "6", "7", "9", "10"}
 
 
 class Context:
@@ -176,6 +178,10 @@ def measure(number: str, ctx: Context) -> list[Row]:
         import bench_sources
 
         return bench_sources.measure(ctx)
+    if number == "10":
+        import bench_voices
+
+        return bench_voices.measure(ctx)
     if number == "9":
         import bench_sources
 

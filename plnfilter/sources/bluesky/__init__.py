@@ -64,6 +64,17 @@ def instance_of(author: str) -> str:
     return ""
 
 
+def home_of(author: str) -> str:
+    """Where an account lives, for counting how varied voices are: a handle's domain after its first
+    label (bsky.social for most), or the DID's method for an account known only by its DID."""
+    return author.partition(".")[2] or author.rpartition(":")[0] or author
+
+
+def profile_url(author: str, author_id: str = "") -> str:
+    """The account's page on the Bluesky web app."""
+    return f"https://bsky.app/profile/{author}" if author else ""
+
+
 def refresh_server(timeline) -> tuple[str, str, bool]:
     """(host, service, login): the anonymous AppView, or the source's own `service:` (logged in where
     the timeline is)."""

@@ -72,6 +72,19 @@ def instance_of(author: str) -> str:
     return author.rpartition("@")[2].lower() if "@" in author else ""
 
 
+def home_of(author: str) -> str:
+    """Where an account lives, for counting how varied voices are: its instance."""
+    return instance_of(author) or author
+
+
+def profile_url(author: str, author_id: str = "") -> str:
+    """The account's page: the URL its server gave as its id, else https://host/@user."""
+    if author_id.startswith(("https://", "http://")):
+        return author_id
+    user, _, host = author.lstrip("@").rpartition("@")
+    return f"https://{host}/@{user}" if user and host else ""
+
+
 def refresh_server(timeline) -> tuple[str, str, bool]:
     """(host, service, login) a timeline's posts are refreshed at: its own instance."""
     return timeline.host, timeline.instance, False
