@@ -117,7 +117,7 @@ def following(
 
 def learn_handles(result: Following, activity: list[tuple]) -> None:
     """Bluesky DIDs the archive can name, so `voices: [did:plc:...]` and a handle are one person."""
-    for network, author, _name, author_id, *_ in activity:
+    for _network, author, _name, author_id, *_ in activity:
         if author_id and str(author_id).startswith("did:"):  # only Bluesky names people by DID
             result.handles[str(author_id).lower()] = author
     for attr in ("accounts", "seen"):
