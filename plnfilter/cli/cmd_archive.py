@@ -24,17 +24,35 @@ from plnfilter.export.formats import POSTS
 @db_option
 @output_options()
 def query(
-    text, tags, authors, network, since, until, lang, kept, all_posts, order, limit, sql, db_path, output
+    text,
+    tags,
+    authors,
+    network,
+    since,
+    until,
+    lang,
+    kept,
+    all_posts,
+    order,
+    exact,
+    limit,
+    sql,
+    db_path,
+    output,
 ) -> None:
     """Select posts from the archive: full text TEXT and flags.
 
-    TEXT is searched as words (all of them must appear), over text, author, tags and
-    content warnings. --sql runs any SELECT on a read-only connection. --columns picks
-    columns (any of the archive's, `html` and `raw` included).
+    TEXT searches text, author, tags and content warnings like a catalogue: every word
+    must appear in some form (textbook finds textbooks; --exact: as written); librar*
+    is a prefix, "open textbook" a phrase, #edtech a hashtag; AND, OR, NOT (capitals),
+    -word and ( ) combine them; Chinese, Japanese, Korean and Thai words are found
+    inside longer runs. A table marks the matched words. --sql runs any SELECT on a
+    read-only connection. --columns picks columns (`html` and `raw` included).
 
     \b
     Examples:
-      plnfilter query "open educational resources" --since 7d
+      plnfilter query "open textbook" --since 7d --order relevance
+      plnfilter query "librar* (AI OR podcasting) -crypto"
       plnfilter query --tag like69 --order newest -o like69.csv --columns created_at,author,score,text
       plnfilter query --sql "select author, count(*) n from posts group by author order by n desc"
     """
@@ -44,10 +62,12 @@ def query(
     if limit is None and output.fmt == TABLE and output.path is None:
         limit = 20
     selection = build_selection(
-        text, tags, authors, network, since, until, lang, kept, all_posts, order, limit, sql
+        text, tags, authors, network, since, until, lang, kept, all_posts, order, limit, sql, exact
     )
     if sql is None and output.columns:
         selection = replace(selection, columns=output.columns)
+    if output.fmt == TABLE:
+        selection = replace(selection, highlight=True)
     conn = open_readonly(resolve_db(db_path))
     emit(select(conn, selection), output, selected=sql is None)
 
@@ -75,6 +95,7 @@ def export(
     kept,
     all_posts,
     order,
+    exact,
     limit,
     title,
     images,
@@ -100,7 +121,7 @@ def export(
     from plnfilter.store import open_readonly
 
     selection = build_selection(
-        text, tags, authors, network, since, until, lang, kept, all_posts, order, limit
+        text, tags, authors, network, since, until, lang, kept, all_posts, order, limit, exact=exact
     )
     if output.columns:
         selection = replace(selection, columns=output.columns)
@@ -115,6 +136,7 @@ def export(
             selection.network or "",
             (selection.lang or "").lower(),
             selection.kept,
+            *(["exact"] if exact else []),
         ]
     )
     options = atom_options(output, conn, path, feed, self_url)
