@@ -141,7 +141,7 @@ _M007_INSERT_NEW = (
     'INSERT INTO "posts_search" (rowid, "text", "author", "tags", "spoiler", "search_grams") '
     'VALUES (new.rowid, new."text", new."author", new."tags", new."spoiler", new."search_grams"); '
 )
-_M007_RUN = re.compile(
+_M007_RUN = (
     "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3005-\u3007\u3040-\u30ff\u31f0-\u31ff"
     "\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f\U00020000-\U0002fa1f]+"
 )
@@ -153,7 +153,7 @@ def _m007_search_grams(*texts: str | None) -> str | None:
     for text in texts:
         if not text or text.isascii():
             continue
-        for run in _M007_RUN.findall(text):
+        for run in re.findall(_M007_RUN, text):
             tokens += [run[i : i + 2] for i in range(len(run) - 1)] + [run[-1]]
     return " ".join(tokens) if tokens else None
 

@@ -17,7 +17,7 @@ UsageError saying where and how to write it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from plnfilter.errors import UsageError
 from plnfilter.store.grams import query_bigrams, split_runs
@@ -30,44 +30,47 @@ _TOKEN_CHAR = re.compile(r"[^\W_]|[\u0300-\u036f\u0e31-\u0e3a\u0e47-\u0e4e]")
 _SPECIAL = '()"'
 
 
-@dataclass
-class Search:
+class Search(NamedTuple):
     """A parsed search: its MATCH expression (None: nothing to search) and what to highlight."""
 
     match: str | None
-    runs: list[str] = field(default_factory=list)  # CJK/Thai runs searched for, highlighted as typed
+    runs: list[str]  # CJK/Thai runs searched for, highlighted as typed
 
 
-@dataclass
+# Plain classes: `plnfilter query` imports this module on every start.
 class _Term:
-    text: str
-    phrase: bool = False
-    prefix: bool = False
-    tag: bool = False
+    def __init__(self, text: str, phrase: bool = False, prefix: bool = False, tag: bool = False) -> None:
+        self.text, self.phrase, self.prefix, self.tag = text, phrase, prefix, tag
 
 
-@dataclass
 class _Not:
-    child: object
+    def __init__(self, child: object) -> None:
+        self.child = child
 
 
-@dataclass
 class _Group:
-    op: str  # "AND" | "OR"
-    children: list
+    def __init__(self, op: str, children: list) -> None:
+        self.op, self.children = op, children  # op: "AND" | "OR"
+
+
+class _Problem(Exception):
+    """A search that cannot be run as typed: what is wrong and how to write it."""
+
+    def __init__(self, problem: str, hint: str) -> None:
+        super().__init__(problem)
+        self.problem, self.hint = problem, hint
 
 
 def parse_search(text: str) -> Search:
     """The MATCH expression for the user's `text`; UsageError when it cannot be parsed."""
     source = text.replace("\x00", " ")
-    tree = _Parser(source, _lex(source)).parse()
     runs: list[str] = []
-    match = _render(tree, runs, negated=False) if tree is not None else None
+    try:
+        tree = _Parser(source, _lex(source)).parse()
+        match = _render(tree, runs, negated=False) if tree is not None else None
+    except _Problem as problem:
+        raise UsageError(f"search {text!r}: {problem.problem}", problem.hint) from None
     return Search(match, runs)
-
-
-def _fail(text: str, problem: str, hint: str) -> UsageError:
-    return UsageError(f"search {text!r}: {problem}", hint)
 
 
 def _lex(text: str) -> list[tuple[str, object]]:
@@ -84,8 +87,7 @@ def _lex(text: str) -> list[tuple[str, object]]:
         elif ch == '"':
             end = text.find('"', i + 1)
             if end < 0:
-                raise _fail(
-                    text,
+                raise _Problem(
                     f"the quote at character {i + 1} is never closed",
                     'close it ("open textbook"), or leave quotes out to search the words',
                 )
@@ -126,8 +128,8 @@ class _Parser:
             return None
         tree = self.parse_or()
         if self.peek() is not None:  # only a ")" stops parse_or early
-            raise _fail(
-                self.text, "a ')' has no '(' before it", "remove it, or put it in quotes to search it as text"
+            raise _Problem(
+                "a ')' has no '(' before it", "remove it, or put it in quotes to search it as text"
             )
         return tree
 
@@ -159,11 +161,12 @@ class _Parser:
             elif token is None:
                 problem = "a word is missing"
             elif token[0] == ")":
-                problem = "'()' holds no word"
+                raise _Problem(
+                    "'()' holds no word", 'put words inside, or quotes around brackets to search them: "(c)"'
+                )
             else:
                 problem = f"{token[1]} needs a word before it"
-            raise _fail(
-                self.text,
+            raise _Problem(
                 problem,
                 "write AND, OR and NOT between words (AI OR podcasting), or in small letters to search them",
             )
@@ -174,7 +177,7 @@ class _Parser:
         if kind == "(":
             inner = self.parse_or()
             if self.peek() != (")", None):
-                raise _fail(self.text, "a '(' is never closed", "close it: (AI OR podcasting) feedback")
+                raise _Problem("a '(' is never closed", "close it: (AI OR podcasting) feedback")
             self.at += 1
             return inner
         return value
@@ -216,13 +219,13 @@ def _render(node, runs: list[str], negated: bool) -> str | None:
     if isinstance(node, _Term):
         return _render_term(node, runs, negated)
     if isinstance(node, _Not):
-        raise UsageError(
+        raise _Problem(
             "a search needs a word to look for, not only words to leave out",
-            "add one: feedback -AI, or feedback NOT AI",
+            "add one: feedback -AI, or feedback NOT AI (after -- when the search starts with -)",
         )
     if node.op == "OR":
         if any(isinstance(child, _Not) for child in node.children):
-            raise UsageError(
+            raise _Problem(
                 "OR cannot join a word left out (-word or NOT word)",
                 "group it with a word to find: (feedback -AI) OR podcasting",
             )
@@ -231,9 +234,9 @@ def _render(node, runs: list[str], negated: bool) -> str | None:
     wanted = [c for c in node.children if not isinstance(c, _Not)]
     unwanted = [c.child for c in node.children if isinstance(c, _Not)]
     if not wanted:
-        raise UsageError(
+        raise _Problem(
             "a search needs a word to look for, not only words to leave out",
-            "add one: feedback -AI, or feedback NOT AI",
+            "add one: feedback -AI, or feedback NOT AI (after -- when the search starts with -)",
         )
     found = _join([r for r in (_render(c, runs, negated) for c in wanted) if r is not None], "AND")
     if found is None:

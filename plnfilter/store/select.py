@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -242,6 +241,8 @@ def select_rows(conn: sqlite3.Connection, selection: Selection) -> Rows:
     if not selection.highlight:
         sql, params = build_sql(selection, columns)
         return Rows(conn, selection, columns, sql, params)
+    import secrets
+
     # Markers no post can hold (a fresh random tag), so the text between them is what matched.
     tag = secrets.token_hex(8)
     marks = (f"[{tag}>", f"<{tag}]")
