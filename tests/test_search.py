@@ -301,10 +301,16 @@ def test_indexes_follow_inserts_updates_and_deletes(tmp_path):
         created_at="2026-11-20T00:00:00Z",
     )
     save_page(db, Timeline(), [Judged(post, True, 1.0)], None, "2026-11-20T00:00:00Z")
-    count = lambda table: db.conn.execute("SELECT count(*) FROM posts_search_data").fetchone()[0]  # noqa: E731
-    before = count("posts_search")
+
+    def segments() -> tuple[int, int]:
+        return tuple(
+            db.conn.execute(f"SELECT count(*) FROM {t}_data").fetchone()[0]  # noqa: S608
+            for t in ("posts_fts", "posts_search")
+        )
+
+    before = segments()
     save_page(db, Timeline(), [Judged(post, True, 2.0)], None, "2026-11-21T00:00:00Z")  # same text
-    assert count("posts_search") == before  # nothing re-indexed
+    assert segments() == before  # nothing re-indexed
     changed = Post(uri=post.uri, network="mastodon", text="図書館 library", created_at=post.created_at)
     save_page(db, Timeline(), [Judged(changed, True, 2.0)], None, "2026-11-22T00:00:00Z")
     for table in ("posts_fts", "posts_search"):
