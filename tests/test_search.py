@@ -343,3 +343,36 @@ def test_an_old_archive_is_searchable_after_its_upgrade(tmp_path):
     finally:
         conn.close()
     assert grams >= cjk
+
+
+def test_no_typed_text_reaches_fts5_as_syntax(archive):
+    """Thousands of random searches over FTS5's own syntax characters: each is either refused with a
+    usage message or runs; FTS5 never reports a syntax error, whatever was typed."""
+    import random
+
+    from plnfilter.errors import UsageError
+    from plnfilter.query import Selection, select
+    from plnfilter.store import open_readonly
+
+    pieces = ['"', "(", ")", "*", "-", "+", ":", "^", "{", "}", ",", "NEAR", "NEAR/3", "AND", "OR", "NOT",
+              "text", "tags", "search_grams", "rank", "授業", "館", "é", "#", "open", " ", " ", "\x00", "'"]  # fmt: skip
+    chance = random.Random(13)
+    conn = open_readonly(archive)
+    refused = ran = 0
+    try:
+        for _ in range(1500):
+            text = "".join(chance.choice(pieces) for _ in range(chance.randint(1, 8)))
+            for exact in (False, True):
+                try:
+                    list(
+                        select(
+                            conn, Selection(text=text, kept=None, syntax="catalogue", exact=exact, limit=3)
+                        )
+                    )
+                    ran += 1
+                except UsageError as error:
+                    assert "fts5" not in str(error).lower() and "syntax error" not in str(error).lower()
+                    refused += 1
+    finally:
+        conn.close()
+    assert ran > 1000 and refused > 100
