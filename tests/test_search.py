@@ -376,3 +376,22 @@ def test_no_typed_text_reaches_fts5_as_syntax(archive):
     finally:
         conn.close()
     assert ran > 1000 and refused > 100
+
+
+def test_the_upgrade_and_the_save_path_index_runs_alike():
+    """m007 keeps a frozen copy of the bigram maker; today's save path must still agree with it, or
+    an upgraded archive and a fresh one would find different posts."""
+    from plnfilter.store.grams import search_grams
+    from plnfilter.store.schema import _m007_search_grams
+
+    samples = [
+        ("今日の授業はオンラインでした。図書館", "", '["授業"]'),
+        ("การเรียนรู้ออนไลน์ในห้องสมุด", "CW: 本", "[]"),
+        ("오늘 수업은 도서관에서", None, None),
+        ("plain ascii text", "", "[]"),
+        ("Café 館 x 𠮷野家", "", '["edtech"]'),
+    ]
+    for text, spoiler, tags in samples:
+        assert search_grams(text, spoiler, tags) == _m007_search_grams(text, spoiler, tags)
+    assert search_grams("授業") == "授業 業"
+    assert search_grams("plain") is None
