@@ -74,6 +74,8 @@ TABLE = [
     # phrases
     (('"citation skills"',), {"en-teaching"}),
     (('"skills citation"',), set()),
+    (("\u201ccitation skills\u201d",), {"en-teaching"}),  # typographic quotes typed on a phone
+    (("\u201cskills citation\u201d",), set()),
     # boolean
     (
         ("(AI OR podcasting) feedback",),

@@ -2,7 +2,8 @@
 
     word            the word, or (stemmed index) any of its forms: textbook finds textbooks
     word*           words starting with it: librar* finds library, libraries, librarian
-    "two words"     the words next to each other, in this order ("..."* : the last one a prefix)
+    "two words"     the words next to each other, in this order ("..."* : the last one a prefix;
+                    typographic quotes “ ” „ count as ")
     #tag            posts with that hashtag
     a b, a AND b    both;    a OR b: either;    -a, NOT a: without it;    ( ) to group
     授業, การเรียน   words of scripts without spaces are found inside longer runs (store.grams)
@@ -28,6 +29,8 @@ _OPERATORS = ("AND", "OR", "NOT")
 # A character FTS5's tokenizer keeps in a token (letters, digits, marks): a term without one is dropped.
 _TOKEN_CHAR = re.compile(r"[^\W_]|[\u0300-\u036f\u0e31-\u0e3a\u0e47-\u0e4e]")
 _SPECIAL = '()"'
+# Quotes a phone or a word processor types for " (“open textbook”, „open textbook“).
+_TYPOGRAPHIC_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"'})
 
 
 class Search(NamedTuple):
@@ -63,7 +66,7 @@ class _Problem(Exception):
 
 def parse_search(text: str) -> Search:
     """The MATCH expression for the user's `text`; UsageError when it cannot be parsed."""
-    source = text.replace("\x00", " ")
+    source = text.replace("\x00", " ").translate(_TYPOGRAPHIC_QUOTES)
     runs: list[str] = []
     try:
         tree = _Parser(source, _lex(source)).parse()
