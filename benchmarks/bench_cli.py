@@ -97,10 +97,13 @@ def measure_search(ctx) -> list[Row]:
 
     env = ctx.child_env()
     rows = []
-    for words in SEARCH_WORDS:
-        selection = Selection(text=words)
+    for words, limit in (*((w, None) for w in SEARCH_WORDS), (SEARCH_WORDS[-1], 20)):
+        selection = Selection(
+            text=words, syntax="catalogue", limit=limit
+        )  # as `plnfilter query TEXT` reads it
+        more = ["--limit", str(limit)] if limit else []
         commands = {
-            "ours": [PLNFILTER, "query", words, "--format", "jsonl", "--db", str(ctx.archive)],
+            "ours": [PLNFILTER, "query", words, *more, "--format", "jsonl", "--db", str(ctx.archive)],
             "bare": _bare(ctx, selection),
         }
         repeat = ctx.repeat_process if words == SEARCH_WORDS[0] else max(ctx.repeat_process // 4, 3)
@@ -108,7 +111,7 @@ def measure_search(ctx) -> list[Row]:
         same = _check_same_output(results["ours"][0].stdout, results["bare"][0].stdout, "search")
         rows.append(
             _row(
-                f'6 full-text: query "{words}"',
+                f'6 full-text: query "{words}"' + (f" --limit {limit}" if limit else ""),
                 results,
                 "ours",
                 "bare",

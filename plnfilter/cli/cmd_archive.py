@@ -45,6 +45,7 @@ def query(
     kept,
     all_posts,
     order,
+    exact,
     limit,
     sql,
     as_of,
@@ -54,16 +55,21 @@ def query(
 ) -> None:
     """Select posts from the archive: full text TEXT and flags.
 
-    TEXT is searched as words (all of them must appear), over text, author, tags and
-    content warnings. --sql runs any SELECT on a read-only connection. --columns picks
-    columns (any of the archive's, `html` and `raw` included). --as-of TIME reads the
-    archive as it stood then: --since and --until count back from TIME, later posts
-    stay out. When --since, --until or --as-of leave nothing, stderr says how old the
-    newest matching post is and which --since or --as-of shows it (not with --quiet).
+    TEXT searches text, author, tags and content warnings like a catalogue: every word
+    must appear in some form (textbook finds textbooks; --exact: as written); librar*
+    is a prefix, "open textbook" a phrase, #edtech a hashtag; AND, OR, NOT (capitals),
+    -word and ( ) combine them; Chinese, Japanese, Korean and Thai words are found
+    inside longer runs. A table marks the matched words. --sql runs any SELECT on a
+    read-only connection. --columns picks columns (`html` and `raw` included). --as-of
+    TIME reads the archive as it stood then: --since and --until count back from TIME,
+    later posts stay out. When --since, --until or --as-of leave nothing, stderr says
+    how old the newest matching post is and which --since or --as-of shows it (not with
+    --quiet).
 
     \b
     Examples:
-      plnfilter query "open educational resources" --since 7d
+      plnfilter query "open textbook" --since 7d --order relevance
+      plnfilter query "librar* (AI OR podcasting) -crypto"
       plnfilter query --tag edtech --as-of 2026-11-30 --since 7d
       plnfilter query --tag like69 --order newest -o like69.csv --columns created_at,author,score,text
       plnfilter query --sql "select author, count(*) n from posts group by author order by n desc"
@@ -76,10 +82,12 @@ def query(
     if limit is None and output.fmt == TABLE and output.path is None:
         limit = 20
     selection = build_selection(
-        text, tags, authors, network, None, None, lang, kept, all_posts, order, limit, sql
+        text, tags, authors, network, None, None, lang, kept, all_posts, order, limit, sql, exact
     )
     if sql is None and output.columns:
         selection = replace(selection, columns=output.columns)
+    if output.fmt == TABLE:
+        selection = replace(selection, highlight=True)
     conn = open_readonly(resolve_db(db_path))
     window = None
     if sql is None and (since or until or as_of):
@@ -126,6 +134,7 @@ def export(
     kept,
     all_posts,
     order,
+    exact,
     limit,
     title,
     images,
@@ -156,7 +165,7 @@ def export(
     from plnfilter.store import open_readonly
 
     selection = build_selection(
-        text, tags, authors, network, since, until, lang, kept, all_posts, order, limit
+        text, tags, authors, network, since, until, lang, kept, all_posts, order, limit, exact=exact
     )
     if output.columns:
         selection = replace(selection, columns=output.columns)
@@ -178,6 +187,7 @@ def export(
             selection.network or "",
             (selection.lang or "").lower(),
             selection.kept,
+            *(["exact"] if exact else []),
         ]
     )
     options = atom_options(output, conn, path, feed, self_url)
