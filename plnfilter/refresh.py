@@ -5,7 +5,10 @@ it again, so without this its counts would stay near 0 and ranking by engagement
 nothing. Each server is asked once per run about the posts its timelines first found within the
 refresh window (`refresh:` in the filter file, default 2d), newest first, at most `refresh_limit`
 requests (default 10): Mastodon `GET /api/v1/statuses?id[]=` (4.3+, 20 ids a request), Bluesky
-`app.bsky.feed.getPosts` (25 uris a request). Jobs are fetched like timelines (threads, bounded
+`app.bsky.feed.getPosts` (25 uris a request). A Mastodon-API server without that multi-get (405 on
+GoToSocial, 404 before Mastodon 4.3) is asked one status at a time within the same request budget;
+the archive remembers that per server (said once, in the run that learns it) and asks for the
+multi-get again after MULTI_GET_RECHECK, since a server may be upgraded. Jobs are fetched like timelines (threads, bounded
 per host) and saved by the run's one writer; a failure is a warning in the run report, never an
 error: the posts the run fetched are saved before the refresh starts.
 """
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -27,6 +30,8 @@ if TYPE_CHECKING:
 
 PER_REQUEST = {"mastodon": 20, "bluesky": 25}  # ids per multi-get (mastodon.MULTI_GET, bluesky.GET_POSTS)
 _MALFORMED = (ValueError, TypeError, AttributeError, KeyError)
+NO_MULTI_GET = "no-multi-get"  # the quirk recorded for a Mastodon-API server without GET /api/v1/statuses
+MULTI_GET_RECHECK = timedelta(days=7)
 
 
 @dataclass
@@ -38,6 +43,8 @@ class Refreshed:
     missing: list[str]  # uris not returned: deleted, no longer visible, or unknown to that server
     problems: list[str] = field(default_factory=list)
     requests: int = 1
+    server: str = ""  # "mastodon:HOST", for what this request taught about the server
+    multi_get: bool | None = None  # learnt: the server offers the multi-get (None: nothing learnt)
 
 
 @dataclass
@@ -64,6 +71,8 @@ class RefreshJob:
     service: str  # the Mastodon instance as written, or the Bluesky service URL
     candidates: list[Candidate]
     login: bool = False
+    budget: int = 1  # requests this job may make: the filter file's refresh_limit
+    multi_get: str = "ask"  # "ask"; "skip": known missing (recently); "recheck": known missing, ask again
 
     def fetch(self, cursor: str | None, ctx: FetchContext) -> Iterator[Refreshed]:
         """One Refreshed per request; raises SourceError (a warning for the writer) on failure."""
@@ -73,21 +82,60 @@ class RefreshJob:
             yield from self._bluesky(ctx)
 
     def _mastodon(self, ctx: FetchContext) -> Iterator[Refreshed]:
-        from plnfilter.normalize.mastodon import to_post
         from plnfilter.sources.mastodon import fetch_statuses_by_id
         from plnfilter.sources.mastodon_http import NotOffered
 
         uris_of: dict[str, list[str]] = {}
         for candidate in self.candidates:
             uris_of.setdefault(candidate.local_id, []).append(candidate.uri)
+        ids = list(uris_of)
+        if self.multi_get == "skip":
+            yield from self._mastodon_one_by_one(ids, uris_of, self.budget, ctx)
+            return
+        sent = 0
         try:
-            for asked, statuses in fetch_statuses_by_id(self.service, list(uris_of), ctx, self.name):
-                wanted = {uri for local_id in asked for uri in uris_of[local_id]}
-                # A post found on several instances may carry another instance's id, which can name
-                # an unrelated status here: only an answer with the archived uri counts.
-                yield _matched(wanted, statuses, lambda status: to_post(status, self.service, self.name))
+            for asked, statuses in fetch_statuses_by_id(self.service, ids, ctx, self.name):
+                sent += 1
+                item = self._mastodon_matched(asked, uris_of, statuses)
+                if sent == 1 and self.multi_get == "recheck":
+                    item.multi_get = True  # upgraded since: forget that it lacked the multi-get
+                yield item
         except NotOffered as exc:
-            yield Refreshed([], 0, [], [f"{exc.message}; counts are not refreshed there ({exc.hint})"])
+            notes = []
+            if self.multi_get != "recheck":  # said once, in the run that learns it
+                notes.append(
+                    f"{exc.what}, the request for many statuses at once (Mastodon 4.3 and later have it): "
+                    f"counts are fetched one status at a time there, at most {self.budget} a run "
+                    "(refresh_limit); asked again in 7 days"
+                )
+            yield Refreshed([], 0, [], notes, server=self._server, multi_get=False)
+            yield from self._mastodon_one_by_one(
+                ids[sent * PER_REQUEST["mastodon"] :], uris_of, self.budget - sent - 1, ctx
+            )
+
+    @property
+    def _server(self) -> str:
+        return f"{self.network}:{self.host}"
+
+    def _mastodon_one_by_one(
+        self, ids: list[str], uris_of: dict[str, list[str]], budget: int, ctx: FetchContext
+    ) -> Iterator[Refreshed]:
+        from plnfilter.sources.mastodon import fetch_statuses_one_by_one
+
+        for asked, statuses in fetch_statuses_one_by_one(self.service, ids[: max(budget, 0)], ctx, self.name):
+            yield self._mastodon_matched(asked, uris_of, statuses)
+
+    def _mastodon_matched(
+        self, asked: list[str], uris_of: dict[str, list[str]], statuses: list[dict]
+    ) -> Refreshed:
+        from plnfilter.normalize.mastodon import to_post
+
+        wanted = {uri for local_id in asked for uri in uris_of[local_id]}
+        # A post found on several instances may carry another instance's id, which can name
+        # an unrelated status here: only an answer with the archived uri counts.
+        item = _matched(wanted, statuses, lambda status: to_post(status, self.service, self.name))
+        item.server = self._server
+        return item
 
     def _bluesky(self, ctx: FetchContext) -> Iterator[Refreshed]:
         from plnfilter.normalize.bluesky import to_post
@@ -157,9 +205,21 @@ def plan_refresh(
                 service=group["service"],
                 candidates=candidates,
                 login=login,
+                budget=filter_file.refresh_limit,
+                multi_get=_multi_get_plan(db, f"{network}:{host}", now) if network == "mastodon" else "ask",
             )
         )
     return jobs
+
+
+def _multi_get_plan(db, server: str, now: datetime) -> str:
+    """ "ask" the multi-get, "skip" it (known missing there), or "recheck" (known missing, a while ago)."""
+    from plnfilter.store.servers import quirk_noted
+
+    noted = quirk_noted(db, server, NO_MULTI_GET)
+    if noted is None:
+        return "ask"
+    return "recheck" if noted <= to_iso(now - MULTI_GET_RECHECK) else "skip"
 
 
 def _server_of(timeline: Any) -> tuple[str, str, bool]:
@@ -189,7 +249,12 @@ def save_refreshed_item(
     """In the writer: the new counts of the posts still archived, re-judged (engagement changed)."""
     from plnfilter.pipeline import judge
     from plnfilter.store.refresh import save_refreshed, stored_posts
+    from plnfilter.store.servers import forget_quirk, note_quirk
 
+    if item.multi_get is False:
+        note_quirk(db, item.server, NO_MULTI_GET, to_iso(now))
+    elif item.multi_get is True:
+        forget_quirk(db, item.server, NO_MULTI_GET)
     entry.requests += item.requests
     entry.asked += item.asked
     entry.missing += len(item.missing)

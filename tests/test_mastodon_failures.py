@@ -146,7 +146,8 @@ def test_anonymous_tag_feed_refused_says_how_to_log_in(server):
     with pytest.raises(SourceError) as caught:
         list(tag_timeline(server).fetch(None, context()))
     assert "requires login" in str(caught.value)
-    assert f"plnfilter auth mastodon {server.host}" in str(caught.value)
+    # an http instance keeps its scheme: `auth` given a bare host would try https
+    assert f"plnfilter auth mastodon {server.base_url}`" in str(caught.value)
 
 
 def test_stored_token_is_sent_and_a_rejected_one_is_named(server):
@@ -157,10 +158,16 @@ def test_stored_token_is_sent_and_a_rejected_one_is_named(server):
     assert server.requests[0][2] == "Bearer stored-token"
 
 
-def test_unknown_tag_404(server):
+def test_unknown_tag_404_is_an_empty_timeline_and_a_404_elsewhere_an_error(server):
+    # GoToSocial answers 404 for a hashtag nobody has used yet (Mastodon: []): nothing to fetch yet
     server.answer = fixed(404, b'{"error":"Record not found"}')
-    with pytest.raises(SourceError, match=r"#nosuchtag is unknown .*404"):
-        list(tag_timeline(server, "nosuchtag").fetch(None, context()))
+    messages: list[str] = []
+    assert list(tag_timeline(server, "nosuchtag").fetch(None, context(messages))) == []
+    assert list(tag_timeline(server, "nosuchtag").fetch("01J9ZC0000", context(messages))) == []
+    assert messages and "no posts tagged #nosuchtag" in messages[0]
+    (account,) = timelines(SourceSpec("mastodon", server.base_url, {"account": "a@gts.example"}, 1, "t"))
+    with pytest.raises(SourceError, match=r"account a@gts.example was not found .*404"):
+        list(account.fetch(None, context()))
 
 
 def test_server_error_503(server):
@@ -291,7 +298,7 @@ def test_verify_reports_a_rejected_token_with_a_next_step(server):
     server.answer = fixed(401, b'{"error":"The access token is invalid"}')
     with pytest.raises(AuthError, match="rejected the token") as caught:
         verify(server.base_url, "bad", timeout=5)
-    assert f"plnfilter auth mastodon {server.host}" in caught.value.hint
+    assert caught.value.hint.endswith(f"plnfilter auth mastodon {server.base_url}")
 
 
 def test_verify_names_the_account(server):

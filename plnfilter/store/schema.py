@@ -142,12 +142,21 @@ def m005_post_sources_by_post_id(db: sqlite_utils.Database) -> None:
     db.execute('CREATE UNIQUE INDEX "post_sources_source_post" ON "post_sources" ("source", "post_id")')
 
 
+def m006_server_quirks(db: sqlite_utils.Database) -> None:
+    """What a server's API lacks (store/servers.py), with when it was last seen lacking it."""
+    db.execute(
+        'CREATE TABLE "server_quirks" ("server" TEXT NOT NULL, "quirk" TEXT NOT NULL, '
+        '"noted_at" TEXT NOT NULL, PRIMARY KEY ("server", "quirk"))'
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m001_posts,
     m002_sources_and_runs,
     m003_posts_fts,
     m004_cheaper_post_indexes,
     m005_post_sources_by_post_id,
+    m006_server_quirks,
 ]
 
 
