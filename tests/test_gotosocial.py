@@ -148,11 +148,15 @@ def test_counts_are_refreshed_one_status_at_a_time_and_the_fallback_said_once(
     db = tmp_path / "a.db"
     assert run(filter_file, db, isolated_home).returncode == 0
 
-    mock.favourite("lin", statuses[-1]["id"])  # made between runs; catch-up never sees it again
+    def likes() -> list[int]:
+        return sorted(likes for (likes,) in rows(db, "SELECT likes FROM posts"))
+
+    for status in statuses:  # favourites made between runs; catch-up never sees these posts again
+        mock.favourite("lin", status["id"])
     gotosocial.requests.clear()
     second = run(filter_file, db, isolated_home)
     assert second.returncode == 0, second.stderr
-    assert rows(db, "SELECT likes FROM posts WHERE uri = ?", statuses[-1]["uri"]) == [(1,)]
+    assert likes() == [0, 0, 0, 1, 1]  # the probe and 2 single-status requests: refresh_limit 3
     name = f"refresh:mastodon:{gotosocial.host}"
     notes = [line for line in second.stderr.splitlines() if "does not offer" in line]
     assert notes == [
@@ -167,12 +171,13 @@ def test_counts_are_refreshed_one_status_at_a_time_and_the_fallback_said_once(
         (f"mastodon:{gotosocial.host}", "no-multi-get")
     ]
 
-    mock.favourite("kate", statuses[-1]["id"])
+    for status in statuses:
+        mock.favourite("kate", status["id"])
     gotosocial.requests.clear()
     third = run(filter_file, db, isolated_home)
     assert third.returncode == 0, third.stderr
     assert "does not offer" not in third.stderr and "warning" not in third.stderr.lower()
-    assert rows(db, "SELECT likes FROM posts WHERE uri = ?", statuses[-1]["uri"]) == [(2,)]
+    assert likes() == [0, 0, 2, 2, 2]  # 3 single-status requests, newest first as before
     assert gotosocial.requests_to("/api/v1/statuses?") == []  # remembered: not asked in vain
     assert len(gotosocial.requests_to("/api/v1/statuses/")) == 3
     assert f"{name}: counts of 3 posts re-fetched in 3 requests" in third.stderr

@@ -260,7 +260,7 @@ def test_malformed_status_is_reported_and_the_rest_kept(server):
     assert page.problems and ulid(2) in page.problems[0]
 
 
-def test_error_mid_walk_yields_fetched_pages_without_a_cursor(server):
+def test_error_mid_walk_yields_fetched_pages_and_the_next_fetch_resumes_the_walk(server):
     server.statuses = [status(ulid(n)) for n in range(60)]
 
     def answer(path, query, headers):
@@ -271,7 +271,17 @@ def test_error_mid_walk_yields_fetched_pages_without_a_cursor(server):
     server.answer = answer
     pages, error = collect(tag_timeline(server), None, context())
     assert "502" in str(error)
-    assert len(pages) == 1 and len(pages[0].posts) == 40 and pages[0].cursor is None
+    assert len(pages) == 1 and len(pages[0].posts) == 40 and pages[0].cursor  # where the walk stopped
+
+    server.statuses += [status(ulid(n)) for n in range(60, 65)]  # new posts above the walk's top
+    server.answer = server.timeline
+    asked_before = len(server.requests)
+    resumed = list(tag_timeline(server).fetch(pages[0].cursor, context()))
+    assert server.requests[asked_before][1]["max_id"] == [ulid(20)]  # on from the oldest saved, not the top
+    assert sorted(post.uri for page in resumed for post in page.posts) == sorted(
+        s["uri"] for s in server.statuses[:20] + server.statuses[60:]
+    )
+    assert resumed[-1].cursor == ulid(64)
 
 
 def test_local_option_asks_for_the_local_timeline_under_its_own_cursor_key(server):

@@ -4,7 +4,10 @@ Cursor = the newest status id saved, an opaque string (GoToSocial ids are ULIDs:
 or converted here; order comes only from the server's pagination).
 - First run (no cursor): walk back from the newest page with `max_id` until `ctx.since` or
   max_pages; pages carry no cursor except the last one, which carries the newest id seen, so a
-  run killed half-way redoes the walk instead of leaving a gap.
+  run killed half-way redoes the walk instead of leaving a gap. A walk that a failure (a server
+  error, a broken connection) interrupts saves where it stopped with its last page
+  (`_walk_cursor`: the newest id and the `max_id` to ask next); the next run walks on from there
+  down to `since`, then catches up above the newest id.
 - Catch-up: `min_id=cursor` returns the page right after the cursor (`since_id` would return the
   newest page and skip what lies between); then page newer with the `Link: rel="prev"` min_id.
   Pages arrive oldest first, each with its newest id (the Link's, if it has one) as cursor.
@@ -16,6 +19,7 @@ https://docs.joinmastodon.org/api/guidelines/#pagination
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -57,8 +61,14 @@ class MastodonTimeline:
         client = MastodonClient(self.instance, token_for(self.instance), ctx, self.name, self._not_found())
         endpoint, params = self._endpoint(client)
         max_pages = ctx.max_pages or self.options.get("max_pages") or DEFAULT_MAX_PAGES
+        walk = _walk_state(cursor)
         try:
-            if cursor:
+            if walk:  # a first-run walk that a failure interrupted: finish it, then catch up above it
+                top, below = walk
+                yield from self._first_run(client, endpoint, params, max_pages, top, below)
+                if not ctx.past_deadline():
+                    yield from self._catch_up(client, endpoint, params, top, max_pages)
+            elif cursor:
                 yield from self._catch_up(client, endpoint, params, cursor, max_pages)
             else:
                 yield from self._first_run(client, endpoint, params, max_pages)
@@ -120,12 +130,18 @@ class MastodonTimeline:
         return [post for post in posts if tag in post.tags] if tag else posts
 
     def _first_run(
-        self, client: MastodonClient, endpoint: str, params: dict[str, Any], max_pages: int
+        self,
+        client: MastodonClient,
+        endpoint: str,
+        params: dict[str, Any],
+        max_pages: int,
+        top: str | None = None,
+        max_id: str | None = None,
     ) -> Iterator[Page]:
+        """Walk back from the newest page, or (`top`, `max_id`: resuming) from where a failure stopped it."""
         since_iso = to_iso(client.ctx.since)
-        newest: str | None = None
+        newest: str | None = top
         held: Page | None = None  # yielded once the next page is known, so the last one can carry the cursor
-        max_id: str | None = None
         visited: set[str] = set()
         try:
             for number in range(max_pages):
@@ -149,8 +165,8 @@ class MastodonTimeline:
                     break
                 max_id = next_max_id
         except SourceError:
-            if held is not None:
-                yield held  # without a cursor: the walk is redone next time
+            if held is not None:  # the next run goes on from here, down to `since`, then catches up
+                yield Page(held.posts, _walk_cursor(newest, max_id), held.problems)
             raise
         if held is not None:
             yield Page(held.posts, newest, held.problems)
@@ -181,6 +197,24 @@ class MastodonTimeline:
                 return
             min_id = next_min_id
         client.ctx.log(f"{self.name}: more new posts than {max_pages} pages; the next run continues")
+
+
+def _walk_cursor(top: str | None, below: str | None) -> str | None:
+    """The cursor of a first-run walk a failure interrupted: everything from `below` (the `max_id` to
+    ask next) up to `top` (the newest id) is archived; what lies under `below` is not yet."""
+    return json.dumps({"walk_top": top, "walk_below": below}) if top and below else None
+
+
+def _walk_state(cursor: str | None) -> tuple[str, str] | None:
+    """(top, below) of an interrupted walk's cursor; None for a plain cursor (an id: never JSON)."""
+    if not cursor or not cursor.startswith("{"):
+        return None
+    try:
+        state = json.loads(cursor)
+    except ValueError:
+        return None
+    top, below = (state.get("walk_top"), state.get("walk_below")) if isinstance(state, dict) else (None, None)
+    return (top, below) if isinstance(top, str) and isinstance(below, str) and top and below else None
 
 
 def _top(page: RawPage) -> str:
