@@ -109,7 +109,8 @@ class BlueskyTimeline:
                 ) from None
         login = self.kind == "timeline" or credentials is not None
         service = self.service or (login_service(credentials) if login else appview_service())
-        conn = connect(self.name, service, ctx, login)
+        # a `service:` may be a PDS, which serves lists, authors and feeds only with a session
+        conn = connect(self.name, service, ctx, login, login_on_401=bool(self.service))
         nsid, params, key, hint = self._request(conn)
         if self.kind == "search":  # servers that honour `since` send less; the walk stops anyway
             old = decode_cursor(cursor)
@@ -263,9 +264,9 @@ def fetch_post_views(
     `login`), so timeouts, rate limits and errors read the same. A deleted post is simply absent.
     https://docs.bsky.app/docs/api/app-bsky-feed-get-posts
     """
-    from plnfilter.sources.bluesky_session import connect
+    from plnfilter.sources.bluesky_session import appview_service, connect
 
-    conn = connect(source, service, ctx, login)
+    conn = connect(source, service, ctx, login, login_on_401=service.rstrip("/") != appview_service())
     for chunk in in_chunks(uris, GET_POSTS, ctx, source):
         data = conn.get("app.bsky.feed.getPosts", {"uris": chunk}, "check the service URL")
         views = data.get("posts")
