@@ -195,20 +195,14 @@ class Connection:
         )
 
 
-def connect(
-    name: str, service: str, ctx: FetchContext, login: bool, login_on_401: bool = False
-) -> Connection:
-    """An anonymous client, or the process's shared logged-in client for (service, handle).
-
-    `login_on_401`: an anonymous client that logs in at `service` when it answers 401 (a PDS).
-    """
+def connect(name: str, service: str, ctx: FetchContext, login: bool) -> Connection:
+    """An anonymous client, or the process's shared logged-in client for (service, handle)."""
     from atproto import Client
     from atproto_client.request import Request
 
     service = service.rstrip("/")
     if not login:
-        client = Client(base_url=service, request=Request(timeout=ctx.timeout))
-        return Connection(name, service, client, ctx, login_on_401=login_on_401)
+        return Connection(name, service, Client(base_url=service, request=Request(timeout=ctx.timeout)), ctx)
     client, credentials = _shared_login(name, service, ctx)
     return Connection(name, service, client, ctx, credentials)
 

@@ -10,7 +10,8 @@ or converted here; order comes only from the server's pagination).
   down to `since`, then catches up above the newest id.
 - Catch-up: `min_id=cursor` returns the page right after the cursor (`since_id` would return the
   newest page and skip what lies between); then page newer with the `Link: rel="prev"` min_id.
-  Pages arrive oldest first, each with its newest id (the Link's, if it has one) as cursor.
+  Pages arrive oldest first, each with its newest id as cursor (for a page the server emptied,
+  the newest id of what it hid, from its `Link`).
 - Both walks go on only as the server's `Link` header says: a page can come back short or empty
   while more posts exist (GoToSocial removes posts of muted accounts after taking the page), so
   a walk ends where there is no link onwards, or the link points where the walk already stood.
