@@ -194,6 +194,23 @@ def test_counts_are_refreshed_one_status_at_a_time_and_the_fallback_said_once(
     assert len(gotosocial.requests_to("/api/v1/statuses?")) == 1
     assert rows(db, "SELECT noted_at > '2020-01-01T00:00:00Z' FROM server_quirks") == [(1,)]
 
+    # upgraded meanwhile: a week on, the multi-get answers, and the archive forgets it lacked one
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("UPDATE server_quirks SET noted_at = '2020-01-01T00:00:00Z'")
+    conn.close()
+    gotosocial.requests.clear()
+    gotosocial.upgraded = True
+    try:
+        fifth = run(filter_file, db, isolated_home)
+    finally:
+        gotosocial.upgraded = False
+    assert fifth.returncode == 0, fifth.stderr
+    assert len(gotosocial.requests_to("/api/v1/statuses?")) == 1
+    assert gotosocial.requests_to("/api/v1/statuses/") == []
+    assert rows(db, "SELECT * FROM server_quirks") == []
+    assert likes() == [2, 2, 2, 2, 2]  # one request for all five, not three at most
+
 
 def test_tagged_is_filtered_on_our_side(
     mastodon_mock: MockInstance,  # noqa: F811

@@ -10,6 +10,7 @@ in ways plnfilter must survive, and this proxy reproduces them on top of the moc
 - `GET /api/v1/accounts/:id/statuses` ignores `tagged=` (the proxy strips it before forwarding);
 - the hashtag timeline of a tag nobody used answers 404 (mastodon-mock: `[]`), and hashtag
   timelines need a token (401 without one);
+- `upgraded`: the multi-get answered after all (the server was upgraded);
 - `repeat_link`: a misbehaving server that answers every later page of a path with the `Link` it
   sent first, so a client that trusts links blindly loops forever.
 Started on 127.0.0.1 (a thread of the test process: it only forwards), ready when it answers,
@@ -41,6 +42,7 @@ class GoToSocialProxy:
         self.upstream = upstream.rstrip("/")
         self.muted: set[str] = set()  # usernames whose statuses the reader does not see
         self.repeat_link = False
+        self.upgraded = False  # True: the multi-get is forwarded, as after an upgrade that added it
         self.requests: list[str] = []  # path?query of every GET, in order
         self._first_links: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -94,7 +96,7 @@ class GoToSocialProxy:
     def answer(self, raw_path: str, authorization: str | None) -> tuple[int, object, dict[str, str]]:
         parts = urlsplit(raw_path)
         path, query = parts.path, parse_qsl(parts.query, keep_blank_values=True)
-        if path == "/api/v1/statuses":
+        if path == "/api/v1/statuses" and not self.upgraded:
             return 405, {"error": "Method Not Allowed"}, {"Allow": "POST"}
         if path.startswith(_TAG) and not authorization:
             return 401, {"error": "Unauthorized: token not supplied"}, {}
