@@ -3,7 +3,7 @@ front of mastodon-mock), through the CLI: exit codes, stderr and the archive's r
 
 What differs from Mastodon and must not cost posts: pages emptied by the server's own filtering
 (muted accounts) that still link onwards, no multi-get for count refresh (405), `tagged=` ignored,
-404 for a hashtag nobody used, hashtag timelines only with a token.
+404 for a hashtag nobody used, hashtag timelines only with a token, ULID ids.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from servers.gotosocial_proxy import GoToSocialProxy, gotosocial  # noqa: F401
+from servers.gotosocial_proxy import GoToSocialProxy, gotosocial, ulid  # noqa: F401
 from servers.mastodon_mock import MockInstance, mastodon_mock  # noqa: F401
 
 pytestmark = pytest.mark.mastodon
@@ -83,12 +83,12 @@ def test_catch_up_follows_the_link_past_a_page_the_server_emptied(
     assert "Error" not in second.stderr
     assert archived(db) == {first_post["uri"], wanted["uri"]}  # none of the hidden ones
     pages = [path for path in muting.requests_to(f"/api/v1/timelines/tag/{tag}") if "min_id=" in path]
-    assert f"min_id={hidden[39]['id']}" in pages[-2]  # the emptied page's Link was followed
-    assert rows(db, "SELECT cursor FROM sources") == [(wanted["id"],)]
+    assert f"min_id={ulid(hidden[39]['id'])}" in pages[-2]  # the emptied page's Link was followed
+    assert rows(db, "SELECT cursor FROM sources") == [(ulid(wanted["id"]),)]
 
     third = run(filter_file, db, isolated_home)  # caught up: nothing new, cursor stays
     assert third.returncode == 0 and archived(db) == {first_post["uri"], wanted["uri"]}
-    assert rows(db, "SELECT cursor FROM sources") == [(wanted["id"],)]
+    assert rows(db, "SELECT cursor FROM sources") == [(ulid(wanted["id"]),)]
 
 
 def test_first_run_walks_across_an_empty_page(
@@ -104,7 +104,7 @@ def test_first_run_walks_across_an_empty_page(
     first = run(filter_file, db, isolated_home)
     assert first.returncode == 0, first.stderr
     assert archived(db) == {older["uri"]}
-    assert rows(db, "SELECT cursor FROM sources") == [(hidden[-1]["id"],)]  # the top of the walk
+    assert rows(db, "SELECT cursor FROM sources") == [(ulid(hidden[-1]["id"]),)]  # the top of the walk
 
     later = mock.post("lin", f"after the walk #{tag}")
     second = run(filter_file, db, isolated_home)
@@ -133,7 +133,7 @@ def test_a_server_that_repeats_its_link_ends_the_walk(
     assert second.returncode == 0, second.stderr
     assert len(muting.requests_to(f"/api/v1/timelines/tag/{tag}")) == 3  # one catch-up page, no loop
     assert {status["uri"] for status in newer} <= archived(db)
-    assert rows(db, "SELECT cursor FROM sources") == [(newer[-1]["id"],)]
+    assert rows(db, "SELECT cursor FROM sources") == [(ulid(newer[-1]["id"]),)]
 
 
 def test_counts_are_refreshed_one_status_at_a_time_and_the_fallback_said_once(

@@ -10,6 +10,8 @@ in ways plnfilter must survive, and this proxy reproduces them on top of the moc
 - `GET /api/v1/accounts/:id/statuses` ignores `tagged=` (the proxy strips it before forwarding);
 - the hashtag timeline of a tag nobody used answers 404 (mastodon-mock: `[]`), and hashtag
   timelines need a token (401 without one);
+- ids are ULID-like strings (26 characters of Crockford base-32, sorting as the mock's numbers do),
+  in bodies, paths, query strings and `Link` headers alike, so nothing may treat them as numbers;
 - `upgraded`: the multi-get answered after all (the server was upgraded);
 - `repeat_link`: a misbehaving server that answers every later page of a path with the `Link` it
   sent first, so a client that trusts links blindly loops forever.
@@ -33,6 +35,43 @@ STARTUP_SECONDS = 10.0
 _TIMELINE = re.compile(r"^/api/v1/(timelines/(tag|list|home|public)(/.*)?|accounts/[^/]+/statuses)$")
 _ACCOUNT_STATUSES = re.compile(r"^/api/v1/accounts/[^/]+/statuses$")
 _TAG = "/api/v1/timelines/tag/"
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+ULID_PREFIX = "01J9ZC0000"  # + 16 base-32 digits: 80 bits, room for any of the mock's ids
+_ULID = re.compile(rf"{ULID_PREFIX}[{CROCKFORD}]{{16}}")
+_LINK_ID = re.compile(r"\b(max_id|min_id|since_id)=(\d+)")
+
+
+def ulid(mock_id: str | int) -> str:
+    """The id the proxy shows for the mock's numeric id (same order, as text)."""
+    number, digits = int(mock_id), []
+    for _ in range(16):
+        number, rest = divmod(number, 32)
+        digits.append(CROCKFORD[rest])
+    return ULID_PREFIX + "".join(reversed(digits))
+
+
+def mock_id(shown: str) -> str:
+    """The mock's numeric id behind a ULID the proxy showed; anything else is passed on as it is."""
+    if not _ULID.fullmatch(shown):
+        return shown
+    number = 0
+    for char in shown[len(ULID_PREFIX) :]:
+        number = number * 32 + CROCKFORD.index(char)
+    return str(number)
+
+
+def _shown_ids(value):
+    """A JSON body with every `id` and `*_id` that is a number turned into a ULID."""
+    if isinstance(value, list):
+        return [_shown_ids(item) for item in value]
+    if isinstance(value, dict):
+        return {
+            key: ulid(item)
+            if (key == "id" or key.endswith("_id")) and isinstance(item, str) and item.isdigit()
+            else _shown_ids(item)
+            for key, item in value.items()
+        }
+    return value
 
 
 class GoToSocialProxy:
@@ -95,7 +134,8 @@ class GoToSocialProxy:
     # --- answering ----------------------------------------------------------------------------
     def answer(self, raw_path: str, authorization: str | None) -> tuple[int, object, dict[str, str]]:
         parts = urlsplit(raw_path)
-        path, query = parts.path, parse_qsl(parts.query, keep_blank_values=True)
+        path = "/".join(mock_id(segment) for segment in parts.path.split("/"))
+        query = [(key, mock_id(value)) for key, value in parse_qsl(parts.query, keep_blank_values=True)]
         if path == "/api/v1/statuses" and not self.upgraded:
             return 405, {"error": "Method Not Allowed"}, {"Allow": "POST"}
         if path.startswith(_TAG) and not authorization:
@@ -110,12 +150,17 @@ class GoToSocialProxy:
             body = upstream.json()
         except ValueError:
             return 502, {"error": "upstream sent no JSON"}, {}
+        body = _shown_ids(body)
         if upstream.status_code != 200 or not _TIMELINE.match(path) or not isinstance(body, list):
             return upstream.status_code, body, {}
         if path.startswith(_TAG) and not body and not self._tag_used(path, headers):
             return 404, {"error": "Not Found"}, {}
         shown = [status for status in body if not self._hidden(status)]
         link = upstream.headers.get("Link", "").replace(self.upstream, self.url)
+        link = _LINK_ID.sub(lambda match: f"{match.group(1)}={ulid(match.group(2))}", link)
+        link = re.sub(
+            r"/api/v1/accounts/(\d+)/", lambda match: f"/api/v1/accounts/{ulid(match.group(1))}/", link
+        )
         if self.repeat_link:
             with self._lock:
                 link = self._first_links.setdefault(path, link) or link
