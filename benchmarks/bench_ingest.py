@@ -29,16 +29,17 @@ class BenchTimeline:
     spec: str
 
 
-QUEUE_PAGES = 16  # pipeline.fetch_concurrently's queue: what a busy writer finds waiting
+QUEUE_PAGES = 16  # fetching.fetch_concurrently's queue: what a busy writer finds waiting
 
 
 def ingest(pages, db_path: Path, filter_file, now, batch_pages: int = QUEUE_PAGES) -> None:
     """What `plnfilter run` does with pages after they arrive."""
     from plnfilter import store
-    from plnfilter.normalize import bluesky, mastodon
     from plnfilter.pipeline import RunReport, SourceReport, save_batch
     from plnfilter.rules import compile_rules
     from plnfilter.sources import Page
+    from plnfilter.sources.bluesky import normalize as bluesky
+    from plnfilter.sources.mastodon import normalize as mastodon
 
     ruleset = compile_rules(filter_file)
     db = store.open_archive(db_path)
@@ -83,7 +84,7 @@ def stored_rows(db_path: Path) -> list[dict]:
 def baseline_upsert(rows: list[dict], db_path: Path) -> None:
     import sqlite_utils
 
-    from plnfilter.store.schema import FTS_COLUMNS, POST_SCHEMA
+    from plnfilter.store.columns import FTS_COLUMNS, POST_SCHEMA
 
     db = sqlite_utils.Database(db_path)
     db.enable_wal()

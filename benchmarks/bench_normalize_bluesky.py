@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from plnfilter.normalize.bluesky import to_post  # noqa: E402
+from plnfilter.sources.bluesky.normalize import to_post  # noqa: E402
 
 TARGET = 20_000
 RUNS = 5

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from plnfilter.normalize.mastodon import to_post  # noqa: E402
+from plnfilter.sources.mastodon.normalize import to_post  # noqa: E402
 
 TARGET = 20_000
 RUNS = 5

@@ -91,7 +91,8 @@ class Context:
     def posts_list(self):
         """The corpus as Posts (normalised once, for the rule figures)."""
         if self._posts is None:
-            from plnfilter.normalize import bluesky, mastodon
+            from plnfilter.sources.bluesky import normalize as bluesky
+            from plnfilter.sources.mastodon import normalize as mastodon
 
             self._posts = [
                 mastodon.to_post(item, "mastodon.social") if network == "mastodon" else bluesky.to_post(item)

@@ -8,26 +8,18 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from plnfilter.filterfile.model import FilterFile, RankConfig
 from plnfilter.post import Post
 from plnfilter.rank import Score, score, select_top
 from plnfilter.rules import RuleSet, Verdict, compile_rules
-from plnfilter.store import ROW_COLUMNS, Judged, db_errors, get_post, judged_row, row_to_post
-from plnfilter.store.archive import as_connection
-from plnfilter.store.rows import load_list
-from plnfilter.times import to_iso
+from plnfilter.store import Judged, get_post, judged_row
+from plnfilter.store.read import posts_with_verdicts
 
-if TYPE_CHECKING:  # `top` and `explain` start without loading sqlite-utils
-    import sqlite_utils
-
-# Every post column but `raw`: rules and scores never read it, and parsing it is most of a scan's cost.
-# `with_raw` fetches it for the few chosen posts (the HTML export finds images there).
-SCAN_COLUMNS = tuple(name for name in ROW_COLUMNS if name != "raw")
 NO_GROUP = {"rule": "(no rule)", "tag": "(no tag)"}
 
 
@@ -41,9 +33,9 @@ class Ranked:
     group: str = ""
 
     def row(self, rank: int) -> dict[str, Any]:
-        """An output row: the archive's post columns, the new score, its place and its group."""
+        """An output row: the archive's post columns, the new score (whole: CSV and tables round it),
+        its place and its group."""
         row = judged_row(Judged(self.post, self.verdict.kept, self.score.total, self.verdict.matched))
-        row["score"] = round(self.score.total, 4)
         row["html"] = self.post.html
         return {"rank": rank, "group": self.group, **row}
 
@@ -68,31 +60,6 @@ class Ranking:
         return Verdict(kept=stored_kept, matched=stored_matched)
 
 
-def stored_posts(
-    conn: sqlite3.Connection | sqlite_utils.Database,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    kept_only: bool = True,
-) -> Iterator[tuple[Post, bool, tuple[str, ...]]]:
-    """Posts created in the window, each with the verdict stored beside it (kept, matched rules)."""
-    where, params = ["1"], []
-    if kept_only:
-        where.append("kept = 1")
-    if since is not None:
-        where.append("created_at >= ?")
-        params.append(to_iso(since))
-    if until is not None:
-        where.append("created_at < ?")
-        params.append(to_iso(until))
-    sql = f"SELECT {', '.join(SCAN_COLUMNS)} FROM posts WHERE {' AND '.join(where)} ORDER BY id"  # noqa: S608
-    with db_errors(as_connection(conn)):
-        cursor = as_connection(conn).execute(sql, params)
-        names = [d[0] for d in cursor.description]
-        for values in cursor:
-            row = dict(zip(names, values, strict=True))
-            yield row_to_post(row), bool(row["kept"]), tuple(load_list(row["matched"]))
-
-
 def rescore(
     conn: sqlite3.Connection,
     ranking: Ranking,
@@ -102,7 +69,9 @@ def rescore(
 ) -> list[Ranked]:
     """Every post kept in the archive (and, with a filter file, still kept by its rules), scored at `now`."""
     ranked = []
-    for post, kept, matched in stored_posts(conn, since, until):
+    # Scanned without `raw`; `with_raw` fetches it for the few chosen posts (the HTML export finds
+    # images there).
+    for post, kept, matched in posts_with_verdicts(conn, since, until):
         verdict = ranking.judge(post, kept, matched, now)
         if verdict.kept:
             ranked.append(Ranked(post, verdict, score(post, verdict, now, ranking.config)))

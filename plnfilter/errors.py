@@ -33,6 +33,19 @@ class FilterFileError(PlnError):
         super().__init__(f"{where}: {message}", hint)
         self.path = path
         self.line = line
+        self.problem = message
+
+
+class FilterFileErrors(FilterFileError):
+    """Several problems in one filter file that YAML could read, in line order; acts as the first."""
+
+    def __init__(self, errors: list[FilterFileError]) -> None:
+        first = errors[0]
+        super().__init__(first.path, first.line, first.problem, first.hint)
+        self.errors = list(errors)
+
+    def __str__(self) -> str:
+        return "\n".join(str(error) for error in self.errors)
 
 
 class SourceError(PlnError):

@@ -89,24 +89,18 @@ def find_stored(
     conn: sqlite3.Connection | sqlite_utils.Database, uri: str
 ) -> tuple[Post, bool, float, tuple[str, ...]]:
     """The post with this uri (or web URL) and its stored verdict; UsageError when it is not archived."""
-    from plnfilter.store.archive import as_connection
-    from plnfilter.store.read import get_post
-    from plnfilter.store.rows import load_list
+    from plnfilter.store.read import get_post, stored_verdict, uri_of_url
 
-    raw = as_connection(conn)
-    post = get_post(raw, uri)
+    post = get_post(conn, uri)
     if post is None:
-        found = raw.execute("SELECT uri FROM posts WHERE url = ? LIMIT 1", [uri]).fetchone()
-        post = get_post(raw, found[0]) if found else None
+        found = uri_of_url(conn, uri)
+        post = get_post(conn, found) if found else None
     if post is None:
         raise UsageError(
             f"no post {uri!r} in the archive",
             "give its uri (at://... or the Mastodon status uri) or web URL, as `plnfilter query --format jsonl` shows",
         )
-    kept, stored_score, matched = raw.execute(
-        "SELECT kept, score, matched FROM posts WHERE uri = ?", [post.uri]
-    ).fetchone()
-    return post, bool(kept), float(stored_score or 0.0), tuple(load_list(matched))
+    return (post, *stored_verdict(conn, post.uri))
 
 
 def explain(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -210,49 +211,54 @@ def import_bluesky_muted_words(
         )
 
 
-def detect_kind(data: Any) -> str:
-    """`mastodon` or `bluesky` from the JSON's shape; '' when it is neither."""
+def importer_for(data: Any) -> Callable[..., None] | None:
+    """The importer of this JSON's shape (Mastodon filters or Bluesky preferences); None when neither."""
     if isinstance(data, dict) and ("preferences" in data or data.get("$type") == MUTED_WORDS_TYPE):
-        return "bluesky"
+        return import_bluesky_muted_words
     if isinstance(data, dict) and ("keywords" in data or "phrase" in data):
-        return "mastodon"
+        return _mastodon_filters
     if isinstance(data, list) and data and all(isinstance(i, dict) for i in data):
         if all("keywords" in i or "phrase" in i for i in data):
-            return "mastodon"
+            return _mastodon_filters
         if all("value" in i for i in data):
-            return "bluesky"
+            return import_bluesky_muted_words
     if isinstance(data, list) and not data:
-        return "mastodon"
-    return ""
+        return _mastodon_filters
+    return None
+
+
+def _mastodon_filters(data: Any, source: str, now: datetime, result: ImportResult, taken: set[str]) -> None:
+    """One v2 filter, or a list of them (v1 or v2)."""
+    import_mastodon_filters(data if isinstance(data, list) else [data], source, now, result, taken)
 
 
 def import_data(data: Any, source: str, now: datetime, result: ImportResult, taken: set[str]) -> None:
     """Add the rules one parsed JSON document holds."""
-    kind = detect_kind(data)
-    if kind == "mastodon":
-        import_mastodon_filters(data if isinstance(data, list) else [data], source, now, result, taken)
-    elif kind == "bluesky":
-        import_bluesky_muted_words(data, source, now, result, taken)
-    else:
+    importer = importer_for(data)
+    if importer is None:
         raise UsageError(
             f"{source} is neither Mastodon filters nor Bluesky preferences",
             "save the JSON of GET /api/v2/filters (Mastodon) or app.bsky.actor.getPreferences (Bluesky)",
         )
+    importer(data, source, now, result, taken)
     result.inputs.append(source)
 
 
-def import_files(paths: list[Path], now: datetime) -> ImportResult:
-    """Read every file and collect their rules, in file order."""
+def import_files(paths: list[Path], now: datetime, stdin: str | None = None) -> ImportResult:
+    """Read every file and collect their rules, in file order; the path `-` is the text `stdin`."""
     result = ImportResult()
     taken: set[str] = set()
     for path in paths:
+        from_stdin = str(path) == "-"
+        name = "<stdin>" if from_stdin else str(path)
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+            text = (stdin or "") if from_stdin else Path(path).read_text(encoding="utf-8-sig")
+            data = json.loads(text.removeprefix("\ufeff"))
         except json.JSONDecodeError as exc:
             raise UsageError(
-                f"{path} is not JSON (line {exc.lineno}: {exc.msg})", "give the file the API answered with"
+                f"{name} is not JSON (line {exc.lineno}: {exc.msg})", "give the file the API answered with"
             ) from None
-        import_data(data, str(path), now, result, taken)
+        import_data(data, name, now, result, taken)
     return result
 
 

@@ -22,9 +22,9 @@ def _context() -> FetchContext:
 
 def fetch_mastodon_filters(instance: str) -> Any:
     """The filters list as the instance sends it; AuthError when no token is stored for it."""
-    from plnfilter.auth_mastodon import auth_target, token_for
-    from plnfilter.normalize.mastodon import instance_base
-    from plnfilter.sources.mastodon_http import MastodonClient
+    from plnfilter.sources.mastodon.auth import auth_target, token_for
+    from plnfilter.sources.mastodon.client import MastodonClient
+    from plnfilter.sources.mastodon.normalize import instance_base
 
     host = instance_base(instance)[1]
     token = token_for(instance)
@@ -47,8 +47,8 @@ def fetch_mastodon_filters(instance: str) -> Any:
 
 def fetch_bluesky_preferences() -> Any:
     """`getPreferences` of the account `plnfilter auth bluesky` logged in (or PLNFILTER_BSKY_HANDLE names)."""
-    from plnfilter.auth_bluesky import login_service
-    from plnfilter.sources.bluesky_session import connect
+    from plnfilter.sources.bluesky.auth import login_service
+    from plnfilter.sources.bluesky.session import connect
 
     service = login_service()
     connection = connect("bluesky preferences", service, _context(), login=True)

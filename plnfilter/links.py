@@ -44,6 +44,21 @@ TRACKING_PARAMS = frozenset(
 )
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_")
 DEFAULT_PORTS = {"http": 80, "https": 443}
+ROW_FIELDS = (
+    "count",
+    "url",
+    "title",
+    "shared_by",
+    "networks",
+    "posts",
+    "best_post",
+    "best_uri",
+    "best_author",
+    "best_score",
+    "best_text",
+    "last_shared",
+)
+"""The columns of `SharedLink.as_row`, in its order: what `links --columns` can choose."""
 
 
 def is_tracking_param(name: str) -> bool:
@@ -116,7 +131,7 @@ class SharedLink:
     def count(self) -> int:
         return len(self.sharers)
 
-    def as_row(self) -> dict:
+    def as_row(self) -> dict:  # its keys are ROW_FIELDS, in that order
         """A flat row for `emit` and the exporters."""
         return {
             "count": self.count,

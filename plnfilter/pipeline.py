@@ -1,27 +1,25 @@
-"""The cron job: fetch every timeline concurrently, judge each page, save it with its cursor.
+"""The cron job: fetch every timeline concurrently, judge each page, save it with its cursor;
+then the count refresh (plnfilter/refresh.py), its own kind of job with its own fetch and save.
 
-Fetchers run in threads (bounded per host) and hand pages to one writer, the calling thread,
-through a bounded queue: memory stays flat and SQLite sees a single writer.
+Fetchers run in threads (bounded per host, plnfilter/fetching.py) and hand pages to one writer,
+the calling thread, through a bounded queue: memory stays flat and SQLite sees a single writer.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from plnfilter.errors import ArchiveError, ArchiveLocked, PlnError, SourceError
+from plnfilter.errors import ArchiveError, ArchiveLocked
+from plnfilter.fetching import fetch_concurrently
+from plnfilter.judge import judge
+from plnfilter.refresh import refresh_counts
 from plnfilter.sources import FetchContext, Page, Timeline
 from plnfilter.times import now_utc, to_iso
-
-PER_HOST = 2  # concurrent requests per host: polite, and enough to hide latency
-MAX_THREADS = 16  # fetchers mostly wait on the network; 10 sources on 10 instances all run at once
-MAX_BATCH_POSTS = 1000  # pages already waiting when the writer is free are saved in one transaction
 
 
 @dataclass
@@ -32,6 +30,9 @@ class SourceReport:
     kept: int = 0
     error: str = ""
     problems: list[str] = field(default_factory=list)
+    retries: int = (
+        0  # transient failures (502/503/504, resets, read timeouts) retried, see sources/transport.py
+    )
 
 
 @dataclass
@@ -64,19 +65,6 @@ class RunReport:
         if not failed:
             return "ok"
         return "failed" if failed == len(self.sources) else "partial"
-
-
-def judge(posts: Iterable, ruleset, rank_config, now: datetime) -> list:
-    """Evaluate and score every post: every post is stored, kept or not."""
-    from plnfilter.rank import score
-    from plnfilter.store import Judged
-
-    judged = []
-    for post in posts:
-        verdict = ruleset.evaluate(post, now)
-        total = score(post, verdict, now, rank_config).total
-        judged.append(Judged(post, verdict.kept, total, verdict.matched))
-    return judged
 
 
 def expand_sources(filter_file) -> list[Timeline]:
@@ -140,13 +128,19 @@ def run_filter(
             since=since, max_pages=max_pages, timeout=timeout, max_wait=max_wait, deadline=deadline, log=log
         )
         cursors = {t.name: store.get_cursor(db, t.name) for t in found}
-        for batch in fetch_concurrently(found, cursors, ctx):
+        for batch in fetch_concurrently(found, lambda t: t.fetch(cursors.get(t.name), ctx), ctx):
             saved = save_batch(db, batch, ruleset, filter_file.rank, report)
             for timeline, page, count in saved:
                 for problem in page.problems:
                     log(f"{timeline.name}: {problem}")
                 on_page(timeline.name, count)
-        refresh_counts(db, filter_file, found, report, ctx, ruleset, log)
+        for name, retries in ctx.retries.items():
+            if name in report.sources:
+                report.sources[name].retries = retries
+        failed = {entry.name for entry in report.failed}
+        report.refresh = refresh_counts(
+            db, filter_file, found, failed, report.fetched_uris, ctx, ruleset, log
+        )
         report.regex_timeouts = ruleset.regex_timeouts
         per_source: dict[str, Any] = {name: vars(s) for name, s in report.sources.items()}
         per_source.update((name, vars(entry)) for name, entry in report.refresh.items())
@@ -168,30 +162,6 @@ def run_filter(
         lock.release()
 
 
-def refresh_counts(db, filter_file, found: list[Timeline], report: RunReport, ctx, ruleset, log) -> None:
-    """Second phase: re-fetch the counts of young archived posts (see plnfilter/refresh.py); cursors untouched.
-
-    Runs once every timeline's pages are saved, so what this run fetched is never asked about
-    again, and nothing it does can lose them: its failures are warnings, the exit code stays.
-    """
-    from plnfilter.refresh import RefreshReport, outcome, plan_refresh
-
-    failed = {entry.name for entry in report.failed}
-    jobs = plan_refresh(db, filter_file, found, failed, report.fetched_uris, now_utc())
-    if not jobs:
-        return
-    if ctx.past_deadline():
-        log("refresh: skipped, --max-time was reached while fetching")
-        return
-    for job in jobs:
-        report.refresh[job.name] = RefreshReport()
-    for batch in fetch_concurrently(jobs, {}, ctx):
-        save_batch(db, batch, ruleset, filter_file.rank, report)
-    for name, entry in report.refresh.items():
-        for line in outcome(name, entry):
-            log(line)
-
-
 def save_batch(db, batch: list, ruleset, rank_config, report: RunReport) -> list:
     """Judge and save the pages of a batch (and record its failed sources) in one transaction.
 
@@ -204,9 +174,6 @@ def save_batch(db, batch: list, ruleset, rank_config, report: RunReport) -> list
     saved = []
     with store.db_errors(db), store.write_transaction(db):
         for timeline, item in batch:
-            if timeline.name in report.refresh:
-                _save_refresh(db, item, ruleset, rank_config, report.refresh[timeline.name])
-                continue
             entry = report.sources[timeline.name]
             if isinstance(item, Page):
                 now = now_utc()
@@ -224,94 +191,6 @@ def save_batch(db, batch: list, ruleset, rank_config, report: RunReport) -> list
                     db, timeline.name, timeline.network, timeline.spec, entry.error, to_iso(now_utc())
                 )
     return saved
-
-
-def _save_refresh(db, item, ruleset, rank_config, entry) -> None:
-    """A refresh job's answer (new counts) or failure (a warning: no cursor, no source error)."""
-    from plnfilter.refresh import save_refreshed_item
-
-    if isinstance(item, PlnError):
-        entry.warning = str(item)
-    else:
-        save_refreshed_item(db, item, ruleset, rank_config, entry, now_utc())
-
-
-def fetch_concurrently(found: list[Timeline], cursors: dict, ctx: FetchContext):
-    """Yield batches of (timeline, Page) and (timeline, PlnError) for a failed timeline, as they arrive.
-
-    A batch is what has arrived by the time the writer asks: one item when the network is the
-    bottleneck, several pages (up to MAX_BATCH_POSTS posts) when the writer is.
-    """
-    pages: queue.Queue = queue.Queue(maxsize=16)
-    host_slots: dict[str, threading.Semaphore] = {}
-    for timeline in found:
-        host_slots.setdefault(timeline.host, threading.Semaphore(PER_HOST))
-    starting = threading.Semaphore(MAX_THREADS)
-    done = object()
-
-    def worker(timeline: Timeline) -> None:
-        with host_slots[timeline.host], starting:
-            try:
-                for page in timeline.fetch(cursors.get(timeline.name), ctx):
-                    pages.put((timeline, page))
-                    if ctx.past_deadline():
-                        raise SourceError(timeline.name, "stopped by --max-time", "raise --max-time")
-            except PlnError as exc:
-                pages.put((timeline, exc))
-            except Exception as exc:  # a bug or an SDK surprise must not kill the other sources
-                pages.put(
-                    (
-                        timeline,
-                        SourceError(
-                            timeline.name, f"unexpected {type(exc).__name__}: {exc}", "report this as a bug"
-                        ),
-                    )
-                )
-            finally:
-                pages.put((timeline, done))
-
-    threads = [threading.Thread(target=worker, args=(t,), daemon=True, name=t.name) for t in found]
-    for thread in threads:
-        thread.start()
-    remaining = len(threads)
-    while remaining:
-        timeout = None
-        if ctx.deadline:
-            timeout = max(ctx.deadline - time.monotonic(), 0) + 5.0
-        try:
-            arrived = [pages.get(timeout=timeout)]
-        except queue.Empty:
-            stopped = [
-                (
-                    _by_name(found, thread.name),
-                    SourceError(thread.name, "stopped by --max-time", "raise --max-time"),
-                )
-                for thread in threads
-                if thread.is_alive()
-            ]
-            if stopped:
-                yield stopped
-            return
-        posts = len(arrived[0][1].posts) if isinstance(arrived[0][1], Page) else 0
-        while posts < MAX_BATCH_POSTS:
-            try:
-                arrived.append(pages.get_nowait())
-            except queue.Empty:
-                break
-            if isinstance(arrived[-1][1], Page):
-                posts += len(arrived[-1][1].posts)
-        batch = []
-        for timeline, item in arrived:
-            if item is done:
-                remaining -= 1
-            else:
-                batch.append((timeline, item))
-        if batch:
-            yield batch
-
-
-def _by_name(found: list[Timeline], name: str) -> Timeline:
-    return next(t for t in found if t.name == name)
 
 
 def apply_filter(
@@ -354,7 +233,7 @@ def judge_stream(
     from itertools import islice
 
     from plnfilter.rules import compile_rules
-    from plnfilter.sources.files import posts_from_objects, read_stream
+    from plnfilter.sources.files.replay import posts_from_objects, read_stream
     from plnfilter.store import judged_row
 
     ruleset = compile_rules(filter_file)

@@ -1,277 +1,40 @@
 """Read-only selection from the archive: flags, full-text search or a user's own SELECT, streamed.
 
-Full-text search quotes every whitespace-separated word of the user's text as an FTS5 phrase
-(`"word"`, inner `"` doubled) and requires all of them, so FTS5 operators typed by a user
-(`AND`, `NEAR(`, `*`, `-`, `:`, quotes) are searched for as words and can never be a syntax error.
-Words with no letter or digit are dropped; text with no words at all matches nothing.
+What a selection means (the flags, how full-text words are quoted) is `plnfilter.store.select`;
+this is the one entry `query`, `export` and the benchmarks call, and keeps the names they import.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import sqlite3
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterator
 from typing import Any
 
-from plnfilter.errors import ArchiveError, UsageError
-from plnfilter.store.archive import archive_path, db_errors
-from plnfilter.store.rows import (
-    OUTPUT_COLUMNS,
-    ROW_COLUMNS,
-    clean_text,
-    csv_cells_sql,
-    json_object_sql,
-    row_decoder,
-)
-from plnfilter.times import normalise_iso, to_iso
-
-ALL_COLUMNS: tuple[str, ...] = OUTPUT_COLUMNS + ("html", "raw")
-ORDERS = ("score", "newest", "oldest", "relevance")
-_ORDER_SQL = {
-    "score": "posts.score DESC, posts.created_at DESC",
-    "newest": "posts.created_at DESC",
-    "oldest": "posts.created_at ASC",
-    "relevance": "posts_fts.rank, posts.score DESC",
-}
-_WORD = re.compile(r"\w")
-_REFUSED = (
-    "not authorized",
-    "authorization denied",
-    "readonly",
-    "read-only",
-    "may not be modified",
-    "prohibited",
-)
-
-
-@dataclass(frozen=True)
-class Selection:
-    """What to read: every given filter must hold (several tags or authors: any of them)."""
-
-    text: str | None = None
-    tags: Sequence[str] = ()
-    authors: Sequence[str] = ()
-    network: str | None = None
-    since: datetime | str | None = None
-    until: datetime | str | None = None
-    lang: str | None = None
-    kept: bool | None = True  # None: kept and dropped posts alike
-    order: str = "score"  # score | newest | oldest | relevance (needs text)
-    limit: int | None = None
-    sql: str | None = None  # a user's own SELECT; the other filters are then ignored
-    columns: Sequence[str] | None = None  # default OUTPUT_COLUMNS; any of ALL_COLUMNS
-
-
-def fts_query(text: str) -> str | None:
-    """The user's words as quoted FTS5 phrases, all required; None when there is no word to search."""
-    phrases = []
-    for word in clean_text(text).replace("\x00", " ").split():
-        if _WORD.search(word):
-            phrases.append('"' + word.replace('"', '""') + '"')
-    return " ".join(phrases) if phrases else None
-
-
-def _moment(value: datetime | str, flag: str) -> str:
-    if isinstance(value, datetime):
-        return to_iso(value)
-    moment = normalise_iso(value)
-    if not moment:
-        raise UsageError(f"{flag} {value!r} is not a date", "write it as 2026-11-26 or 2026-11-26T09:30:00Z")
-    return moment
-
-
-def _columns(selection: Selection) -> tuple[str, ...]:
-    columns = tuple(selection.columns) if selection.columns else OUTPUT_COLUMNS
-    unknown = [c for c in columns if c not in ALL_COLUMNS]
-    if unknown:
-        raise UsageError(f"unknown column {unknown[0]!r}", "choose from: " + ", ".join(ALL_COLUMNS))
-    return columns
-
-
-def build_sql(selection: Selection, columns: Sequence[str] | None = None) -> tuple[str, list[Any]]:
-    """SQL and parameters for a flag-based selection; every user value is a parameter."""
-    columns = tuple(columns) if columns else _columns(selection)
-    return _build_sql(selection, ", ".join("posts." + c for c in columns))
-
-
-def _build_sql(selection: Selection, select_list: str) -> tuple[str, list[Any]]:
-    """The selection's FROM, WHERE and ORDER BY under `select_list` (built from whitelisted names)."""
-    if selection.order not in ORDERS:
-        raise UsageError(f"unknown order {selection.order!r}", "use one of: " + ", ".join(ORDERS))
-    where: list[str] = []
-    params: list[Any] = []
-    joins = ""
-    order = selection.order
-    if selection.text is not None and selection.text.strip():
-        match = fts_query(selection.text)
-        if match is None:
-            where.append("0")
-        else:
-            joins = " JOIN posts_fts ON posts_fts.rowid = posts.id"
-            where.append("posts_fts MATCH ?")
-            params.append(match)
-    if order == "relevance" and not joins:
-        order = "score"
-    if selection.tags:
-        tags = sorted({clean_text(t).strip().lstrip("#").lower() for t in selection.tags} - {""})
-        where.append(
-            "EXISTS (SELECT 1 FROM json_each(posts.tags) AS t WHERE lower(t.value) IN (SELECT value FROM json_each(?)))"
-        )
-        params.append(json.dumps(tags))
-    if selection.authors:
-        raw = [clean_text(a).strip().lstrip("@") for a in selection.authors]
-        lowered = json.dumps([a.lower() for a in raw if a])
-        where.append(
-            "(lower(posts.author) IN (SELECT value FROM json_each(?))"
-            " OR posts.author_id IN (SELECT value FROM json_each(?))"
-            " OR (instr(posts.author, '@') > 0"
-            " AND lower(substr(posts.author, 1, instr(posts.author, '@') - 1)) IN (SELECT value FROM json_each(?))))"
-        )
-        params += [lowered, json.dumps([a for a in raw if a]), lowered]
-    if selection.network:
-        where.append("posts.network = ?")
-        params.append(selection.network.lower())
-    if selection.lang:
-        where.append("lower(posts.lang) = ?")
-        params.append(selection.lang.lower())
-    if selection.since is not None:
-        where.append("posts.created_at >= ?")
-        params.append(_moment(selection.since, "--since"))
-    if selection.until is not None:
-        where.append("posts.created_at < ?")
-        params.append(_moment(selection.until, "--until"))
-    if selection.kept is not None:
-        # A literal, not a parameter: only then can SQLite use the partial index of kept posts by score.
-        where.append("posts.kept = 1" if selection.kept else "posts.kept = 0")
-    sql = f"SELECT {select_list} FROM posts{joins}"  # noqa: S608 (names from a whitelist)
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY {_ORDER_SQL[order]}, posts.id"
-    if selection.limit is not None:
-        if selection.limit < 0:
-            raise UsageError(f"--limit {selection.limit} is negative", "give a limit of 0 or more")
-        sql += " LIMIT ?"
-        params.append(int(selection.limit))
-    return sql, params
-
-
-def _stream(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> Iterator[dict[str, Any]]:
-    with db_errors(conn):
-        cursor = conn.execute(sql, params)
-        decode = row_decoder([d[0] for d in cursor.description or ()])
-        for row in cursor:
-            yield decode(row)
-
-
-def run_sql(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
-    """A user's own SELECT on the read-only connection; writing is refused and the archive left as it was."""
-    try:
-        cursor = conn.execute(sql, params)
-        decode = row_decoder([d[0] for d in cursor.description or ()])
-        for row in cursor:
-            yield decode(row)
-    except (sqlite3.Warning, sqlite3.ProgrammingError) as error:  # "You can only execute one statement..."
-        raise UsageError(f"--sql: {error}", "give a single SELECT statement") from error
-    except sqlite3.DatabaseError as error:
-        text = str(error).lower()
-        if any(word in text for word in _REFUSED):
-            raise ArchiveError(
-                "--sql may only read: the statement tried to change the archive and was refused",
-                "write a SELECT; the archive was not changed",
-            ) from error
-        if isinstance(error, sqlite3.OperationalError):
-            raise UsageError(
-                f"--sql: {error}",
-                "check the statement; tables: posts, post_sources, sources, runs, posts_fts",
-            ) from error
-        raise ArchiveError(f"archive {archive_path(conn)}: {error}", "check the archive file") from error
+from plnfilter.store.read import get_row
+from plnfilter.store.rows import ALL_COLUMNS, OUTPUT_COLUMNS
+from plnfilter.store.select import ORDERS, Rows, Selection, build_sql, fts_query, run_sql, select_rows
 
 
 def select(conn: sqlite3.Connection, selection: Selection) -> Iterator[dict[str, Any]]:
     """Rows as dicts in a stable column order, JSON lists decoded, streamed from the cursor.
 
-    A flag-based selection returns `Rows`, which a JSON Lines writer can also read as ready lines.
+    A user's own SELECT (`selection.sql`) runs as written; a flag-based selection returns `Rows`,
+    which a JSON Lines or CSV writer can also read as lines or cells SQLite made.
     """
     if selection.sql is not None:
         return run_sql(conn, selection.sql)
-    columns = _columns(selection)
-    sql, params = build_sql(selection, columns)
-    return Rows(conn, selection, columns, sql, params)
+    return select_rows(conn, selection)
 
 
-class Rows:
-    """One selection's rows, read once: as dicts (iterating), or as JSON text built by SQLite (`json_lines`)."""
-
-    def __init__(
-        self,
-        conn: sqlite3.Connection,
-        selection: Selection,
-        columns: tuple[str, ...],
-        sql: str,
-        params: list[Any],
-    ) -> None:
-        self.columns = columns
-        self._conn = conn
-        self._selection = selection
-        self._sql = sql
-        self._params = params
-        self._dicts: Iterator[dict[str, Any]] | None = None
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return self
-
-    def __next__(self) -> dict[str, Any]:
-        if self._dicts is None:
-            self._dicts = _stream(self._conn, self._sql, self._params)
-        return next(self._dicts)
-
-    def _ready(self) -> bool:
-        """Lines or cells from SQLite: before iterating, without `raw` or a column named twice (dict keys)."""
-        return (
-            self._dicts is None and "raw" not in self.columns and len(set(self.columns)) == len(self.columns)
-        )
-
-    def json_lines(self) -> Iterator[str] | None:
-        """Each row as the compact JSON object (no newline) the dict would encode to; None if unavailable.
-
-        Unavailable once iteration has begun, and when `raw` (stored ASCII-escaped) is asked for.
-        """
-        if not self._ready():
-            return None
-        select_list, assemble = json_object_sql(self.columns)
-        sql, params = _build_sql(self._selection, select_list)
-        self._dicts = iter(())  # the rows are now read as lines
-        return _lines(self._conn, sql, params, assemble)
-
-    def csv_cells(self) -> Iterator[Sequence[Any]] | None:
-        """Each row as the CSV cells `export.to_csv` makes of its dict, computed by SQLite; None if unavailable."""
-        if not self._ready():
-            return None
-        sql, params = _build_sql(self._selection, csv_cells_sql(self.columns))
-        self._dicts = iter(())  # the rows are now read as cells
-        return _tuples(self._conn, sql, params)
-
-
-def _tuples(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    with db_errors(conn):
-        yield from conn.execute(sql, params)
-
-
-def _lines(conn: sqlite3.Connection, sql: str, params: Sequence[Any], assemble: Any) -> Iterator[str]:
-    with db_errors(conn):
-        for row in conn.execute(sql, params):
-            yield assemble(row)
-
-
-def get_row(
-    conn: sqlite3.Connection, uri: str, columns: Sequence[str] = ALL_COLUMNS
-) -> dict[str, Any] | None:
-    """One post with its verdict (for `plnfilter explain`), or None."""
-    unknown = [c for c in columns if c not in ROW_COLUMNS]
-    if unknown:
-        raise UsageError(f"unknown column {unknown[0]!r}", "choose from: " + ", ".join(ALL_COLUMNS))
-    sql = f"SELECT {', '.join(columns)} FROM posts WHERE uri = ?"  # noqa: S608 (names from a whitelist)
-    return next(iter(_stream(conn, sql, [clean_text(uri)])), None)
+__all__ = [
+    "ALL_COLUMNS",
+    "ORDERS",
+    "OUTPUT_COLUMNS",
+    "Rows",
+    "Selection",
+    "build_sql",
+    "fts_query",
+    "get_row",
+    "run_sql",
+    "select",
+]

@@ -68,18 +68,19 @@ def author_matches(item: Any, people: Iterable[str]) -> bool:
 
 
 def instance_of(item: Any) -> str:
-    """The Mastodon instance an item comes from (`user@host` -> host); '' for Bluesky and unknowns.
+    """The instance an item comes from, as its network names it (`user@host` -> host on Mastodon;
+    '' where a network has no instances worth capping, and for unknowns)."""
+    from plnfilter.sources import registry
 
-    Nearly every Bluesky account shares one PDS operator, so capping it would cap Bluesky itself.
-    """
     explicit = _field(item, "instance")
     if explicit:
         return str(explicit).lower()
     author = str(_field(item, "author") or "")
-    network = _field(item, "network")
-    if network == "bluesky" or "@" not in author.lstrip("@"):
-        return ""
-    return author.lstrip("@").rpartition("@")[2].lower()
+    network = registry.find(_field(item, "network"))
+    if network is not None:
+        return network.instance_of(author)
+    author = author.lstrip("@")
+    return author.rpartition("@")[2].lower() if "@" in author else ""
 
 
 def select_top(items: Iterable[Any], rank: RankConfig, limit: int | None) -> list[Any]:

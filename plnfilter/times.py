@@ -5,22 +5,36 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$")
-_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)\s*")
+_UNITS = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600),
+    **dict.fromkeys(("d", "day", "days"), 86400),
+    **dict.fromkeys(("w", "wk", "wks", "week", "weeks"), 604800),
+}
+DURATION_FORMS = "a number and a unit such as 90s, 15m, 12h, 7d or 2w, or several: 1d12h, 1h30m, 7days"
 
 
 def parse_duration(text: str | int | float) -> timedelta:
-    """`90s`, `15m`, `12h`, `7d`, `2w` (a bare number is hours). Raises ValueError."""
+    """`90s`, `15m`, `12h`, `7d`, `2w`, compounds like `1d12h` or `2 weeks 3 days`, any case (a bare
+    number is hours). Raises ValueError."""
     if isinstance(text, bool):
         raise ValueError(f"{text!r} is not a duration")
     if isinstance(text, int | float):
         return timedelta(hours=float(text))
-    match = _DURATION.match(str(text))
-    if not match:
-        raise ValueError(
-            f"{text!r} is not a duration; write a number and a unit such as 90s, 15m, 12h, 7d or 2w"
-        )
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    written = str(text).strip().lower()
+    seconds = 0.0
+    position = 0
+    while position < len(written):
+        match = _PART.match(written, position)
+        if not match or match.group(2) not in _UNITS:
+            raise ValueError(f"{text!r} is not a duration; write {DURATION_FORMS}")
+        seconds += float(match.group(1)) * _UNITS[match.group(2)]
+        position = match.end()
+    if not written:
+        raise ValueError(f"{text!r} is not a duration; write {DURATION_FORMS}")
+    return timedelta(seconds=seconds)
 
 
 def to_iso(moment: datetime) -> str:
@@ -50,16 +64,32 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
+SINCE_FORMS = (
+    "a duration back from now (24h, 7d, 7days, 1d12h, 90min), today or yesterday "
+    "(from midnight, local time), or a date (2026-11-26 or 2026-11-26T09:30:00Z)"
+)
+
+
 def parse_since(text: str, now: datetime | None = None) -> datetime:
-    """A `--since`/`--until` value: a duration back from now (`24h`) or an ISO date/time."""
+    """A `--since`/`--until` value: a duration back from now (`24h`, `1d12h`, `7 days ago`), `today` or
+    `yesterday` (the start of that day in local time), `now`, or an ISO date/time. Any case."""
     now = now or now_utc()
+    word = text.strip().lower().removesuffix(" ago")
+    if word == "now":
+        return now
+    if word in ("today", "yesterday"):
+        local = now.astimezone().replace(tzinfo=None)  # the wall clock here; astimezone() below
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)  # finds that day's offset (DST)
+        if word == "yesterday":
+            midnight -= timedelta(days=1)
+        return midnight.astimezone().astimezone(UTC)
     try:
-        return now - parse_duration(text)
-    except ValueError:
+        return now - parse_duration(word)
+    except (ValueError, OverflowError):
         pass
-    try:
-        return parse_iso(text)
-    except ValueError:
-        raise ValueError(
-            f"{text!r} is neither a duration (24h, 7d) nor a date (2026-11-26 or 2026-11-26T09:30:00Z)"
-        ) from None
+    for written in (text.strip(), text.strip().upper()):  # 2026-11-26t09:30z is the same moment
+        try:
+            return parse_iso(written)
+        except ValueError:
+            pass
+    raise ValueError(f"{text!r} is not a time; write {SINCE_FORMS}")

@@ -170,7 +170,7 @@ def captured_bluesky_posts() -> list[Post]:
     path = FIXTURES / "bluesky" / "getListFeed.json"
     if not path.exists():
         return []
-    from plnfilter.normalize.bluesky import to_post
+    from plnfilter.sources.bluesky.normalize import to_post
 
     return [to_post(item) for item in json.loads(path.read_text())["feed"]]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from plnfilter.sources.bluesky import walk
+from plnfilter.sources.bluesky.fetch import walk
 from plnfilter.times import parse_iso
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bluesky"

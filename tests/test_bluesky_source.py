@@ -36,7 +36,7 @@ def env(bluesky_net, monkeypatch):
     monkeypatch.setenv("PLNFILTER_BSKY_APPVIEW", bluesky_net.appview)
     monkeypatch.setenv("PLNFILTER_BSKY_HANDLE", "pln-runner.test")
     monkeypatch.setenv("PLNFILTER_BSKY_PASSWORD", bluesky_net.info["password"])
-    from plnfilter.sources.bluesky_session import forget_clients
+    from plnfilter.sources.bluesky.session import forget_clients
 
     forget_clients()
     return bluesky_net
@@ -243,8 +243,8 @@ def test_cron_runs_reuse_the_saved_session(env, tmp_path):
 def test_a_refreshed_session_is_written_back_and_used(env, tmp_path, monkeypatch):
     from atproto_client.client.methods_mixin.time import TimeMethodsMixin
 
-    from plnfilter import auth_bluesky
-    from plnfilter.sources.bluesky_session import forget_clients
+    from plnfilter.sources.bluesky import auth as auth_bluesky
+    from plnfilter.sources.bluesky.session import forget_clients
 
     fetch_all(timelines(spec_of("bluesky: {timeline: true}", tmp_path))[0])
     saved = auth_bluesky.load_session("pln-runner.test", env.pds)
@@ -339,7 +339,7 @@ def test_unknown_list_is_a_source_error_with_a_next_step(env, tmp_path):
 
 @pytest.mark.bluesky
 def test_server_gone_mid_walk_keeps_the_old_cursor(env, tmp_path, monkeypatch):
-    from plnfilter.sources import bluesky as source
+    from plnfilter.sources.bluesky import fetch as source
 
     monkeypatch.setattr(source, "PAGE_LIMIT", 2)
     proxy = BreakingProxy(env.appview, allow=1)
@@ -355,6 +355,28 @@ def test_server_gone_mid_walk_keeps_the_old_cursor(env, tmp_path, monkeypatch):
         assert "127.0.0.1" in str(caught.value) and caught.value.hint
     finally:
         proxy.stop()
+
+
+@pytest.mark.bluesky
+def test_server_errors_twice_then_200_are_retried_and_counted(env, tmp_path):
+    proxy = BreakingProxy(env.appview, fail=lambda n: {1: 503, 2: 502}.get(n))
+    try:
+        filter_path = write_filter(tmp_path, [f'bluesky: {{author: yuki.test, service: "{proxy.url}"}}'])
+        db = tmp_path / "a.db"
+        result = run_cli(filter_path, db)
+    finally:
+        proxy.stop()
+    assert result.returncode == 0, result.stderr
+    assert "retry 2 of 3" in result.stderr
+    yuki_posts = {p["uri"] for p in env.info["posts"].values() if p["author"] == "yuki.test"}
+    assert yuki_posts <= set(rows(db))
+    conn = sqlite3.connect(db)
+    try:
+        (per_source,) = conn.execute("SELECT per_source FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    finally:
+        conn.close()
+    name = next(name for name in json.loads(per_source) if "author/yuki.test" in name)
+    assert json.loads(per_source)[name]["retries"] == 2
 
 
 @pytest.mark.bluesky
@@ -379,7 +401,7 @@ def test_a_malformed_post_view_is_reported_and_the_rest_kept(env, tmp_path):
 
 @pytest.mark.bluesky
 def test_rate_limit_near_reset_is_waited_out_and_far_reset_stops_after_saving(env, tmp_path, monkeypatch):
-    from plnfilter.sources import bluesky as source
+    from plnfilter.sources.bluesky import fetch as source
 
     monkeypatch.setattr(source, "PAGE_LIMIT", 2)
     near = BreakingProxy(
@@ -452,7 +474,7 @@ def captured_pages(size: int) -> list[dict]:
 
 
 def run_walk(pages, cursor=None, since=None, max_pages=10, keep=lambda post, item: True):
-    from plnfilter.sources.bluesky import walk
+    from plnfilter.sources.bluesky.fetch import walk
 
     conn = ScriptedConnection(pages)
     since = since or parse_iso("2000-01-01T00:00:00Z")
@@ -514,7 +536,7 @@ def test_a_pinned_old_post_does_not_end_the_walk():
     pinned = copy.deepcopy(feed[-1])
     pinned["reason"] = {"$type": "app.bsky.feed.defs#reasonPin"}
     pinned["post"]["indexedAt"] = pinned["post"]["record"]["createdAt"] = "2001-01-01T00:00:00.000Z"
-    from plnfilter.sources.bluesky import walk
+    from plnfilter.sources.bluesky.fetch import walk
 
     conn = ScriptedConnection([{"feed": [pinned, *feed[:2]], "cursor": "2"}, {"feed": feed[2:]}])
     since = parse_iso("2020-01-01T00:00:00Z")
@@ -537,7 +559,7 @@ def test_reposts_of_one_post_on_a_page_become_one_post_with_both_reposters():
     feed = json.loads((FIXTURES / "getAuthorFeed-reposts.json").read_text())["feed"]
     second = copy.deepcopy(feed[0])
     second["reason"]["by"]["handle"] = "someone-else.test"
-    from plnfilter.sources.bluesky import walk
+    from plnfilter.sources.bluesky.fetch import walk
 
     conn = ScriptedConnection([{"feed": [feed[0], second]}])
     since = parse_iso("2020-01-01T00:00:00Z")
@@ -566,7 +588,7 @@ def test_timeline_names_are_stable_cursor_keys(tmp_path):
 
 
 def test_a_list_given_as_a_web_url_needs_a_resolvable_handle(tmp_path):
-    from plnfilter.sources.bluesky import resolve_uri
+    from plnfilter.sources.bluesky.fetch import resolve_uri
 
     class Resolver(ScriptedConnection):
         def get(self, nsid, params, hint=""):
@@ -586,14 +608,14 @@ def test_a_list_given_as_a_web_url_needs_a_resolvable_handle(tmp_path):
 
 
 def test_importing_the_source_does_not_import_atproto():
-    code = "import sys, plnfilter.sources.bluesky, plnfilter.normalize.bluesky, plnfilter.auth_bluesky; print('atproto' in sys.modules)"
+    code = "import sys, plnfilter.sources.bluesky.fetch, plnfilter.sources.bluesky.normalize, plnfilter.sources.bluesky.auth; print('atproto' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 
 
 def test_stored_app_password_is_private_and_the_environment_wins(monkeypatch):
-    from plnfilter import auth_bluesky
     from plnfilter.errors import AuthError
+    from plnfilter.sources.bluesky import auth as auth_bluesky
 
     path = auth_bluesky.store_app_password("@Kate.Test", "app-pass-1", "https://pds.example/")
     assert path.stat().st_mode & 0o777 == 0o600

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from plnfilter.errors import FilterFileError
 from plnfilter.filterfile import describe, load, parse
 from plnfilter.filterfile.rule_syntax import PREDICATE_KEYS
-from plnfilter.filterfile.sources import BLUESKY_OPTIONS, MASTODON_OPTIONS
+from plnfilter.sources.bluesky import OPTIONS as BLUESKY_OPTIONS
+from plnfilter.sources.mastodon import OPTIONS as MASTODON_OPTIONS
 
 DESIGN_EXAMPLE = """\
 name: pln

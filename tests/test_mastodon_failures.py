@@ -19,11 +19,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from plnfilter.auth_mastodon import env_name, store_token, token_for, verify
 from plnfilter.errors import AuthError, RateLimited, SourceError
 from plnfilter.filterfile.model import SourceSpec
 from plnfilter.sources import FetchContext
-from plnfilter.sources.mastodon import timelines
+from plnfilter.sources.mastodon.auth import env_name, store_token, token_for, verify
+from plnfilter.sources.mastodon.fetch import timelines
 from plnfilter.times import now_utc
 
 TEMPLATE = json.loads((Path(__file__).parent / "fixtures/mastodon/mastodon-4x-cassettes.json").read_text())[

@@ -15,7 +15,7 @@ from servers.mastodon_mock import MockInstance, mastodon_mock  # noqa: F401
 from plnfilter.errors import SourceError
 from plnfilter.filterfile.model import SourceSpec
 from plnfilter.sources import FetchContext
-from plnfilter.sources.mastodon import timelines
+from plnfilter.sources.mastodon.fetch import timelines
 from plnfilter.times import now_utc
 
 pytestmark = pytest.mark.mastodon

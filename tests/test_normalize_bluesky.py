@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from plnfilter.normalize.bluesky import MalformedPost, to_post
+from plnfilter.sources.bluesky.normalize import MalformedPost, to_post
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bluesky"
 

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from plnfilter.html_text import html_to_text, shared_links
-from plnfilter.normalize.mastodon import to_post
+from plnfilter.sources.mastodon.normalize import to_post
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mastodon"
 REAL = json.loads((FIXTURES / "mastodon-4x-cassettes.json").read_text(encoding="utf-8"))

@@ -15,11 +15,11 @@ import pytest
 
 from plnfilter import store
 from plnfilter.filterfile import parse
-from plnfilter.normalize.bluesky import to_post
-from plnfilter.pipeline import judge
+from plnfilter.judge import judge
 from plnfilter.refresh import RefreshReport, plan_refresh, save_refreshed_item
 from plnfilter.rules import compile_rules
 from plnfilter.sources import FetchContext, timelines
+from plnfilter.sources.bluesky.normalize import to_post
 from plnfilter.times import now_utc, to_iso
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bluesky" / "searchPosts.json"
@@ -75,13 +75,13 @@ def archive(tmp_path):
 
 
 def refresh(filter_file, found, db, ruleset, answers, monkeypatch) -> tuple[list, RefreshReport]:
-    from plnfilter.sources import bluesky_session
+    from plnfilter.sources.bluesky import session as bluesky_session
 
     monkeypatch.setattr(bluesky_session, "connect", lambda name, service, ctx, login: answers)
     jobs = plan_refresh(db, filter_file, found, set(), set(), now_utc())
     entry = RefreshReport()
     for job in jobs:
-        for item in job.fetch(None, FetchContext(since=now_utc(), timeout=5)):
+        for item in job.fetch(FetchContext(since=now_utc(), timeout=5)):
             save_refreshed_item(db, item, ruleset, filter_file.rank, entry, now_utc())
     return jobs, entry
 

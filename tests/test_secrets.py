@@ -222,11 +222,11 @@ def test_exceptions_from_the_library_never_carry_the_token(server):
     """The library's own errors, as a caller that is not the CLI would see them."""
     from datetime import timedelta
 
-    from plnfilter.auth_mastodon import verify
     from plnfilter.errors import PlnError
     from plnfilter.filterfile.model import SourceSpec
     from plnfilter.sources import FetchContext
-    from plnfilter.sources.mastodon import timelines
+    from plnfilter.sources.mastodon.auth import verify
+    from plnfilter.sources.mastodon.fetch import timelines
     from plnfilter.times import now_utc
 
     server.reflect = True
@@ -248,8 +248,8 @@ def test_exceptions_from_the_library_never_carry_the_token(server):
 
 
 def test_verify_never_repeats_an_echoed_token(server):
-    from plnfilter.auth_mastodon import verify
     from plnfilter.errors import AuthError
+    from plnfilter.sources.mastodon.auth import verify
 
     server.reflect = True
     server.verify_code = 403

@@ -473,11 +473,11 @@ def _fixture_posts() -> list[Post]:
 def _to_post(item) -> list[Post]:
     try:
         if isinstance(item, dict) and "account" in item and "uri" in item:
-            from plnfilter.normalize.mastodon import to_post
+            from plnfilter.sources.mastodon.normalize import to_post
 
             return [to_post(item, "example.social")]
         if isinstance(item, dict) and ("post" in item or str(item.get("uri", "")).startswith("at://")):
-            from plnfilter.normalize.bluesky import to_post
+            from plnfilter.sources.bluesky.normalize import to_post
 
             return [to_post(item)]
     except Exception:  # a fixture this test does not understand is not this test's business

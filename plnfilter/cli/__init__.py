@@ -25,6 +25,9 @@ Exit codes:
 """
 
 
+MAX_ERRORS_SHOWN = 20  # a filter file with more problems than this shows the first ones and a count
+
+
 class PlnGroup(click.Group):
     """Converts library errors into one stderr line and the documented exit code, in one place."""
 
@@ -34,9 +37,18 @@ class PlnGroup(click.Group):
         except PlnError as exc:
             from plnfilter.cli.console import clean
 
-            click.echo(f"Error: {clean(exc.message)}", err=True)
-            if exc.hint:
-                click.echo(f"  {clean(exc.hint)}", err=True)
+            errors = getattr(exc, "errors", None) or [exc]  # a filter file's problems, in line order
+            for error in errors[:MAX_ERRORS_SHOWN]:
+                click.echo(f"Error: {clean(error.message)}", err=True)
+                if error.hint:
+                    click.echo(f"  {clean(error.hint)}", err=True)
+            if len(errors) > MAX_ERRORS_SHOWN:
+                more = len(errors) - MAX_ERRORS_SHOWN
+                click.echo(
+                    f"Error: and {more} more {'problem' if more == 1 else 'problems'} in "
+                    f"{clean(getattr(exc, 'path', 'the filter file'))}; fix these and check again",
+                    err=True,
+                )
             ctx.exit(exc.exit_code)
         except BrokenPipeError:
             # `plnfilter query | head`: the reader left; say nothing, like other Unix tools.

@@ -39,7 +39,7 @@ def _read_secret_file(path: Path | None, prompt: str) -> str:
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=20.0, show_default=True)
 def auth_mastodon(instance: str, token_file, no_verify: bool, timeout: float) -> None:
     """Store an access token for INSTANCE (create one under Preferences > Development, read scope)."""
-    from plnfilter import auth_mastodon as mastodon_auth
+    from plnfilter.sources.mastodon import auth as mastodon_auth
 
     token = _read_secret_file(token_file, "Access token (not shown)")
     if not token:
@@ -65,7 +65,7 @@ def auth_mastodon(instance: str, token_file, no_verify: bool, timeout: float) ->
 @click.option("--no-verify", is_flag=True, help="Store without logging in once.")
 def auth_bluesky(handle: str, password_file, service, no_verify: bool) -> None:
     """Store an app password for HANDLE (Settings > Privacy and security > App passwords)."""
-    from plnfilter import auth_bluesky as bluesky_auth
+    from plnfilter.sources.bluesky import auth as bluesky_auth
 
     password = _read_secret_file(password_file, "App password (not shown)")
     if not password:

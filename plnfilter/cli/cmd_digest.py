@@ -9,34 +9,23 @@ from pathlib import Path
 import click
 
 from plnfilter.cli.console import clean
-from plnfilter.cli.options import db_option, parse_time, resolve_db
-from plnfilter.cli.output import emit
+from plnfilter.cli.options import db_option, load_filter, parse_time, resolve_db
+from plnfilter.cli.output import TABLE, atom_options, emit, output_options, self_url_option
+from plnfilter.export.formats import POSTS
 
 DEFAULT_TOP = 20
-TOP_FORMATS = ("table", "markdown", "html", "atom", "csv", "json", "jsonl")
-LINK_FORMATS = ("table", "markdown", "csv", "json", "jsonl")
+DIGEST_STDOUT = (TABLE, "markdown")  # a digest is read: a table on a terminal, Markdown when piped
 TOP_COLUMNS = (("rank", 4), ("score", 6), ("created_at", 16), ("network", 8), ("author", 24), ("text", 0))
 LINK_COLUMNS = (("count", 5), ("url", 0), ("title", 0), ("shared_by", 30), ("best_author", 24))
 
 
-def _digest_format(fmt: str | None) -> str:
-    """A digest is read: a table on a terminal, Markdown when piped (to a file, a mail, a pager)."""
-    if fmt:
-        return fmt
-    return "table" if sys.stdout.isatty() else "markdown"
-
-
 def _open_filter(filter_path: Path | None):
-    if filter_path is None:
-        return None
-    from plnfilter.filterfile import load
-
-    return load(filter_path)
+    return None if filter_path is None else load_filter(filter_path)
 
 
 def _write_to(output: Path | None, write) -> None:
-    """Write to stdout, or atomically to `output` (a temp file renamed into place)."""
-    if output is None:
+    """Write to stdout (None or '-'), or atomically to `output` (a temp file renamed into place)."""
+    if output is None or str(output) == "-":
         out = sys.stdout
         write(out)
         out.flush()
@@ -51,7 +40,8 @@ def _write_to(output: Path | None, write) -> None:
         raise
 
 
-def _grouped_markdown(rows: list[dict], title: str, out) -> None:
+def _grouped_markdown(rows, out, title: str = "plnfilter top posts") -> int:
+    """`top`'s Markdown: one heading per group of --by, the posts of each under it."""
     from plnfilter import export
 
     groups: dict[str, list[dict]] = {}
@@ -63,12 +53,11 @@ def _grouped_markdown(rows: list[dict], title: str, out) -> None:
         if index:
             out.write("\n")
         export.write(members, "markdown", out, title=f"{title}: {group}" if group else title)
+    return sum(map(len, groups.values()))
 
 
 @click.command()
-@click.argument(
-    "filter_path", metavar="[FILTER]", required=False, type=click.Path(dir_okay=False, path_type=Path)
-)
+@click.argument("filter_path", metavar="[FILTER]", required=False, type=click.Path(path_type=Path))
 @click.option(
     "--since", default="24h", show_default=True, help="Posts newer than a duration (24h, 7d) or a date."
 )
@@ -79,25 +68,15 @@ def _grouped_markdown(rows: list[dict], title: str, out) -> None:
     "--by", type=click.Choice(["rule", "tag"]), help="Group the chosen posts by include rule or by hashtag."
 )
 @click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(TOP_FORMATS),
-    help="Default: table on a terminal, markdown when piped.",
-)
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write here (atomically) instead of stdout.",
-)
-@click.option(
     "--title", default="plnfilter top posts", show_default=True, help="Title for markdown, html and atom."
 )
 @click.option(
     "--images", is_flag=True, help="HTML: show images from their servers instead of their alt text."
 )
+@self_url_option
 @db_option
-def top(filter_path, since, limit, by, fmt, output, title, images, db_path) -> None:
+@output_options(POSTS, own=("markdown",), stdout=DIGEST_STDOUT)
+def top(filter_path, since, limit, by, title, images, self_url, db_path, output) -> None:
     """The best kept posts of the last day (or --since), re-scored now, for reading or mailing.
 
     With FILTER, its rules decide again which posts are kept and what they are boosted by,
@@ -108,40 +87,43 @@ def top(filter_path, since, limit, by, fmt, output, title, images, db_path) -> N
     engagement + recency, no rule boosts, no caps), so give FILTER for your own digest.
     Posts stored as dropped stay out either way: run `plnfilter apply FILTER` after
     changing rules. --by rule puts each chosen post under its first matching include
-    rule; --by tag under the hashtag most of the chosen posts share.
+    rule; --by tag under the hashtag most of the chosen posts share. -o takes the format
+    from the file's extension; an Atom feed keeps one id for this archive and FILTER's
+    `name:` (or is --self-url, the address it is published at), whatever its --title.
 
     \b
     Examples:
       plnfilter top filters/pln-digest.yaml
       plnfilter top filters/mixed-voices.yaml --since 7d --by tag > week.md
-      plnfilter top filters/pln-digest.yaml --format html -o digest.html
-      plnfilter top filters/pln-digest.yaml --format atom -o top.xml   # subscribe to it
+      plnfilter top filters/pln-digest.yaml -o digest.html
+      plnfilter top filters/pln-digest.yaml -o top.xml --self-url https://example.org/top.xml
     """
     from plnfilter.digest import build_digest
-    from plnfilter.store import open_readonly
+    from plnfilter.store import OUTPUT_COLUMNS, open_readonly
     from plnfilter.times import now_utc
 
     filter_file = _open_filter(filter_path)
     if limit is None:
         limit = (filter_file.keep if filter_file else None) or DEFAULT_TOP
-    fmt = _digest_format(fmt)
-    conn = open_readonly(resolve_db(db_path))
-    with_raw = images and fmt == "html"  # the HTML export finds image URLs in the raw API object
+    path = resolve_db(db_path)
+    conn = open_readonly(path)
+    feed = json.dumps(["top", filter_file.name if filter_file else ""])
+    options = atom_options(output, conn, path, feed, self_url)
+    with_raw = images and output.fmt == "html"  # the HTML export finds image URLs in the raw API object
     rows = build_digest(
         conn, filter_file, now_utc(), parse_time(since, "--since"), limit=limit, by=by, with_raw=with_raw
     )
-    if fmt == "table" and output is None:
-        columns = TOP_COLUMNS[:2] + (("group", 16),) + TOP_COLUMNS[2:] if by else TOP_COLUMNS
-        emit(rows, "table", columns=columns, title=title)
-        return
-    if fmt == "table":
-        fmt = "markdown"
-    if fmt == "markdown":
-        _write_to(output, lambda out: _grouped_markdown(rows, title, out))
-        return
-    from plnfilter import export
-
-    _write_to(output, lambda out: export.write(rows, fmt, out, title=title, images=images))
+    columns = TOP_COLUMNS[:2] + (("group", 16),) + TOP_COLUMNS[2:] if by else TOP_COLUMNS
+    emit(
+        rows,
+        output,
+        table_columns=columns,
+        title=title,
+        known=("rank", "group", *OUTPUT_COLUMNS, "html"),
+        writers={"markdown": _grouped_markdown},
+        images=images,
+        **options,
+    )
 
 
 @click.command()
@@ -158,15 +140,10 @@ def top(filter_path, since, limit, by, fmt, output, title, images, db_path) -> N
     show_default=True,
     help="Only links this many people shared.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(LINK_FORMATS),
-    help="Default: table on a terminal, markdown when piped.",
-)
 @click.option("--title", default="Links shared in your PLN", show_default=True, help="Title for markdown.")
 @db_option
-def links(since, limit, min_sharers, fmt, title, db_path) -> None:
+@output_options(own=("markdown",), stdout=DIGEST_STDOUT)
+def links(since, limit, min_sharers, title, db_path, output) -> None:
     """The links most people shared, each once per person across Mastodon and Bluesky.
 
     Links are compared without tracking parameters (utm_*, fbclid...), fragments, `www.`,
@@ -178,10 +155,10 @@ def links(since, limit, min_sharers, fmt, title, db_path) -> None:
     Examples:
       plnfilter links
       plnfilter links --since 30d --min-sharers 2 > links.md
-      plnfilter links --format csv > links.csv
+      plnfilter links -o links.csv --bom --columns count,url,title,best_score
     """
     from plnfilter.digest import Ranking, rescore
-    from plnfilter.links import links_markdown, top_links
+    from plnfilter.links import ROW_FIELDS, links_markdown, top_links
     from plnfilter.store import open_readonly
     from plnfilter.times import now_utc
 
@@ -190,12 +167,21 @@ def links(since, limit, min_sharers, fmt, title, db_path) -> None:
     found = top_links(
         ((item.post, item.score.total) for item in ranked), limit=limit, min_sharers=min_sharers
     )
-    fmt = _digest_format(fmt)
-    if fmt == "markdown":
-        _write_to(None, lambda out: out.write(links_markdown(found, title)))
-        return
+
+    def markdown(rows, out, title: str = title) -> int:
+        count = sum(1 for _ in rows)
+        out.write(links_markdown(found, title))
+        return count
+
     rows = [link.as_row() for link in found]
-    emit(rows, fmt, columns=LINK_COLUMNS if fmt == "table" else None, title=title)
+    emit(
+        rows,
+        output,
+        table_columns=LINK_COLUMNS,
+        title=title,
+        known=ROW_FIELDS,
+        writers={"markdown": markdown},
+    )
 
 
 @click.command()
@@ -243,12 +229,14 @@ def explain(uri, filter_path, since, limit, fmt, db_path) -> None:
 
 
 @click.command("import-filters")
-@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "files", nargs=-1, type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
+)
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The filter file to write (default: stdout).",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="The filter file to write (default: stdout, also '-').",
 )
 @click.option("--force", is_flag=True, help="Replace --output if it exists.")
 @click.option(
@@ -270,7 +258,7 @@ def explain(uri, filter_path, since, limit, fmt, db_path) -> None:
 def import_filters(files, output, force, name, instances, from_bluesky) -> None:
     """Turn Mastodon filters and Bluesky muted words into exclude rules of a filter file.
 
-    FILE is saved JSON: Mastodon's `GET /api/v2/filters` (or v1), or Bluesky's
+    FILE is saved JSON (`-` reads it from stdin): Mastodon's `GET /api/v2/filters` (or v1), or Bluesky's
     `app.bsky.actor.getPreferences`. Expired filters and Mastodon filters that only
     apply to notifications are skipped; whole-word keywords become `words`, others
     `text`. Each rule carries a comment saying where it came from. Copy the rules
@@ -288,10 +276,18 @@ def import_filters(files, output, force, name, instances, from_bluesky) -> None:
 
     if not files and not instances and not from_bluesky:
         raise UsageError("nothing to import", "give saved JSON files, --mastodon INSTANCE or --bluesky")
+    if output is not None and str(output) == "-":
+        output = None
+    if sum(str(f) == "-" for f in files) > 1:
+        raise UsageError("- (stdin) is given more than once", "stdin can be read once")
     if output is not None and output.exists() and not force:
         raise UsageError(f"{output} exists", "choose another --output, or add --force to replace it")
     now = now_utc()
-    result = import_files(list(files), now) if files else ImportResult()
+    stdin = None
+    if any(str(f) == "-" for f in files):
+        stream = getattr(sys.stdin, "buffer", None)
+        stdin = stream.read().decode("utf-8-sig", errors="replace") if stream else sys.stdin.read()
+    result = import_files(list(files), now, stdin) if files else ImportResult()
     if instances or from_bluesky:
         from plnfilter.import_filters_live import fetch_bluesky_preferences, fetch_mastodon_filters
 

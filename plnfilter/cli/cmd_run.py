@@ -20,7 +20,10 @@ from plnfilter.errors import EXIT_ERROR, EXIT_PARTIAL
 @filter_argument
 @db_option
 @click.option(
-    "--since", default="24h", show_default=True, help="How far back a first run reaches (24h, 7d, or a date)."
+    "--since",
+    default="24h",
+    show_default=True,
+    help="How far back a first run reaches (24h, 7d, 1d12h, yesterday, or a date).",
 )
 @click.option("--max-pages", type=click.IntRange(min=1), help="At most this many pages per timeline per run.")
 @click.option(
@@ -33,7 +36,11 @@ from plnfilter.errors import EXIT_ERROR, EXIT_PARTIAL
     show_default=True,
     help="Longest rate-limit wait (s).",
 )
-@click.option("--max-time", type=click.FloatRange(min=1), help="Stop the whole run after this many seconds.")
+@click.option(
+    "--max-time",
+    type=click.FloatRange(min=1),
+    help="Stop the whole run after this many seconds (rate-limit waits and retries included).",
+)
 @click.option(
     "--wait",
     "lock_wait",
@@ -83,7 +90,8 @@ def run(filter_path: Path, db_path, since, max_pages, timeout, max_wait, max_tim
     log = plain_log(quiet)
     for source in report.sources.values():
         if not source.error:
-            log(f"  {source.name}: {source.fetched} fetched, {source.new} new, {source.kept} kept")
+            retried = f" ({source.retries} retried)" if source.retries else ""
+            log(f"  {source.name}: {source.fetched} fetched, {source.new} new, {source.kept} kept{retried}")
     log(
         f"{len(report.sources)} timelines: {report.fetched} posts fetched ({report.new} new to the archive), "
         f"{report.kept} kept by the rules, in {time.monotonic() - started:.1f}s"
@@ -113,9 +121,11 @@ def apply(filter_path: Path, db_path, lock_wait, quiet) -> None:
     the posts do not.
     """
     from plnfilter.pipeline import apply_filter
+    from plnfilter.store import require_archive
 
     filter_file = load_filter(filter_path)
-    total, kept = apply_filter(filter_file, resolve_db(db_path), lock_wait=lock_wait)
+    archive = require_archive(resolve_db(db_path))  # a mistyped --db is an error, not a new empty archive
+    total, kept = apply_filter(filter_file, archive, lock_wait=lock_wait)
     plain_log(quiet)(f"re-evaluated {total} posts: {kept} kept, {total - kept} dropped")
 
 
@@ -124,11 +134,16 @@ def apply(filter_path: Path, db_path, lock_wait, quiet) -> None:
 def check(filter_path: Path) -> None:
     """Validate FILTER and print its sources and rules as plnfilter understands them.
 
-    Exits 2 with FILE:LINE and a fix when something is wrong.
+    Exits 2 with FILE:LINE and a fix for every mistake (up to 20), and for `file:` sources
+    that do not exist.
     """
-    from plnfilter.filterfile import describe
+    from plnfilter.filterfile import describe, missing_files
+    from plnfilter.filterfile.problems import in_line_order
 
     filter_file = load_filter(filter_path)
+    missing = missing_files(filter_file)
+    if missing:
+        raise in_line_order(missing)
     for line in describe(filter_file):
         click.echo(clean(line))
 
@@ -136,8 +151,8 @@ def check(filter_path: Path) -> None:
 @click.command(name="filter")
 @filter_argument
 @click.option("--all", "all_posts", is_flag=True, help="Print dropped posts too (see the kept column).")
-@output_options()
-def filter_stream(filter_path: Path, all_posts, fmt, bom) -> None:
+@output_options(stdout=("jsonl", "jsonl"))
+def filter_stream(filter_path: Path, all_posts, output) -> None:
     """Stream mode: posts on stdin, the ones FILTER keeps on stdout.
 
     Reads JSONL or JSON: Mastodon statuses, Bluesky post views or feed items (as the APIs
@@ -147,15 +162,19 @@ def filter_stream(filter_path: Path, all_posts, fmt, bom) -> None:
     Example:
       plnfilter query --all --format jsonl | plnfilter filter stricter.yaml
     """
+    from plnfilter.errors import UsageError
     from plnfilter.pipeline import judge_stream
+    from plnfilter.store import OUTPUT_COLUMNS
 
+    if str(filter_path) == "-":
+        raise UsageError("the posts come on stdin, so FILTER cannot", "give the filter file's path")
     filter_file = load_filter(filter_path)
     stdin = sys.stdin  # undecodable bytes become problems reported per line, not a crash
     if hasattr(stdin, "buffer"):
         stdin = io.TextIOWrapper(stdin.buffer, encoding="utf-8", errors="surrogateescape")
     problems: list[str] = []
     rows = judge_stream(filter_file, stdin, keep_dropped=all_posts, problems=problems)
-    emit(rows, fmt or "jsonl", bom=bom)
+    emit(rows, output, known=OUTPUT_COLUMNS)
     for problem in problems:
         click.echo(f"warning: {clean(problem)}", err=True)
 

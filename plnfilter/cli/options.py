@@ -23,6 +23,8 @@ def db_option(command: Callable) -> Callable:
 def resolve_db(db_path: Path | None) -> Path:
     from plnfilter.config import default_db_path
 
+    if db_path is not None and str(db_path) == "-":
+        raise UsageError("--db - : the archive is a SQLite file, it cannot be stdin or stdout", "name a file")
     return db_path or default_db_path()
 
 
@@ -31,9 +33,31 @@ def filter_argument(command: Callable) -> Callable:
 
 
 def load_filter(filter_path: Path):
+    """The filter file at `filter_path`, or read from stdin when it is `-`."""
     from plnfilter.filterfile import load
 
+    if str(filter_path) == "-":
+        return _filter_from_stdin()
     return load(filter_path)
+
+
+def _filter_from_stdin():
+    import sys
+
+    from plnfilter.errors import FilterFileError
+    from plnfilter.filterfile import decode, parse
+    from plnfilter.filterfile.yaml_lines import MAX_BYTES
+
+    stream = getattr(sys.stdin, "buffer", None)
+    data = stream.read(MAX_BYTES + 1) if stream is not None else sys.stdin.read(MAX_BYTES + 1).encode()
+    if len(data) > MAX_BYTES:
+        raise FilterFileError(
+            "<stdin>",
+            1,
+            f"more than {MAX_BYTES:,} bytes; filter files are limited to that",
+            "check the input",
+        )
+    return parse(decode(data, "<stdin>"), "<stdin>")
 
 
 def parse_time(value: str | None, flag: str):
@@ -50,6 +74,8 @@ def parse_time(value: str | None, flag: str):
 
 def selection_options(command: Callable) -> Callable:
     """The selection flags `query`, `export` and `top` share."""
+    from plnfilter.sources.registry import post_networks
+
     decorators = [
         click.argument("text", required=False),
         click.option(
@@ -61,8 +87,10 @@ def selection_options(command: Callable) -> Callable:
             multiple=True,
             help="Posts by this author (user@host or handle; repeatable).",
         ),
-        click.option("--network", type=click.Choice(["mastodon", "bluesky"]), help="Only this network."),
-        click.option("--since", help="Newer than a duration (24h, 7d) or a date (2026-11-26)."),
+        click.option("--network", type=click.Choice(post_networks()), help="Only this network."),
+        click.option(
+            "--since", help="Newer than a duration (24h, 7d, 1d12h), today, yesterday or a date (2026-11-26)."
+        ),
         click.option("--until", help="Older than a duration or a date."),
         click.option("--lang", help="Only this language code (en, de...)."),
         click.option("--kept/--dropped", "kept", default=True, help="Kept posts (default) or dropped ones."),

@@ -13,12 +13,15 @@ import click
 
 from plnfilter.cli.console import clean, one_line
 
-POST_COLUMNS = (("score", 5), ("created_at", 16), ("author", 22), ("text", 0), ("tags", 20))
+# `posted` stacks who, when, where and a short link in one narrow column, so at 80 columns a post
+# still shows its date, network and link beside a readable text.
+POSTED_WIDTH = 24
+POST_COLUMNS = (("score", 5), ("posted", POSTED_WIDTH), ("text", 0), ("tags", 20))
 # While the flexible columns would be narrower than TEXT_MIN: these go first, one at a time, then
 # the NARROWING columns give way down to AUTHOR_MIN, then the DROP_LAST ones go.
 DROP_FIRST = ("tags", "network", "group", "shared_by", "fetched", "posts")
 NARROWING = ("author", "best_author")
-DROP_LAST = ("created_at", "rank", "last_run", "started")
+DROP_LAST = ("created_at", "posted", "rank", "last_run")
 TIME_COLUMNS = frozenset({"created_at", "first_seen", "last_seen", "last_run", "started", "finished"})
 TEXT_MIN = 36
 AUTHOR_MIN = 12
@@ -34,9 +37,12 @@ def flexible_width(columns: Iterable[tuple[str, int]], width: int) -> int:
     return (width - 1 - CELL_PADDING * len(columns) - fixed) // flexible
 
 
-def fit_columns(columns: tuple[tuple[str, int], ...], width: int) -> tuple[tuple[str, int], ...]:
+def fit_columns(
+    columns: tuple[tuple[str, int], ...], width: int, empty: tuple[str, ...] = ()
+) -> tuple[tuple[str, int], ...]:
     """The columns that fit `width` with at least TEXT_MIN for each flexible (width 0) column:
-    first the optional columns go, then author names narrow, then time and rank go too."""
+    first the `empty` ones (no row has a value there) and the optional columns go, then author
+    names narrow, then time and rank go too."""
     chosen = list(columns)
     flexible = sum(1 for _, size in chosen if not size) or 1
     wanted = TEXT_MIN if flexible == 1 else TEXT_MIN // 2
@@ -50,6 +56,7 @@ def fit_columns(columns: tuple[tuple[str, int], ...], width: int) -> tuple[tuple
             if short() > 0:
                 chosen = [(column, size) for column, size in chosen if column != name]
 
+    drop(empty)
     drop(DROP_FIRST)
     if short() > 0:
         cut = short() * flexible
@@ -75,7 +82,8 @@ def print_table(rows: Iterable[dict], *, columns=None, title: str = "") -> None:
         columns = (
             POST_COLUMNS if "uri" in rows[0] and "text" in rows[0] else tuple((key, 0) for key in rows[0])
         )
-    columns = fit_columns(tuple(columns), console.width)
+    empty = tuple(name for name, _ in columns if not any(cell(row, name) for row in rows))
+    columns = fit_columns(tuple(columns), console.width, empty)
     text_width = max(flexible_width(measured(columns, rows), console.width), 10)
     table = Table(title=Text(clean(title)) if title else None, show_lines=False, expand=True)
     for name, size in columns:
@@ -84,7 +92,7 @@ def print_table(rows: Iterable[dict], *, columns=None, title: str = "") -> None:
         else:
             table.add_column(Text(name), min_width=min(TEXT_MIN // 2, text_width), ratio=1, overflow="fold")
     for row in rows:
-        table.add_row(*(Text(cell_text(row.get(name), name, text_width)) for name, _ in columns))
+        table.add_row(*(Text(cell(row, name, text_width)) for name, _ in columns))
     console.print(table)
 
 
@@ -92,11 +100,47 @@ def measured(columns: tuple[tuple[str, int], ...], rows: list[dict]) -> tuple[tu
     """Fixed columns at the width their header and cells take (at most their size), so the
     flexible ones get the room that is really left."""
     return tuple(
-        (name, min(size, max(len(name), *(len(cell_text(row.get(name), name)) for row in rows))))
+        (name, min(size, max(len(name), *(widest_line(cell(row, name)) for row in rows))))
         if size
         else (name, 0)
         for name, size in columns
     )
+
+
+def widest_line(text: str) -> int:
+    return max((len(line) for line in text.split("\n")), default=0)
+
+
+def cell(row: dict, name: str, text_width: int = 70) -> str:
+    """The cell of column `name`: a field of the row, or `posted` made from several."""
+    if name == "posted":
+        return posted(row, POSTED_WIDTH)
+    return cell_text(row.get(name), name, text_width)
+
+
+def posted(row: dict, width: int) -> str:
+    """Who, when (UTC, to the minute), which network and a short link, one per line, each cut to `width`."""
+    lines = [
+        cell_text(row.get("author"), "author"),
+        cell_text(row.get("created_at"), "created_at"),
+        cell_text(row.get("network"), "network"),
+        short_link(cell_text(row.get("url"), "url"), width),
+    ]
+    return "\n".join(one_line(line, width) for line in lines if line)
+
+
+def short_link(url: str, width: int) -> str:
+    """A post's address in `width` characters: without https:// and www.; when still too long, the
+    host (where the post is) and the end of its last part (which post): `bsky.app/…/3lbxq2k4abc`."""
+    bare = url.split("://", 1)[-1].removeprefix("www.").rstrip("/")
+    if len(bare) <= width:
+        return bare
+    host, _, rest = bare.partition("/")
+    head = f"{host}/…/"
+    room = width - len(head)
+    if room < 4:
+        return bare[: max(width - 1, 1)] + "…"
+    return head + rest.rsplit("/", 1)[-1][-room:]
 
 
 def cell_text(value, name: str, text_width: int = 70) -> str:

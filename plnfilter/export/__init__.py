@@ -1,54 +1,78 @@
-"""Writers from query rows to files: each streams over an iterator and returns how many rows it wrote."""
+"""Writers from query rows to files: each streams over an iterator and returns how many rows it wrote.
+
+The formats themselves are described once, in `plnfilter.export.formats.REGISTRY`.
+"""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, TextIO
 
-from plnfilter.errors import UsageError
+from plnfilter.export import formats
+from plnfilter.export.formats import BYTES, FOLDER, REGISTRY, TEXT
 
-# Imported when first used: `plnfilter query` should not pay for the atom and html writers' imports.
-_WRITER_NAMES: dict[str, tuple[str, str]] = {
-    "csv": ("plnfilter.export.to_csv", "write_csv"),
-    "json": ("plnfilter.export.to_json", "write_json"),
-    "jsonl": ("plnfilter.export.to_json", "write_jsonl"),
-    "markdown": ("plnfilter.export.to_markdown", "write_markdown"),
-    "html": ("plnfilter.export.to_html", "write_html"),
-    "atom": ("plnfilter.export.to_atom", "write_atom"),
-}
-FORMATS: tuple[str, ...] = tuple(_WRITER_NAMES)
-EXTENSIONS = {
-    "csv": ".csv",
-    "json": ".json",
-    "jsonl": ".jsonl",
-    "markdown": ".md",
-    "html": ".html",
-    "atom": ".xml",
-}
-OPTIONS = {
-    "csv": ("columns", "bom"),
-    "json": (),
-    "jsonl": (),
-    "markdown": ("title",),
-    "html": ("title", "show_html", "images", "generated"),
-    "atom": ("title", "feed_id", "updated", "self_url"),
-}
+FORMATS: tuple[str, ...] = tuple(REGISTRY)
+EXTENSIONS = {name: f.extensions[0] for name, f in REGISTRY.items()}
+OPTIONS = {name: f.options for name, f in REGISTRY.items()}
 """Options each writer understands; `write` ignores the others so one CLI can pass them all."""
 
 
-def write(rows: Iterable[Mapping[str, Any]], fmt: str, out: TextIO, **options: Any) -> int:
-    """Write rows in `fmt` to the text stream `out` (open files with newline='' for csv)."""
-    if fmt not in _WRITER_NAMES:
-        raise UsageError(f"unknown format {fmt!r}", "use one of: " + ", ".join(FORMATS))
-    accepted = {k: v for k, v in options.items() if k in OPTIONS[fmt] and v is not None}
-    return writer(fmt)(rows, out, **accepted)
+def write(
+    rows: Iterable[Mapping[str, Any]],
+    fmt: str,
+    out: TextIO,
+    writer: Callable[..., int] | None = None,
+    **options: Any,
+) -> int:
+    """Write rows in `fmt` to the stream `out` (open files with newline='' for csv)."""
+    return formats.write(rows, fmt, out, writer, **options)
 
 
 def writer(fmt: str) -> Callable[..., int]:
     """The function writing `fmt`, imported on first use."""
-    module, name = _WRITER_NAMES[fmt]
-    return getattr(importlib.import_module(module), name)
+    return formats.get(fmt).load()
+
+
+def save(
+    rows: Iterable[Mapping[str, Any]],
+    fmt: str,
+    path: Path,
+    writer: Callable[..., int] | None = None,
+    **options: Any,
+) -> int:
+    """Write rows in `fmt` to the file (or folder) `path` atomically: into a hidden temp file next to
+    it, renamed into place only when the whole output was written."""
+    import shutil  # here: it costs start-up time every command would pay
+
+    kind = formats.get(fmt).writes
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        if kind == FOLDER:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            count = formats.write(rows, fmt, tmp, writer, **options)
+            if path.is_dir():  # replacing an earlier export of the same folder
+                old = path.with_name(f".{path.name}.old")
+                shutil.rmtree(old, ignore_errors=True)
+                path.rename(old)
+                tmp.rename(path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                tmp.rename(path)
+            return count
+        mode = "wb" if kind == BYTES else "w"
+        text = {"encoding": "utf-8", "newline": ""} if kind == TEXT else {}
+        with open(tmp, mode, **text) as out:
+            count = formats.write(rows, fmt, out, writer, **options)
+        tmp.replace(path)
+        return count
+    except BaseException:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        raise
 
 
 def __getattr__(name: str) -> Any:
@@ -57,4 +81,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["EXTENSIONS", "FORMATS", "OPTIONS", "WRITERS", "write", "writer"]
+__all__ = ["EXTENSIONS", "FORMATS", "OPTIONS", "WRITERS", "save", "write", "writer"]

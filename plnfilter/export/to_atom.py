@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, TextIO
@@ -35,6 +36,21 @@ def entry_id(uri: str) -> str:
     if _IRI.match(uri) and not _NOT_XML.search(uri):
         return uri
     return TAG_AUTHORITY + "post:" + quote(uri, safe="")
+
+
+def feed_id(archive_id: str, feed: str) -> str:
+    """A feed id stable for one archive and one feed (`feed` names the filter or selection) and
+    unique to them: a name-based UUID (RFC 4122 v5) under the archive's own random UUID, so two
+    archives never share an id and no title change alters it."""
+    return "urn:uuid:" + str(uuid.uuid5(uuid.UUID(archive_id), feed))
+
+
+def usable_self_url(url: str) -> bool:
+    """A feed's own address must be an absolute http(s) IRI to be a `rel="self"` link and an id."""
+    url = clean_text(url)
+    return (
+        bool(_IRI.match(url)) and url.lower().startswith(("http://", "https://")) and not _NOT_XML.search(url)
+    )
 
 
 def entry_title(row: Mapping[str, Any]) -> str:

@@ -11,6 +11,8 @@ from typing import Any, TextIO
 from plnfilter.store.rows import clean_text
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+SCORE_DECIMALS = 3
+"""Scores are for people reading a spreadsheet: 1.099, not 1.098946347084404 (JSON keeps them whole)."""
 
 
 def cell(value: Any) -> str:
@@ -58,6 +60,23 @@ def write_csv(
     return count
 
 
+def is_score(column: str) -> bool:
+    return column == "score" or column.endswith("_score")
+
+
+def rounded_score(value: Any) -> Any:
+    """A float score to SCORE_DECIMALS places; anything else (text from --sql, None) as it is."""
+    return round(value, SCORE_DECIMALS) if value.__class__ is float else value
+
+
+def _rounded(lines: Iterable[Sequence[Any]], indexes: list[int]) -> Iterable[Sequence[Any]]:
+    for values in lines:
+        values = list(values)
+        for i in indexes:
+            values[i] = rounded_score(values[i])
+        yield values
+
+
 def _header_and_cells(
     rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None
 ) -> tuple[Sequence[str], Iterable[Sequence[Any]]]:
@@ -69,10 +88,19 @@ def _header_and_cells(
     if ready is not None and (columns is None or tuple(columns) == tuple(rows.columns)):
         cells = ready()
         if cells is not None:
-            return rows.columns, cells
+            scores = [i for i, name in enumerate(rows.columns) if is_score(name)]
+            return rows.columns, _rounded(cells, scores) if scores else cells
     iterator = iter(rows)
     first = next(iterator, None)
     names = list(columns) if columns else (list(first) if first is not None else list(OUTPUT_COLUMNS))
     if first is None:
         return names, ()
-    return names, (list(map(cell, map(row.get, names))) for row in chain((first,), iterator))
+    rows = chain((first,), iterator)
+    if not any(map(is_score, names)):
+        return names, (list(map(cell, map(row.get, names))) for row in rows)
+    convert = [_score_cell if is_score(name) else cell for name in names]
+    return names, ([to(row.get(name)) for to, name in zip(convert, names, strict=True)] for row in rows)
+
+
+def _score_cell(value: Any) -> str:
+    return cell(rounded_score(value))

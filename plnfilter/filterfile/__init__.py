@@ -15,6 +15,7 @@ from plnfilter.errors import FilterFileError
 from plnfilter.filterfile.checks import as_count, as_refresh, as_text, check_keys
 from plnfilter.filterfile.describe import describe
 from plnfilter.filterfile.model import Condition, FilterFile, RankConfig, Rule, SourceSpec, Voices
+from plnfilter.filterfile.problems import Problems
 from plnfilter.filterfile.ranking import parse_rank, parse_voices
 from plnfilter.filterfile.rule_syntax import parse_rules
 from plnfilter.filterfile.sources import parse_sources
@@ -29,6 +30,7 @@ __all__ = [
     "Voices",
     "describe",
     "load",
+    "missing_files",
     "parse",
 ]
 
@@ -97,35 +99,64 @@ def parse(text: str, path: str = "<filter>") -> FilterFile:
 
     path = str(path)
     top = read_yaml(text.removeprefix("\ufeff"), path)
-    check_keys(top, TOP_KEYS, path, "at the top level")
+    problems = Problems()
+    problems.add(getattr(top, "comment_cuts", []))
+    with problems.gather():
+        check_keys(top, TOP_KEYS, path, "at the top level")
     lines = top.key_lines
-    fields: dict[str, Any] = {"path": path}
-    fields["name"] = (
-        as_text(top["name"], path, lines["name"], "name", "pln-digest") if "name" in top else Path(path).stem
-    )
-    if "description" in top:
-        fields["description"] = as_text(top["description"], path, lines["description"], "description")
-    if "sources" in top:
-        fields["sources"] = parse_sources(top["sources"], path, lines["sources"])
+    fields: dict[str, Any] = {"path": path, "name": Path(path).stem}
+    with problems.gather():
+        if "name" in top:
+            fields["name"] = as_text(top["name"], path, lines["name"], "name", "pln-digest")
+    with problems.gather():
+        if "description" in top:
+            fields["description"] = as_text(top["description"], path, lines["description"], "description")
+    with problems.gather():
+        if "sources" in top:
+            fields["sources"] = parse_sources(top["sources"], path, lines["sources"])
     names: dict[str, int] = {}
     for section in ("exclude", "include"):
-        if section in top:
-            fields[section] = parse_rules(top[section], path, lines[section], section, names)
-    voices = parse_voices(top["voices"], path, lines["voices"]) if "voices" in top else Voices()
+        with problems.gather():
+            if section in top:
+                fields[section] = parse_rules(top[section], path, lines[section], section, names)
+    voices = Voices()
+    voices_read = True
+    if "voices" in top:
+        voices_read = False
+        with problems.gather():
+            voices = parse_voices(top["voices"], path, lines["voices"])
+            voices_read = True
     fields["voices"] = voices
-    fields["rank"] = (
-        parse_rank(top["rank"], path, lines["rank"], voices)
-        if "rank" in top
-        else RankConfig(
-            trusted=voices.trusted, outside_sector=voices.outside_sector, dissenting=voices.dissenting
-        )
+    fields["rank"] = RankConfig(
+        trusted=voices.trusted, outside_sector=voices.outside_sector, dissenting=voices.dissenting
     )
-    if "keep" in top and top["keep"] is not None:
-        fields["keep"] = as_count(top["keep"], path, lines["keep"], "keep", minimum=1)
-    if "refresh" in top:
-        fields["refresh"] = as_refresh(top["refresh"], path, lines["refresh"])
-    if "refresh_limit" in top:
-        fields["refresh_limit"] = as_count(
-            top["refresh_limit"], path, lines["refresh_limit"], "refresh_limit", minimum=1
-        )
+    if "rank" in top and voices_read:  # `mix` is checked against the voices, so only once they read
+        with problems.gather():
+            fields["rank"] = parse_rank(top["rank"], path, lines["rank"], voices)
+    with problems.gather():
+        if "keep" in top and top["keep"] is not None:
+            fields["keep"] = as_count(top["keep"], path, lines["keep"], "keep", minimum=1)
+    with problems.gather():
+        if "refresh" in top:
+            fields["refresh"] = as_refresh(top["refresh"], path, lines["refresh"])
+    with problems.gather():
+        if "refresh_limit" in top:
+            fields["refresh_limit"] = as_count(
+                top["refresh_limit"], path, lines["refresh_limit"], "refresh_limit", minimum=1
+            )
+    problems.raise_any()
     return FilterFile(**fields)
+
+
+def missing_files(filter_file: FilterFile) -> list[FilterFileError]:
+    """Sources whose network can tell before any fetch that they cannot be read (a `file:` source
+    naming no readable file), for `plnfilter check`; `run` reports them per source."""
+    from plnfilter.sources import registry
+
+    problems = []
+    for spec in filter_file.sources:
+        check = getattr(registry.network(spec.kind), "unreadable", None)
+        found = check(spec, os.path.dirname(os.path.abspath(filter_file.path))) if check else None
+        if found:
+            problems.append(FilterFileError(filter_file.path, spec.line, *found))
+    return problems

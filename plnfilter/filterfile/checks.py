@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from plnfilter.errors import FilterFileError
+from plnfilter.errors import FilterFileError, FilterFileErrors
 from plnfilter.filterfile.lined import YList, YMap
 from plnfilter.times import parse_duration
 
@@ -34,12 +34,19 @@ def check_keys(
 ) -> None:
     """Reject keys not in `allowed`, suggesting the nearest valid one (or a known synonym's)."""
     allowed = list(allowed)
+    unknown = []
     for key in mapping:
         if key not in allowed:
             near = [aliases[key]] if aliases and aliases.get(key) in allowed else []
             near = near or difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             hint = f"did you mean '{near[0]}'?" if near else "valid keys here: " + ", ".join(allowed)
-            raise FilterFileError(path, mapping.key_lines[key], f"unknown key '{key}' {where}", hint)
+            unknown.append(
+                FilterFileError(path, mapping.key_lines[key], f"unknown key '{key}' {where}", hint)
+            )
+    if len(unknown) == 1:
+        raise unknown[0]
+    if unknown:
+        raise FilterFileErrors(unknown)
 
 
 def need_mapping(value: Any, path: str, line: int, what: str, example: str) -> YMap:
@@ -65,6 +72,8 @@ def as_text(value: Any, path: str, line: int, key: str, example: str = "") -> st
     hint = f"write `{key}: {example}`" if example else f"write `{key}:` followed by text"
     if isinstance(value, int | float) and not isinstance(value, bool):
         hint += f' (quote numbers: {key}: "{value}")'
+    if value is None:
+        hint += " (an unquoted ' #' starts a YAML comment: put text with a '#' in single quotes)"
     raise FilterFileError(path, line, f"'{key}' needs text, not {type_name(value)}", hint)
 
 

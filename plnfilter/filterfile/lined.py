@@ -12,6 +12,7 @@ class YMap(dict):
 
     line: int
     key_lines: dict[str, int]
+    comment_cuts: list  # on the top mapping: values a ' #' shortened (FilterFileErrors)
 
 
 class YList(list):

@@ -16,7 +16,7 @@ DEFAULT_REFRESH_LIMIT = 10  # requests per server per run: 200 Mastodon statuses
 class SourceSpec:
     """One entry of `sources:`; `target` is the instance, the resolved file path, or '' for Bluesky."""
 
-    kind: str  # "mastodon" | "bluesky" | "file"
+    kind: str  # a source kind in plnfilter/sources/registry.py: "mastodon", "bluesky", "file"
     target: str
     options: dict[str, Any] = field(default_factory=dict, hash=False)
     line: int = 0

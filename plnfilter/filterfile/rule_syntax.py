@@ -20,19 +20,20 @@ from plnfilter.filterfile.checks import (
     need_mapping,
 )
 from plnfilter.filterfile.model import Condition, Rule
+from plnfilter.filterfile.problems import Problems
 
 TEXT_KEYS = {
     "tags": "[edtech, pln]",
     "tags_all": "[edtech, ai]",
     "words": "[giveaway, airdrop]",
-    "text": '"free followers"',
-    "regex": '"(?i)slides|panel"',
+    "text": "'free followers'",
+    "regex": "'(?i)slides|panel'",
     "lang": "[en, de]",
     "authors": "[kate@example.social, adjoa.bsky.social]",
     "not_authors": "[spam@example.social]",
     "domains": "[youtube.com, substack.com]",
     "network": "mastodon",
-    "source": '"mastodon*"',
+    "source": "'mastodon*'",
 }
 BOOL_KEYS = ("has_link", "has_media", "is_reply", "is_repost", "bot", "sensitive")
 COUNT_KEYS = ("min_likes", "min_reposts", "min_engagement", "min_tags", "max_tags", "min_length")
@@ -40,7 +41,6 @@ DURATION_KEYS = ("max_age",)
 COMBINATORS = ("all", "any", "not")
 PREDICATE_KEYS = (*TEXT_KEYS, *BOOL_KEYS, *COUNT_KEYS, *DURATION_KEYS, *COMBINATORS)
 RULE_KEYS = ("name", "boost", *PREDICATE_KEYS)
-NETWORKS = ("mastodon", "bluesky")
 MAX_REGEX_LENGTH = 1000
 SYNONYMS = {
     "hashtags": "tags",
@@ -77,17 +77,20 @@ def parse_rules(value: Any, path: str, line: int, section: str, names: dict[str,
         f"a list: `- {{name: giveaways, words: [giveaway]}}` under `{section}:`",
     )
     rules = []
+    problems = Problems()  # every rule is checked, so one run of `check` shows every mistake
     for index, (item, item_line) in enumerate(zip(items, items.item_lines, strict=True), start=1):
-        rule = parse_rule(item, path, item_line, section, default_name=f"{section}-{index}")
-        if rule.name in names:
-            raise FilterFileError(
-                path,
-                item_line,
-                f"two rules are named '{rule.name}' (also line {names[rule.name]})",
-                "give each rule its own name",
-            )
-        names[rule.name] = item_line
-        rules.append(rule)
+        with problems.gather():
+            rule = parse_rule(item, path, item_line, section, default_name=f"{section}-{index}")
+            if rule.name in names:
+                raise FilterFileError(
+                    path,
+                    item_line,
+                    f"two rules are named '{rule.name}' (also line {names[rule.name]})",
+                    "give each rule its own name",
+                )
+            names[rule.name] = item_line
+            rules.append(rule)
+    problems.raise_any()
     return tuple(rules)
 
 
@@ -112,11 +115,15 @@ def parse_rule(
                 "move the rule to `include:` or remove boost",
             )
         boost = as_number(item["boost"], path, lines["boost"], "boost")
-    conditions = tuple(
-        Condition(key, parse_condition(key, value, path, lines[key], section), lines[key])
-        for key, value in item.items()
-        if key not in ("name", "boost")
-    )
+    problems = Problems()
+    conditions = []
+    for key, value in item.items():
+        if key not in ("name", "boost"):
+            with problems.gather():
+                conditions.append(
+                    Condition(key, parse_condition(key, value, path, lines[key], section), lines[key])
+                )
+    problems.raise_any()
     if not conditions:
         raise FilterFileError(
             path,
@@ -124,7 +131,7 @@ def parse_rule(
             "this rule has no conditions, so it would match every post",
             "add a key such as `tags: [edtech]` or `words: [giveaway]` (see filters/README.md)",
         )
-    return Rule(name=name, line=line, conditions=conditions, boost=boost)
+    return Rule(name=name, line=line, conditions=tuple(conditions), boost=boost)
 
 
 def parse_condition(key: str, value: Any, path: str, line: int, section: str) -> Any:
@@ -162,10 +169,16 @@ def parse_condition(key: str, value: Any, path: str, line: int, section: str) ->
     if key == "domains":
         return tuple(_domain(item, path, line) for item in items)
     if key == "network":
+        from plnfilter.sources.registry import post_networks
+
+        networks = post_networks()
         for item in items:
-            if item.lower() not in NETWORKS:
+            if item.lower() not in networks:
                 raise FilterFileError(
-                    path, line, f"unknown network {item!r}", "write `network: mastodon` or `network: bluesky`"
+                    path,
+                    line,
+                    f"unknown network {item!r}",
+                    "write " + " or ".join(f"`network: {name}`" for name in networks),
                 )
         return tuple(item.lower() for item in items)
     if key == "lang":
@@ -181,7 +194,7 @@ def _sub_rules(key: str, value: Any, path: str, line: int, section: str) -> tupl
     example = (
         "`not: {words: [giveaway]}`"
         if key == "not"
-        else f'`{key}: [{{tags: [like69]}}, {{regex: "slides"}}]`'
+        else f"`{key}: [{{tags: [like69]}}, {{regex: 'slides'}}]`"
     )
     if key == "not" and not isinstance(value, list):
         return (parse_rule(value, path, line, section, nested=True),)
@@ -232,5 +245,5 @@ def _check_regex(pattern: str, path: str, line: int) -> None:
             path,
             line,
             f"bad regex {pattern[:60]!r}: {exc}",
-            "fix the pattern; put it in double quotes and escape special characters like \\( \\[ \\.",
+            "fix the pattern: put it in single quotes, and escape characters meant literally: \\( \\[ \\.",
         ) from None

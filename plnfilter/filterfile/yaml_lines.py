@@ -2,7 +2,9 @@
 
 Only `yaml.SafeLoader` machinery is used (no tags beyond plain data). The document is composed
 into nodes (aliases stay shared, so composing is cheap) and then walked into plain dicts and
-lists with a node budget, which stops "billion laughs" alias bombs before they expand.
+lists with a node budget, which stops "billion laughs" alias bombs before they expand. The walk
+also notes every plain value a ' #' cut short (`- #edtech`, `description: all about #edtech`),
+which YAML itself reads without a word.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from plnfilter.errors import FilterFileError
 from plnfilter.filterfile.lined import YList, YMap
+from plnfilter.filterfile.problems import CommentCut
+from plnfilter.filterfile.yaml_errors import syntax_error
 
 MAX_BYTES = 1_000_000
 MAX_NODES = 100_000  # values after alias expansion; a real filter file has a few hundred
@@ -77,18 +81,7 @@ def read_yaml(text: str, path: str) -> YMap:
         loader = _LineLoader(text, path)
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        problem = " ".join(part for part in (exc.context, exc.problem) if part) or "cannot be read"
-        hashtag_line = _commented_hashtag_line(text, line)
-        if hashtag_line:
-            raise FilterFileError(
-                path,
-                hashtag_line,
-                "YAML reads ' #' as the start of a comment, so this hashtag cut the line short",
-                "quote hashtags ('#edtech') or leave out the '#': tags: [edtech, pln]",
-            ) from None
-        raise FilterFileError(path, line, f"YAML syntax error: {problem}", _syntax_hint(problem)) from None
+        raise syntax_error(text, path, exc) from None
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, max(exc.position, 0)) + 1
         raise FilterFileError(
@@ -110,40 +103,71 @@ def read_yaml(text: str, path: str) -> YMap:
             "the file must be a mapping of keys such as `sources:` and `include:`",
             "start lines with `name:`, `sources:`, `exclude:`, `include:`, `rank:`",
         )
-    return _Walker(loader, path).value(node)
+    walker = _Walker(loader, path, text.splitlines())
+    top = walker.value(node)
+    top.comment_cuts = walker.cuts
+    return top
 
 
-_COMMENTED_HASHTAG = re.compile(r"(\[|,|:)\s*#\w")
-
-
-def _commented_hashtag_line(text: str, error_line: int) -> int:
-    """The first line up to the error where an unquoted `#tag` in a list or value became a comment."""
-    for number, line in enumerate(text.splitlines()[:error_line], start=1):
-        if not line.lstrip().startswith("#") and _COMMENTED_HASHTAG.search(line.split("'")[0].split('"')[0]):
-            return number
-    return 0
-
-
-def _syntax_hint(problem: str) -> str:
-    if "tab" in problem:
-        return "indent with spaces, not tabs"
-    if "escape" in problem:
-        return "in double quotes YAML reads backslashes itself: put regexes in single quotes, e.g. regex: '\\d+ tips'"
-    if "mapping values" in problem:
-        return "quote values that contain ': ' (for example regex: 'a: b')"
-    if "alias" in problem or "anchor" in problem:
-        return "define each &anchor once, before its *alias"
-    return "check the indentation (options sit two spaces in from their `- `) and the quoting on this line and the one before"
+_TAG_KEYS = ("tags", "tags_all", "hashtags")
+_CUT_AT_HASH = re.compile(r"\s+#\w")  # ' #edtech' right after a value: a hashtag, not a `# note`
 
 
 class _Walker:
     """Turns a node graph into YMap/YList/scalars, counting every value so aliases cannot explode."""
 
-    def __init__(self, loader: yaml.SafeLoader, path: str) -> None:
+    def __init__(self, loader: yaml.SafeLoader, path: str, lines: list[str]) -> None:
         self.loader = loader
         self.path = path
+        self.lines = lines
         self.count = 0
         self.active: set[int] = set()
+        self.cuts: list[FilterFileError] = []  # values a ' #' silently shortened
+        self.keys: list[str] = []  # the keys above the node being read
+
+    def check_cut(self, node, key: str | None) -> None:
+        """Note a plain scalar that YAML ended at ' #' although the line goes on: `- #edtech` (an
+        empty item) or `description: all about #edtech` (cut to 'all about')."""
+        if not isinstance(node, ScalarNode) or node.style is not None:
+            return
+        mark = node.end_mark
+        if mark.line >= len(self.lines):
+            return
+        content = self.lines[mark.line]
+        rest = content[mark.column :]
+        comment = rest.strip()
+        if node.value == "" and node.tag == "tag:yaml.org,2002:null":
+            if key is None and content[: mark.column].rstrip().endswith("-") and comment.startswith("#"):
+                word = comment.split()[0]
+                self.cuts.append(
+                    CommentCut(
+                        self.path,
+                        mark.line + 1,
+                        f"the item '- {word}' is empty: YAML reads ' #' as the start of a comment",
+                        f"put it in single quotes: - '{word}' (or leave out the '#': - {word.lstrip('#')})",
+                    )
+                )
+            return
+        if node.tag != "tag:yaml.org,2002:str" or not _CUT_AT_HASH.match(rest):
+            return
+        whole = content[node.start_mark.column :].strip() if node.start_mark.line == mark.line else ""
+        whole = whole or node.value + " " + comment
+        what = f"'{key}'" if key is not None else "this item"
+        owner = key if key is not None else (self.keys[-1] if self.keys else None)
+        if owner in _TAG_KEYS:
+            tags = ", ".join(word.lstrip("#") for word in whole.split())
+            hint = f"write each hashtag as a list item, without the '#': {owner}: [{tags}]"
+        else:
+            quoted = "'" + whole.replace("'", "''") + "'"
+            hint = f"put the whole value in single quotes: {f'{key}: ' if key is not None else '- '}{quoted}"
+        self.cuts.append(
+            CommentCut(
+                self.path,
+                mark.line + 1,
+                f"YAML reads ' {comment.split()[0]}' as the start of a comment, so {what} is cut to {node.value!r}",
+                hint,
+            )
+        )
 
     def value(self, node):
         line = node.start_mark.line + 1
@@ -216,7 +240,12 @@ class _Walker:
                     "keep one of them",
                 )
             out.key_lines[key] = key_line
-            out[key] = self.value(value_node)
+            self.keys.append(key)
+            try:
+                out[key] = self.value(value_node)
+            finally:
+                self.keys.pop()
+            self.check_cut(value_node, key)
         return out
 
     def sequence(self, node: SequenceNode, line: int) -> YList:
@@ -230,4 +259,5 @@ class _Walker:
         for item in node.value:
             out.item_lines.append(item.start_mark.line + 1)
             out.append(self.value(item))
+            self.check_cut(item, None)
         return out

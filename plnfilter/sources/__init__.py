@@ -1,12 +1,13 @@
 """Sources: each filter-file source expands into timelines; a timeline yields pages of Posts.
 
-A source module (`files`, `mastodon`, `bluesky`) exposes `timelines(spec) -> list[Timeline]`
-and imports its SDK only inside `fetch`, so `plnfilter query` never pays for atproto.
+One package per network (`mastodon/`, `bluesky/`, `files/`), registered in `registry.py`; this
+module holds what they all speak: Page, FetchContext, Timeline, and Refreshed for count refresh.
+A network imports its SDK only inside `fetch`, so `plnfilter query` never pays for atproto.
 """
 
 from __future__ import annotations
 
-import importlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -42,9 +43,18 @@ class FetchContext:
     max_wait: float = 30.0  # the longest rate-limit wait worth sitting out
     deadline: float | None = None  # time.monotonic() value by which to stop (--max-time)
     log: Callable[[str], None] = field(default=lambda message: None)
+    retries: dict[str, int] = field(default_factory=dict)  # source name -> transient failures retried
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def past_deadline(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def seconds_left(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def count_retry(self, source: str) -> None:
+        with self._lock:
+            self.retries[source] = self.retries.get(source, 0) + 1
 
 
 def in_chunks(items: list[str], size: int, ctx: FetchContext, source: str) -> Iterator[list[str]]:
@@ -62,7 +72,7 @@ class Timeline(Protocol):
     """One incremental stream with its own cursor (one hashtag on one instance, one list...)."""
 
     name: str  # unique key in the `sources` table, e.g. "mastodon:mastodon.social/tag/edtech"
-    network: str  # "mastodon" | "bluesky" | "file"
+    network: str  # its network's name in sources/registry.py
     host: str  # concurrency is bounded per host
     spec: str  # the source as written, for `plnfilter sources`
 
@@ -71,14 +81,41 @@ class Timeline(Protocol):
         ...
 
 
-_MODULES = {
-    "file": "plnfilter.sources.files",
-    "mastodon": "plnfilter.sources.mastodon",
-    "bluesky": "plnfilter.sources.bluesky",
-}
+@dataclass
+class Refreshed:
+    """What one count-refresh request brought back: current versions of archived posts (only their
+    counts are kept)."""
+
+    posts: list[Post]
+    asked: int  # posts asked about
+    missing: list[str]  # uris not returned: deleted, no longer visible, or unknown to that server
+    problems: list[str] = field(default_factory=list)
+    requests: int = 1
+    # What the request taught about the server's API, kept per server by the archive: a quirk
+    # (something it lacks) -> True when seen now, False when it is gone (the server was upgraded).
+    learnt: dict[str, bool] = field(default_factory=dict)
+
+
+_MALFORMED = (ValueError, TypeError, AttributeError, KeyError)
+
+
+def matched(wanted: set[str], answers: list[dict], to_post: Callable[[dict], Post]) -> Refreshed:
+    """The answers that are the posts asked about (by uri), normalised; malformed ones noted."""
+    posts: dict[str, Post] = {}
+    problems: list[str] = []
+    for answer in answers:
+        try:
+            post = to_post(answer)
+        except _MALFORMED as exc:
+            problems.append(f"skipped a malformed answer: {exc}")
+            continue
+        if post.uri in wanted:
+            posts[post.uri] = post
+    return Refreshed(list(posts.values()), len(wanted), sorted(wanted - set(posts)), problems)
 
 
 def timelines(spec: SourceSpec) -> list[Timeline]:
     """Expand one filter-file source into the timelines it names."""
-    module = importlib.import_module(_MODULES[spec.kind])
-    return module.timelines(spec)
+    from plnfilter.sources import registry
+
+    return registry.network(spec.kind).timelines(spec)

@@ -8,11 +8,19 @@ from typing import TYPE_CHECKING, Any
 # Each name is imported from its module on first use (PEP 562): `plnfilter query` needs the
 # read-only half and should not pay for the writers, the schema's dataclasses or sqlite-utils.
 _HOMES = {
-    "archive": ("BUSY_TIMEOUT_MS", "archive_errors", "db_errors", "open_archive", "open_readonly"),
+    "archive": (
+        "BUSY_TIMEOUT_MS",
+        "archive_errors",
+        "db_errors",
+        "open_archive",
+        "open_readonly",
+        "require_archive",
+    ),
     "read": ("get_post", "iter_posts"),
     "rows": ("OUTPUT_COLUMNS", "ROW_COLUMNS", "judged_row", "post_to_row", "row_to_post"),
     "save": ("Judged", "SaveResult", "save_page", "update_judgements"),
     "schema": ("MIGRATIONS", "migrate"),
+    "settings": ("archive_id", "ensure_archive_id"),
     "state": (
         "close_interrupted_runs",
         "finish_run",
@@ -33,11 +41,13 @@ if TYPE_CHECKING:
         db_errors,
         open_archive,
         open_readonly,
+        require_archive,
     )
     from plnfilter.store.read import get_post, iter_posts
     from plnfilter.store.rows import OUTPUT_COLUMNS, ROW_COLUMNS, judged_row, post_to_row, row_to_post
     from plnfilter.store.save import Judged, SaveResult, save_page, update_judgements
     from plnfilter.store.schema import MIGRATIONS, migrate
+    from plnfilter.store.settings import archive_id, ensure_archive_id
     from plnfilter.store.state import (
         close_interrupted_runs,
         finish_run,
@@ -71,8 +81,10 @@ __all__ = [
     "Judged",
     "SaveResult",
     "archive_errors",
+    "archive_id",
     "close_interrupted_runs",
     "db_errors",
+    "ensure_archive_id",
     "finish_run",
     "get_cursor",
     "get_post",
@@ -85,6 +97,7 @@ __all__ = [
     "open_readonly",
     "post_to_row",
     "record_source_error",
+    "require_archive",
     "row_to_post",
     "save_page",
     "start_run",

@@ -147,11 +147,18 @@ def _deny_writes(
     return sqlite3.SQLITE_DENY
 
 
-def open_readonly(path: str | Path) -> sqlite3.Connection:
-    """A connection that cannot write: opened `mode=ro`, `query_only`, and an authorizer denying writes."""
+def require_archive(path: str | Path) -> Path:
+    """The archive's path, or ArchiveError when there is no file there: commands that only read or
+    re-judge the archive refuse to create an empty one from a mistyped --db."""
     path = Path(path)
     if not path.exists():
         raise ArchiveError(f"no archive at {path}", "run `plnfilter run FILTER` first")
+    return path
+
+
+def open_readonly(path: str | Path) -> sqlite3.Connection:
+    """A connection that cannot write: opened `mode=ro`, `query_only`, and an authorizer denying writes."""
+    path = require_archive(path)
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
     with archive_errors(path):
         conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from plnfilter.store.schema import POST_SCHEMA
+from plnfilter.store.columns import POST_SCHEMA
 
 if TYPE_CHECKING:
     from plnfilter.post import Post
@@ -52,6 +52,9 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "last_seen",
 )
 """Default output columns, in this order; `html` and `raw` only when asked for by `Selection.columns`."""
+
+ALL_COLUMNS: tuple[str, ...] = OUTPUT_COLUMNS + ("html", "raw")
+"""Every column a selection may ask for."""
 
 JSON_LIST_COLUMNS = frozenset({"tags", "links", "mentions", "reposted_by", "media_alt", "matched"})
 BOOL_COLUMNS = frozenset({"author_bot", "has_media", "sensitive", "kept"})

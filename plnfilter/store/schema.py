@@ -1,7 +1,19 @@
-"""The archive's tables, created and changed by numbered migrations recorded in `_migrations`."""
+"""The archive's tables, created and changed by numbered migrations recorded in `_migrations`.
+
+Every migration is a frozen snapshot: the literal SQL it shipped with, never built from the live
+column lists in `store/columns.py`, so an archive made by any release and a fresh one pass through
+the same statements and end with the same schema.
+
+Adding a migration: append a function `mNNN_what_it_does(db)` below and to `MIGRATIONS`, writing
+its SQL out in full (`ALTER TABLE "posts" ADD COLUMN ...`, `CREATE INDEX ...`); change
+`store/columns.py` to match; add `tests/fixtures/archives/schema-NNN.db` made by that code (see the
+README there). Never edit, rename or reorder a migration that has shipped: archives have recorded it
+by name and will not run it again.
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -11,97 +23,135 @@ from plnfilter.times import now_utc, to_iso
 if TYPE_CHECKING:
     import sqlite_utils
 
-FTS_COLUMNS = ("text", "author", "tags", "spoiler")
+# The text of each CREATE is what SQLite keeps in sqlite_master, written as sqlite-utils wrote it
+# when these migrations shipped, so fresh archives match the ones made then.
+_M001_POSTS = """CREATE TABLE "posts" (
+   "id" INTEGER PRIMARY KEY,
+   "uri" TEXT NOT NULL,
+   "network" TEXT NOT NULL,
+   "url" TEXT,
+   "author" TEXT,
+   "author_name" TEXT,
+   "author_id" TEXT,
+   "author_bot" INTEGER,
+   "author_followers" INTEGER,
+   "created_at" TEXT,
+   "text" TEXT,
+   "html" TEXT,
+   "lang" TEXT,
+   "tags" TEXT,
+   "links" TEXT,
+   "mentions" TEXT,
+   "reply_to" TEXT,
+   "quote_of" TEXT,
+   "reposted_by" TEXT,
+   "has_media" INTEGER,
+   "media_alt" TEXT,
+   "sensitive" INTEGER,
+   "spoiler" TEXT,
+   "likes" INTEGER,
+   "reposts" INTEGER,
+   "replies" INTEGER,
+   "quotes" INTEGER,
+   "card_url" TEXT,
+   "card_title" TEXT,
+   "source" TEXT,
+   "kept" INTEGER,
+   "score" REAL,
+   "matched" TEXT,
+   "first_seen" TEXT,
+   "last_seen" TEXT,
+   "raw" TEXT
+)"""
 
-# Column name -> SQLite type, in table order. `id` is the rowid alias: a table whose rowid is not an
-# INTEGER PRIMARY KEY may renumber rows on VACUUM, which would silently break the FTS index.
-POST_SCHEMA: dict[str, type] = {
-    "id": int,
-    "uri": str,
-    "network": str,
-    "url": str,
-    "author": str,
-    "author_name": str,
-    "author_id": str,
-    "author_bot": int,
-    "author_followers": int,
-    "created_at": str,
-    "text": str,
-    "html": str,
-    "lang": str,
-    "tags": str,
-    "links": str,
-    "mentions": str,
-    "reply_to": str,
-    "quote_of": str,
-    "reposted_by": str,
-    "has_media": int,
-    "media_alt": str,
-    "sensitive": int,
-    "spoiler": str,
-    "likes": int,
-    "reposts": int,
-    "replies": int,
-    "quotes": int,
-    "card_url": str,
-    "card_title": str,
-    "source": str,
-    "kept": int,
-    "score": float,
-    "matched": str,
-    "first_seen": str,
-    "last_seen": str,
-    "raw": str,
-}
+_M002_POST_SOURCES = """CREATE TABLE "post_sources" (
+   "uri" TEXT NOT NULL,
+   "source" TEXT NOT NULL,
+   "first_seen" TEXT
+)"""
+
+_M002_SOURCES = """CREATE TABLE "sources" (
+   "name" TEXT PRIMARY KEY,
+   "network" TEXT,
+   "spec" TEXT,
+   "cursor" TEXT,
+   "last_run" TEXT,
+   "last_error" TEXT
+)"""
+
+_M002_RUNS = """CREATE TABLE "runs" (
+   "id" INTEGER PRIMARY KEY,
+   "started" TEXT,
+   "finished" TEXT,
+   "filter_file" TEXT,
+   "fetched" INTEGER,
+   "new" INTEGER,
+   "kept" INTEGER,
+   "errors" TEXT,
+   "status" TEXT,
+   "per_source" TEXT
+)"""
+
+_M003_POSTS_FTS = """CREATE VIRTUAL TABLE "posts_fts" USING FTS5 (
+    "text", "author", "tags", "spoiler",
+    content="posts"
+)"""
+
+_M003_POSTS_AI = """CREATE TRIGGER "posts_ai" AFTER INSERT ON "posts" BEGIN
+  INSERT INTO "posts_fts" (rowid, "text", "author", "tags", "spoiler") VALUES (new.rowid, new."text", new."author", new."tags", new."spoiler");
+END"""
+
+_M003_POSTS_AD = """CREATE TRIGGER "posts_ad" AFTER DELETE ON "posts" BEGIN
+  INSERT INTO "posts_fts" ("posts_fts", rowid, "text", "author", "tags", "spoiler") VALUES('delete', old.rowid, old."text", old."author", old."tags", old."spoiler");
+END"""
+
+# The update trigger's two statements: take the old text out of the index, put the new text in.
+_FTS_DELETE_OLD = (
+    'INSERT INTO "posts_fts" ("posts_fts", rowid, "text", "author", "tags", "spoiler") '
+    'VALUES(\'delete\', old.rowid, old."text", old."author", old."tags", old."spoiler");'
+)
+_FTS_INSERT_NEW = (
+    'INSERT INTO "posts_fts" (rowid, "text", "author", "tags", "spoiler") '
+    'VALUES (new.rowid, new."text", new."author", new."tags", new."spoiler");'
+)
 
 
 def m001_posts(db: sqlite_utils.Database) -> None:
     """Posts keyed by uri, with the verdict and score they were given."""
-    db["posts"].create(POST_SCHEMA, pk="id", not_null={"uri", "network"})
-    db["posts"].create_index(["uri"], unique=True, index_name="posts_uri")
-    db["posts"].create_index(["created_at"], index_name="posts_created_at")
-    db["posts"].create_index(["kept", "score"], index_name="posts_kept_score")
-    db["posts"].create_index(["author"], index_name="posts_author")
+    db.execute(_M001_POSTS)
+    db.execute('CREATE UNIQUE INDEX "posts_uri"\n    ON "posts" ("uri")')
+    db.execute('CREATE INDEX "posts_created_at"\n    ON "posts" ("created_at")')
+    db.execute('CREATE INDEX "posts_kept_score"\n    ON "posts" ("kept", "score")')
+    db.execute('CREATE INDEX "posts_author"\n    ON "posts" ("author")')
 
 
 def m002_sources_and_runs(db: sqlite_utils.Database) -> None:
     """Which source found which post, each source's cursor, and the history of runs."""
-    db["post_sources"].create({"uri": str, "source": str, "first_seen": str}, not_null={"uri", "source"})
-    db["post_sources"].create_index(["uri", "source"], unique=True, index_name="post_sources_uri_source")
-    db["post_sources"].create_index(["source"], index_name="post_sources_source")
-    db["sources"].create(
-        {"name": str, "network": str, "spec": str, "cursor": str, "last_run": str, "last_error": str},
-        pk="name",
-    )
-    db["runs"].create(
-        {
-            "id": int,
-            "started": str,
-            "finished": str,
-            "filter_file": str,
-            "fetched": int,
-            "new": int,
-            "kept": int,
-            "errors": str,
-            "status": str,
-            "per_source": str,
-        },
-        pk="id",
-    )
+    db.execute(_M002_POST_SOURCES)
+    db.execute('CREATE UNIQUE INDEX "post_sources_uri_source"\n    ON "post_sources" ("uri", "source")')
+    db.execute('CREATE INDEX "post_sources_source"\n    ON "post_sources" ("source")')
+    db.execute(_M002_SOURCES)
+    db.execute(_M002_RUNS)
 
 
 def m003_posts_fts(db: sqlite_utils.Database) -> None:
-    """Full-text search Datasette finds by itself; the update trigger only fires on indexed columns."""
-    db["posts"].enable_fts(list(FTS_COLUMNS), create_triggers=True)
-    # sqlite-utils' trigger re-indexes on every UPDATE; re-scoring the archive (`plnfilter apply`)
-    # touches only kept/score/matched, so narrow it to the indexed columns.
-    cols = ", ".join(f'"{c}"' for c in FTS_COLUMNS)
-    old = ", ".join(f'old."{c}"' for c in FTS_COLUMNS)
-    new = ", ".join(f'new."{c}"' for c in FTS_COLUMNS)
+    """Full-text search Datasette finds by itself; the update trigger only fires on indexed columns.
+
+    Re-scoring the archive (`plnfilter apply`) touches only kept/score/matched, so the update trigger
+    is narrowed to the indexed columns (sqlite-utils' own re-indexed on every UPDATE).
+    """
+    db.execute(_M003_POSTS_FTS)
+    db.execute(
+        'INSERT INTO "posts_fts" (rowid, "text", "author", "tags", "spoiler")\n'
+        '    SELECT rowid, "text", "author", "tags", "spoiler" FROM "posts";'
+    )
+    db.execute(_M003_POSTS_AI)
+    db.execute(_M003_POSTS_AD)
     db.execute('DROP TRIGGER IF EXISTS "posts_au"')
-    delete = f'INSERT INTO "posts_fts" ("posts_fts", rowid, {cols}) VALUES(\'delete\', old.rowid, {old});'
-    insert = f'INSERT INTO "posts_fts" (rowid, {cols}) VALUES (new.rowid, {new});'  # noqa: S608
-    db.execute(f'CREATE TRIGGER "posts_au" AFTER UPDATE OF {cols} ON "posts" BEGIN {delete} {insert} END')
+    db.execute(
+        'CREATE TRIGGER "posts_au" AFTER UPDATE OF "text", "author", "tags", "spoiler" ON "posts" '
+        f"BEGIN {_FTS_DELETE_OLD} {_FTS_INSERT_NEW} END"
+    )
 
 
 def m004_cheaper_post_indexes(db: sqlite_utils.Database) -> None:
@@ -114,15 +164,12 @@ def m004_cheaper_post_indexes(db: sqlite_utils.Database) -> None:
     db.execute('DROP INDEX IF EXISTS "posts_author"')
     db.execute('DROP INDEX IF EXISTS "posts_kept_score"')
     db.execute('CREATE INDEX "posts_kept_by_score" ON "posts" ("score") WHERE "kept" = 1')
-    cols = ", ".join(f'"{c}"' for c in FTS_COLUMNS)
-    old = ", ".join(f'old."{c}"' for c in FTS_COLUMNS)
-    new = ", ".join(f'new."{c}"' for c in FTS_COLUMNS)
-    changed = " OR ".join(f'old."{c}" IS NOT new."{c}"' for c in FTS_COLUMNS)
     db.execute('DROP TRIGGER IF EXISTS "posts_au"')
-    delete = f'INSERT INTO "posts_fts" ("posts_fts", rowid, {cols}) VALUES(\'delete\', old.rowid, {old});'
-    insert = f'INSERT INTO "posts_fts" (rowid, {cols}) VALUES (new.rowid, {new});'  # noqa: S608
     db.execute(
-        f'CREATE TRIGGER "posts_au" AFTER UPDATE OF {cols} ON "posts" WHEN {changed} BEGIN {delete} {insert} END'
+        'CREATE TRIGGER "posts_au" AFTER UPDATE OF "text", "author", "tags", "spoiler" ON "posts" '
+        'WHEN old."text" IS NOT new."text" OR old."author" IS NOT new."author" '
+        'OR old."tags" IS NOT new."tags" OR old."spoiler" IS NOT new."spoiler" '
+        f"BEGIN {_FTS_DELETE_OLD} {_FTS_INSERT_NEW} END"
     )
 
 
@@ -142,7 +189,16 @@ def m005_post_sources_by_post_id(db: sqlite_utils.Database) -> None:
     db.execute('CREATE UNIQUE INDEX "post_sources_source_post" ON "post_sources" ("source", "post_id")')
 
 
-def m006_server_quirks(db: sqlite_utils.Database) -> None:
+def m006_settings(db: sqlite_utils.Database) -> None:
+    """What an archive keeps about itself, by key; first its own id, made once, from which the Atom
+    feeds written from it take ids that stay the same from one export to the next."""
+    db.execute('CREATE TABLE IF NOT EXISTS "settings" ("key" TEXT PRIMARY KEY, "value" TEXT NOT NULL)')
+    db.execute(
+        'INSERT OR IGNORE INTO "settings" ("key", "value") VALUES (\'archive_id\', ?)', [str(uuid.uuid4())]
+    )
+
+
+def m007_server_quirks(db: sqlite_utils.Database) -> None:
     """What a server's API lacks (store/servers.py), with when it was last seen lacking it."""
     db.execute(
         'CREATE TABLE "server_quirks" ("server" TEXT NOT NULL, "quirk" TEXT NOT NULL, '
@@ -156,7 +212,8 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m003_posts_fts,
     m004_cheaper_post_indexes,
     m005_post_sources_by_post_id,
-    m006_server_quirks,
+    m006_settings,
+    m007_server_quirks,
 ]
 
 

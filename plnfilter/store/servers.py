@@ -15,15 +15,14 @@ if TYPE_CHECKING:
     Db = sqlite_utils.Database | sqlite3.Connection
 
 
-def quirk_noted(db: Db, server: str, quirk: str) -> str | None:
-    """When `quirk` was last seen on `server` (ISO time), or None if it never was."""
+def quirks_of(db: Db, server: str) -> dict[str, str]:
+    """Every quirk seen on `server`, with when it was last seen (ISO time)."""
     conn = as_connection(db)
     with db_errors(conn):
-        row = conn.execute(
-            'SELECT "noted_at" FROM "server_quirks" WHERE "server" = ? AND "quirk" = ?',
-            [clean_text(server), quirk],
-        ).fetchone()
-    return row[0] if row else None
+        rows = conn.execute(
+            'SELECT "quirk", "noted_at" FROM "server_quirks" WHERE "server" = ?', [clean_text(server)]
+        ).fetchall()
+    return {quirk: noted_at for quirk, noted_at in rows}
 
 
 def note_quirk(db: Db, server: str, quirk: str, now: str) -> None:

@@ -1,5 +1,6 @@
 """A loopback HTTP proxy in front of the AppView that can break on purpose: stop after N requests,
-answer 429 with RateLimit headers, or damage one post view in a JSON page."""
+answer 429 with RateLimit headers, answer a server error (502/503/504) to chosen requests, or
+damage one post view in a JSON page."""
 
 from __future__ import annotations
 
@@ -20,11 +21,13 @@ class BreakingProxy:
         allow: int | None = None,
         rate_limit: Callable[[int], dict | None] | None = None,
         mutate: Callable[[dict], dict] | None = None,
+        fail: Callable[[int], int | None] | None = None,
     ) -> None:
         self.upstream = upstream.rstrip("/")
         self.allow = allow
         self.rate_limit = rate_limit
         self.mutate = mutate
+        self.fail = fail  # request number -> an HTTP status to answer instead of forwarding
         self.requests: list[str] = []
         proxy = self
 
@@ -35,6 +38,10 @@ class BreakingProxy:
                 if proxy.allow is not None and number > proxy.allow:
                     self.close_connection = True
                     threading.Thread(target=proxy.stop, daemon=True).start()
+                    return
+                failure = proxy.fail(number) if proxy.fail else None
+                if failure is not None:
+                    self._send(failure, b"<html><body>Bad Gateway</body></html>", {})
                     return
                 limited = proxy.rate_limit(number) if proxy.rate_limit else None
                 if limited is not None:

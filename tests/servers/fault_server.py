@@ -457,7 +457,7 @@ def cursor_gaps(server: FaultServer, state: ArchiveState) -> dict[str, int]:
     for name, cursor in state.cursors.items():
         if cursor and "/tag/" in name:
             tag = name.rsplit("/tag/", 1)[1].split("/")[0]
-            if cursor.startswith("{"):  # a first-run walk a failure interrupted (sources/mastodon.py)
+            if cursor.startswith("{"):  # a first-run walk a failure interrupted (sources/mastodon/fetch.py)
                 walk = json.loads(cursor)
                 gaps[name] = len(server.ids_between(tag, walk["walk_below"], walk["walk_top"]) - saved)
                 continue
@@ -477,13 +477,13 @@ PRELOAD = [
     "plnfilter.rules",
     "plnfilter.rank",
     "plnfilter.store",
-    "plnfilter.sources.mastodon",
-    "plnfilter.sources.mastodon_http",
+    "plnfilter.sources.mastodon.fetch",
+    "plnfilter.sources.mastodon.client",
     "mastodon",
     "filelock",
     "atproto",
-    "plnfilter.sources.bluesky",
-    "plnfilter.sources.bluesky_session",
+    "plnfilter.sources.bluesky.fetch",
+    "plnfilter.sources.bluesky.session",
 ]
 
 

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit
 
 from plnfilter.errors import SourceError
 from plnfilter.post import POST_FIELDS, Post
@@ -24,6 +23,7 @@ PAGE_SIZE = 500
 
 
 def timelines(spec) -> list[FileTimeline]:
+    """One timeline: the file."""
     path = Path(spec.target)
     return [
         FileTimeline(name=f"file:{spec.options.get('name') or path.name}", path=path, spec=f"file: {path}")
@@ -121,33 +121,23 @@ def _items(document: Any) -> Iterable[Any]:
     raise ValueError(f"expected objects, found {type(document).__name__}")
 
 
-def kind_of(obj: Any) -> str:
-    """'mastodon', 'bluesky' or 'plnfilter' (our own export row); '' when unrecognised."""
-    if not isinstance(obj, dict):
-        return ""
-    if "account" in obj and ("content" in obj or "reblog" in obj):
-        return "mastodon"
-    if "post" in obj or ("record" in obj and "author" in obj):
-        return "bluesky"
-    if "network" in obj and "uri" in obj:
-        return "plnfilter"
-    return ""
+def is_row(obj: Any) -> bool:
+    """plnfilter's own JSONL row (from `query`, `export`, `filter`)."""
+    return isinstance(obj, dict) and "network" in obj and "uri" in obj
 
 
 def posts_from_objects(objects: Iterable[Any], source: str) -> tuple[list[Post], list[str]]:
-    """Normalise every object; a malformed one is reported and skipped, never fatal."""
-    from plnfilter.normalize import bluesky, mastodon
+    """Normalise every object by the network that sent it; a malformed one is reported and skipped, never fatal."""
+    from plnfilter.sources import registry
 
     posts: list[Post] = []
     problems: list[str] = []
     for index, obj in enumerate(objects):
-        kind = kind_of(obj)
+        network = registry.recognise(obj)
         try:
-            if kind == "mastodon":
-                posts.append(mastodon.to_post(obj, instance_of(obj), source))
-            elif kind == "bluesky":
-                posts.append(bluesky.to_post(obj, source))
-            elif kind == "plnfilter":
+            if network is not None:
+                posts.append(network.to_post(obj, source))
+            elif is_row(obj):
                 posts.append(post_from_row(obj, source))
             else:
                 problems.append(f"item {index + 1}: not a Mastodon status, Bluesky post or plnfilter row")
@@ -155,12 +145,6 @@ def posts_from_objects(objects: Iterable[Any], source: str) -> tuple[list[Post],
             ident = obj.get("uri") or obj.get("post", {}).get("uri") if isinstance(obj, dict) else None
             problems.append(f"item {index + 1} ({ident or 'no uri'}): skipped, {type(exc).__name__}: {exc}")
     return posts, problems
-
-
-def instance_of(status: dict) -> str:
-    """The instance a saved status was fetched from is not recorded; the account's host is the best guess."""
-    url = (status.get("account") or {}).get("url") or status.get("url") or status.get("uri") or ""
-    return urlsplit(url).netloc
 
 
 _LIST_FIELDS = {"tags", "links", "mentions", "reposted_by", "media_alt"}
@@ -187,6 +171,8 @@ def post_from_row(row: dict, source: str) -> Post:
             value = str(value)
         values[name] = value
     values["source"] = source or values.get("source", "")
-    if not values.get("uri") or values.get("network") not in ("mastodon", "bluesky"):
+    from plnfilter.sources import registry
+
+    if not values.get("uri") or values.get("network") not in registry.post_networks():
         raise ValueError("row lacks a uri or a network")
     return Post(**values)

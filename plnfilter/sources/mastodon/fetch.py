@@ -27,14 +27,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from plnfilter.errors import SourceError
-from plnfilter.normalize.mastodon import instance_base, to_post
 from plnfilter.sources import FetchContext, Page, in_chunks
+from plnfilter.sources.mastodon.normalize import instance_base, to_post
 from plnfilter.times import normalise_iso, to_iso
 
 if TYPE_CHECKING:
     from plnfilter.filterfile import SourceSpec
     from plnfilter.post import Post
-    from plnfilter.sources.mastodon_http import MastodonClient, RawPage
+    from plnfilter.sources.mastodon.client import MastodonClient, RawPage
 
 DEFAULT_MAX_PAGES = 10
 PAGE_LIMIT = 40  # the most Mastodon serves per request
@@ -56,8 +56,8 @@ class MastodonTimeline:
 
     def fetch(self, cursor: str | None, ctx: FetchContext) -> Iterator[Page]:
         """Yield pages (see the module docstring); raise SourceError after yielding what was fetched."""
-        from plnfilter.auth_mastodon import token_for
-        from plnfilter.sources.mastodon_http import MastodonClient, NotFound
+        from plnfilter.sources.mastodon.auth import token_for
+        from plnfilter.sources.mastodon.client import MastodonClient, NotFound
 
         client = MastodonClient(self.instance, token_for(self.instance), ctx, self.name, self._not_found())
         endpoint, params = self._endpoint(client)
@@ -256,8 +256,8 @@ def fetch_statuses_by_id(
     Same client as the timelines (token, timeouts, bounded rate-limit waits). Raises NotOffered on a
     server without `GET /api/v1/statuses` (before Mastodon 4.3), SourceError for anything else.
     """
-    from plnfilter.auth_mastodon import token_for
-    from plnfilter.sources.mastodon_http import MastodonClient
+    from plnfilter.sources.mastodon.auth import token_for
+    from plnfilter.sources.mastodon.client import MastodonClient
 
     client = MastodonClient(instance, token_for(instance), ctx, source, "statuses")
     for chunk in in_chunks(ids, MULTI_GET, ctx, source):
@@ -269,8 +269,8 @@ def fetch_statuses_one_by_one(
 ) -> Iterator[tuple[list[str], list[dict[str, Any]]]]:
     """Like `fetch_statuses_by_id`, one `GET /api/v1/statuses/:id` per id, for servers without the
     multi-get (GoToSocial, Mastodon before 4.3); a status gone or no longer visible gives []."""
-    from plnfilter.auth_mastodon import token_for
-    from plnfilter.sources.mastodon_http import MastodonClient
+    from plnfilter.sources.mastodon.auth import token_for
+    from plnfilter.sources.mastodon.client import MastodonClient
 
     client = MastodonClient(instance, token_for(instance), ctx, source, "statuses")
     for chunk in in_chunks(ids, 1, ctx, source):

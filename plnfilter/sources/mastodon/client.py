@@ -1,12 +1,13 @@
 """One place that talks HTTP to a Mastodon instance: raw JSON pages, bounded rate-limit waits, typed errors.
 
-Why not Mastodon.py's `timeline_hashtag` & co.: they cast every status into entity objects
-(~4 ms each), compare ids as numbers (a TypeError on the ULIDs GoToSocial uses), call
-`/api/v2/instance` before each tag timeline, and `fetch_remaining` walks a tag's whole history.
-So Mastodon.py is kept for what it does well (the session, auth header, user agent, timeout,
-`X-RateLimit-*` parsing including ISO resets and clock skew, HTTP status -> exception) through its
-request core with `return_response_object=True`, and the JSON is parsed here. `ratelimit_method`
-is "throw": waiting is decided here, bounded by `FetchContext.max_wait` and the deadline.
+Our own small client over the REST API, as toot has (`requests`, which Mastodon.py brings along):
+Mastodon.py's `timeline_hashtag` & co. cast every status into entity objects (~4 ms each), compare
+ids as numbers (a TypeError on the ULIDs GoToSocial uses), call `/api/v2/instance` before each tag
+timeline, and `fetch_remaining` walks a tag's whole history; and its request core is private.
+Here: the session, bearer token, user agent, timeout, `X-RateLimit-*` (ISO resets, corrected for
+the server's clock), HTTP status -> SourceError with a next step. Waits and retries follow the
+shared policy of plnfilter/sources/transport.py, bounded by `FetchContext.max_wait` and the deadline.
+https://docs.joinmastodon.org/api/rate-limits/
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from plnfilter.errors import RateLimited, SourceError
-from plnfilter.normalize.mastodon import instance_base
 from plnfilter.sources import FetchContext
+from plnfilter.sources.mastodon.normalize import instance_base
+from plnfilter.sources.transport import RETRIED_STATUS, Transient, wait_for_rate_limit, with_retries
+from plnfilter.times import parse_iso
 
 USER_AGENT = "plnfilter (+https://github.com/plnfilter/plnfilter)"
 MAX_RATE_LIMIT_RETRIES = 3
@@ -73,7 +77,7 @@ class MastodonClient:
         source: str,
         not_found: str = "not found",
     ) -> None:
-        from mastodon import Mastodon
+        import requests
 
         self.base, self.host = instance_base(instance)
         self.token = token
@@ -82,14 +86,10 @@ class MastodonClient:
         self.not_found = not_found
         self.sleep: Callable[[float], None] = time.sleep
         self._spent_until: float | None = None  # epoch when the spent rate limit resets
-        self.api = Mastodon(
-            access_token=token,
-            api_base_url=self.base,
-            request_timeout=ctx.timeout,
-            ratelimit_method="throw",
-            version_check_mode="none",
-            user_agent=USER_AGENT,
-        )
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
 
     def past_deadline(self) -> bool:
         return self.ctx.past_deadline()
@@ -140,7 +140,9 @@ class MastodonClient:
         """
         for _attempt in range(MAX_RATE_LIMIT_RETRIES + 1):
             self._wait_for_reset()
-            response = self._request(endpoint, params, optional)
+            response = with_retries(
+                lambda: self._request(endpoint, params, optional), self.ctx, self.source, self.sleep
+            )
             if response is not None:
                 try:
                     return json.loads(response.content), response
@@ -160,103 +162,119 @@ class MastodonClient:
             return
         wait = self._spent_until - time.time()
         self._spent_until = None
-        if wait <= 0:
-            return
-        deadline_left = None if self.ctx.deadline is None else self.ctx.deadline - time.monotonic()
-        if wait > self.ctx.max_wait or (deadline_left is not None and wait > deadline_left):
-            raise RateLimited(
+        wait_for_rate_limit(
+            self.ctx,
+            wait,
+            f"{self.source}: rate limit of {self.host} spent, waiting {wait:.0f}s for it to reset",
+            lambda wait: RateLimited(
                 self.source,
                 f"rate limit of {self.host} spent; it resets in {wait:.0f}s",
                 "the cursor is saved and the next run continues from there",
-            )
-        self.ctx.log(f"{self.source}: rate limit of {self.host} spent, waiting {wait:.0f}s for it to reset")
-        self.sleep(wait)
-
-    def _request(self, endpoint: str, params: dict[str, Any], optional: bool = False) -> Any | None:
-        """The response, or None after a 429 (with the reset noted for `_wait_for_reset`)."""
-        from mastodon import (
-            MastodonAPIError,
-            MastodonNetworkError,
-            MastodonNotFoundError,
-            MastodonRatelimitError,
-            MastodonServerError,
-            MastodonUnauthorizedError,
+            ),
+            self.sleep,
         )
 
-        api = self.api
-        api.ratelimit_remaining = None  # only this response's headers count
-        api.ratelimit_reset = None
+    def _request(self, endpoint: str, params: dict[str, Any], optional: bool = False) -> Any | None:
+        """The response, or None after a 429 (with the reset noted for `_wait_for_reset`); raises
+        Transient for a failure worth another try (see transport.py)."""
+        import requests
+
         try:
-            response = api._Mastodon__api_request("GET", endpoint, dict(params), return_response_object=True)
-        except MastodonRatelimitError:
-            if not api.ratelimit_reset:
-                raise RateLimited(
-                    self.source,
-                    f"{self.host} answered 429 Too Many Requests without saying when the limit resets",
-                    "the cursor is saved; run again later",
-                ) from None
-            self._spent_until = api.ratelimit_reset
-            return None
-        except MastodonUnauthorizedError:
-            if self.token:
-                raise SourceError(
-                    self.source,
-                    f"{self.host} rejected the access token (401)",
-                    f"create a new token on {self.host} and run `plnfilter auth mastodon {_auth_target(self.base)}`",
-                ) from None
-            raise SourceError(
-                self.source,
-                f"{self.host} requires login for this timeline (401)",
-                f"run `plnfilter auth mastodon {_auth_target(self.base)}` or set {_env_hint(self.host)}",
-            ) from None
-        except MastodonNotFoundError:
-            if optional:
-                raise self._not_offered(endpoint, "404 Not Found") from None
-            raise NotFound(
-                self.source, f"{self.not_found} on {self.host} (404)", "check the filter file"
-            ) from None
-        except MastodonServerError as exc:
-            if optional and _code_of(exc) in _NOT_OFFERED:
-                raise self._not_offered(endpoint, _status_of(exc)) from None
-            raise SourceError(
-                self.source,
-                f"{self.host} answered {_status_of(exc)} (server error)",
-                "the server is having trouble; the next run retries from the saved cursor",
-            ) from None
-        except MastodonNetworkError as exc:
-            if "timed out" in str(exc).lower() or "timeout" in str(exc).lower():
-                raise SourceError(
+            # `auth` as a no-op: requests must never swap our bearer token for a ~/.netrc login.
+            response = self.session.get(
+                self.base + endpoint, params=params, timeout=self.ctx.timeout, auth=lambda request: request
+            )
+        except requests.exceptions.ReadTimeout:
+            raise Transient(
+                SourceError(
                     self.source,
                     f"no answer from {self.host} within {self.ctx.timeout:g}s",
                     "the next run retries from the saved cursor; raise the timeout if the server is slow",
+                ),
+                f"no answer within {self.ctx.timeout:g}s",
+            ) from None
+        except requests.exceptions.Timeout:
+            raise SourceError(
+                self.source,
+                f"no answer from {self.host} within {self.ctx.timeout:g}s",
+                "the next run retries from the saved cursor; raise the timeout if the server is slow",
+            ) from None
+        except requests.exceptions.RequestException as exc:
+            if "timed out" in str(exc).lower():  # a read timeout urllib3 reports as a connection error
+                raise Transient(
+                    SourceError(
+                        self.source,
+                        f"no answer from {self.host} within {self.ctx.timeout:g}s",
+                        "the next run retries from the saved cursor; raise the timeout if the server is slow",
+                    ),
+                    f"no answer within {self.ctx.timeout:g}s",
                 ) from None
             if any(sign in str(exc) for sign in _BROKEN_CONNECTION):
-                raise SourceError(
-                    self.source,
-                    f"the connection to {self.host} broke before the answer was complete",
-                    "the next run retries from the saved cursor",
+                raise Transient(
+                    SourceError(
+                        self.source,
+                        f"the connection to {self.host} broke before the answer was complete",
+                        "the next run retries from the saved cursor",
+                    ),
+                    "the connection broke",
                 ) from None
             raise SourceError(
                 self.source,
                 f"could not connect to {self.host}",
                 f"check the instance name `{self.host}` and the network connection",
             ) from None
-        except MastodonAPIError as exc:
-            if optional and _code_of(exc) in _NOT_OFFERED:
-                raise self._not_offered(endpoint, _status_of(exc)) from None
-            status = _status_of(exc)
-            hint = (
-                "check the token's scopes (read) and the filter file"
-                if status.startswith("403")
-                else "check the filter file"
-            )
-            raise SourceError(
-                self.source, f"{self.host} answered {status}: {_error_text(exc, self.token)}", hint
-            ) from None
-        remaining = api.ratelimit_remaining
-        if remaining is not None and remaining <= 0 and api.ratelimit_reset:
-            self._spent_until = api.ratelimit_reset
+        code = response.status_code
+        reset = _reset_of(response.headers)
+        if code == 429:
+            if reset is None:
+                raise RateLimited(
+                    self.source,
+                    f"{self.host} answered 429 Too Many Requests without saying when the limit resets",
+                    "the cursor is saved; run again later",
+                )
+            self._spent_until = reset
+            return None
+        if code >= 400:
+            self._raise_for(response, endpoint, optional)
+        remaining = _int_header(response.headers, "X-RateLimit-Remaining")
+        if remaining is not None and remaining <= 0 and reset:
+            self._spent_until = reset
         return response
+
+    def _raise_for(self, response: Any, endpoint: str, optional: bool) -> None:
+        code = response.status_code
+        status = f"{code} {response.reason or ''}".strip()
+        if code == 401:
+            if self.token:
+                raise SourceError(
+                    self.source,
+                    f"{self.host} rejected the access token (401)",
+                    f"create a new token on {self.host} and run `plnfilter auth mastodon {_auth_target(self.base)}`",
+                )
+            raise SourceError(
+                self.source,
+                f"{self.host} requires login for this timeline (401)",
+                f"run `plnfilter auth mastodon {_auth_target(self.base)}` or set {_env_hint(self.host)}",
+            )
+        if optional and code in _NOT_OFFERED:
+            raise self._not_offered(endpoint, "404 Not Found" if code == 404 else status)
+        if code == 404:
+            raise NotFound(self.source, f"{self.not_found} on {self.host} (404)", "check the filter file")
+        if code >= 500:
+            error = SourceError(
+                self.source,
+                f"{self.host} answered {status} (server error)",
+                "the server is having trouble; the next run retries from the saved cursor",
+            )
+            if code in RETRIED_STATUS:
+                raise Transient(error, f"{self.host} answered {status}")
+            raise error
+        hint = (
+            "check the token's scopes (read) and the filter file" if code == 403 else "check the filter file"
+        )
+        raise SourceError(
+            self.source, f"{self.host} answered {status}: {_error_text(response, self.token)}", hint
+        )
 
     def _not_offered(self, endpoint: str, status: str) -> NotOffered:
         return NotOffered(
@@ -266,32 +284,56 @@ class MastodonClient:
         )
 
 
-def _code_of(exc: Exception) -> int:
-    args = exc.args
-    return args[1] if len(args) >= 2 and isinstance(args[1], int) else 0
+def _int_header(headers: Any, name: str) -> int | None:
+    try:
+        return int(headers.get(name))
+    except (TypeError, ValueError):
+        return None
 
 
-def _status_of(exc: Exception) -> str:
-    args = exc.args
-    if len(args) >= 3:
-        return f"{args[1]} {args[2]}".strip()
-    return "an error"
+def _reset_of(headers: Any) -> float | None:
+    """`X-RateLimit-Reset` (an ISO time, or epoch seconds) as local epoch seconds, corrected by the
+    server's `Date` for a skewed clock; None when absent, unreadable or already past."""
+    value = headers.get("X-RateLimit-Reset")
+    if not value:
+        return None
+    try:
+        reset = float(int(value))
+    except ValueError:
+        try:
+            reset = parse_iso(value).timestamp()
+        except (ValueError, TypeError, OverflowError):
+            return None
+    if headers.get("Date"):
+        try:
+            reset += time.time() - parsedate_to_datetime(headers["Date"]).timestamp()
+        except (ValueError, TypeError, OverflowError):
+            pass
+    return reset if reset > time.time() else None
 
 
-def _error_text(exc: Exception, token: str | None = None) -> str:
-    """The server's error text, without the token should the server echo the request back."""
-    args = exc.args
-    text = str(args[3]) if len(args) >= 4 and args[3] else str(args[0] if args else exc)
+def _error_text(response: Any, token: str | None = None) -> str:
+    """The server's `error` text, without the token should the server echo the request back."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("error"):
+        text = str(body["error"])
+    elif isinstance(body, str) and body:
+        text = body
+    else:
+        text = "Mastodon API returned error"
     return text.replace(token, "[token]") if token else text
 
 
 def _auth_target(base: str) -> str:
-    from plnfilter.auth_mastodon import auth_target
+    from plnfilter.sources.mastodon.auth import auth_target
 
     return auth_target(base)
 
 
 def _env_hint(host: str) -> str:
-    from plnfilter.auth_mastodon import env_name
+    from plnfilter.sources.mastodon.auth import env_name
 
     return env_name(host)

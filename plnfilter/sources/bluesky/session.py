@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from plnfilter import auth_bluesky
 from plnfilter.errors import AuthError, RateLimited, SourceError
 from plnfilter.sources import FetchContext
+from plnfilter.sources.bluesky import auth as auth_bluesky
+from plnfilter.sources.transport import RETRIED_STATUS, Transient, wait_for_rate_limit, with_retries
 
 DEFAULT_APPVIEW = "https://public.api.bsky.app"
 _clients: dict[tuple[str, str, float], Any] = {}
@@ -56,23 +57,29 @@ class Connection:
         return self.credentials is not None
 
     def get(self, nsid: str, params: dict, not_found_hint: str = "") -> dict:
-        """GET one XRPC query; waits out a near rate-limit reset, raises RateLimited for a far one."""
+        """GET one XRPC query; waits out a near rate-limit reset, raises RateLimited for a far one.
+
+        502/503/504, dropped connections and read timeouts are tried again (sources/transport.py).
+        """
         from atproto_client import exceptions
 
         self._wait_for_limit()
         query = urlencode({k: v for k, v in params.items() if v not in (None, "", [])}, doseq=True)
+        path = f"{nsid}?{query}" if query else nsid
         attempts = 0
         while True:
             attempts += 1
             try:
-                response = self.client.invoke_query(f"{nsid}?{query}" if query else nsid)
+                response = with_retries(lambda: self._invoke(path), self.ctx, self.name)
             except exceptions.RateLimitExceededError as exc:
                 wait = seconds_until_reset(_headers(exc))
-                if wait is not None and wait <= self.ctx.max_wait and attempts < 3:
-                    self.ctx.log(
-                        f"{self.name}: rate limited by {self._host}, waiting {wait:.0f} s for the reset"
+                if wait is not None and attempts < 3:
+                    wait_for_rate_limit(
+                        self.ctx,
+                        max(wait, 0.5),
+                        f"{self.name}: rate limited by {self._host}, waiting {wait:.0f} s for the reset",
+                        self._rate_limited,
                     )
-                    time.sleep(max(wait, 0.5))
                     continue
                 raise self._rate_limited(wait) from None
             except (exceptions.UnauthorizedError, exceptions.BadRequestError) as exc:
@@ -82,28 +89,8 @@ class Connection:
                 if self._may_log_in(exc):
                     continue
                 raise self._refused(nsid, exc, not_found_hint) from None
-            except exceptions.InvokeTimeoutError:
-                raise SourceError(
-                    self.name,
-                    f"{self._host} did not answer within {self.ctx.timeout:g} s",
-                    "the next run resumes from the saved cursor; raise --timeout if this repeats",
-                ) from None
-            except exceptions.NetworkError as exc:
-                response = getattr(exc, "response", None)
-                what = f"HTTP {response.status_code}" if response is not None else _cause(exc)
-                raise SourceError(
-                    self.name,
-                    f"cannot reach {self.service} ({what})",
-                    "check the network and the service URL; the next run resumes from the saved cursor",
-                ) from None
             except exceptions.RequestException as exc:
                 raise self._refused(nsid, exc, not_found_hint) from None
-            except Exception as exc:  # httpx protocol errors the SDK passes through (server gone mid-answer)
-                raise SourceError(
-                    self.name,
-                    f"lost the connection to {self.service} ({type(exc).__name__})",
-                    "check that the server is up; the next run resumes from the saved cursor",
-                ) from None
             self._note_limit(response.headers)
             if not isinstance(response.content, dict):
                 raise SourceError(
@@ -112,6 +99,53 @@ class Connection:
                     "check the service URL",
                 )
             return response.content
+
+    def _invoke(self, path: str) -> Any:
+        """One request through the SDK; Transient for what is worth another try, SourceError for
+        what is not; the SDK's refusals (401, 400, 429, other statuses) pass through to `get`."""
+        from atproto_client import exceptions
+
+        try:
+            return self.client.invoke_query(path)
+        except exceptions.InvokeTimeoutError as exc:
+            error = SourceError(
+                self.name,
+                f"{self._host} did not answer within {self.ctx.timeout:g} s",
+                "the next run resumes from the saved cursor; raise --timeout if this repeats",
+            )
+            if type(exc.__cause__).__name__ == "ConnectTimeout":  # httpx: no connection was made
+                raise error from None
+            raise Transient(error, f"no answer within {self.ctx.timeout:g} s") from None
+        except exceptions.NetworkError as exc:
+            response = getattr(exc, "response", None)
+            what = f"HTTP {response.status_code}" if response is not None else _cause(exc)
+            error = SourceError(
+                self.name,
+                f"cannot reach {self.service} ({what})",
+                "check the network and the service URL; the next run resumes from the saved cursor",
+            )
+            status = response.status_code if response is not None else 0
+            if status in RETRIED_STATUS or (response is None and not _never_connected(exc)):
+                raise Transient(error, f"{self._host}: {what}") from None
+            raise error from None
+        except exceptions.RequestException as exc:
+            response = getattr(exc, "response", None)
+            status = getattr(response, "status_code", 0)
+            if status in RETRIED_STATUS:
+                error = self._refused(path.partition("?")[0], exc, "")
+                raise Transient(error, f"{self._host} answered HTTP {status}") from None
+            raise
+        except exceptions.AtProtocolError:
+            raise
+        except Exception as exc:  # httpx protocol errors the SDK passes through (server gone mid-answer)
+            raise Transient(
+                SourceError(
+                    self.name,
+                    f"lost the connection to {self.service} ({type(exc).__name__})",
+                    "check that the server is up; the next run resumes from the saved cursor",
+                ),
+                f"lost the connection ({type(exc).__name__})",
+            ) from None
 
     @property
     def _host(self) -> str:
@@ -122,12 +156,12 @@ class Connection:
             return
         wait = self.blocked_until - time.time()
         self.blocked_until = 0.0
-        if wait <= 0:
-            return
-        if wait > self.ctx.max_wait:
-            raise self._rate_limited(wait)
-        self.ctx.log(f"{self.name}: rate limit spent at {self._host}, waiting {wait:.0f} s for the reset")
-        time.sleep(wait)
+        wait_for_rate_limit(
+            self.ctx,
+            wait,
+            f"{self.name}: rate limit spent at {self._host}, waiting {wait:.0f} s for the reset",
+            self._rate_limited,
+        )
 
     def _note_limit(self, headers: dict) -> None:
         """`RateLimit-Remaining: 0` means the next call would get 429: remember when it resets."""
@@ -245,6 +279,11 @@ def seconds_until_reset(headers: dict) -> float | None:
 def _headers(exc: Exception) -> dict:
     response = getattr(exc, "response", None)
     return getattr(response, "headers", None) or {}
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """httpx could not open the connection at all (refused, unknown host): not worth a retry."""
+    return type(exc.__cause__ or exc.__context__).__name__ in ("ConnectError", "ConnectTimeout")
 
 
 def _cause(exc: BaseException) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from plnfilter.credentials import load_secret, save_secret
 from plnfilter.errors import AuthError
-from plnfilter.normalize.mastodon import instance_base
+from plnfilter.sources.mastodon.normalize import instance_base
 
 GENERIC_ENV = "PLNFILTER_MASTODON_TOKEN"
 

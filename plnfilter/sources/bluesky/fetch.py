@@ -17,11 +17,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from plnfilter.auth_bluesky import login_service
 from plnfilter.errors import SourceError
-from plnfilter.normalize.bluesky import REPOST, MalformedPost, to_post
 from plnfilter.post import Post
 from plnfilter.sources import FetchContext, Page, in_chunks
+from plnfilter.sources.bluesky.auth import login_service
+from plnfilter.sources.bluesky.normalize import REPOST, MalformedPost, to_post
 from plnfilter.times import parse_iso, parse_since, to_iso
 
 DEFAULT_MAX_PAGES = 10  # x 100 posts per timeline per run
@@ -76,7 +76,7 @@ def timelines(spec) -> list[BlueskyTimeline]:
 
 
 def _appview() -> str:
-    from plnfilter.sources.bluesky_session import appview_service
+    from plnfilter.sources.bluesky.session import appview_service
 
     return appview_service()
 
@@ -95,8 +95,8 @@ class BlueskyTimeline:
     network: str = "bluesky"
 
     def fetch(self, cursor: str | None, ctx: FetchContext) -> Iterator[Page]:
-        from plnfilter.auth_bluesky import find_credentials
-        from plnfilter.sources.bluesky_session import appview_service, connect
+        from plnfilter.sources.bluesky.auth import find_credentials
+        from plnfilter.sources.bluesky.session import appview_service, connect
 
         needs_login = self.kind in ("search", "timeline")
         credentials = None
@@ -271,7 +271,7 @@ def fetch_post_views(
     `login`), so timeouts, rate limits and errors read the same. A deleted post is simply absent.
     https://docs.bsky.app/docs/api/app-bsky-feed-get-posts
     """
-    from plnfilter.sources.bluesky_session import appview_service, connect
+    from plnfilter.sources.bluesky.session import appview_service, connect
 
     conn = connect(source, service, ctx, login)
     conn.login_on_401 = service.rstrip("/") != appview_service()  # a PDS serves posts only with a session
