@@ -16,11 +16,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The samples were captured on one day: the digest is made as of the newest of them (--as-of newest),
+# so it shows posts whatever the date today.
 demo: install
 	@mkdir -p .cache && rm -f $(DEMO_DB)*
 	$(VENV)/bin/plnfilter check filters/demo.yaml
 	$(VENV)/bin/plnfilter run filters/demo.yaml --db $(DEMO_DB)
 	$(VENV)/bin/plnfilter query --db $(DEMO_DB) --limit 15 --format table
+	$(VENV)/bin/plnfilter top filters/demo.yaml --db $(DEMO_DB) --as-of newest --since 3d --limit 10 --format table
 
 lint: install
 	$(VENV)/bin/ruff check plnfilter tests benchmarks

@@ -66,12 +66,14 @@ def rescore(
     now: datetime,
     since: datetime | None = None,
     until: datetime | None = None,
+    seen_since: datetime | None = None,
 ) -> list[Ranked]:
-    """Every post kept in the archive (and, with a filter file, still kept by its rules), scored at `now`."""
+    """Every post kept in the archive (and, with a filter file, still kept by its rules), scored at `now`;
+    `seen_since`: only posts first seen here from then on."""
     ranked = []
     # Scanned without `raw`; `with_raw` fetches it for the few chosen posts (the HTML export finds
     # images there).
-    for post, kept, matched in posts_with_verdicts(conn, since, until):
+    for post, kept, matched in posts_with_verdicts(conn, since, until, seen_since=seen_since):
         verdict = ranking.judge(post, kept, matched, now)
         if verdict.kept:
             ranked.append(Ranked(post, verdict, score(post, verdict, now, ranking.config)))
@@ -119,10 +121,12 @@ def build_digest(
     limit: int | None = 20,
     by: str | None = None,
     with_raw: bool = False,
+    until: datetime | None = None,
+    seen_since: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """What `plnfilter top` prints: the chosen posts as rows, grouped when asked (`raw` added if `with_raw`)."""
     ranking = Ranking.from_filter(filter_file)
-    chosen = top_posts(rescore(conn, ranking, now, since), ranking.config, limit)
+    chosen = top_posts(rescore(conn, ranking, now, since, until, seen_since), ranking.config, limit)
     numbered = {id(item): rank for rank, item in enumerate(chosen, start=1)}
     if by:
         chosen = assign_groups(chosen, by)

@@ -162,7 +162,7 @@ MISTAKES = [
     ("rank:\n  half_lfe: 6h\n", 2, "unknown key 'half_lfe'", "did you mean 'half_life'?"),
     ("include:\n  - tags: 5\n", 2, "'tags' needs a list of text, not the number 5", "write `tags:"),
     ("include:\n  - tags: {a: 1}\n", 2, "'tags' needs a list of text, not a mapping", "write `tags:"),
-    ("include:\n  - tags: [edtech, 2024]\n", 2, "each item of 'tags' must be text", 'quote numbers: "2024"'),
+    ("include:\n  - tags: [edtech, 2024]\n", 2, "each item of 'tags' must be text", "quote numbers: '2024'"),
     ("exclude:\n  - bot: 'yes please'\n", 2, "'bot' needs true or false", "write `bot: true`"),
     ("exclude:\n  - min_tags: -1\n", 2, "'min_tags' needs a whole number", "min_tags:"),
     ("exclude:\n  - min_likes: 2.5\n", 2, "'min_likes' needs a whole number", "min_likes:"),
@@ -241,7 +241,7 @@ MISTAKES = [
     ("rank:\n  weights: {engagement: .nan}\n", 2, "'engagement' needs a number", ""),
     ("keep: 0\n", 1, "'keep' needs a whole number of at least 1", ""),
     ("keep: many\n", 1, "'keep' needs a whole number", ""),
-    ("name: 7\n", 1, "'name' needs text, not the number 7", 'name: "7"'),
+    ("name: 7\n", 1, "'name' needs text, not the number 7", "name: '7'"),
     ("keep: " + "9" * 5000 + "\n", 1, "cannot read the value", "smaller number"),
     ("include:\n  - domains: ['http://']\n", 2, "is not a domain", ""),
     (

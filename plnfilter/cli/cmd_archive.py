@@ -7,7 +7,15 @@ from dataclasses import replace
 
 import click
 
-from plnfilter.cli.options import build_selection, db_option, resolve_db, selection_options
+from plnfilter.cli.options import (
+    as_of_option,
+    build_selection,
+    db_option,
+    quiet_option,
+    resolve_db,
+    say,
+    selection_options,
+)
 from plnfilter.cli.output import TABLE, atom_options, emit, output_options, self_url_option
 from plnfilter.export.formats import POSTS
 
@@ -21,35 +29,77 @@ from plnfilter.export.formats import POSTS
     help="At most this many rows (default 20 for a table).",
 )
 @click.option("--sql", help="Run your own read-only SELECT against the archive instead.")
+@as_of_option
+@quiet_option
 @db_option
 @output_options()
 def query(
-    text, tags, authors, network, since, until, lang, kept, all_posts, order, limit, sql, db_path, output
+    text,
+    tags,
+    authors,
+    network,
+    since,
+    until,
+    lang,
+    kept,
+    all_posts,
+    order,
+    limit,
+    sql,
+    as_of,
+    quiet,
+    db_path,
+    output,
 ) -> None:
     """Select posts from the archive: full text TEXT and flags.
 
     TEXT is searched as words (all of them must appear), over text, author, tags and
     content warnings. --sql runs any SELECT on a read-only connection. --columns picks
-    columns (any of the archive's, `html` and `raw` included).
+    columns (any of the archive's, `html` and `raw` included). --as-of TIME reads the
+    archive as it stood then: --since and --until count back from TIME, later posts
+    stay out. When --since, --until or --as-of leave nothing, stderr says how old the
+    newest matching post is and which --since or --as-of shows it (not with --quiet).
 
     \b
     Examples:
       plnfilter query "open educational resources" --since 7d
+      plnfilter query --tag edtech --as-of 2026-11-30 --since 7d
       plnfilter query --tag like69 --order newest -o like69.csv --columns created_at,author,score,text
       plnfilter query --sql "select author, count(*) n from posts group by author order by n desc"
     """
     from plnfilter.query import select
     from plnfilter.store import open_readonly
+    from plnfilter.window import check_flags
 
+    check_flags(since, as_of, until, archive_words=False)
     if limit is None and output.fmt == TABLE and output.path is None:
         limit = 20
     selection = build_selection(
-        text, tags, authors, network, since, until, lang, kept, all_posts, order, limit, sql
+        text, tags, authors, network, None, None, lang, kept, all_posts, order, limit, sql
     )
     if sql is None and output.columns:
         selection = replace(selection, columns=output.columns)
     conn = open_readonly(resolve_db(db_path))
-    emit(select(conn, selection), output, selected=sql is None)
+    window = None
+    if sql is None and (since or until or as_of):
+        from plnfilter.window import resolve_window
+
+        window = resolve_window(conn, since, as_of, until, archive_words=False)
+        selection = replace(selection, since=window.since, until=window.until)
+    count = emit(select(conn, selection), output, selected=sql is None)
+    if count == 0 and window is not None and not quiet:
+        say(quiet)(_empty_query_hint(conn, selection, window))
+
+
+def _empty_query_hint(conn, selection, window) -> str:
+    """The hint for a window that holds nothing: the newest post matching everything but the window."""
+    from plnfilter.query import select
+    from plnfilter.window import empty_hint
+
+    newest = replace(selection, since=None, until=None, order="newest", limit=1, columns=("created_at",))
+    found = next(iter(select(conn, newest)), None)
+    what = "matching post" if selection.text or selection.tags or selection.authors else "post"
+    return empty_hint(window, found["created_at"] if found else None, what)
 
 
 @click.command()
@@ -104,6 +154,10 @@ def export(
     )
     if output.columns:
         selection = replace(selection, columns=output.columns)
+    elif output.fmt == "html":  # the digest shows each post's own (sanitised) HTML, links and all
+        from plnfilter.store import OUTPUT_COLUMNS
+
+        selection = replace(selection, columns=(*OUTPUT_COLUMNS, "html"))
     path = resolve_db(db_path)
     conn = open_readonly(path)
     feed = json.dumps(
@@ -118,7 +172,9 @@ def export(
         ]
     )
     options = atom_options(output, conn, path, feed, self_url)
-    emit(select(conn, selection), output, selected=True, title=title, images=images, **options)
+    emit(
+        select(conn, selection), output, selected=True, title=title, images=images, show_html=True, **options
+    )
 
 
 # The table shows what a person scans for; csv/json/jsonl carry every field (cursors, per-source counts).

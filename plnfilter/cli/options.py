@@ -122,3 +122,29 @@ def build_selection(
         limit=limit,
         sql=sql,
     )
+
+
+def as_of_option(command: Callable) -> Callable:
+    return click.option(
+        "--as-of",
+        "as_of",
+        metavar="TIME",
+        help="Judge recency as of TIME, so a past digest can be made again: durations count back from it "
+        "and later posts stay out. A date or time, a duration back from now (7d), yesterday, or "
+        "newest (the newest kept post's time).",
+    )(command)
+
+
+def quiet_option(command: Callable) -> Callable:
+    return click.option(
+        "--quiet", "-q", is_flag=True, help="No notes on stderr (such as the hint when the window is empty)."
+    )(command)
+
+
+def say(quiet: bool) -> Callable[[str], None]:
+    """A note for a person on stderr, or nothing under --quiet."""
+    from plnfilter.cli.console import clean
+
+    if quiet:
+        return lambda message: None
+    return lambda message: click.echo(clean(message), err=True)

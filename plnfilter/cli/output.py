@@ -201,6 +201,7 @@ def emit(
     output: Output,
     *,
     table_columns=None,
+    table_optional: tuple[str, ...] = (),
     title: str = "",
     known: Sequence[str] | None = None,
     selected: bool = False,
@@ -209,7 +210,8 @@ def emit(
 ) -> int:
     """Write rows as `output` says; returns how many were written.
 
-    `known`: the columns --columns may name (None: the first row's); `selected`: the rows already
+    `known`: the columns --columns may name (None: the first row's); `table_optional`: table columns
+    that give way first on a narrow terminal; `selected`: the rows already
     hold just the chosen columns (a query selected them); `writers`: the command's own writer for
     some formats (called as `writer(rows, out)`).
     """
@@ -223,7 +225,7 @@ def emit(
         if output.columns:
             widths = dict(table_columns or ())
             table_columns = tuple((name, widths.get(name, 0)) for name in output.columns)
-        print_table(rows, columns=table_columns, title=title)
+        print_table(rows, columns=table_columns, title=title, optional=table_optional)
         return counted.count
     from plnfilter import export
 

@@ -77,9 +77,10 @@ def posts_with_verdicts(
     since: datetime | None = None,
     until: datetime | None = None,
     kept_only: bool = True,
+    seen_since: datetime | None = None,
 ) -> Iterator[tuple[Post, bool, tuple[str, ...]]]:
-    """Posts created in the window (without `raw`), oldest saved first, each with its stored verdict
-    (kept, matched rules)."""
+    """Posts created in the window (and first seen at `seen_since` or later, when given; without
+    `raw`), oldest saved first, each with its stored verdict (kept, matched rules)."""
     where, params = ["1"], []
     if kept_only:
         where.append("kept = 1")
@@ -89,6 +90,9 @@ def posts_with_verdicts(
     if until is not None:
         where.append("created_at < ?")
         params.append(to_iso(until))
+    if seen_since is not None:
+        where.append("first_seen >= ?")
+        params.append(to_iso(seen_since))
     sql = f"SELECT {', '.join(SCAN_COLUMNS)} FROM posts WHERE {' AND '.join(where)} ORDER BY id"  # noqa: S608
     conn = as_connection(db)
     with db_errors(conn):
