@@ -272,6 +272,14 @@ def m007_search_index(db: sqlite_utils.Database) -> None:
     )
 
 
+def m008_server_quirks(db: sqlite_utils.Database) -> None:
+    """What a server's API lacks (store/servers.py), with when it was last seen lacking it."""
+    db.execute(
+        'CREATE TABLE "server_quirks" ("server" TEXT NOT NULL, "quirk" TEXT NOT NULL, '
+        '"noted_at" TEXT NOT NULL, PRIMARY KEY ("server", "quirk"))'
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m001_posts,
     m002_sources_and_runs,
@@ -280,6 +288,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m005_post_sources_by_post_id,
     m006_settings,
     m007_search_index,
+    m008_server_quirks,
 ]
 
 

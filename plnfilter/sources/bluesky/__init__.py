@@ -105,9 +105,16 @@ def refreshable(candidate) -> bool:
 
 
 def fetch_refreshed(
-    service: str, candidates: list, ctx: FetchContext, source: str, login: bool = False
+    service: str,
+    candidates: list,
+    ctx: FetchContext,
+    source: str,
+    login: bool = False,
+    budget: int = 1,
+    quirks: dict[str, str] | None = None,
 ) -> Iterator[Refreshed]:
-    """The current counts of these archived posts, one Refreshed per `app.bsky.feed.getPosts` request."""
+    """The current counts of these archived posts, one Refreshed per `app.bsky.feed.getPosts` request
+    (the candidates already fit in `budget` requests; no Bluesky server quirk is kept)."""
     from plnfilter.sources import matched
     from plnfilter.sources.bluesky.fetch import fetch_post_views
     from plnfilter.sources.bluesky.normalize import to_post as normalise
