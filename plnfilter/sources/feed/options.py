@@ -38,10 +38,6 @@ def parse_source(head: Any, options: YMap, path: str, line: int, head_key: str =
         return SourceSpec("feed", target, clean, line, clean.get("name") or f"opml {written}")
     if head_key == "feeds":
         urls = as_text_list(head, path, line, "feeds", "[https://example.org/feed.xml]")
-        if not urls:
-            raise FilterFileError(
-                path, line, "'feeds' lists no feed", "write e.g. `feeds: [https://example.org/feed]`"
-            )
     else:
         urls = (as_text(head, path, line, "feed", "https://example.org/feed.xml"),)
     example = "[https://example.org/feed.xml]" if head_key == "feeds" else "https://example.org/feed.xml"
