@@ -70,8 +70,9 @@ def _validators(cursor: str | None) -> dict:
 def timelines(spec: SourceSpec) -> list[FeedTimeline]:
     """One timeline per feed: the URL written, each of `feeds:`, or each subscription of an OPML file."""
     from plnfilter.sources.feed.opml import OpmlError, feeds_in
+    from plnfilter.sources.feed.options import DEFAULT_MAX_SIZE
 
-    max_bytes = int(spec.options.get("max_size") or 0) or 20_000_000
+    max_bytes = int(spec.options.get("max_size") or DEFAULT_MAX_SIZE)
     name = spec.options.get("name") or ""
     if spec.options.get("opml"):
         try:
@@ -84,7 +85,7 @@ def timelines(spec: SourceSpec) -> list[FeedTimeline]:
                 )
             ]
     else:
-        urls = list(spec.options.get("urls") or [spec.target])
+        urls = spec.target.split()
     return [
         FeedTimeline(f"feed:{url}", urlsplit(url).netloc.lower(), f"feed: {url}", url, max_bytes)
         for url in urls

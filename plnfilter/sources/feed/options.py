@@ -27,9 +27,8 @@ def parse_source(head: Any, options: YMap, path: str, line: int, head_key: str =
     lines = options.key_lines
     if "name" in options:
         clean["name"] = as_text(options["name"], path, lines["name"], "name", "education blogs")
-    clean["max_size"] = (
-        as_size(options["max_size"], path, lines["max_size"]) if "max_size" in options else DEFAULT_MAX_SIZE
-    )
+    if "max_size" in options:  # else DEFAULT_MAX_SIZE, at fetch time
+        clean["max_size"] = as_size(options["max_size"], path, lines["max_size"])
     if head_key == "opml":
         written = as_text(head, path, line, "opml", "subscriptions.opml")
         base = os.path.dirname(path) if path and not path.startswith("<") else ""
@@ -43,9 +42,12 @@ def parse_source(head: Any, options: YMap, path: str, line: int, head_key: str =
     example = "[https://example.org/feed.xml]" if head_key == "feeds" else "https://example.org/feed.xml"
     for url in urls:
         check_url(url, path, line, head_key, example)
-    clean["urls"] = tuple(dict.fromkeys(urls))
+        if any(char.isspace() for char in url):
+            raise FilterFileError(path, line, f"{url!r} has a space in it", "write a space in an address as %20")
+    urls = tuple(dict.fromkeys(urls))
     label = urls[0] if len(urls) == 1 else f"{len(urls)} feeds"
-    return SourceSpec("feed", urls[0], clean, line, clean.get("name") or f"feed {label}")
+    # The target is the feeds' addresses, one space between each (an address has no space in it).
+    return SourceSpec("feed", " ".join(urls), clean, line, clean.get("name") or f"feed {label}")
 
 
 def as_size(value: Any, path: str, line: int) -> int:
