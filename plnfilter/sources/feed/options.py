@@ -43,7 +43,9 @@ def parse_source(head: Any, options: YMap, path: str, line: int, head_key: str =
     for url in urls:
         check_url(url, path, line, head_key, example)
         if any(char.isspace() for char in url):
-            raise FilterFileError(path, line, f"{url!r} has a space in it", "write a space in an address as %20")
+            raise FilterFileError(
+                path, line, f"{url!r} has a space in it", "write a space in an address as %20"
+            )
     urls = tuple(dict.fromkeys(urls))
     label = urls[0] if len(urls) == 1 else f"{len(urls)} feeds"
     # The target is the feeds' addresses, one space between each (an address has no space in it).
