@@ -9,6 +9,7 @@ whether it was conditional and what it was answered, so tests can count them.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import threading
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "feeds"
 HOLD_LIMIT = 60.0
+TRICKLE = 0.05
+BOMB_BYTES = 50_000_000
 FIRST_MODIFIED = 1_796_000_000  # a fixed epoch: Last-Modified moves one second per change
 
 
@@ -44,6 +47,8 @@ class FeedServer:
     failures: dict[str, int] = field(default_factory=dict)
     huge: dict[str, int] = field(default_factory=dict)  # path -> bytes streamed
     slow: set[str] = field(default_factory=set)
+    trickle: set[str] = field(default_factory=set)  # a byte every TRICKLE seconds until released
+    bombs: dict[str, bytes] = field(default_factory=dict)  # path -> a small gzip inflating to BOMB_BYTES
     release: threading.Event = field(default_factory=threading.Event)
     log: list[Logged] = field(default_factory=list)
     changes: int = 0
@@ -71,6 +76,16 @@ class FeedServer:
 
     def redirect(self, path: str, code: int, to: str) -> None:
         self.redirects[path] = (code, to)
+
+    def bomb(self, path: str) -> None:
+        """Serve at `path` a few kB of gzip that inflate to BOMB_BYTES of RSS (packed now, not while
+        the client waits)."""
+        self.bombs[path] = gzip.compress(
+            b'<?xml version="1.0"?><rss version="2.0"><channel><title>'
+            + b" " * BOMB_BYTES
+            + b"</title></channel></rss>",
+            compresslevel=9,
+        )
 
     def fail(self, path: str, code: int) -> None:
         self.failures[path] = code
@@ -101,6 +116,10 @@ def make_handler(state: FeedServer):
                 state.release.wait(HOLD_LIMIT)
             if path in state.huge:
                 return self._stream(state.huge[path])
+            if path in state.trickle:
+                return self._trickle()
+            if path in state.bombs:
+                return self._bomb()
             document = state.documents.get(path)
             if document is None:
                 return self._send(404, b"<!DOCTYPE html><html><body>Not Found</body></html>", "text/html")
@@ -142,6 +161,26 @@ def make_handler(state: FeedServer):
             except OSError:
                 self.close_connection = True  # the client stopped reading at its cap
             return 200
+
+        def _trickle(self) -> int:
+            """A feed whose bytes come one at a time: each read is quick, the whole never ends."""
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/rss+xml")
+                self.end_headers()
+                self.wfile.write(b'<?xml version="1.0"?><rss version="2.0"><channel>')
+                self.wfile.flush()
+                while not state.release.wait(TRICKLE):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+            except OSError:
+                self.close_connection = True
+            return 200
+
+        def _bomb(self) -> int:
+            return self._send(
+                200, state.bombs[self.path], "application/rss+xml", {"Content-Encoding": "gzip"}
+            )
 
         def log_message(self, *args):
             pass

@@ -1,9 +1,11 @@
-"""One conditional GET of a feed: timeouts, at most MAX_REDIRECTS redirects, a size cap, ETag and
-Last-Modified sent back so an unchanged feed costs one 304. Retries follow the shared policy of
+"""One conditional GET of a feed: timeouts (per read, and DOWNLOAD_TIMEOUTS of them for the whole
+body), at most MAX_REDIRECTS redirects, a size cap, ETag and Last-Modified sent back so an
+unchanged feed costs one 304. Retries follow the shared policy of
 plnfilter/sources/transport.py (502/503/504, a reset or a read timeout are tried again)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -17,6 +19,7 @@ ACCEPT = (
     "application/rdf+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.1"
 )
 MAX_REDIRECTS = 5
+DOWNLOAD_TIMEOUTS = 6  # a whole feed must arrive within this many --timeout's
 CHUNK = 64 * 1024
 _BROKEN_CONNECTION = ("Connection aborted", "Connection broken", "reset by peer", "IncompleteRead")
 
@@ -89,14 +92,7 @@ def _request(session, url: str, headers: dict, ctx: FetchContext, source: str, m
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > max_bytes:
             raise _too_big(source, url, max_bytes)
-        body = bytearray()
-        try:
-            for chunk in response.iter_content(CHUNK):  # decompressed: a gzip bomb stops at the cap too
-                body += chunk
-                if len(body) > max_bytes:
-                    raise _too_big(source, url, max_bytes)
-        except requests.exceptions.RequestException as exc:
-            raise _connection_error(exc, source, host, slow) from None
+        body = _read_body(response, ctx, source, url, max_bytes, slow)
         return Fetched(
             200,
             bytes(body),
@@ -105,6 +101,46 @@ def _request(session, url: str, headers: dict, ctx: FetchContext, source: str, m
             response.headers.get("Last-Modified", ""),
             response.url,
         )
+
+
+def _read_body(
+    response, ctx: FetchContext, source: str, url: str, max_bytes: int, slow: SourceError
+) -> bytearray:
+    """The body, decompressed, stopped at `max_bytes` (a gzip bomb too) and at DOWNLOAD_TIMEOUTS
+    timeouts in all: `read1` returns what has arrived, so a server trickling bytes (which never trips
+    the per-read timeout) is noticed too."""
+    import requests
+    import urllib3
+
+    raw = response.raw
+    read = getattr(raw, "read1", None) or raw.read  # urllib3 < 2.1 has no read1
+    limit = DOWNLOAD_TIMEOUTS * ctx.timeout
+    started = time.monotonic()
+    body = bytearray()
+    try:
+        while chunk := read(CHUNK, decode_content=True):
+            body += chunk
+            if len(body) > max_bytes:
+                raise _too_big(source, url, max_bytes)
+            if ctx.past_deadline():
+                raise SourceError(
+                    source, f"{url} was still arriving when --max-time ran out", "raise --max-time"
+                )
+            if time.monotonic() - started > limit:
+                raise SourceError(
+                    source,
+                    f"{url} took more than {limit:g}s to arrive",
+                    "the next run tries again; raise --timeout if the site is that slow",
+                )
+    except urllib3.exceptions.ReadTimeoutError:
+        raise Transient(slow, "no answer in time") from None
+    except urllib3.exceptions.DecodeError:
+        raise SourceError(
+            source, f"{url} sent a compressed feed that does not decompress", "tell the site's owner"
+        ) from None
+    except (urllib3.exceptions.HTTPError, requests.exceptions.RequestException, OSError) as exc:
+        raise _connection_error(exc, source, urlsplit(url).netloc, slow) from None
+    return body
 
 
 def _connection_error(exc: Exception, source: str, host: str, slow: SourceError) -> Exception:

@@ -89,12 +89,19 @@ def _check_charset(body: bytes, encoding: str, url: str, source: str) -> None:
 def _parse_xml(body: bytes, content_type: str, url: str, source: str) -> FeedDoc:
     import feedparser
 
-    parsed = feedparser.parse(
-        body,
-        response_headers={"content-type": content_type or "application/xml", "content-location": url},
-        sanitize_html=True,
-        resolve_relative_uris=True,
-    )
+    try:
+        parsed = feedparser.parse(
+            body,
+            response_headers={"content-type": content_type or "application/xml", "content-location": url},
+            sanitize_html=True,
+            resolve_relative_uris=True,
+        )
+    except Exception as exc:  # noqa: BLE001 - attacker-written input must end in one line, not a traceback
+        raise SourceError(
+            source,
+            f"{url} could not be read as a feed ({type(exc).__name__})",
+            "the site's feed is broken; tell its owner (the next run tries again)",
+        ) from None
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     harmless = (feedparser.NonXMLContentType,)
     if problem is not None and not isinstance(problem, harmless):
