@@ -304,7 +304,12 @@ def test_rules_query_export_links_and_top_work_on_feed_items(server, tmp_path):
     assert "https://research.example/papers/feedback-2025" in links.stdout
     top = run_plnfilter("top", filter_path, "--db", db, "--since", "3650d", "--format", "json")
     assert top.returncode == 0, top.stderr
-    assert json.loads(top.stdout)
+    chosen = json.loads(top.stdout)
+    assert any(row["text"].startswith("Why we stopped grading homework") for row in chosen)
+    assert all(row["network"] == "feed" for row in chosen)
+    digest = run_plnfilter("top", filter_path, "--db", db, "--since", "3650d", "--format", "markdown")
+    assert digest.returncode == 0, digest.stderr
+    assert "Why we stopped grading homework" in digest.stdout
     exported = tmp_path / "feeds.atom"
     assert run_plnfilter("export", "--db", db, "-o", exported).returncode == 0
     assert "Why we stopped grading homework" in exported.read_text(encoding="utf-8")
@@ -332,3 +337,18 @@ def test_ranking_neither_buries_nor_lifts_a_network_without_counts():
     # counts a feed item somehow carries are not believed: feeds have none
     padded = score(Post("https://blog.example/feed#2", "feed", created_at=when, likes=900), None, now, rank)
     assert padded.total == item.total
+
+
+def test_saved_feed_items_replay_through_a_file_source(server, tmp_path):
+    urls = serve_generators(server)
+    db = tmp_path / "a.db"
+    assert run(write_filter(tmp_path, f"  - feeds: [{', '.join(urls)}]\n"), db).returncode == 0
+    archived = rows(db, "SELECT uri, text, raw FROM posts ORDER BY uri")
+    saved = tmp_path / "items.jsonl"
+    saved.write_text("".join(row["raw"] + "\n" for row in archived), encoding="utf-8")
+    replay = tmp_path / "replay.db"
+    replayed = run(write_filter(tmp_path, "  - file: items.jsonl\n"), replay)
+    assert replayed.returncode == 0, replayed.stderr
+    again = rows(replay, "SELECT uri, text, network FROM posts ORDER BY uri")
+    assert [(row["uri"], row["text"]) for row in again] == [(row["uri"], row["text"]) for row in archived]
+    assert {row["network"] for row in again} == {"feed"}
