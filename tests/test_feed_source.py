@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from servers.fault_server import run_plnfilter
+from servers.fault_server import figure_reporter, run_plnfilter
 from servers.feed_server import FIXTURES, serving
 
 RSS = "application/rss+xml; charset=UTF-8"
@@ -126,7 +126,7 @@ def test_script_in_a_feed_never_reaches_text_links_or_html(server, tmp_path):
     assert "<script" not in page and "javascript:" not in page and "onerror" not in page
 
 
-def test_unchanged_feed_costs_one_conditional_request(server, tmp_path):
+def test_unchanged_feed_costs_one_conditional_request(server, tmp_path, request):
     urls = serve_generators(server)
     filter_path = write_filter(tmp_path, f"  - feeds: [{', '.join(urls)}]\n")
     db = tmp_path / "a.db"
@@ -139,9 +139,14 @@ def test_unchanged_feed_costs_one_conditional_request(server, tmp_path):
     second = server.log[first:]
     assert len(second) == len(GENERATORS)
     assert all(entry.conditional and entry.status == 304 for entry in second), second
+    figure_reporter(request)(
+        f"feeds: first run {first} requests for {len(GENERATORS)} feeds; second run of the unchanged feeds "
+        f"{len(second)} requests, {sum(e.conditional for e in second)} conditional, "
+        f"{sum(e.status == 304 for e in second)} answered 304"
+    )
 
 
-def test_items_added_edited_and_removed_between_runs_leave_no_gap_and_no_duplicate(server, tmp_path):
+def test_items_added_edited_and_removed_between_runs_leave_no_gap_and_no_duplicate(server, tmp_path, request):
     template = (FIXTURES / "wordpress-rss2.xml").read_text(encoding="utf-8")
     head, _, rest = template.partition("\t<item>")
     items = ["\t<item>" + part for part in rest.split("\t<item>")]
@@ -172,6 +177,12 @@ def test_items_added_edited_and_removed_between_runs_leave_no_gap_and_no_duplica
     episode = next(row for row in after if row["uri"].endswith("?p=1031"))
     assert "OER in vocational colleges" in episode["text"]  # the edit updated the archived item
     assert any("Peer review in Year 7" in row["text"] for row in after)
+    served = before | {server.url("/feed") + "#https://openpedagogy.example/?p=1050"}
+    gaps, duplicates = len(served - set(uris)), len(uris) - len(set(uris))
+    assert (gaps, duplicates) == (0, 0)
+    figure_reporter(request)(
+        f"feeds: two runs with 1 item added, 1 edited, 1 removed between them: {gaps} gaps, {duplicates} duplicates"
+    )
 
 
 def test_redirects_are_followed_and_identity_stays_the_written_address(server, tmp_path):
