@@ -363,3 +363,42 @@ def test_saved_feed_items_replay_through_a_file_source(server, tmp_path):
     again = rows(replay, "SELECT uri, text, network FROM posts ORDER BY uri")
     assert [(row["uri"], row["text"]) for row in again] == [(row["uri"], row["text"]) for row in archived]
     assert {row["network"] for row in again} == {"feed"}
+
+
+def test_charsets_as_servers_really_send_them_are_read(server, tmp_path):
+    """`text/xml` without a charset (RFC 3023 would say us-ascii), a declared ISO-8859-1 feed, a
+    UTF-16 feed, and a post about XML entities: all ordinary feeds, all read."""
+    item = "<item><title>{title}</title><guid>{guid}</guid><description>{text}</description></item>"
+
+    def rss(declaration: str, title: str, text: str = "") -> str:
+        return (
+            f'<?xml version="1.0"{declaration}?><rss version="2.0"><channel><title>Café</title>'
+            + item.format(title=title, guid=title[:8], text=text)
+            + "</channel></rss>"
+        )
+
+    server.put("/text-xml", rss(' encoding="UTF-8"', "Réforme du collège"), "text/xml")
+    server.put(
+        "/latin",
+        rss(' encoding="ISO-8859-1"', "Élèves à l'oeuvre").encode("latin-1"),
+        "text/xml",
+    )
+    server.put(
+        "/utf16", rss(' encoding="UTF-16"', "Lernen über Grenzen").encode("utf-16"), "application/rss+xml"
+    )
+    server.put(
+        "/entities",
+        rss("", "Why XML parsers refuse entities", "&lt;!ENTITY lol &quot;lol&quot;&gt; is how it starts"),
+        "application/rss+xml",
+    )
+    urls = [server.url(path) for path in ("/text-xml", "/latin", "/utf16", "/entities")]
+    db = tmp_path / "a.db"
+    result = run(write_filter(tmp_path, f"  - feeds: [{', '.join(urls)}]\n"), db)
+    assert result.returncode == 0, result.stderr
+    titles = sorted(row["text"].split("\n\n")[0] for row in rows(db))
+    assert titles == [
+        "Lernen über Grenzen",
+        "Réforme du collège",
+        "Why XML parsers refuse entities",
+        "Élèves à l'oeuvre",
+    ]

@@ -22,6 +22,9 @@ from plnfilter.times import normalise_iso
 _HTML_START = re.compile(rb"^\s*(?:<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])", re.I)
 _ENTITY = re.compile(rb"<!ENTITY", re.I)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*\bencoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_TEXT_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*\bencoding\s*=\s*["'])[A-Za-z0-9._-]+(["'])""")
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._-]+)""", re.I)
+_FEED_ROOTS = (b"<rss", b"<feed", b"<rdf:RDF", b"<RDF")
 _JSON_FEED = "https://jsonfeed.org/version/1"
 
 
@@ -46,53 +49,78 @@ def parse_document(body: bytes, content_type: str, url: str, source: str) -> Fee
         )
     if "json" in content_type.lower() or stripped[:1] in (b"{", b"["):
         return parse_json_feed(body, url, source)
-    if (
-        _HTML_START.match(head)
-        or "text/html" in content_type.lower()
-        and b"<rss" not in head
-        and b"<feed" not in head
+    if _HTML_START.match(head) or (
+        "text/html" in content_type.lower() and not any(root in head for root in _FEED_ROOTS)
     ):
         raise SourceError(
             source,
             f"{url} sent a web page, not a feed (an error, login or moved page?)",
             "open the address in a browser; the site's feed is often at /feed, /rss or /atom.xml",
         )
-    if _ENTITY.search(body[:65536]):
+    document = as_utf8(body, content_type, url, source)
+    roots = [found for root in _FEED_ROOTS if (found := document.find(root)) >= 0]
+    if _ENTITY.search(document, 0, min(roots, default=len(document))):  # in the prolog, before the feed
         raise SourceError(
             source,
             f"{url} declares its own XML entities, which feeds never need (an entity-expansion attack?)",
             "plnfilter does not read it; tell the site's owner if the feed is theirs",
         )
-    declared = _XML_ENCODING.match(head)
-    if declared:
-        _check_charset(body, declared.group(1).decode("ascii"), url, source)
-    return _parse_xml(body, content_type, url, source)
+    return _parse_xml(document, url, source)
 
 
-def _check_charset(body: bytes, encoding: str, url: str, source: str) -> None:
-    try:
-        body.decode(encoding)
-    except LookupError:
+def as_utf8(body: bytes, content_type: str, url: str, source: str) -> bytes:
+    """The XML document re-encoded as UTF-8 (its declaration saying so), so feedparser never guesses.
+
+    The charset is the one the document declares (BOM, then `<?xml encoding=...?>`), else the HTTP
+    header's, else UTF-8; where the two disagree, the first that decodes the bytes wins (servers
+    often send `text/xml` or a stale charset). Bytes that decode in neither are a broken feed.
+    """
+    declared = _XML_ENCODING.match(body[:2048])
+    header = _HEADER_CHARSET.search(content_type)
+    candidates = [
+        name
+        for name in (
+            "utf-16" if body[:2] in (b"\xff\xfe", b"\xfe\xff") else "",
+            declared.group(1).decode("ascii") if declared else "",
+            header.group(1) if header else "",
+        )
+        if name
+    ] or ["utf-8"]
+    failure: tuple[str, UnicodeDecodeError] | None = None
+    for name in dict.fromkeys(candidate.lower() for candidate in candidates):
+        try:
+            text = body.decode(name)
+        except LookupError:
+            continue
+        except UnicodeDecodeError as exc:
+            failure = failure or (name, exc)
+            continue
+        text = _TEXT_ENCODING.sub(r"\1utf-8\2", text.lstrip("\ufeff"), count=1)
+        return text.encode("utf-8", "surrogatepass")
+    if failure is None:
         raise SourceError(
             source,
-            f"{url} names a charset Python does not know ({encoding})",
+            f"{url} names a charset Python does not know ({', '.join(candidates)})",
             "tell the site's owner; the feed needs fixing",
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise SourceError(
-            source,
-            f"{url} says it is {encoding} but is not (byte 0x{body[exc.start]:02x} at offset {exc.start})",
-            "the site's feed is broken; tell its owner (the next run tries again)",
-        ) from None
+        )
+    name, exc = failure
+    said = (
+        f"says it is {name.upper()} but is not" if declared or header else "is not UTF-8 and names no charset"
+    )
+    raise SourceError(
+        source,
+        f"{url} {said} (byte 0x{body[exc.start]:02x} at offset {exc.start})",
+        "the site's feed is broken; tell its owner (the next run tries again)",
+    )
 
 
-def _parse_xml(body: bytes, content_type: str, url: str, source: str) -> FeedDoc:
+def _parse_xml(body: bytes, url: str, source: str) -> FeedDoc:
     import feedparser
 
     try:
         parsed = feedparser.parse(
             body,
-            response_headers={"content-type": content_type or "application/xml", "content-location": url},
+            response_headers={"content-type": "application/xml; charset=utf-8", "content-location": url},
             sanitize_html=True,
             resolve_relative_uris=True,
         )
@@ -103,8 +131,7 @@ def _parse_xml(body: bytes, content_type: str, url: str, source: str) -> FeedDoc
             "the site's feed is broken; tell its owner (the next run tries again)",
         ) from None
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
-    harmless = (feedparser.NonXMLContentType,)
-    if problem is not None and not isinstance(problem, harmless):
+    if problem is not None:
         if isinstance(problem, feedparser.CharacterEncodingOverride | feedparser.CharacterEncodingUnknown):
             raise SourceError(
                 source, f"{url} is not in the charset it says it is ({problem})", "tell the site's owner"
