@@ -46,7 +46,7 @@ class FeedTimeline:
         if got.status == 304:
             return
         doc = parse_document(got.body, got.content_type, self.url, self.name)
-        posts, problems = [], []
+        posts, problems = [], list(doc.problems)
         for item in doc.items:
             raw = {"feed": self.url, "feed_title": doc.title, "feed_link": doc.link, "item": item}
             try:

@@ -36,6 +36,7 @@ class FeedDoc:
     link: str = ""
     items: list[dict[str, Any]] = field(default_factory=list)
     kind: str = ""  # rss20, atom10, rss10, json1... as the parser names it
+    problems: list[str] = field(default_factory=list)  # what was read leniently, for the run report
 
 
 def parse_document(body: bytes, content_type: str, url: str, source: str) -> FeedDoc:
@@ -131,6 +132,12 @@ def _parse_xml(body: bytes, url: str, source: str) -> FeedDoc:
             "the site's feed is broken; tell its owner (the next run tries again)",
         ) from None
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    lenient = ""
+    if problem is not None and _only_html_entities(problem) and parsed.get("entries"):
+        # `&nbsp;`, `&eacute;`...: not XML, but every feed reader shows such feeds, and so does
+        # feedparser's lenient parser; the run report notes it.
+        lenient = f"read leniently: HTML entities that XML does not define (line {problem.getLineNumber()})"
+        problem = None
     if problem is not None:
         if isinstance(problem, feedparser.CharacterEncodingOverride | feedparser.CharacterEncodingUnknown):
             raise SourceError(
@@ -155,9 +162,16 @@ def _parse_xml(body: bytes, url: str, source: str) -> FeedDoc:
         )
     feed = parsed.get("feed") or {}
     doc = FeedDoc(str(feed.get("title") or ""), str(feed.get("link") or ""), kind=version)
+    if lenient:
+        doc.problems.append(lenient)
     for entry in parsed.get("entries") or ():
         doc.items.append(_xml_item(entry))
     return doc
+
+
+def _only_html_entities(problem: Exception) -> bool:
+    get_message = getattr(problem, "getMessage", None)
+    return callable(get_message) and get_message() == "undefined entity"
 
 
 def _utc(parsed_time: Any) -> str:
