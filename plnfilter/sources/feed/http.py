@@ -171,7 +171,8 @@ def _too_big(source: str, url: str, max_bytes: int) -> SourceError:
 
 def _status_error(response, source: str, url: str) -> Exception:
     code = response.status_code
-    status = f"{code} {response.reason or ''}".strip()
+    reason = "".join(char for char in str(response.reason or "") if char.isprintable())[:80]
+    status = f"{code} {reason}".strip()  # the server's words: printable only, so no terminal escapes
     if code in (404, 410):
         return SourceError(
             source, f"{url} answered {status}", "the feed has moved or gone: check its address on the site"
