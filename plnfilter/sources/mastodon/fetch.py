@@ -1,4 +1,4 @@
-"""Mastodon timelines (hashtag, list, account, home) fetched incrementally and gap-free.
+"""Mastodon timelines (hashtag, list, account, home, local and federated) fetched incrementally and gap-free.
 
 Cursor = the newest status id saved, an opaque string (GoToSocial ids are ULIDs: never compared
 or converted here; order comes only from the server's pagination).
@@ -87,6 +87,8 @@ class MastodonTimeline:
             return f"list {self.value!r} was not found"
         if self.kind == "account":
             return f"account {self.value} was not found"
+        if self.kind == "public":
+            return f"the {self.value} timeline was not found"
         return "the home timeline was not found"
 
     def _endpoint(self, client: MastodonClient) -> tuple[str, dict[str, Any]]:
@@ -105,6 +107,8 @@ class MastodonTimeline:
             if self.options.get("exclude_replies"):
                 params["exclude_replies"] = "true"
             return f"/api/v1/accounts/{quote(account_id, safe='')}/statuses", params
+        if self.kind == "public":
+            return public_endpoint(self.value, self.options, params)
         return "/api/v1/timelines/home", params
 
     def _posts(self, statuses: list[dict[str, Any]], since_iso: str = "") -> tuple[list[Post], list[str]]:
@@ -317,6 +321,34 @@ def resolve_account(client: MastodonClient, acct: str) -> str:
     )
 
 
+def public_endpoint(
+    which: str, options: dict[str, Any], params: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """The Local or Federated timeline (`GET /api/v1/timelines/public`), paged like the tag timelines.
+    https://docs.joinmastodon.org/methods/timelines/#public"""
+    params = dict(params)
+    if which == "local":
+        params["local"] = "true"
+    elif options.get("remote"):
+        params["remote"] = "true"
+    if options.get("only_media"):
+        params["only_media"] = "true"
+    return "/api/v1/timelines/public", params
+
+
+def public_key(options: dict[str, Any]) -> tuple[str, str]:
+    """(cursor key, label) of a public timeline: each choice of options keeps its own cursor."""
+    which = options["timeline"]
+    key = f"public/{which}" + ("/remote" if options.get("remote") and which != "local" else "")
+    key += "/media" if options.get("only_media") else ""
+    written = (
+        f"timeline: {which}"
+        + (" remote" if "/remote" in key else "")
+        + (" only_media" if options.get("only_media") else "")
+    )
+    return key, written
+
+
 def timelines(spec: SourceSpec) -> list[MastodonTimeline]:
     """One timeline per hashtag, plus the list, account and home timelines the source names."""
     options = dict(spec.options)
@@ -356,10 +388,12 @@ def timelines(spec: SourceSpec) -> list[MastodonTimeline]:
         )
     if options.get("home"):
         add("home", "", "home", "home")
+    if options.get("timeline"):
+        add("public", options["timeline"], *public_key(options))
     if not made:
         raise SourceError(
             spec.name or prefix,
             f"mastodon source {spec.target} names nothing to fetch",
-            "add hashtags: [...], list: NAME, account: user@host or home: true",
+            "add hashtags: [...], list: NAME, account: user@host, home: true or timeline: local",
         )
     return made
