@@ -10,7 +10,7 @@ DEMO_DB := .cache/demo.db
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,parquet]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -1,4 +1,4 @@
-"""Figure 10: Bluesky post events from a live stream, decoded and filtered as `plnfilter watch` does.
+"""Figure 11: Bluesky post events from a live stream, decoded and filtered as `plnfilter watch` does.
 
 Every Bluesky post view of the corpus (grown from the reference network's records) becomes a
 Jetstream commit frame in its documented wire format (`network.bsky.jetstream.subscribeEvents`),
@@ -93,7 +93,7 @@ def measure(ctx) -> list[Row]:
     tag_rate = statistics.median(_rate(one_hashtag, len(frames)) for _ in range(runs))
     return [
         Row(
-            "10 stream: Bluesky post events decoded, normalised and judged",
+            "11 stream: Bluesky post events decoded, normalised and judged",
             "events/s",
             ours_rate,
             bare_rate,
@@ -104,7 +104,7 @@ def measure(ctx) -> list[Row]:
             f"rules of {FILTER.name}; baseline: bare json.loads of the same frames",
         ),
         Row(
-            "10 stream: the same events for one hashtag (#like69)",
+            "11 stream: the same events for one hashtag (#like69)",
             "events/s",
             tag_rate,
             bare_rate,

@@ -1,4 +1,4 @@
-"""Figure 11: `plnfilter watch` soaked at a steady rate: its memory once the first post is in and at the end.
+"""Figure 12: `plnfilter watch` soaked at a steady rate: its memory once the first post is in and at the end.
 
 mastodon-mock (from the test suite's tests/servers) serves a hashtag stream; posts are made at 20
 a second for 60 s (20 s with --quick) while `watch` follows it; every post must be archived once.
@@ -34,7 +34,7 @@ def measure(ctx) -> list[Row]:
     whole = result.archived == result.distinct == result.posted and result.exit_code == 0
     return [
         Row(
-            f"11 watch soak: {result.posted:,} posts over {result.seconds:.0f}s (20/s)",
+            f"12 watch soak: {result.posted:,} posts over {result.seconds:.0f}s (20/s)",
             "MB RSS at the end",
             end_mb,
             start_mb,

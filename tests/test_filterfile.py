@@ -167,11 +167,11 @@ MISTAKES = [
     ("exclude:\n  - min_tags: -1\n", 2, "'min_tags' needs a whole number", "min_tags:"),
     ("exclude:\n  - min_likes: 2.5\n", 2, "'min_likes' needs a whole number", "min_likes:"),
     ("include:\n  - regex: '(unclosed'\n", 2, "bad regex '(unclosed'", "fix the pattern"),
-    ("sources:\n  - rss: https://example.com/feed\n", 2, "unknown key 'rss'", "mastodon"),
+    ("sources:\n  - rss: https://example.com/feed\n", 2, "unknown key 'rss'", "did you mean 'feed'?"),
     (
         "sources:\n  - name: x\n",
         2,
-        "a source needs one of mastodon:, bluesky: or file:",
+        "a source needs one of mastodon:, bluesky:, file:, feed:, feeds: or opml:",
         "mastodon: mastodon.social",
     ),
     ("include:\n  - max_age: 12x\n", 2, "'max_age' needs a duration, not '12x'", "12h"),

@@ -17,7 +17,8 @@ from plnfilter.cli.options import (
     selection_options,
 )
 from plnfilter.cli.output import TABLE, atom_options, emit, output_options, self_url_option
-from plnfilter.export.formats import POSTS
+from plnfilter.export import formats
+from plnfilter.export.formats import ARCHIVE
 
 
 @click.command()
@@ -44,6 +45,7 @@ def query(
     kept,
     all_posts,
     order,
+    exact,
     limit,
     sql,
     as_of,
@@ -53,16 +55,21 @@ def query(
 ) -> None:
     """Select posts from the archive: full text TEXT and flags.
 
-    TEXT is searched as words (all of them must appear), over text, author, tags and
-    content warnings. --sql runs any SELECT on a read-only connection. --columns picks
-    columns (any of the archive's, `html` and `raw` included). --as-of TIME reads the
-    archive as it stood then: --since and --until count back from TIME, later posts
-    stay out. When --since, --until or --as-of leave nothing, stderr says how old the
-    newest matching post is and which --since or --as-of shows it (not with --quiet).
+    TEXT searches text, author, tags and content warnings like a catalogue: every word
+    must appear in some form (textbook finds textbooks; --exact: as written); librar*
+    is a prefix, "open textbook" a phrase, #edtech a hashtag; AND, OR, NOT (capitals),
+    -word and ( ) combine them; Chinese, Japanese, Korean and Thai words are found
+    inside longer runs. A table marks the matched words. --sql runs any SELECT on a
+    read-only connection. --columns picks columns (`html` and `raw` included). --as-of
+    TIME reads the archive as it stood then: --since and --until count back from TIME,
+    later posts stay out. When --since, --until or --as-of leave nothing, stderr says
+    how old the newest matching post is and which --since or --as-of shows it (not with
+    --quiet).
 
     \b
     Examples:
-      plnfilter query "open educational resources" --since 7d
+      plnfilter query "open textbook" --since 7d --order relevance
+      plnfilter query "librar* (AI OR podcasting) -crypto"
       plnfilter query --tag edtech --as-of 2026-11-30 --since 7d
       plnfilter query --tag like69 --order newest -o like69.csv --columns created_at,author,score,text
       plnfilter query --sql "select author, count(*) n from posts group by author order by n desc"
@@ -75,10 +82,12 @@ def query(
     if limit is None and output.fmt == TABLE and output.path is None:
         limit = 20
     selection = build_selection(
-        text, tags, authors, network, None, None, lang, kept, all_posts, order, limit, sql
+        text, tags, authors, network, None, None, lang, kept, all_posts, order, limit, sql, exact
     )
     if sql is None and output.columns:
         selection = replace(selection, columns=output.columns)
+    if output.fmt == TABLE:
+        selection = replace(selection, highlight=True)
     conn = open_readonly(resolve_db(db_path))
     window = None
     if sql is None and (since or until or as_of):
@@ -113,7 +122,7 @@ def _empty_query_hint(conn, selection, window) -> str:
 )
 @self_url_option
 @db_option
-@output_options(POSTS, table=False, stdout=("jsonl", "jsonl"))
+@output_options(ARCHIVE, table=False, stdout=("jsonl", "jsonl"))
 def export(
     text,
     tags,
@@ -125,6 +134,7 @@ def export(
     kept,
     all_posts,
     order,
+    exact,
     limit,
     title,
     images,
@@ -132,25 +142,30 @@ def export(
     db_path,
     output,
 ) -> None:
-    """Write the selected posts as csv, json, jsonl, markdown, html or atom.
+    """Write the selected posts as csv, json, jsonl, markdown, html, atom or parquet.
 
     Takes the same selection flags as `query`. The format is --format, else the -o file's
-    extension (.csv .json .jsonl .md .html .xml/.atom), else jsonl. Streams: a 100k-post
-    export never holds the archive in memory. -o writes atomically (a temp file renamed
-    into place). An Atom feed's id stays the same for this archive and selection (or is
-    --self-url, the address it is published at).
+    extension (.csv .json .jsonl .md .html .xml/.atom .parquet), else jsonl. Streams: a
+    100k-post export never holds the archive in memory. -o writes atomically (a temp file
+    renamed into place). An Atom feed's id stays the same for this archive and selection
+    (or is --self-url, the address it is published at).
+
+    --format parquet -o DIR writes a folder partitioned by network and month for DuckDB,
+    Spark or BigQuery; exporting again into DIR rewrites only the months whose posts
+    changed (--limit and --order do not apply). Needs pip install 'plnfilter[parquet]'.
 
     \b
     Examples:
       plnfilter export --since 7d -o digest.html
       plnfilter export --tag edtech -o edtech.xml --self-url https://example.org/edtech.xml
       plnfilter export --all --bom -o everything.csv --columns created_at,author,text,url
+      plnfilter export --all --format parquet -o pln-dataset
     """
     from plnfilter.query import select
     from plnfilter.store import open_readonly
 
     selection = build_selection(
-        text, tags, authors, network, since, until, lang, kept, all_posts, order, limit
+        text, tags, authors, network, since, until, lang, kept, all_posts, order, limit, exact=exact
     )
     if output.columns:
         selection = replace(selection, columns=output.columns)
@@ -159,6 +174,9 @@ def export(
 
         selection = replace(selection, columns=(*OUTPUT_COLUMNS, "html"))
     path = resolve_db(db_path)
+    if formats.get(output.fmt).rows == ARCHIVE:
+        _export_dataset(open_readonly(path), selection, output, limit, self_url)
+        return
     conn = open_readonly(path)
     feed = json.dumps(
         [
@@ -169,12 +187,30 @@ def export(
             selection.network or "",
             (selection.lang or "").lower(),
             selection.kept,
+            *(["exact"] if exact else []),
         ]
     )
     options = atom_options(output, conn, path, feed, self_url)
     emit(
         select(conn, selection), output, selected=True, title=title, images=images, show_html=True, **options
     )
+
+
+def _export_dataset(conn, selection, output, limit, self_url) -> None:
+    """A format that reads the selection from the archive itself (Parquet), into the folder -o names."""
+    from plnfilter import export
+    from plnfilter.errors import UsageError
+    from plnfilter.store.dataset import ArchiveDataset
+
+    if output.path is None:
+        raise UsageError(f"{output.fmt} writes a folder of files", "give the folder with -o DIR")
+    if limit is not None:
+        raise UsageError(
+            f"--limit does not apply to {output.fmt}", "a dataset holds every selected post; drop --limit"
+        )
+    if self_url:
+        raise UsageError(f"--self-url is the address of an Atom feed; {output.fmt} has none", "drop it")
+    export.save(ArchiveDataset(conn, selection), output.fmt, output.path)
 
 
 # The table shows what a person scans for; csv/json/jsonl carry every field (cursors, per-source counts).

@@ -7,11 +7,13 @@ never carries terminal escapes.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 
 import click
 
 from plnfilter.cli.console import clean, one_line
+from plnfilter.store.grams import RUN
 
 # `posted` stacks who, when, where and a short link in one narrow column, so at 80 columns a post
 # still shows its date, network and link beside a readable text.
@@ -109,8 +111,39 @@ def print_table(
             table.add_row(
                 *(heading if i == where else Text("") for i in range(len(columns))), end_section=True
             )
-        table.add_row(*(Text(cell(row, name, text_width)) for name, _ in columns))
+        table.add_row(*(styled(row, name, text_width) for name, _ in columns))
     console.print(table)
+
+
+MATCH_STYLE = "bold reverse"
+
+
+def styled(row: dict, name: str, text_width: int):
+    """A cell as rich `Text`; in the text column the words a search matched are marked by a style
+    (never markup or escapes: the words only choose which characters of the cleaned cell to mark)."""
+    from rich.text import Text
+
+    from plnfilter.store.select import HIGHLIGHT
+
+    text = Text(cell(row, name, text_width))
+    words = row.get(HIGHLIGHT) if name == "text" else None
+    if words:
+        pattern = match_pattern(words)
+        if pattern is not None:
+            text.highlight_regex(pattern, style=MATCH_STYLE)
+    return text
+
+
+def match_pattern(words) -> re.Pattern | None:
+    """One pattern for the matched words, longest first: whole words for letters (any case), as
+    typed inside runs of CJK/Thai (which have no spaces between words)."""
+    alternatives = []
+    for word in sorted({clean(str(w), keep_newlines=False) for w in words if w}, key=len, reverse=True):
+        if not word.strip():
+            continue
+        escaped = re.escape(word)
+        alternatives.append(escaped if RUN.search(word) else rf"(?<!\w){escaped}(?!\w)")
+    return re.compile("|".join(alternatives), re.IGNORECASE) if alternatives else None
 
 
 def measured(columns: tuple[tuple[str, int], ...], rows: list[dict]) -> tuple[tuple[str, int], ...]:

@@ -124,6 +124,9 @@ class Refreshed:
     missing: list[str]  # uris not returned: deleted, no longer visible, or unknown to that server
     problems: list[str] = field(default_factory=list)
     requests: int = 1
+    # What the request taught about the server's API, kept per server by the archive: a quirk
+    # (something it lacks) -> True when seen now, False when it is gone (the server was upgraded).
+    learnt: dict[str, bool] = field(default_factory=dict)
 
 
 _MALFORMED = (ValueError, TypeError, AttributeError, KeyError)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from plnfilter.store.columns import POST_SCHEMA
+from plnfilter.store.grams import search_grams
 
 if TYPE_CHECKING:
     from plnfilter.post import Post
@@ -163,6 +164,7 @@ def post_to_row(post: Post, kept: bool, score: float, matched: Sequence[str], no
         now,
         now,
         dump_raw(post.raw),
+        search_grams(clean_text(post.text), clean_text(post.spoiler), " ".join(post.tags)),
     )
 
 

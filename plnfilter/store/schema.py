@@ -13,6 +13,7 @@ by name and will not run it again.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -116,6 +117,47 @@ _FTS_INSERT_NEW = (
 )
 
 
+# m007: both full-text tables index the script runs too (store/grams.py), fold diacritics fully and
+# keep combining marks (Thai vowels) inside words; posts_search stems English (porter) as well.
+_M007_POSTS_FTS = """CREATE VIRTUAL TABLE "posts_fts" USING FTS5 (
+    "text", "author", "tags", "spoiler", "search_grams",
+    content="posts", tokenize="unicode61 remove_diacritics 2 categories 'L* N* Co M*'"
+)"""
+# content='posts' in single quotes: Datasette and sqlite-utils look for content="posts" and so keep
+# finding posts_fts alone.
+_M007_POSTS_SEARCH = """CREATE VIRTUAL TABLE "posts_search" USING FTS5 (
+    "text", "author", "tags", "spoiler", "search_grams",
+    content='posts', tokenize="porter unicode61 remove_diacritics 2 categories 'L* N* Co M*'"
+)"""
+_M007_DELETE_OLD = (
+    'INSERT INTO "posts_fts" ("posts_fts", rowid, "text", "author", "tags", "spoiler", "search_grams") '
+    'VALUES(\'delete\', old.rowid, old."text", old."author", old."tags", old."spoiler", old."search_grams"); '
+    'INSERT INTO "posts_search" ("posts_search", rowid, "text", "author", "tags", "spoiler", "search_grams") '
+    'VALUES(\'delete\', old.rowid, old."text", old."author", old."tags", old."spoiler", old."search_grams"); '
+)
+_M007_INSERT_NEW = (
+    'INSERT INTO "posts_fts" (rowid, "text", "author", "tags", "spoiler", "search_grams") '
+    'VALUES (new.rowid, new."text", new."author", new."tags", new."spoiler", new."search_grams"); '
+    'INSERT INTO "posts_search" (rowid, "text", "author", "tags", "spoiler", "search_grams") '
+    'VALUES (new.rowid, new."text", new."author", new."tags", new."spoiler", new."search_grams"); '
+)
+_M007_RUN = (
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3005-\u3007\u3040-\u30ff\u31f0-\u31ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f\U00020000-\U0002fa1f]+"
+)
+
+
+def _m007_search_grams(*texts: str | None) -> str | None:
+    """Frozen copy of store.grams.search_grams as m007 shipped it: each run's bigrams, then its last char."""
+    tokens: list[str] = []
+    for text in texts:
+        if not text or text.isascii():
+            continue
+        for run in re.findall(_M007_RUN, text):
+            tokens += [run[i : i + 2] for i in range(len(run) - 1)] + [run[-1]]
+    return " ".join(tokens) if tokens else None
+
+
 def m001_posts(db: sqlite_utils.Database) -> None:
     """Posts keyed by uri, with the verdict and score they were given."""
     db.execute(_M001_POSTS)
@@ -198,6 +240,46 @@ def m006_settings(db: sqlite_utils.Database) -> None:
     )
 
 
+def m007_search_index(db: sqlite_utils.Database) -> None:
+    """Catalogue search: a stemmed index (posts_search) beside the exact one (posts_fts), both with the
+    words of scripts written without spaces as bigrams (posts.search_grams), built from the rows there.
+
+    The triggers keep both in step; an update that leaves the indexed columns as they were re-indexes
+    nothing (as m004's did).
+    """
+    for trigger in ("posts_ai", "posts_ad", "posts_au"):
+        db.execute(f'DROP TRIGGER IF EXISTS "{trigger}"')
+    db.execute('ALTER TABLE "posts" ADD COLUMN "search_grams" TEXT')
+    conn = db.conn
+    conn.create_function("m007_search_grams", 3, _m007_search_grams, deterministic=True)
+    db.execute(
+        'UPDATE "posts" SET "search_grams" = m007_search_grams("text", "spoiler", "tags") '
+        'WHERE m007_search_grams("text", "spoiler", "tags") IS NOT NULL'
+    )
+    db.execute('DROP TABLE IF EXISTS "posts_fts"')
+    db.execute(_M007_POSTS_FTS)
+    db.execute(_M007_POSTS_SEARCH)
+    db.execute('INSERT INTO "posts_fts" ("posts_fts") VALUES (\'rebuild\')')
+    db.execute('INSERT INTO "posts_search" ("posts_search") VALUES (\'rebuild\')')
+    db.execute(f'CREATE TRIGGER "posts_ai" AFTER INSERT ON "posts" BEGIN {_M007_INSERT_NEW}END')
+    db.execute(f'CREATE TRIGGER "posts_ad" AFTER DELETE ON "posts" BEGIN {_M007_DELETE_OLD}END')
+    db.execute(
+        'CREATE TRIGGER "posts_au" AFTER UPDATE OF "text", "author", "tags", "spoiler", "search_grams" '
+        'ON "posts" WHEN old."text" IS NOT new."text" OR old."author" IS NOT new."author" '
+        'OR old."tags" IS NOT new."tags" OR old."spoiler" IS NOT new."spoiler" '
+        'OR old."search_grams" IS NOT new."search_grams" '
+        f"BEGIN {_M007_DELETE_OLD}{_M007_INSERT_NEW}END"
+    )
+
+
+def m008_server_quirks(db: sqlite_utils.Database) -> None:
+    """What a server's API lacks (store/servers.py), with when it was last seen lacking it."""
+    db.execute(
+        'CREATE TABLE "server_quirks" ("server" TEXT NOT NULL, "quirk" TEXT NOT NULL, '
+        '"noted_at" TEXT NOT NULL, PRIMARY KEY ("server", "quirk"))'
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m001_posts,
     m002_sources_and_runs,
@@ -205,6 +287,8 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m004_cheaper_post_indexes,
     m005_post_sources_by_post_id,
     m006_settings,
+    m007_search_index,
+    m008_server_quirks,
 ]
 
 

@@ -1,7 +1,7 @@
 """A soak of `plnfilter watch`: posts made at a steady rate on a mastodon-mock hashtag for a while,
 the watch process's memory (VmRSS) read once the first post is in and again at the end.
 
-Used by tests/test_watch_mastodon.py (a short one) and `make bench` (figure 11, longer).
+Used by tests/test_watch_mastodon.py (a short one) and `make bench` (figure 12, longer).
 """
 
 from __future__ import annotations

@@ -85,6 +85,17 @@ def instance_of(author: str) -> str:
     return ""
 
 
+def home_of(author: str) -> str:
+    """Where an account lives, for counting how varied voices are: a handle's domain after its first
+    label (bsky.social for most), or the DID's method for an account known only by its DID."""
+    return author.partition(".")[2] or author.rpartition(":")[0] or author
+
+
+def profile_url(author: str, author_id: str = "") -> str:
+    """The account's page on the Bluesky web app."""
+    return f"https://bsky.app/profile/{author}" if author else ""
+
+
 def refresh_server(timeline) -> tuple[str, str, bool]:
     """(host, service, login): the anonymous AppView, or the source's own `service:` (logged in where
     the timeline is)."""
@@ -115,9 +126,16 @@ def refreshable(candidate) -> bool:
 
 
 def fetch_refreshed(
-    service: str, candidates: list, ctx: FetchContext, source: str, login: bool = False
+    service: str,
+    candidates: list,
+    ctx: FetchContext,
+    source: str,
+    login: bool = False,
+    budget: int = 1,
+    quirks: dict[str, str] | None = None,
 ) -> Iterator[Refreshed]:
-    """The current counts of these archived posts, one Refreshed per `app.bsky.feed.getPosts` request."""
+    """The current counts of these archived posts, one Refreshed per `app.bsky.feed.getPosts` request
+    (the candidates already fit in `budget` requests; no Bluesky server quirk is kept)."""
     from plnfilter.sources import matched
     from plnfilter.sources.bluesky.fetch import fetch_post_views
     from plnfilter.sources.bluesky.normalize import to_post as normalise

@@ -46,11 +46,10 @@ def post_view(did: str, rkey: str, cid: Any, record: dict, time: Any) -> dict:
 def jetstream_frame(raw: str | bytes) -> dict:
     """A frame's payload (`$type`, `seq`, ...); ValueError for what is not a message frame.
 
-    Parsed with pydantic_core's `from_json` (atproto's own choice for these frames), twice as
-    fast as `json.loads` on them."""
-    from pydantic_core import from_json
+    Parsed with orjson (a dependency of plnfilter), two to three times as fast as `json.loads`."""
+    import orjson
 
-    frame = from_json(raw)
+    frame = orjson.loads(raw)
     if not isinstance(frame, dict):
         raise ValueError(f"a frame is an object, not {type(frame).__name__}")
     payload = frame.get("payload")
