@@ -371,3 +371,22 @@ def test_a_stream_refused_with_429_and_503_is_retried_with_backoff(mock, tmp_pat
     with sqlite3.connect(db) as conn:
         status, per_source = conn.execute("SELECT status, per_source FROM runs").fetchone()
     assert status == "ok" and json.loads(per_source)["watch"]["reconnects"] >= 3
+
+
+def test_the_local_timeline_is_followed_live_with_public_posts_only(mock, tmp_path, isolated_home):
+    filter_file = tmp_path / "local.yaml"
+    filter_file.write_text(
+        f"name: local\nsources:\n  - mastodon: {mock.base_url}\n    timeline: local\n", encoding="utf-8"
+    )
+    db = tmp_path / "archive.db"
+    opening = mock.post("kate", "Local opening, nothing tagged")["uri"]
+    watching = Watching(filter_file, db, env_for(mock.host, isolated_home), "--format", "jsonl")
+    try:
+        wait_for(lambda: opening in archived(db), "the catch-up", watching)
+        quiet = mock.post("lin", "Local but unlisted", visibility="unlisted")["uri"]
+        live = mock.post("aiko", "Local and public, live")["uri"]
+        wait_for(lambda: live in archived(db), "a post streamed from the local timeline", watching)
+        assert watching.stop() == 0, watching.stderr
+    finally:
+        watching.kill()
+    assert quiet not in archived(db)  # posted before `live`: the stream had it first, and left it out

@@ -92,7 +92,7 @@ def watch(
 ) -> None:
     """Follow FILTER's sources live: archive posts as they are posted, print the kept ones.
 
-    Hashtags, lists and home timelines on Mastodon, hashtags and authors on Bluesky (Jetstream,
+    Hashtags, lists, home and public timelines on Mastodon, hashtags and authors on Bluesky (Jetstream,
     or a firehose per source) are followed through a live stream; sources without one are
     fetched every --poll seconds. Every (re)connection (and every --resync seconds) first catches
     up from the saved cursor, so nothing is missed while watch was not running, and a cron

@@ -52,7 +52,7 @@ def timelines(spec) -> list[Timeline]:
 
 
 def streams(timeline) -> bool:
-    """Hashtag, list and home timelines have a live stream (`watch`); account timelines are polled."""
+    """Hashtag, list, home and public timelines have a live stream (`watch`); account timelines are polled."""
     from plnfilter.sources.mastodon.stream import streams as has_stream
 
     return has_stream(timeline)

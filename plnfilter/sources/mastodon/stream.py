@@ -1,6 +1,7 @@
 """Mastodon's streaming API over server-sent events: a timeline's new statuses as they are posted.
 
-`GET /api/v1/streaming/hashtag?tag=` (or `hashtag/local`), `/list?list=ID` and `/user` (home) hold
+`GET /api/v1/streaming/hashtag?tag=` (or `hashtag/local`), `/list?list=ID`, `/user` (home) and
+`/public` (`/public/local`, `/public/remote`) hold
 a `text/event-stream` open; `event: update` carries a status as the REST timelines send it. The
 server subscribes us before it answers, so events are buffered from the moment `subscribe`
 returns. A reader thread fills a bounded buffer (plnfilter/sources/streaming.py).
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
     from plnfilter.sources.mastodon.fetch import MastodonTimeline
 
 READ_TIMEOUT = 90.0  # seconds without a byte (servers send a heartbeat comment every 15-30 s)
-STREAMED = ("tag", "list", "home")  # account timelines have no stream: polled
+STREAMED = ("tag", "list", "home", "public")  # account timelines have no stream: polled
+PUBLIC_ONLY = ("tag", "public")  # timelines whose REST form shows public statuses only
 POSTS = ("update", "status.update")  # a new status, an edited one; notifications and deletes are not posts
 
 
@@ -41,6 +43,13 @@ def stream_endpoint(timeline: MastodonTimeline, client) -> tuple[str, dict[str, 
         return f"/api/v1/streaming/hashtag{local}", {"tag": timeline.value}
     if timeline.kind == "list":
         return "/api/v1/streaming/list", {"list": resolve_list(client, timeline.value)}
+    if timeline.kind == "public":
+        params = {"only_media": "true"} if timeline.options.get("only_media") else {}
+        if timeline.value == "local":
+            return "/api/v1/streaming/public/local", params
+        if timeline.options.get("remote"):
+            return "/api/v1/streaming/public/remote", params
+        return "/api/v1/streaming/public", params
     return "/api/v1/streaming/user", {}
 
 
@@ -98,8 +107,8 @@ def decode_event(timeline: MastodonTimeline, host: str, name: str, data: str) ->
             raise TypeError(f"a {type(status).__name__}, not a status")
     except (ValueError, TypeError) as exc:
         return StreamEvent(problem=f"skipped a malformed {name} event from {host}: {exc}")
-    # The REST tag timeline shows public statuses only; a stream may also carry unlisted ones.
-    if timeline.kind == "tag" and status.get("visibility") not in (None, "public"):
+    # The REST tag and public timelines show public statuses only; a stream may carry unlisted ones.
+    if timeline.kind in PUBLIC_ONLY and status.get("visibility") not in (None, "public"):
         return None
     try:
         return StreamEvent(to_post(status, timeline.instance, timeline.name))
