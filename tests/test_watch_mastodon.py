@@ -390,3 +390,28 @@ def test_the_local_timeline_is_followed_live_with_public_posts_only(mock, tmp_pa
     finally:
         watching.kill()
     assert quiet not in archived(db)  # posted before `live`: the stream had it first, and left it out
+
+
+def test_a_reader_that_leaves_ends_the_session_quietly_with_what_it_read_saved(mock, tmp_path, isolated_home):
+    filter_file = write_filter(tmp_path / "live.yaml", mock.base_url, "LiveHead")
+    db = tmp_path / "archive.db"
+    made = [mock.post("kate", f"Before head {n} #LiveHead")["uri"] for n in range(3)]
+    watch = subprocess.Popen(
+        [str(PLNFILTER), "watch", str(filter_file), "--db", str(db), "--format", "jsonl"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env_for(mock.host, isolated_home),
+    )
+    try:
+        first = watch.stdout.readline()  # like `| head -1`: read one line, then leave
+        watch.stdout.close()
+        mock.post("kate", "After the reader left #livehead")  # the next kept post finds no reader
+        code = watch.wait(timeout=60)
+        stderr = watch.stderr.read().decode()
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+    assert json.loads(first)["uri"] in made
+    assert code == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+    assert set(made) <= set(archived(db))

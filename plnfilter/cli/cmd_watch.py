@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import sys
@@ -128,6 +129,8 @@ def watch(
             sys.stdout.flush()
         except BrokenPipeError:  # the reader went away (`| head`): stop, keeping what was fetched
             stop.set()
+            devnull = os.open(os.devnull, os.O_WRONLY)  # nothing more reaches stdout, not even at exit
+            os.dup2(devnull, sys.stdout.fileno())
 
     try:
         report = watch_filter(
