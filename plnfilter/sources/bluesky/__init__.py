@@ -28,6 +28,27 @@ def parse_source(head, options, path: str, line: int):
     return parse(head, options, path, line)
 
 
+def streams(timeline) -> bool:
+    """Hashtags and authors are followed live by `watch` (Jetstream, or a firehose per source); the rest is polled."""
+    from plnfilter.sources.bluesky.stream import streams as has_stream
+
+    return has_stream(timeline)
+
+
+def stream_misses(timeline) -> bool:
+    """An author's stream lacks their reposts: `watch` also fetches the feed every poll interval."""
+    from plnfilter.sources.bluesky.stream import stream_misses as misses
+
+    return misses(timeline)
+
+
+def subscribe(timeline, ctx: FetchContext, position: str | None = None):
+    """The timeline's stream, connected and buffering, resuming at `position` (a Jetstream or firehose `seq`)."""
+    from plnfilter.sources.bluesky.stream import subscribe as open_stream
+
+    return open_stream(timeline, ctx, position)
+
+
 def __getattr__(name: str):
     """`OPTIONS` (the keys a source takes) is read from options.py when asked for: the filter-file
     checks it lives with are not loaded by commands that only read the archive."""

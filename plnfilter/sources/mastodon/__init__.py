@@ -3,8 +3,8 @@
 What the rest of plnfilter may ask of a network (the same names in every package listed in
 `plnfilter/sources/registry.py`): its filter-file options (`OPTIONS`, `KIND_SYNONYMS`,
 `parse_source`), its timelines (`timelines`), its raw objects (`recognises`, `to_post`), count
-refresh (`HAS_COUNTS`, `refresh_server`, `refreshable`, `fetch_refreshed`) and how it names an
-author's instance (`instance_of`). Logins live in `auth.py` (the `auth mastodon` command's logic).
+refresh (`HAS_COUNTS`, `refresh_server`, `refreshable`, `fetch_refreshed`), how it names an
+author's instance (`instance_of`) and, optionally, live streams for `watch` (`streams`, `subscribe`). Logins live in `auth.py` (the `auth mastodon` command's logic).
 Nothing here imports Mastodon.py or requests: `fetch.py` and `client.py` do, when a fetch starts.
 """
 
@@ -49,6 +49,20 @@ def timelines(spec) -> list[Timeline]:
     from plnfilter.sources.mastodon.fetch import timelines as expand
 
     return expand(spec)
+
+
+def streams(timeline) -> bool:
+    """Hashtag, list, home and public timelines have a live stream (`watch`); account timelines are polled."""
+    from plnfilter.sources.mastodon.stream import streams as has_stream
+
+    return has_stream(timeline)
+
+
+def subscribe(timeline, ctx: FetchContext, position: str | None = None):
+    """The timeline's stream (server-sent events), subscribed and buffering; SourceError when it cannot be opened."""
+    from plnfilter.sources.mastodon.stream import subscribe as open_stream
+
+    return open_stream(timeline, ctx, position)
 
 
 def recognises(raw: Any) -> bool:
