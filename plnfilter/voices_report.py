@@ -4,9 +4,11 @@ sources kept nothing, as rows (section, item, value, detail) and as Markdown or 
 
 from __future__ import annotations
 
+import functools
 import html
 import sqlite3
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TextIO
@@ -30,10 +32,16 @@ SECTIONS = {
 def instance(network: str, author: str) -> str:
     """Where an account lives: a Mastodon `user@host`'s host; a Bluesky handle's domain (the part after
     its first label: bsky.social for most), or the DID's method for an unnamed one."""
+    home = _home_of(network)
+    return home(author) if home else author
+
+
+@functools.cache
+def _home_of(network: str) -> Callable[[str], str] | None:
+    """The network's `home_of`, looked up once per network (the report asks for every author)."""
     from plnfilter.sources import registry
 
-    home = getattr(registry.find(network), "home_of", None)
-    return home(author) if home else author
+    return getattr(registry.find(network), "home_of", None)
 
 
 @dataclass
