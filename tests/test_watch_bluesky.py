@@ -24,21 +24,8 @@ PLNFILTER = Path(sys.executable).with_name("plnfilter")
 
 
 @pytest.fixture
-def env(bluesky_net, monkeypatch):
-    """Point plnfilter at the network and log in as pln-runner.test through the environment."""
-    monkeypatch.setenv("PLNFILTER_BSKY_SERVICE", bluesky_net.pds)
-    monkeypatch.setenv("PLNFILTER_BSKY_APPVIEW", bluesky_net.appview)
-    monkeypatch.setenv("PLNFILTER_BSKY_HANDLE", "pln-runner.test")
-    monkeypatch.setenv("PLNFILTER_BSKY_PASSWORD", bluesky_net.info["password"])
-    from plnfilter.sources.bluesky.session import forget_clients
-
-    forget_clients()
-    return bluesky_net
-
-
-@pytest.fixture
-def relay(env):
-    started = JetstreamRelay(env.pds)
+def relay(bluesky_env):
+    started = JetstreamRelay(bluesky_env.pds)
     yield started
     started.close()
 
@@ -115,12 +102,14 @@ def write_filter(path: Path, source: str) -> Path:
     return path
 
 
-def test_the_pds_firehose_brings_posts_live_and_a_restart_resumes_without_gap_or_duplicate(env, tmp_path):
-    seeder = env.seeder
+def test_the_pds_firehose_brings_posts_live_and_a_restart_resumes_without_gap_or_duplicate(
+    bluesky_env, tmp_path
+):
+    seeder = bluesky_env.seeder
     before = seeder.post("kate.test", "Before the panel #LiveSky").uri
-    env.network.process_all()
+    bluesky_env.network.process_all()
     filter_file = write_filter(
-        tmp_path / "f.yaml", f"{{hashtags: [LiveSky], stream: firehose, stream_url: '{env.pds}'}}"
+        tmp_path / "f.yaml", f"{{hashtags: [LiveSky], stream: firehose, stream_url: '{bluesky_env.pds}'}}"
     )
     db = tmp_path / "a.db"
     watching = Watching(filter_file, db)
@@ -151,8 +140,10 @@ def test_the_pds_firehose_brings_posts_live_and_a_restart_resumes_without_gap_or
     assert int(next(value for value in positions(db).values() if value)) > int(saved_position)
 
 
-def test_jetstream_frames_from_the_firehose_are_followed_and_a_cut_loses_nothing(env, relay, tmp_path):
-    seeder = env.seeder
+def test_jetstream_frames_from_the_firehose_are_followed_and_a_cut_loses_nothing(
+    bluesky_env, relay, tmp_path
+):
+    seeder = bluesky_env.seeder
     filter_file = write_filter(tmp_path / "f.yaml", f"{{hashtags: [LiveJet], stream_url: '{relay.url}'}}")
     db = tmp_path / "a.db"
     watching = Watching(filter_file, db)
@@ -174,12 +165,12 @@ def test_jetstream_frames_from_the_firehose_are_followed_and_a_cut_loses_nothing
     assert sorted(watching.printed()) == sorted(wanted)  # each printed once
 
 
-def test_the_jetstream_decoder_makes_the_same_post_as_the_rest_fetch(env, relay, tmp_path):
+def test_the_jetstream_decoder_makes_the_same_post_as_the_rest_fetch(bluesky_env, relay, tmp_path):
     from plnfilter.sources.bluesky.fetch import BlueskyTimeline
     from plnfilter.sources.bluesky.normalize import to_post
     from plnfilter.sources.bluesky.stream import Matcher, jetstream_events
 
-    seeder = env.seeder
+    seeder = bluesky_env.seeder
     count = len(relay.frames)
     quote_of = seeder.post("kate.test", "Decoder check, plain #DecodeMe", langs=("en",))
     refs = [
@@ -197,8 +188,8 @@ def test_the_jetstream_decoder_makes_the_same_post_as_the_rest_fetch(env, relay,
     assert read == len(frames) and not [event.problem for event in events if event.problem]
     streamed = {event.post.uri: event.post for event in events}
     assert set(streamed) == {ref.uri for ref in refs}
-    env.network.process_all()
-    views = env.seeder.accounts["kate.test"].client.app.bsky.feed.get_posts(
+    bluesky_env.network.process_all()
+    views = bluesky_env.seeder.accounts["kate.test"].client.app.bsky.feed.get_posts(
         {"uris": [ref.uri for ref in refs]}
     )
     for view in views.posts:
