@@ -152,27 +152,27 @@ def test_credential_files_are_0600_in_a_0700_directory(tmp_path, world):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
+def store_token(tmp_path, server, secrets_in) -> None:
+    """`auth mastodon --token-file` for the server, stored without asking it."""
+    result = run_forked(
+        tmp_path, "auth", "mastodon", server.base_url, "--token-file", secrets_in / "token", "--no-verify"
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def mastodon_only_filter(tmp_path, server) -> Path:
+    path = tmp_path / "mastodon.yaml"
+    path.write_text(f"sources:\n  - mastodon: {server.base_url}\n    hashtags: [edtech]\n", encoding="utf-8")
+    return path
+
+
 @pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o660])
 def test_a_token_file_others_can_read_is_refused_with_the_fix(tmp_path, fault_server, world, mode):
     home, secrets_in, filter_path, _, db = world
-    assert (
-        run_forked(
-            tmp_path,
-            "auth",
-            "mastodon",
-            fault_server.base_url,
-            "--token-file",
-            secrets_in / "token",
-            "--no-verify",
-        ).returncode
-        == 0
-    )
+    store_token(tmp_path, fault_server, secrets_in)
     (token_file,) = (home / "config").iterdir()
     token_file.chmod(mode)
-    mastodon_only = tmp_path / "mastodon.yaml"
-    mastodon_only.write_text(
-        f"sources:\n  - mastodon: {fault_server.base_url}\n    hashtags: [edtech]\n", encoding="utf-8"
-    )
+    mastodon_only = mastodon_only_filter(tmp_path, fault_server)
 
     result = run_forked(tmp_path, "run", mastodon_only, "--db", db, "--quiet")
 
@@ -184,22 +184,8 @@ def test_a_token_file_others_can_read_is_refused_with_the_fix(tmp_path, fault_se
 
 def test_the_environment_wins_over_the_stored_file(tmp_path, fault_server, world):
     _, secrets_in, _, _, db = world
-    assert (
-        run_forked(
-            tmp_path,
-            "auth",
-            "mastodon",
-            fault_server.base_url,
-            "--token-file",
-            secrets_in / "token",
-            "--no-verify",
-        ).returncode
-        == 0
-    )
-    mastodon_only = tmp_path / "mastodon.yaml"
-    mastodon_only.write_text(
-        f"sources:\n  - mastodon: {fault_server.base_url}\n    hashtags: [edtech]\n", encoding="utf-8"
-    )
+    store_token(tmp_path, fault_server, secrets_in)
+    mastodon_only = mastodon_only_filter(tmp_path, fault_server)
 
     assert (
         run_forked(
