@@ -146,20 +146,27 @@ def run_filter(
         per_source.update((name, vars(entry)) for name, entry in report.refresh.items())
         if report.regex_timeouts:
             per_source["rules"] = {"regex_timeouts": report.regex_timeouts}
-        store.finish_run(
-            db,
-            report.run_id,
-            to_iso(now_utc()),
-            fetched=report.fetched,
-            new=report.new,
-            kept=report.kept,
-            errors=[s.error for s in report.failed],
-            status=report.status,
-            per_source=per_source,
-        )
+        record_end(db, report, per_source)
         return report
     finally:
         lock.release()
+
+
+def record_end(db, report: RunReport, per_source: dict[str, Any]) -> None:
+    """Close the run (or watch session) `report` in the archive's runs table, ended now."""
+    from plnfilter import store
+
+    store.finish_run(
+        db,
+        report.run_id,
+        to_iso(now_utc()),
+        fetched=report.fetched,
+        new=report.new,
+        kept=report.kept,
+        errors=[s.error for s in report.failed],
+        status=report.status,
+        per_source=per_source,
+    )
 
 
 def save_batch(db, batch: list, ruleset, rank_config, report: RunReport, on_judged=None) -> list:

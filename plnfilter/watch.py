@@ -26,7 +26,7 @@ from typing import Any
 
 from plnfilter.errors import ArchiveLocked, PlnError
 from plnfilter.follow import FollowStats, follow
-from plnfilter.pipeline import RunReport, SourceReport, archive_lock, expand_sources, save_batch
+from plnfilter.pipeline import RunReport, SourceReport, archive_lock, expand_sources, record_end, save_batch
 from plnfilter.sources import FetchContext, Page
 from plnfilter.times import now_utc, to_iso
 
@@ -260,8 +260,6 @@ def _merge(pending: list) -> list:
 
 
 def _finish(writer: _Writer, report: WatchReport) -> None:
-    from plnfilter import store
-
     per_source: dict[str, Any] = {name: vars(s) for name, s in report.sources.items()}
     per_source["watch"] = {
         "pid": os.getpid(),
@@ -273,16 +271,6 @@ def _finish(writer: _Writer, report: WatchReport) -> None:
         "stopped_by": report.stopped_by or "signal",
     }
     try:
-        store.finish_run(
-            writer.db,
-            report.run_id,
-            to_iso(now_utc()),
-            fetched=report.fetched,
-            new=report.new,
-            kept=report.kept,
-            errors=[s.error for s in report.failed],
-            status=report.status,
-            per_source=per_source,
-        )
+        record_end(writer.db, report, per_source)
     except PlnError as exc:
         writer.log(f"could not record the end of the session: {exc.message}")

@@ -7,8 +7,9 @@ import os
 import pytest
 from figures import SESSION_FIGURES
 
-# The Bluesky reference network's session fixtures, registered once so every module shares one network.
-pytest_plugins = ["bluesky_net.fixture"]
+# Fixture modules, registered once (never imported into a test module): the Bluesky reference
+# network's session fixtures, so every module shares one network; the fault server's.
+pytest_plugins = ["bluesky_net.fixture", "servers.fault_fixtures"]
 
 # Anything that would make a test depend on the developer's own set-up: archive path, tokens
 # (generic and per instance, e.g. PLNFILTER_MASTODON_TOKEN_MASTODON_SOCIAL), Bluesky login.

@@ -5,36 +5,12 @@ reference network's PDS on 127.0.0.1: lists, authors and feeds are served there 
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-
-CLI = Path(sys.executable).with_name("plnfilter")
-
-
-@pytest.fixture
-def env(bluesky_net, monkeypatch):
-    """Log in as pln-runner.test through the environment; anonymous reads would go to the AppView."""
-    monkeypatch.setenv("PLNFILTER_BSKY_SERVICE", bluesky_net.pds)
-    monkeypatch.setenv("PLNFILTER_BSKY_APPVIEW", bluesky_net.appview)
-    monkeypatch.setenv("PLNFILTER_BSKY_HANDLE", "pln-runner.test")
-    monkeypatch.setenv("PLNFILTER_BSKY_PASSWORD", bluesky_net.info["password"])
-    return bluesky_net
-
-
-def run_cli(filter_path: Path, db: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(CLI), "run", str(filter_path), "--db", str(db), "--timeout", "20"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=os.environ.copy(),
-    )
+from bluesky_net.cli import run_cli
 
 
 def found_by(db: Path) -> dict[str, set[str]]:
@@ -49,9 +25,9 @@ def found_by(db: Path) -> dict[str, set[str]]:
 
 
 @pytest.mark.bluesky
-def test_list_author_and_feed_sources_with_a_pds_as_service(env, tmp_path):
-    info, posts = env.info, env.info["posts"]
-    service = f'service: "{env.pds}"'
+def test_list_author_and_feed_sources_with_a_pds_as_service(bluesky_env, tmp_path):
+    info, posts = bluesky_env.info, bluesky_env.info["posts"]
+    service = f'service: "{bluesky_env.pds}"'
     filter_path = tmp_path / "f.yaml"
     filter_path.write_text(
         "name: pds\nsources:\n"
@@ -64,7 +40,7 @@ def test_list_author_and_feed_sources_with_a_pds_as_service(env, tmp_path):
     result = run_cli(filter_path, db)
     assert result.returncode == 0, result.stderr
     assert "Error" not in result.stderr and "AuthMissing" not in result.stderr
-    host = urlsplit(env.pds).netloc
+    host = urlsplit(bluesky_env.pds).netloc
     by = found_by(db)
     member_dids = {info["accounts"][handle] for handle in info["list_members"]}
     from_list = by[f"bluesky:{host}/list/{info['list']}"]

@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from bluesky_net.cli import rows, run_cli, write_filter
 from bluesky_net.proxy import BreakingProxy
 from bluesky_net.seed import wait_until
 
@@ -25,50 +26,6 @@ from plnfilter.errors import RateLimited, SourceError
 from plnfilter.filterfile import parse
 from plnfilter.sources import FetchContext, timelines
 from plnfilter.times import now_utc, parse_iso
-
-CLI = Path(sys.executable).with_name("plnfilter")
-
-
-@pytest.fixture
-def env(bluesky_net, monkeypatch):
-    """Point plnfilter at the network and log in as pln-runner.test through the environment."""
-    monkeypatch.setenv("PLNFILTER_BSKY_SERVICE", bluesky_net.pds)
-    monkeypatch.setenv("PLNFILTER_BSKY_APPVIEW", bluesky_net.appview)
-    monkeypatch.setenv("PLNFILTER_BSKY_HANDLE", "pln-runner.test")
-    monkeypatch.setenv("PLNFILTER_BSKY_PASSWORD", bluesky_net.info["password"])
-    from plnfilter.sources.bluesky.session import forget_clients
-
-    forget_clients()
-    return bluesky_net
-
-
-def run_cli(filter_path: Path, db: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(CLI), "run", str(filter_path), "--db", str(db), "--timeout", "20", *extra],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=os.environ.copy(),
-    )
-
-
-def write_filter(tmp_path: Path, sources: list[str], name: str = "f.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(
-        "name: bsky-test\nsources:\n" + "".join(f"  - {line}\n" for line in sources), encoding="utf-8"
-    )
-    return path
-
-
-def rows(db: Path) -> dict[str, dict]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return {
-            row["uri"]: dict(row) for row in conn.execute("SELECT * FROM posts WHERE network = 'bluesky'")
-        }
-    finally:
-        conn.close()
 
 
 def found_by(db: Path) -> dict[str, list[str]]:
@@ -87,11 +44,11 @@ def pds_calls(net, method: str) -> int:
 
 
 @pytest.mark.bluesky
-def test_hashtag_search_archives_each_tagged_post_once_with_counts_tags_and_langs(env, tmp_path):
+def test_hashtag_search_archives_each_tagged_post_once_with_counts_tags_and_langs(bluesky_env, tmp_path):
     db = tmp_path / "a.db"
     result = run_cli(write_filter(tmp_path, ["bluesky: {hashtags: [EdTech]}"]), db)
     assert result.returncode == 0, result.stderr
-    posts = env.info["posts"]
+    posts = bluesky_env.info["posts"]
     # The reference AppView's search is a case-sensitive substring match over the text; of what it
     # returns for "#EdTech", plnfilter keeps the posts that really carry the tag.
     returned = {key for key, post in posts.items() if "#EdTech" in post["text"]}
@@ -107,11 +64,11 @@ def test_hashtag_search_archives_each_tagged_post_once_with_counts_tags_and_lang
 
 
 @pytest.mark.bluesky
-def test_search_keeps_facet_tagged_posts_in_every_language_and_drops_lookalikes(env, tmp_path):
+def test_search_keeps_facet_tagged_posts_in_every_language_and_drops_lookalikes(bluesky_env, tmp_path):
     db = tmp_path / "a.db"
     result = run_cli(write_filter(tmp_path, ["bluesky: {hashtags: [edtech]}"]), db)
     assert result.returncode == 0, result.stderr
-    posts = env.info["posts"]
+    posts = bluesky_env.info["posts"]
     archived = rows(db)
     returned = {key for key, post in posts.items() if "#edtech" in post["text"]}
     expected = {posts[key]["uri"] for key in returned if "edtech" in posts[key]["tags"]}
@@ -143,17 +100,17 @@ def test_search_keeps_facet_tagged_posts_in_every_language_and_drops_lookalikes(
 
 
 @pytest.mark.bluesky
-def test_search_lang_option_keeps_only_that_language(env, tmp_path):
+def test_search_lang_option_keeps_only_that_language(bluesky_env, tmp_path):
     db = tmp_path / "a.db"
     result = run_cli(write_filter(tmp_path, ["bluesky: {hashtags: [edtech], lang: ja}"]), db)
     assert result.returncode == 0, result.stderr
-    posts = env.info["posts"]
+    posts = bluesky_env.info["posts"]
     assert set(rows(db)) == {posts["ja"]["uri"], posts["bilingual"]["uri"]}
 
 
 @pytest.mark.bluesky
-def test_list_author_feed_and_timeline_sources(env, tmp_path):
-    info = env.info
+def test_list_author_feed_and_timeline_sources(bluesky_env, tmp_path):
+    info = bluesky_env.info
     posts = info["posts"]
     curator_did = info["accounts"]["curator.test"]
     list_rkey = info["list"].rsplit("/", 1)[1]
@@ -197,12 +154,12 @@ def test_list_author_feed_and_timeline_sources(env, tmp_path):
 
 
 @pytest.mark.bluesky
-def test_second_run_archives_only_new_posts_and_updates_counts(env, tmp_path):
-    seeder = env.seeder
+def test_second_run_archives_only_new_posts_and_updates_counts(bluesky_env, tmp_path):
+    seeder = bluesky_env.seeder
     first = [
         seeder.post("kate.test", f"Cycle note {i} #plncycle", age=timedelta(minutes=30 - i)) for i in range(3)
     ]
-    env.seeder.settle()
+    bluesky_env.seeder.settle()
     filter_path = write_filter(tmp_path, ["bluesky: {hashtags: [plncycle]}"])
     db = tmp_path / "a.db"
     result = run_cli(filter_path, db)
@@ -212,7 +169,7 @@ def test_second_run_archives_only_new_posts_and_updates_counts(env, tmp_path):
     second = [seeder.post("adjoa.test", f"Later cycle note {i} #plncycle") for i in range(2)]
     seeder.like("maria.test", first[0])
     seeder.like("yuki.test", first[0])
-    env.seeder.settle()
+    bluesky_env.seeder.settle()
     result = run_cli(filter_path, db)
     assert result.returncode == 0, result.stderr
     archived = rows(db)
@@ -226,40 +183,40 @@ def test_second_run_archives_only_new_posts_and_updates_counts(env, tmp_path):
 
 
 @pytest.mark.bluesky
-def test_cron_runs_reuse_the_saved_session(env, tmp_path):
+def test_cron_runs_reuse_the_saved_session(bluesky_env, tmp_path):
     filter_path = write_filter(tmp_path, ["bluesky: {hashtags: [edtech]}", "bluesky: {timeline: true}"])
     db = tmp_path / "a.db"
-    before = pds_calls(env, "com.atproto.server.createSession")
+    before = pds_calls(bluesky_env, "com.atproto.server.createSession")
     for _ in range(5):
         result = run_cli(filter_path, db)
         assert result.returncode == 0, result.stderr
-    assert pds_calls(env, "com.atproto.server.createSession") - before == 1
+    assert pds_calls(bluesky_env, "com.atproto.server.createSession") - before == 1
     session_file = Path(os.environ["PLNFILTER_HOME"]) / "config" / "bluesky-session-pln-runner.test.json"
     assert session_file.stat().st_mode & 0o777 == 0o600
-    assert env.info["password"] not in session_file.read_text()
+    assert bluesky_env.info["password"] not in session_file.read_text()
 
 
 @pytest.mark.bluesky
-def test_a_refreshed_session_is_written_back_and_used(env, tmp_path, monkeypatch):
+def test_a_refreshed_session_is_written_back_and_used(bluesky_env, tmp_path, monkeypatch):
     from atproto_client.client.methods_mixin.time import TimeMethodsMixin
 
     from plnfilter.sources.bluesky import auth as auth_bluesky
     from plnfilter.sources.bluesky.session import forget_clients
 
     fetch_all(timelines(spec_of("bluesky: {timeline: true}", tmp_path))[0])
-    saved = auth_bluesky.load_session("pln-runner.test", env.pds)
+    saved = auth_bluesky.load_session("pln-runner.test", bluesky_env.pds)
     assert saved
     forget_clients()
     real_now = TimeMethodsMixin.get_current_time
     monkeypatch.setattr(
         TimeMethodsMixin, "get_current_time", lambda self: real_now(self) + timedelta(hours=3)
     )
-    logins = pds_calls(env, "com.atproto.server.createSession")
-    refreshes = pds_calls(env, "com.atproto.server.refreshSession")
+    logins = pds_calls(bluesky_env, "com.atproto.server.createSession")
+    refreshes = pds_calls(bluesky_env, "com.atproto.server.refreshSession")
     fetch_all(timelines(spec_of("bluesky: {timeline: true}", tmp_path))[0])
-    assert pds_calls(env, "com.atproto.server.refreshSession") == refreshes + 1
-    assert pds_calls(env, "com.atproto.server.createSession") == logins
-    rotated = auth_bluesky.load_session("pln-runner.test", env.pds)
+    assert pds_calls(bluesky_env, "com.atproto.server.refreshSession") == refreshes + 1
+    assert pds_calls(bluesky_env, "com.atproto.server.createSession") == logins
+    rotated = auth_bluesky.load_session("pln-runner.test", bluesky_env.pds)
     assert rotated and rotated != saved
 
 
@@ -273,9 +230,9 @@ def fetch_all(timeline, cursor=None, **ctx_args):
 
 
 @pytest.mark.bluesky
-def test_wrong_password_and_unknown_list_fail_alone_with_exit_3(env, tmp_path, monkeypatch):
+def test_wrong_password_and_unknown_list_fail_alone_with_exit_3(bluesky_env, tmp_path, monkeypatch):
     monkeypatch.setenv("PLNFILTER_BSKY_PASSWORD", "not-the-password")
-    curator = env.did("curator.test")
+    curator = bluesky_env.did("curator.test")
     sources = [
         "bluesky: {hashtags: [edtech]}",
         f'bluesky: {{list: "at://{curator}/app.bsky.graph.list/nosuchlist"}}',
@@ -286,7 +243,7 @@ def test_wrong_password_and_unknown_list_fail_alone_with_exit_3(env, tmp_path, m
     assert result.returncode == 3, result.stderr
     assert "app password" in result.stderr and "plnfilter auth bluesky pln-runner.test" in result.stderr
     assert "nosuchlist" in result.stderr or "list" in result.stderr.lower()
-    kate = env.did("kate.test")
+    kate = bluesky_env.did("kate.test")
     assert rows(db) and all(uri.split("/")[2] == kate for uri in rows(db))
     conn = sqlite3.connect(db)
     errors = dict(conn.execute("SELECT name, last_error FROM sources"))
@@ -299,9 +256,9 @@ def test_wrong_password_and_unknown_list_fail_alone_with_exit_3(env, tmp_path, m
 
 
 @pytest.mark.bluesky
-def test_a_server_stopping_mid_run_fails_only_its_source(env, tmp_path):
-    list_url = f"https://bsky.app/profile/curator.test/lists/{env.info['list'].rsplit('/', 1)[1]}"
-    proxy = BreakingProxy(env.appview, allow=1)  # answers resolveHandle, then is gone
+def test_a_server_stopping_mid_run_fails_only_its_source(bluesky_env, tmp_path):
+    list_url = f"https://bsky.app/profile/curator.test/lists/{bluesky_env.info['list'].rsplit('/', 1)[1]}"
+    proxy = BreakingProxy(bluesky_env.appview, allow=1)  # answers resolveHandle, then is gone
     try:
         sources = [
             "bluesky: {hashtags: [edtech]}",
@@ -323,12 +280,12 @@ def test_a_server_stopping_mid_run_fails_only_its_source(env, tmp_path):
     search_cursor, search_error = state["bluesky:search/edtech"]
     list_cursor, list_error = state[next(name for name in state if "/list/" in name)]
     assert search_cursor and not search_error and list_error and not list_cursor
-    assert env.post("slides")["uri"] in rows(db)
+    assert bluesky_env.post("slides")["uri"] in rows(db)
 
 
 @pytest.mark.bluesky
-def test_unknown_list_is_a_source_error_with_a_next_step(env, tmp_path):
-    curator = env.did("curator.test")
+def test_unknown_list_is_a_source_error_with_a_next_step(bluesky_env, tmp_path):
+    curator = bluesky_env.did("curator.test")
     timeline = timelines(
         spec_of(f'bluesky: {{list: "at://{curator}/app.bsky.graph.list/nosuchlist"}}', tmp_path)
     )[0]
@@ -338,11 +295,11 @@ def test_unknown_list_is_a_source_error_with_a_next_step(env, tmp_path):
 
 
 @pytest.mark.bluesky
-def test_server_gone_mid_walk_keeps_the_old_cursor(env, tmp_path, monkeypatch):
+def test_server_gone_mid_walk_keeps_the_old_cursor(bluesky_env, tmp_path, monkeypatch):
     from plnfilter.sources.bluesky import fetch as source
 
     monkeypatch.setattr(source, "PAGE_LIMIT", 2)
-    proxy = BreakingProxy(env.appview, allow=1)
+    proxy = BreakingProxy(bluesky_env.appview, allow=1)
     try:
         spec = spec_of(f'bluesky: {{author: kate.test, service: "{proxy.url}"}}', tmp_path)
         pages = []
@@ -358,8 +315,8 @@ def test_server_gone_mid_walk_keeps_the_old_cursor(env, tmp_path, monkeypatch):
 
 
 @pytest.mark.bluesky
-def test_server_errors_twice_then_200_are_retried_and_counted(env, tmp_path):
-    proxy = BreakingProxy(env.appview, fail=lambda n: {1: 503, 2: 502}.get(n))
+def test_server_errors_twice_then_200_are_retried_and_counted(bluesky_env, tmp_path):
+    proxy = BreakingProxy(bluesky_env.appview, fail=lambda n: {1: 503, 2: 502}.get(n))
     try:
         filter_path = write_filter(tmp_path, [f'bluesky: {{author: yuki.test, service: "{proxy.url}"}}'])
         db = tmp_path / "a.db"
@@ -368,7 +325,7 @@ def test_server_errors_twice_then_200_are_retried_and_counted(env, tmp_path):
         proxy.stop()
     assert result.returncode == 0, result.stderr
     assert "retry 2 of 3" in result.stderr
-    yuki_posts = {p["uri"] for p in env.info["posts"].values() if p["author"] == "yuki.test"}
+    yuki_posts = {p["uri"] for p in bluesky_env.info["posts"].values() if p["author"] == "yuki.test"}
     assert yuki_posts <= set(rows(db))
     conn = sqlite3.connect(db)
     try:
@@ -380,19 +337,19 @@ def test_server_errors_twice_then_200_are_retried_and_counted(env, tmp_path):
 
 
 @pytest.mark.bluesky
-def test_a_malformed_post_view_is_reported_and_the_rest_kept(env, tmp_path):
+def test_a_malformed_post_view_is_reported_and_the_rest_kept(bluesky_env, tmp_path):
     def break_one(data: dict) -> dict:
         if data.get("feed"):
             del data["feed"][0]["post"]["author"]
         return data
 
-    proxy = BreakingProxy(env.appview, mutate=break_one)
+    proxy = BreakingProxy(bluesky_env.appview, mutate=break_one)
     try:
         spec = spec_of(f'bluesky: {{author: yuki.test, service: "{proxy.url}"}}', tmp_path)
         pages = fetch_all(timelines(spec)[0])
     finally:
         proxy.stop()
-    yuki_posts = [p for p in env.info["posts"].values() if p["author"] == "yuki.test"]
+    yuki_posts = [p for p in bluesky_env.info["posts"].values() if p["author"] == "yuki.test"]
     assert sum(len(page.posts) for page in pages) == len(yuki_posts) - 1
     problems = [problem for page in pages for problem in page.problems]
     assert len(problems) == 1 and "at://" in problems[0]
@@ -400,12 +357,14 @@ def test_a_malformed_post_view_is_reported_and_the_rest_kept(env, tmp_path):
 
 
 @pytest.mark.bluesky
-def test_rate_limit_near_reset_is_waited_out_and_far_reset_stops_after_saving(env, tmp_path, monkeypatch):
+def test_rate_limit_near_reset_is_waited_out_and_far_reset_stops_after_saving(
+    bluesky_env, tmp_path, monkeypatch
+):
     from plnfilter.sources.bluesky import fetch as source
 
     monkeypatch.setattr(source, "PAGE_LIMIT", 2)
     near = BreakingProxy(
-        env.appview,
+        bluesky_env.appview,
         rate_limit=lambda n: (
             {"RateLimit-Reset": int(time.time()) + 1, "RateLimit-Remaining": 0} if n == 2 else None
         ),
@@ -418,11 +377,12 @@ def test_rate_limit_near_reset_is_waited_out_and_far_reset_stops_after_saving(en
         near.stop()
     assert any("waiting" in line for line in logged)
     assert sum(len(p.posts) for p in pages) == sum(
-        1 for p in env.info["posts"].values() if p["author"] == "jonas.test"
+        1 for p in bluesky_env.info["posts"].values() if p["author"] == "jonas.test"
     )
 
     far = BreakingProxy(
-        env.appview, rate_limit=lambda n: {"RateLimit-Reset": int(time.time()) + 3600} if n >= 2 else None
+        bluesky_env.appview,
+        rate_limit=lambda n: {"RateLimit-Reset": int(time.time()) + 3600} if n >= 2 else None,
     )
     pages = []
     try:
@@ -438,10 +398,10 @@ def test_rate_limit_near_reset_is_waited_out_and_far_reset_stops_after_saving(en
 
 
 @pytest.mark.bluesky
-def test_network_answers_on_loopback_only(env):
-    for url in (env.pds, env.appview):
+def test_network_answers_on_loopback_only(bluesky_env):
+    for url in (bluesky_env.pds, bluesky_env.appview):
         assert url.startswith("http://127.0.0.1:")
-    assert wait_until(lambda: env.network.process.poll() is None, timeout=1)
+    assert wait_until(lambda: bluesky_env.network.process.poll() is None, timeout=1)
 
 
 # --- without the network: the walk's stopping rules on captured pages ----------------------------
@@ -630,9 +590,9 @@ def test_stored_app_password_is_private_and_the_environment_wins(monkeypatch):
     assert "PLNFILTER_BSKY_HANDLE" in caught.value.hint
     monkeypatch.setenv("PLNFILTER_BSKY_HANDLE", "adjoa.test")
     assert auth_bluesky.find_credentials().password == "app-pass-2"
-    monkeypatch.setenv("PLNFILTER_BSKY_PASSWORD", "from-env")
+    monkeypatch.setenv("PLNFILTER_BSKY_PASSWORD", "from-bluesky_env")
     assert auth_bluesky.find_credentials() == auth_bluesky.Credentials(
-        "adjoa.test", "from-env", "environment"
+        "adjoa.test", "from-bluesky_env", "environment"
     )
 
 
@@ -643,14 +603,14 @@ def test_timeline_without_any_login_is_a_source_error_naming_the_command(tmp_pat
 
 
 @pytest.mark.bluesky
-def test_a_post_liked_between_runs_has_its_count_updated_though_catch_up_never_sees_it(env, tmp_path):
-    seeder = env.seeder
+def test_a_post_liked_between_runs_has_its_count_updated_though_catch_up_never_sees_it(bluesky_env, tmp_path):
+    seeder = bluesky_env.seeder
     seeder.account("counts-author.test")
     old = seeder.post("counts-author.test", "The first note #plnrefresh", age=timedelta(minutes=300))
     for i in range(100):  # a full page of newer posts: the next walk stops before reaching `old`
         seeder.post("counts-author.test", f"note {i} #plnrefresh", age=timedelta(minutes=200 - i))
-    env.seeder.settle()
-    proxy = BreakingProxy(env.appview)
+    bluesky_env.seeder.settle()
+    proxy = BreakingProxy(bluesky_env.appview)
     try:
         source = f'bluesky: {{author: counts-author.test, service: "{proxy.url}"}}'
         fresh = write_filter(tmp_path, [source], "fresh.yaml")
@@ -665,7 +625,7 @@ def test_a_post_liked_between_runs_has_its_count_updated_though_catch_up_never_s
         seeder.like("yuki.test", old)
         seeder.repost("adjoa.test", old)
         newest = seeder.post("counts-author.test", "after the first run #plnrefresh")
-        env.seeder.settle()
+        bluesky_env.seeder.settle()
         proxy.requests.clear()
         results = {db: run_cli(path, db) for path, db in ((fresh, fresh_db), (frozen, frozen_db))}
     finally:

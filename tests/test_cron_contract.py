@@ -15,39 +15,27 @@ from servers.fault_server import (
     archive_state,
     cli_env,
     cursor_gaps,
-    figure_reporter,
     plnfilter_command,
     run_forked,
     run_plnfilter,
-    serving,
     timeline_name,
     write_filter,
 )
 
 
 @pytest.fixture
-def server():
-    yield from serving()
+def setup(tmp_path, fault_server):
+    fault_server.add("edtech", 30)
+    fault_server.add("pln", 30)
+    return write_filter(tmp_path / "pln.yaml", fault_server, ["edtech", "pln"]), tmp_path / "archive.db"
 
 
-@pytest.fixture
-def report(request):
-    return figure_reporter(request)
-
-
-@pytest.fixture
-def setup(tmp_path, server):
-    server.add("edtech", 30)
-    server.add("pln", 30)
-    return write_filter(tmp_path / "pln.yaml", server, ["edtech", "pln"]), tmp_path / "archive.db"
-
-
-def test_quiet_success_prints_nothing_first_run_and_catch_up(server, setup):
+def test_quiet_success_prints_nothing_first_run_and_catch_up(fault_server, setup):
     filter_path, db = setup
     for _ in range(2):  # the installed entry point, as cron runs it
         result = run_plnfilter("run", filter_path, "--db", db, "--quiet")
         assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
-        server.add("edtech", 5)
+        fault_server.add("edtech", 5)
     assert len(archive_state(db).uris) == 65
 
 
@@ -89,31 +77,33 @@ def test_on_a_terminal_progress_is_shown_then_cleared(tmp_path, setup):
     assert "60 posts fetched (60 new to the archive)" in text
 
 
-def test_exit_codes_0_1_2_3_75(tmp_path, server, setup, report):
+def test_exit_codes_0_1_2_3_75(tmp_path, fault_server, setup, report):
     filter_path, db = setup
     seen = {}
 
     seen[0] = run_forked(tmp_path, "run", filter_path, "--db", db, "--quiet").returncode
 
-    server.add("edtech", 5)
-    server.fail("edtech", "503")
+    fault_server.add("edtech", 5)
+    fault_server.fail("edtech", "503")
     partial = run_forked(tmp_path, "run", filter_path, "--db", db, "--quiet")
     seen[3] = partial.returncode
 
-    server.fail("pln", "503")
+    fault_server.fail("pln", "503")
     failed = run_forked(tmp_path, "run", filter_path, "--db", db, "--quiet")
     seen[1] = failed.returncode
     assert failed.stderr.count("Error: ") == 2
 
     bad = tmp_path / "bad.yaml"
-    bad.write_text(f"sources:\n  - mastodon: {server.base_url}\n    hashtag: [edtech]\n", encoding="utf-8")
+    bad.write_text(
+        f"sources:\n  - mastodon: {fault_server.base_url}\n    hashtag: [edtech]\n", encoding="utf-8"
+    )
     usage = run_forked(tmp_path, "run", bad, "--db", db)
     seen[2] = usage.returncode
     assert "bad.yaml:3" in usage.stderr and "hashtags" in usage.stderr
     assert run_forked(tmp_path, "run", filter_path, "--no-such-flag").returncode == 2
     assert run_forked(tmp_path, "run", tmp_path / "missing.yaml", "--db", db).returncode == 2
 
-    server.heal()
+    fault_server.heal()
     with FileLock(str(db) + ".lock"):
         locked = run_forked(tmp_path, "run", filter_path, "--db", db, "--wait", "0", "--quiet")
     seen[75] = locked.returncode
@@ -126,15 +116,15 @@ def test_exit_codes_0_1_2_3_75(tmp_path, server, setup, report):
     report("cron exit codes: 0 ok, 1 all sources failed, 2 bad usage/filter, 3 partial, 75 locked")
 
 
-def test_one_stderr_line_per_failed_source_with_reason_and_next_step(tmp_path, server):
+def test_one_stderr_line_per_failed_source_with_reason_and_next_step(tmp_path, fault_server):
     tags = ["fine", "down", "slow", "limited", "garbled"]
     for tag in tags:
-        server.add(tag, 10)
-    server.fail("down", "503")
-    server.fail("slow", "stall", stall=3)
-    server.fail("limited", "429")
-    server.fail("garbled", "truncated")
-    filter_path = write_filter(tmp_path / "pln.yaml", server, tags)
+        fault_server.add(tag, 10)
+    fault_server.fail("down", "503")
+    fault_server.fail("slow", "stall", stall=3)
+    fault_server.fail("limited", "429")
+    fault_server.fail("garbled", "truncated")
+    filter_path = write_filter(tmp_path / "pln.yaml", fault_server, tags)
     db = tmp_path / "archive.db"
 
     result = run_forked(tmp_path, "run", filter_path, "--db", db, "--quiet", "--timeout", "1")
@@ -143,19 +133,19 @@ def test_one_stderr_line_per_failed_source_with_reason_and_next_step(tmp_path, s
     lines = result.stderr.splitlines()
     assert len(lines) == 4, result.stderr
     named = sorted(line.split("Error: source ", 1)[1].split(": ", 1)[0] for line in lines)
-    assert named == sorted(timeline_name(server, tag) for tag in ("down", "slow", "limited", "garbled"))
+    assert named == sorted(timeline_name(fault_server, tag) for tag in ("down", "slow", "limited", "garbled"))
     for line in lines:
         reason, _, next_step = line.partition("; ")
         assert reason and len(next_step) > 10, line
-    assert server.uris("fine") <= set(archive_state(db).uris)
+    assert fault_server.uris("fine") <= set(archive_state(db).uris)
 
 
-def test_runs_shows_started_finished_per_source_counts_and_errors(tmp_path, server, setup):
+def test_runs_shows_started_finished_per_source_counts_and_errors(tmp_path, fault_server, setup):
     filter_path, db = setup
     assert run_forked(tmp_path, "run", filter_path, "--db", db, "--quiet").returncode == 0
-    server.add("edtech", 7)
-    server.add("pln", 3)
-    server.fail("pln", "502")
+    fault_server.add("edtech", 7)
+    fault_server.add("pln", 3)
+    fault_server.fail("pln", "502")
     assert run_forked(tmp_path, "run", filter_path, "--db", db, "--quiet").returncode == 3
 
     result = run_forked(tmp_path, "runs", "--db", db, "--format", "json")
@@ -167,18 +157,18 @@ def test_runs_shows_started_finished_per_source_counts_and_errors(tmp_path, serv
         assert row["started"] and row["finished"] and row["started"] <= row["finished"]
     assert first["fetched"] == 60 and first["errors"] == []
     per_source = newest["per_source"]
-    assert per_source[timeline_name(server, "edtech")]["new"] == 7
-    assert "502" in per_source[timeline_name(server, "pln")]["error"]
+    assert per_source[timeline_name(fault_server, "edtech")]["new"] == 7
+    assert "502" in per_source[timeline_name(fault_server, "pln")]["error"]
     assert len(newest["errors"]) == 1 and "502" in newest["errors"][0]
     table = run_forked(tmp_path, "runs", "--db", db, "--format", "table")
     assert table.returncode == 0 and "partial" in table.stdout and "ok" in table.stdout
 
 
-def test_max_time_stops_a_run_whose_server_never_answers(tmp_path, server, report):
-    server.add("fine", 20)
-    server.add("hung", 20)
-    gate = server.hold("hung")
-    filter_path = write_filter(tmp_path / "pln.yaml", server, ["fine", "hung"])
+def test_max_time_stops_a_run_whose_server_never_answers(tmp_path, fault_server, report):
+    fault_server.add("fine", 20)
+    fault_server.add("hung", 20)
+    gate = fault_server.hold("hung")
+    filter_path = write_filter(tmp_path / "pln.yaml", fault_server, ["fine", "hung"])
     db = tmp_path / "archive.db"
 
     result = run_forked(
@@ -189,19 +179,19 @@ def test_max_time_stops_a_run_whose_server_never_answers(tmp_path, server, repor
     assert result.returncode == 3, result.stderr
     assert "--max-time" in result.stderr
     state = archive_state(db)
-    assert server.uris("fine") <= set(state.uris)
+    assert fault_server.uris("fine") <= set(state.uris)
     runs = json.loads(run_forked(tmp_path, "runs", "--db", db, "--format", "json").stdout)
     assert runs[0]["finished"] and runs[0]["status"] == "partial"
     report("--max-time 1 against a server that never answers (--timeout 50): run stopped, exit 3")
 
 
-def test_max_time_between_pages_keeps_cursors_honest(tmp_path, server):
-    server.latency = 0.25
-    server.add("big", 30)
-    filter_path = write_filter(tmp_path / "pln.yaml", server, ["big"])
+def test_max_time_between_pages_keeps_cursors_honest(tmp_path, fault_server):
+    fault_server.latency = 0.25
+    fault_server.add("big", 30)
+    filter_path = write_filter(tmp_path / "pln.yaml", fault_server, ["big"])
     db = tmp_path / "archive.db"
     assert run_forked(tmp_path, "run", filter_path, "--db", db, "--quiet").returncode == 0
-    server.add("big", 400)  # ten pages of catch-up at a quarter second each
+    fault_server.add("big", 400)  # ten pages of catch-up at a quarter second each
 
     result = run_forked(tmp_path, "run", filter_path, "--db", db, "--max-time", "1")
 
@@ -210,10 +200,10 @@ def test_max_time_between_pages_keeps_cursors_honest(tmp_path, server):
     assert "--max-time" in result.stderr and "Traceback" not in result.stderr
     state = archive_state(db)
     assert 30 < len(state.uris) < 430  # stopped part-way
-    assert cursor_gaps(server, state) == {timeline_name(server, "big"): 0}
-    server.latency = 0
+    assert cursor_gaps(fault_server, state) == {timeline_name(fault_server, "big"): 0}
+    fault_server.latency = 0
     assert run_forked(tmp_path, "run", filter_path, "--db", db, "--quiet").returncode == 0
-    assert set(archive_state(db).uris) == server.uris()
+    assert set(archive_state(db).uris) == fault_server.uris()
 
 
 def test_a_regex_that_times_out_is_a_warning_even_with_quiet(tmp_path):

@@ -21,7 +21,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from servers.fault_server import TEMPLATE, figure_reporter, run_forked
+from servers.fault_server import TEMPLATE, run_forked
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CARD_STATUS = json.loads((FIXTURES / "mastodon" / "mastodon-4x-cassettes.json").read_text(encoding="utf-8"))[
@@ -158,11 +158,6 @@ def plnfilter(hostile_archive, *args, **env):
 
 def _terminal_safe(text: str) -> bool:
     return not TERMINAL_UNSAFE.search(text)
-
-
-@pytest.fixture
-def report(request):
-    return figure_reporter(request)
 
 
 def test_every_payload_was_archived(hostile_archive, report):

@@ -16,7 +16,7 @@ import threading
 import time
 
 import pytest
-from servers.fault_server import Forked, archive_state, cursor_gaps, figure_reporter, serving, write_filter
+from servers.fault_server import Forked, archive_state, cursor_gaps, serving, write_filter
 
 KILLS = 50
 CATCH_UP = ["alpha", "beta"]
@@ -25,11 +25,6 @@ CATCH_UP = ["alpha", "beta"]
 @pytest.fixture
 def server():
     yield from serving(latency=0.01)
-
-
-@pytest.fixture
-def report(request):
-    return figure_reporter(request)
 
 
 def kill_plan(round_number: int) -> tuple[str, int, float]:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
-from servers.fault_server import Forked, archive_state, figure_reporter, run_forked, serving, write_filter
+from servers.fault_server import Forked, archive_state, run_forked, write_filter
 
 PAIRS = 20
 GATED = 10
@@ -23,16 +22,6 @@ READ_ONLY = [
     ("runs", "--format", "json"),
     ("sources", "--format", "json"),
 ]
-
-
-@pytest.fixture
-def server():
-    yield from serving()
-
-
-@pytest.fixture
-def report(request):
-    return figure_reporter(request)
 
 
 def wait_for(condition, what: str, limit: float = 30.0) -> None:
@@ -48,22 +37,22 @@ def runs_of(tmp_path, db) -> list[dict]:
     return json.loads(result.stdout)
 
 
-def test_20_pairs_of_overlapping_runs(tmp_path, server, report):
+def test_20_pairs_of_overlapping_runs(tmp_path, fault_server, report):
     db = tmp_path / "archive.db"
-    filter_path = write_filter(tmp_path / "pln.yaml", server, ["gate", "open"])
+    filter_path = write_filter(tmp_path / "pln.yaml", fault_server, ["gate", "open"])
     outcomes = {"second exited 75": 0, "second waited": 0, "raced, both saved": 0, "raced, one exited 75": 0}
     read_only_done = 0
     for pair in range(PAIRS):
-        server.add("gate", 15)
-        server.add("open", 25)
+        fault_server.add("gate", 15)
+        fault_server.add("open", 25)
         runs_before = len(runs_of(tmp_path, db)) if db.exists() else 0
         run_args = ["run", filter_path, "--db", db, "--quiet", "--timeout", "90"]
         if pair < GATED:
-            gate = server.hold("gate")
-            seen = len(server.timeline_requests("gate"))
+            gate = fault_server.hold("gate")
+            seen = len(fault_server.timeline_requests("gate"))
             first = Forked(run_args, tmp_path)
             wait_for(
-                lambda seen=seen: len(server.timeline_requests("gate")) > seen,
+                lambda seen=seen: len(fault_server.timeline_requests("gate")) > seen,
                 "the first run to reach the server",
             )
 
@@ -77,7 +66,7 @@ def test_20_pairs_of_overlapping_runs(tmp_path, server, report):
                 second = run_forked(tmp_path, *run_args, "--wait", "0", timeout=30)
                 assert second.returncode == 75, second.stderr
                 assert "another plnfilter run holds" in second.stderr and "--wait" in second.stderr
-                assert len(server.timeline_requests("gate")) == seen + 1  # it fetched nothing
+                assert len(fault_server.timeline_requests("gate")) == seen + 1  # it fetched nothing
                 outcomes["second exited 75"] += 1
                 gate.set()
                 assert first.wait(60) == 0, first.stderr
@@ -85,7 +74,7 @@ def test_20_pairs_of_overlapping_runs(tmp_path, server, report):
             else:
                 second = Forked([*run_args, "--wait", "60"], tmp_path)
                 time.sleep(0.5)  # time enough to fetch, if it did not wait for the lock
-                assert len(server.timeline_requests("gate")) == seen + 1 and second.alive()
+                assert len(fault_server.timeline_requests("gate")) == seen + 1 and second.alive()
                 gate.set()
                 assert first.wait(60) == 0, first.stderr
                 assert second.wait(60) == 0, second.stderr
@@ -102,8 +91,10 @@ def test_20_pairs_of_overlapping_runs(tmp_path, server, report):
         state = archive_state(db)
         assert state.integrity == "ok", f"pair {pair}: {state.integrity}"
         assert state.duplicates == 0 and state.duplicate_findings == 0, f"pair {pair}"
-        assert set(state.uris) == server.uris(), f"pair {pair}: {len(server.uris() - set(state.uris))} lost"
+        assert set(state.uris) == fault_server.uris(), (
+            f"pair {pair}: {len(fault_server.uris() - set(state.uris))} lost"
+        )
     report(
         f"overlap: {PAIRS} pairs {outcomes}; {read_only_done} read-only commands ran while a run held the "
-        f"lock; integrity ok, 0 lost of {len(server.uris())} posts, 0 duplicates"
+        f"lock; integrity ok, 0 lost of {len(fault_server.uris())} posts, 0 duplicates"
     )

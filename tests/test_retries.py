@@ -15,9 +15,7 @@ import pytest
 from servers.fault_server import (
     archive_state,
     cursor_gaps,
-    figure_reporter,
     run_forked,
-    serving,
     timeline_name,
     write_filter,
 )
@@ -30,81 +28,71 @@ from plnfilter.times import now_utc
 GOOD, BAD = "calm", "shaky"
 
 
-@pytest.fixture
-def server():
-    yield from serving()
-
-
-@pytest.fixture
-def report(request):
-    return figure_reporter(request)
-
-
 def last_run(tmp_path, db) -> dict:
     result = run_forked(tmp_path, "runs", "--db", db, "--format", "json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)[0]
 
 
-def run(tmp_path, server, *flags):
-    filter_path = write_filter(tmp_path / "pln.yaml", server, [GOOD, BAD])
+def run(tmp_path, fault_server, *flags):
+    filter_path = write_filter(tmp_path / "pln.yaml", fault_server, [GOOD, BAD])
     db = tmp_path / "archive.db"
     return run_forked(tmp_path, "run", filter_path, "--db", db, "--timeout", "1", *flags), db
 
 
-def test_503_twice_then_200_is_archived_with_exit_0_and_the_retries_counted(tmp_path, server, report):
-    server.add(GOOD, 10)
-    server.add(BAD, 30)
-    server.fail(BAD, "503", times=2)
+def test_503_twice_then_200_is_archived_with_exit_0_and_the_retries_counted(tmp_path, fault_server, report):
+    fault_server.add(GOOD, 10)
+    fault_server.add(BAD, 30)
+    fault_server.fail(BAD, "503", times=2)
 
-    result, db = run(tmp_path, server)
+    result, db = run(tmp_path, fault_server)
 
     assert result.returncode == 0, result.stderr
-    assert f"{timeline_name(server, BAD)}: 30 fetched, 30 new, 30 kept (2 retried)" in result.stderr
+    assert f"{timeline_name(fault_server, BAD)}: 30 fetched, 30 new, 30 kept (2 retried)" in result.stderr
     assert "503" in result.stderr and "retry 2 of 3" in result.stderr
     state = archive_state(db)
-    assert set(state.uris) == server.uris() and state.duplicates == 0
-    assert state.cursors[timeline_name(server, BAD)] == server.timelines[BAD][-1]["id"]
+    assert set(state.uris) == fault_server.uris() and state.duplicates == 0
+    assert state.cursors[timeline_name(fault_server, BAD)] == fault_server.timelines[BAD][-1]["id"]
     per_source = last_run(tmp_path, db)["per_source"]
-    assert per_source[timeline_name(server, BAD)]["retries"] == 2
-    assert per_source[timeline_name(server, GOOD)]["retries"] == 0
-    asked = [request.query for request in server.timeline_requests(BAD)]
+    assert per_source[timeline_name(fault_server, BAD)]["retries"] == 2
+    assert per_source[timeline_name(fault_server, GOOD)]["retries"] == 0
+    asked = [request.query for request in fault_server.timeline_requests(BAD)]
     assert asked[0] == asked[1] == asked[2] == {"limit": ["40"]}  # the same page, asked again twice
     report("503 twice then 200: exit 0, every post archived, 2 retries in the run report")
 
 
-def test_a_server_that_keeps_answering_502_fails_the_source_with_exit_3(tmp_path, server):
-    server.add(GOOD, 10)
-    server.add(BAD, 10)
-    server.fail(BAD, "502")
+def test_a_server_that_keeps_answering_502_fails_the_source_with_exit_3(tmp_path, fault_server):
+    fault_server.add(GOOD, 10)
+    fault_server.add(BAD, 10)
+    fault_server.fail(BAD, "502")
 
-    result, db = run(tmp_path, server, "--quiet", "--max-time", "60")
+    result, db = run(tmp_path, fault_server, "--quiet", "--max-time", "60")
 
     assert result.returncode == 3, result.stderr
     (line,) = result.stderr.splitlines()
-    assert line.startswith(f"Error: source {timeline_name(server, BAD)}: ")
+    assert line.startswith(f"Error: source {timeline_name(fault_server, BAD)}: ")
     assert "502" in line and f"after {MAX_RETRIES + 1} tries" in line and "next run" in line
-    assert len(server.timeline_requests(BAD)) == MAX_RETRIES + 1
-    assert server.uris(GOOD) <= set(archive_state(db).uris)
-    assert last_run(tmp_path, db)["per_source"][timeline_name(server, BAD)]["retries"] == MAX_RETRIES
+    assert len(fault_server.timeline_requests(BAD)) == MAX_RETRIES + 1
+    assert fault_server.uris(GOOD) <= set(archive_state(db).uris)
+    assert last_run(tmp_path, db)["per_source"][timeline_name(fault_server, BAD)]["retries"] == MAX_RETRIES
 
 
 @pytest.mark.parametrize("kind", ["reset", "short", "stall"])
-def test_a_broken_connection_or_read_timeout_mid_catch_up_is_retried(tmp_path, server, kind):
-    server.add(GOOD, 10)
-    server.add(BAD, 10)
-    first, db = run(tmp_path, server, "--quiet")
+def test_a_broken_connection_or_read_timeout_mid_catch_up_is_retried(tmp_path, fault_server, kind):
+    fault_server.add(GOOD, 10)
+    fault_server.add(BAD, 10)
+    first, db = run(tmp_path, fault_server, "--quiet")
     assert first.returncode == 0, first.stderr
-    server.add(BAD, 100)  # three catch-up pages
-    server.fail(BAD, kind, after=1, times=1, stall=2.0)
+    fault_server.add(BAD, 100)  # three catch-up pages
+    fault_server.fail(BAD, kind, after=1, times=1, stall=2.0)
 
-    result, db = run(tmp_path, server, "--quiet")
+    result, db = run(tmp_path, fault_server, "--quiet")
 
     assert (result.returncode, result.stderr) == (0, ""), result.stderr
     state = archive_state(db)
-    assert set(state.uris) == server.uris() and state.duplicates == 0
-    assert all(gaps == 0 for gaps in cursor_gaps(server, state).values())
-    assert last_run(tmp_path, db)["per_source"][timeline_name(server, BAD)]["retries"] == 1
+    assert set(state.uris) == fault_server.uris() and state.duplicates == 0
+    assert all(gaps == 0 for gaps in cursor_gaps(fault_server, state).values())
+    assert last_run(tmp_path, db)["per_source"][timeline_name(fault_server, BAD)]["retries"] == 1
 
 
 def _failing(times: int, calls: list[int]):

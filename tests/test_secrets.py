@@ -15,7 +15,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from servers.fault_server import cli_env, figure_reporter, run_forked, serving
+from servers.fault_server import cli_env, run_forked
 
 ENV_TOKEN = "plnSECRETenvTOKENq7Zx4Kw9"
 FILE_TOKEN = "plnSECRETfileTOKENm3Vb8Ty1"
@@ -25,48 +25,38 @@ NEEDLES = (ENV_TOKEN, FILE_TOKEN, ENV_PASSWORD, FILE_PASSWORD)
 HANDLE = "mallory.test"
 
 
-@pytest.fixture
-def server():
-    yield from serving()
-
-
-@pytest.fixture
-def report(request):
-    return figure_reporter(request)
-
-
 def leaks(text: str) -> list[str]:
     return [needle for needle in NEEDLES if needle in text or needle.lower() in text.lower()]
 
 
 @pytest.fixture
-def world(tmp_path, server):
+def world(tmp_path, fault_server):
     """A user directory with stored credentials, a filter file naming both networks, an archive."""
     home = Path(os.environ["PLNFILTER_HOME"])
     secrets_in = tmp_path / "secrets-in"
     secrets_in.mkdir()
     (secrets_in / "token").write_text(FILE_TOKEN + "\n", encoding="utf-8")
     (secrets_in / "password").write_text(FILE_PASSWORD + "\n", encoding="utf-8")
-    server.add("edtech", 12)
+    fault_server.add("edtech", 12)
     filter_path = tmp_path / "pln.yaml"
     filter_path.write_text(
         "name: secrets\nsources:\n"
-        f"  - mastodon: {server.base_url}\n    hashtags: [edtech]\n"
-        f"  - bluesky: {{hashtags: [edtech], service: '{server.base_url}'}}\n"
-        f"  - bluesky: {{timeline: true, service: '{server.base_url}'}}\n",
+        f"  - mastodon: {fault_server.base_url}\n    hashtags: [edtech]\n"
+        f"  - bluesky: {{hashtags: [edtech], service: '{fault_server.base_url}'}}\n"
+        f"  - bluesky: {{timeline: true, service: '{fault_server.base_url}'}}\n",
         encoding="utf-8",
     )
     samples = tmp_path / "saved.json"
-    samples.write_text(json.dumps([server.timelines["edtech"][0]]), encoding="utf-8")
+    samples.write_text(json.dumps([fault_server.timelines["edtech"][0]]), encoding="utf-8")
     offline = tmp_path / "offline.yaml"
     offline.write_text(f"name: offline\nsources:\n  - file: {samples}\n", encoding="utf-8")
     return home, secrets_in, filter_path, offline, tmp_path / "archive.db"
 
 
-def commands(server, secrets_in, filter_path, offline, db):
+def commands(fault_server, secrets_in, filter_path, offline, db):
     """Every command, with the options that make it touch credentials, the network or the archive."""
-    url = server.base_url
-    uri = server.timelines["edtech"][0]["uri"]
+    url = fault_server.base_url
+    uri = fault_server.timelines["edtech"][0]["uri"]
     return [
         ("auth", "mastodon", url, "--token-file", secrets_in / "token", "--no-verify"),
         ("auth", "mastodon", url, "--token-file", secrets_in / "token"),
@@ -101,19 +91,19 @@ def registered(args) -> bool:
 
 
 @pytest.mark.parametrize("reflect", [False, True], ids=["honest-server", "echoing-server"])
-def test_no_command_shows_or_stores_a_credential(tmp_path, server, world, report, reflect):
+def test_no_command_shows_or_stores_a_credential(tmp_path, fault_server, world, report, reflect):
     home, secrets_in, filter_path, offline, db = world
     env = cli_env(
         PLNFILTER_MASTODON_TOKEN=ENV_TOKEN,
         PLNFILTER_BSKY_HANDLE=HANDLE,
         PLNFILTER_BSKY_PASSWORD=ENV_PASSWORD,
-        PLNFILTER_BSKY_SERVICE=server.base_url,
+        PLNFILTER_BSKY_SERVICE=fault_server.base_url,
     )
     no_env = cli_env()
-    server.reflect = reflect
+    fault_server.reflect = reflect
     ran = 0
     found: list[str] = []
-    for args in commands(server, secrets_in, filter_path, offline, db):
+    for args in commands(fault_server, secrets_in, filter_path, offline, db):
         if not registered(args):
             continue
         for environment in (env, no_env):  # the environment's credentials, then the stored ones
@@ -122,7 +112,9 @@ def test_no_command_shows_or_stores_a_credential(tmp_path, server, world, report
             assert "Traceback" not in result.stderr, (args, result.stderr)
             for stream, text in (("stdout", result.stdout), ("stderr", result.stderr)):
                 found += [f"{args[0:2]} {stream}: {needle}" for needle in leaks(text)]
-    sent = {seen.authorization for seen in server.requests} | {seen.body.decode() for seen in server.requests}
+    sent = {seen.authorization for seen in fault_server.requests} | {
+        seen.body.decode() for seen in fault_server.requests
+    }
     assert any(ENV_TOKEN in item for item in sent) and any(FILE_TOKEN in item for item in sent)  # really used
     assert any(ENV_PASSWORD in item for item in sent) and any(FILE_PASSWORD in item for item in sent)
 
@@ -160,42 +152,40 @@ def test_credential_files_are_0600_in_a_0700_directory(tmp_path, world):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
-@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o660])
-def test_a_token_file_others_can_read_is_refused_with_the_fix(tmp_path, server, world, mode):
-    home, secrets_in, filter_path, _, db = world
-    assert (
-        run_forked(
-            tmp_path, "auth", "mastodon", server.base_url, "--token-file", secrets_in / "token", "--no-verify"
-        ).returncode
-        == 0
+def store_token(tmp_path, server, secrets_in) -> None:
+    """`auth mastodon --token-file` for the server, stored without asking it."""
+    result = run_forked(
+        tmp_path, "auth", "mastodon", server.base_url, "--token-file", secrets_in / "token", "--no-verify"
     )
+    assert result.returncode == 0, result.stderr
+
+
+def mastodon_only_filter(tmp_path, server) -> Path:
+    path = tmp_path / "mastodon.yaml"
+    path.write_text(f"sources:\n  - mastodon: {server.base_url}\n    hashtags: [edtech]\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o660])
+def test_a_token_file_others_can_read_is_refused_with_the_fix(tmp_path, fault_server, world, mode):
+    home, secrets_in, filter_path, _, db = world
+    store_token(tmp_path, fault_server, secrets_in)
     (token_file,) = (home / "config").iterdir()
     token_file.chmod(mode)
-    mastodon_only = tmp_path / "mastodon.yaml"
-    mastodon_only.write_text(
-        f"sources:\n  - mastodon: {server.base_url}\n    hashtags: [edtech]\n", encoding="utf-8"
-    )
+    mastodon_only = mastodon_only_filter(tmp_path, fault_server)
 
     result = run_forked(tmp_path, "run", mastodon_only, "--db", db, "--quiet")
 
     assert result.returncode == 1
     assert "readable by other users" in result.stderr and f"chmod 600 {token_file}" in result.stderr
     assert not leaks(result.stderr + result.stdout)
-    assert not server.timeline_requests()  # nothing was sent with the exposed token
+    assert not fault_server.timeline_requests()  # nothing was sent with the exposed token
 
 
-def test_the_environment_wins_over_the_stored_file(tmp_path, server, world):
+def test_the_environment_wins_over_the_stored_file(tmp_path, fault_server, world):
     _, secrets_in, _, _, db = world
-    assert (
-        run_forked(
-            tmp_path, "auth", "mastodon", server.base_url, "--token-file", secrets_in / "token", "--no-verify"
-        ).returncode
-        == 0
-    )
-    mastodon_only = tmp_path / "mastodon.yaml"
-    mastodon_only.write_text(
-        f"sources:\n  - mastodon: {server.base_url}\n    hashtags: [edtech]\n", encoding="utf-8"
-    )
+    store_token(tmp_path, fault_server, secrets_in)
+    mastodon_only = mastodon_only_filter(tmp_path, fault_server)
 
     assert (
         run_forked(
@@ -213,12 +203,12 @@ def test_the_environment_wins_over_the_stored_file(tmp_path, server, world):
 
     first, second = (
         r.authorization
-        for r in server.timeline_requests("edtech")[:1] + server.timeline_requests("edtech")[-1:]
+        for r in fault_server.timeline_requests("edtech")[:1] + fault_server.timeline_requests("edtech")[-1:]
     )
     assert (first, second) == (f"Bearer {ENV_TOKEN}", f"Bearer {FILE_TOKEN}")
 
 
-def test_exceptions_from_the_library_never_carry_the_token(server):
+def test_exceptions_from_the_library_never_carry_the_token(fault_server):
     """The library's own errors, as a caller that is not the CLI would see them."""
     from datetime import timedelta
 
@@ -229,16 +219,18 @@ def test_exceptions_from_the_library_never_carry_the_token(server):
     from plnfilter.sources.mastodon.fetch import timelines
     from plnfilter.times import now_utc
 
-    server.reflect = True
-    server.add("edtech", 3)
+    fault_server.reflect = True
+    fault_server.add("edtech", 3)
     os.environ["PLNFILTER_MASTODON_TOKEN"] = ENV_TOKEN
     try:
-        (timeline,) = timelines(SourceSpec("mastodon", server.base_url, {"hashtags": ["edtech"]}, 1, "t"))
+        (timeline,) = timelines(
+            SourceSpec("mastodon", fault_server.base_url, {"hashtags": ["edtech"]}, 1, "t")
+        )
         ctx = FetchContext(since=now_utc() - timedelta(hours=1), timeout=5)
         with pytest.raises(PlnError) as fetching:
             list(timeline.fetch(None, ctx))
         with pytest.raises(PlnError) as verifying:
-            verify(server.base_url, ENV_TOKEN, timeout=5)
+            verify(fault_server.base_url, ENV_TOKEN, timeout=5)
     finally:
         del os.environ["PLNFILTER_MASTODON_TOKEN"]
     for caught in (fetching, verifying):
@@ -247,13 +239,13 @@ def test_exceptions_from_the_library_never_carry_the_token(server):
         assert not leaks(buffer.getvalue()), buffer.getvalue()
 
 
-def test_verify_never_repeats_an_echoed_token(server):
+def test_verify_never_repeats_an_echoed_token(fault_server):
     from plnfilter.errors import AuthError
     from plnfilter.sources.mastodon.auth import verify
 
-    server.reflect = True
-    server.verify_code = 403
+    fault_server.reflect = True
+    fault_server.verify_code = 403
     with pytest.raises(AuthError) as caught:
-        verify(server.base_url, ENV_TOKEN, timeout=5)
+        verify(fault_server.base_url, ENV_TOKEN, timeout=5)
     assert not leaks(f"{caught.value} {caught.value.hint}")
     assert "HTTP 403" in caught.value.message  # what went wrong is still said, without the body

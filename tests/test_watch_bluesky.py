@@ -8,94 +8,21 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import sqlite3
 import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 from servers.jetstream_relay import JetstreamRelay
+from servers.watching import PLNFILTER, Watching, archived, wait_for
 
 pytestmark = pytest.mark.bluesky
-PLNFILTER = Path(sys.executable).with_name("plnfilter")
 
 
 @pytest.fixture
-def env(bluesky_net, monkeypatch):
-    """Point plnfilter at the network and log in as pln-runner.test through the environment."""
-    monkeypatch.setenv("PLNFILTER_BSKY_SERVICE", bluesky_net.pds)
-    monkeypatch.setenv("PLNFILTER_BSKY_APPVIEW", bluesky_net.appview)
-    monkeypatch.setenv("PLNFILTER_BSKY_HANDLE", "pln-runner.test")
-    monkeypatch.setenv("PLNFILTER_BSKY_PASSWORD", bluesky_net.info["password"])
-    from plnfilter.sources.bluesky.session import forget_clients
-
-    forget_clients()
-    return bluesky_net
-
-
-@pytest.fixture
-def relay(env):
-    started = JetstreamRelay(env.pds)
+def relay(bluesky_env):
+    started = JetstreamRelay(bluesky_env.pds)
     yield started
     started.close()
-
-
-class Watching:
-    """A `plnfilter watch` subprocess printing JSONL, its lines collected as they come."""
-
-    def __init__(self, filter_file: Path, db: Path) -> None:
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [str(PLNFILTER), "watch", str(filter_file), "--db", str(db), "--format", "jsonl"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=os.environ.copy(),
-        )
-        self.stderr = ""
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    def printed(self) -> list[str]:
-        return [json.loads(line)["uri"] for line in list(self.lines)]
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=60)
-        self.stderr = self.process.stderr.read()
-        return code
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-
-def wait_for(condition, what: str, watching: Watching | None = None, limit: float = 60.0) -> None:
-    deadline = time.monotonic() + limit
-    while not condition():
-        if watching is not None and watching.process.poll() is not None:
-            raise AssertionError(
-                f"watch exited {watching.process.returncode}: {watching.process.stderr.read()}"
-            )
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.05)
-
-
-def archived(db: Path) -> list[str]:
-    if not db.exists():
-        return []
-    with sqlite3.connect(db) as conn:
-        try:
-            return [row[0] for row in conn.execute("SELECT uri FROM posts")]
-        except sqlite3.OperationalError:
-            return []
 
 
 def positions(db: Path) -> dict[str, str | None]:
@@ -115,15 +42,17 @@ def write_filter(path: Path, source: str) -> Path:
     return path
 
 
-def test_the_pds_firehose_brings_posts_live_and_a_restart_resumes_without_gap_or_duplicate(env, tmp_path):
-    seeder = env.seeder
+def test_the_pds_firehose_brings_posts_live_and_a_restart_resumes_without_gap_or_duplicate(
+    bluesky_env, tmp_path
+):
+    seeder = bluesky_env.seeder
     before = seeder.post("kate.test", "Before the panel #LiveSky").uri
-    env.network.process_all()
+    bluesky_env.network.process_all()
     filter_file = write_filter(
-        tmp_path / "f.yaml", f"{{hashtags: [LiveSky], stream: firehose, stream_url: '{env.pds}'}}"
+        tmp_path / "f.yaml", f"{{hashtags: [LiveSky], stream: firehose, stream_url: '{bluesky_env.pds}'}}"
     )
     db = tmp_path / "a.db"
-    watching = Watching(filter_file, db)
+    watching = Watching(filter_file, db, os.environ.copy(), "--format", "jsonl")
     try:
         wait_for(lambda: before in archived(db), "the catch-up", watching)
         live = [seeder.post("adjoa.test", f"Live {n} from the panel #LiveSky").uri for n in range(3)]
@@ -138,7 +67,7 @@ def test_the_pds_firehose_brings_posts_live_and_a_restart_resumes_without_gap_or
     assert other not in archived(db)
 
     while_stopped = [seeder.post("maria.test", f"While watch was stopped {n} #LiveSky").uri for n in range(3)]
-    watching = Watching(filter_file, db)
+    watching = Watching(filter_file, db, os.environ.copy(), "--format", "jsonl")
     try:
         wait_for(lambda: set(while_stopped) <= set(archived(db)), "the posts made while stopped", watching)
         after = seeder.post("kate.test", "After the restart #LiveSky").uri
@@ -151,11 +80,13 @@ def test_the_pds_firehose_brings_posts_live_and_a_restart_resumes_without_gap_or
     assert int(next(value for value in positions(db).values() if value)) > int(saved_position)
 
 
-def test_jetstream_frames_from_the_firehose_are_followed_and_a_cut_loses_nothing(env, relay, tmp_path):
-    seeder = env.seeder
+def test_jetstream_frames_from_the_firehose_are_followed_and_a_cut_loses_nothing(
+    bluesky_env, relay, tmp_path
+):
+    seeder = bluesky_env.seeder
     filter_file = write_filter(tmp_path / "f.yaml", f"{{hashtags: [LiveJet], stream_url: '{relay.url}'}}")
     db = tmp_path / "a.db"
-    watching = Watching(filter_file, db)
+    watching = Watching(filter_file, db, os.environ.copy(), "--format", "jsonl")
     try:
         wait_for(lambda: relay.served >= 1, "watch to connect to Jetstream", watching)
         first = seeder.post("kate.test", "Jetstream opening #LiveJet").uri
@@ -171,15 +102,15 @@ def test_jetstream_frames_from_the_firehose_are_followed_and_a_cut_loses_nothing
         watching.kill()
     assert relay.served >= 2
     assert sorted(archived(db)) == sorted(wanted)
-    assert sorted(watching.printed()) == sorted(wanted)  # each printed once
+    assert sorted(row["uri"] for row in watching.printed()) == sorted(wanted)  # each printed once
 
 
-def test_the_jetstream_decoder_makes_the_same_post_as_the_rest_fetch(env, relay, tmp_path):
+def test_the_jetstream_decoder_makes_the_same_post_as_the_rest_fetch(bluesky_env, relay, tmp_path):
     from plnfilter.sources.bluesky.fetch import BlueskyTimeline
     from plnfilter.sources.bluesky.normalize import to_post
     from plnfilter.sources.bluesky.stream import Matcher, jetstream_events
 
-    seeder = env.seeder
+    seeder = bluesky_env.seeder
     count = len(relay.frames)
     quote_of = seeder.post("kate.test", "Decoder check, plain #DecodeMe", langs=("en",))
     refs = [
@@ -197,8 +128,8 @@ def test_the_jetstream_decoder_makes_the_same_post_as_the_rest_fetch(env, relay,
     assert read == len(frames) and not [event.problem for event in events if event.problem]
     streamed = {event.post.uri: event.post for event in events}
     assert set(streamed) == {ref.uri for ref in refs}
-    env.network.process_all()
-    views = env.seeder.accounts["kate.test"].client.app.bsky.feed.get_posts(
+    bluesky_env.network.process_all()
+    views = bluesky_env.seeder.accounts["kate.test"].client.app.bsky.feed.get_posts(
         {"uris": [ref.uri for ref in refs]}
     )
     for view in views.posts:

@@ -9,17 +9,14 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 from servers.cut_proxy import CutProxy
 from servers.mastodon_mock import seed_config, start_mock
+from servers.watching import PLNFILTER, Watching, archived, wait_for
 
 pytestmark = pytest.mark.mastodon
-PLNFILTER = Path(sys.executable).with_name("plnfilter")
 
 
 @pytest.fixture(scope="module")
@@ -35,61 +32,6 @@ def proxy(mock):
     cut = CutProxy(mock.port)
     yield cut
     cut.close()
-
-
-class Watching:
-    """A `plnfilter watch` subprocess whose stdout lines (JSONL) are collected as they come."""
-
-    def __init__(self, filter_file: Path, db: Path, env: dict[str, str], *extra: str) -> None:
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [str(PLNFILTER), "watch", str(filter_file), "--db", str(db), *extra],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        self.stderr = ""
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    def printed(self) -> list[dict]:
-        return [json.loads(line) for line in list(self.lines)]
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        self.process.send_signal(sig)
-        code = self.process.wait(timeout=60)
-        self.stderr = self.process.stderr.read()
-        return code
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-
-def wait_for(condition, what: str, watching: Watching | None = None, limit: float = 60.0) -> None:
-    deadline = time.monotonic() + limit
-    while not condition():
-        if watching is not None and watching.process.poll() is not None:
-            raise AssertionError(
-                f"watch exited {watching.process.returncode}: {watching.process.stderr.read()}"
-            )
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.05)
-
-
-def archived(db: Path, like: str = "%") -> list[str]:
-    if not db.exists():
-        return []
-    with sqlite3.connect(db) as conn:
-        try:
-            return [row[0] for row in conn.execute("SELECT uri FROM posts WHERE text LIKE ?", [like])]
-        except sqlite3.OperationalError:  # the archive is being created
-            return []
 
 
 def write_filter(path: Path, base_url: str, tag: str, extra: str = "") -> Path:
@@ -169,7 +111,7 @@ def test_a_cut_connection_and_a_restart_lose_nothing_and_duplicate_nothing(
         assert watching.stop(signal.SIGINT) == 0, watching.stderr
     finally:
         watching.kill()
-    uris = archived(db, "%")
+    uris = archived(db)
     assert sorted(uris) == sorted(wanted)  # no gap, no duplicate, nothing else
     printed = [row["uri"] for row in watching.printed()]
     assert sorted(printed) == sorted(wanted)  # each printed once, re-fetched ones not again

@@ -10,7 +10,15 @@ from pathlib import Path
 import click
 
 from plnfilter.cli.console import clean
-from plnfilter.cli.options import db_option, filter_argument, load_filter, parse_time, resolve_db
+from plnfilter.cli.options import (
+    db_option,
+    fetch_options,
+    filter_argument,
+    load_filter,
+    parse_time,
+    resolve_db,
+    seconds_option,
+)
 from plnfilter.cli.output import emit, output_options
 from plnfilter.cli.progress import plain_log, run_progress
 from plnfilter.errors import EXIT_ERROR, EXIT_PARTIAL
@@ -19,37 +27,13 @@ from plnfilter.errors import EXIT_ERROR, EXIT_PARTIAL
 @click.command()
 @filter_argument
 @db_option
-@click.option(
-    "--since",
-    default="24h",
-    show_default=True,
-    help="How far back a first run reaches (24h, 7d, 1d12h, yesterday, or a date).",
+@fetch_options(
+    since="How far back a first run reaches (24h, 7d, 1d12h, yesterday, or a date).",
+    max_pages="At most this many pages per timeline per run.",
+    max_time="Stop the whole run after this many seconds (rate-limit waits and retries included).",
+    wait="Seconds to wait for another run's lock; then exit 75.",
+    quiet="Print nothing on success (failures still reach stderr).",
 )
-@click.option("--max-pages", type=click.IntRange(min=1), help="At most this many pages per timeline per run.")
-@click.option(
-    "--timeout", type=click.FloatRange(min=0.1), default=20.0, show_default=True, help="Seconds per request."
-)
-@click.option(
-    "--max-wait",
-    type=click.FloatRange(min=0),
-    default=30.0,
-    show_default=True,
-    help="Longest rate-limit wait (s).",
-)
-@click.option(
-    "--max-time",
-    type=click.FloatRange(min=1),
-    help="Stop the whole run after this many seconds (rate-limit waits and retries included).",
-)
-@click.option(
-    "--wait",
-    "lock_wait",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="Seconds to wait for another run's lock; then exit 75.",
-)
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing on success (failures still reach stderr).")
 def run(filter_path: Path, db_path, since, max_pages, timeout, max_wait, max_time, lock_wait, quiet) -> None:
     """Fetch every source of FILTER, filter, rank and archive: the cron job.
 
@@ -105,14 +89,7 @@ def run(filter_path: Path, db_path, since, max_pages, timeout, max_wait, max_tim
 @click.command()
 @filter_argument
 @db_option
-@click.option(
-    "--wait",
-    "lock_wait",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="Seconds to wait for a run's lock.",
-)
+@seconds_option("--wait", "lock_wait", minimum=0, default=60.0, help="Seconds to wait for a run's lock.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
 def apply(filter_path: Path, db_path, lock_wait, quiet) -> None:
     """Re-evaluate every archived post with FILTER's current rules; no network.

@@ -13,58 +13,41 @@ from pathlib import Path
 import click
 
 from plnfilter.cli.console import clean, one_line
-from plnfilter.cli.options import db_option, filter_argument, load_filter, parse_time, resolve_db
+from plnfilter.cli.options import (
+    db_option,
+    fetch_options,
+    filter_argument,
+    load_filter,
+    parse_time,
+    resolve_db,
+    seconds_option,
+)
 from plnfilter.cli.progress import plain_log
 
 
 @click.command()
 @filter_argument
 @db_option
-@click.option(
-    "--since",
-    default="24h",
-    show_default=True,
-    help="How far back the first catch-up of a new timeline reaches (24h, 7d, or a date).",
+@fetch_options(
+    since="How far back the first catch-up of a new timeline reaches (24h, 7d, or a date).",
+    max_pages="At most this many pages per catch-up fetch.",
+    max_time="End the session after this many seconds (the last batch is saved); default: until stopped.",
+    wait="Seconds to wait for the archive lock at the start; later batches wait as long as it takes.",
+    quiet="No messages on stderr (warnings about failures still come).",
 )
-@click.option(
+@seconds_option(
     "--poll",
     "poll_every",
-    type=click.FloatRange(min=1),
+    minimum=1,
     default=60.0,
-    show_default=True,
     help="Seconds between two fetches of a source without a live stream (an account, a feed).",
 )
-@click.option(
+@seconds_option(
     "--resync",
     "resync_every",
-    type=click.FloatRange(min=1),
+    minimum=1,
     default=600.0,
-    show_default=True,
     help="Seconds between two REST catch-ups while a stream flows: what the stream dropped is fetched.",
-)
-@click.option(
-    "--max-time",
-    type=click.FloatRange(min=1),
-    help="End the session after this many seconds (the last batch is saved); default: until stopped.",
-)
-@click.option("--max-pages", type=click.IntRange(min=1), help="At most this many pages per catch-up fetch.")
-@click.option(
-    "--timeout", type=click.FloatRange(min=0.1), default=20.0, show_default=True, help="Seconds per request."
-)
-@click.option(
-    "--max-wait",
-    type=click.FloatRange(min=0),
-    default=30.0,
-    show_default=True,
-    help="Longest rate-limit wait (s).",
-)
-@click.option(
-    "--wait",
-    "lock_wait",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="Seconds to wait for the archive lock at the start; later batches wait as long as it takes.",
 )
 @click.option(
     "--format",
@@ -73,9 +56,6 @@ from plnfilter.cli.progress import plain_log
     default="auto",
     show_default=True,
     help="Kept posts on stdout: a readable line each on a terminal, JSONL when piped (auto).",
-)
-@click.option(
-    "--quiet", "-q", is_flag=True, help="No messages on stderr (warnings about failures still come)."
 )
 def watch(
     filter_path: Path,

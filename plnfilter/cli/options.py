@@ -60,6 +60,36 @@ def _filter_from_stdin():
     return parse(decode(data, "<stdin>"), "<stdin>")
 
 
+def seconds_option(flag: str, dest: str, *, minimum: float, default: float, help: str) -> Callable:
+    """A number of seconds with a floor and a shown default (--timeout, --wait, --poll...)."""
+    return click.option(
+        flag, dest, type=click.FloatRange(min=minimum), default=default, show_default=True, help=help
+    )
+
+
+def fetch_options(*, since: str, max_pages: str, max_time: str, wait: str, quiet: str) -> Callable:
+    """The flags `run` and `watch` share, spelt once; each command words the help of those whose
+    meaning it shapes (the arguments: help texts)."""
+    decorators = [
+        click.option("--since", default="24h", show_default=True, help=since),
+        click.option("--max-pages", type=click.IntRange(min=1), help=max_pages),
+        seconds_option("--timeout", "timeout", minimum=0.1, default=20.0, help="Seconds per request."),
+        seconds_option(
+            "--max-wait", "max_wait", minimum=0, default=30.0, help="Longest rate-limit wait (s)."
+        ),
+        click.option("--max-time", type=click.FloatRange(min=1), help=max_time),
+        seconds_option("--wait", "lock_wait", minimum=0, default=60.0, help=wait),
+        click.option("--quiet", "-q", is_flag=True, help=quiet),
+    ]
+
+    def decorate(command: Callable) -> Callable:
+        for decorator in reversed(decorators):
+            command = decorator(command)
+        return command
+
+    return decorate
+
+
 def parse_time(value: str | None, flag: str):
     """A --since/--until value as an aware datetime; bad values exit 2 with the accepted forms."""
     if value is None:

@@ -74,3 +74,17 @@ def bluesky_net(bluesky_network, tmp_path_factory) -> SeededNetwork:
     path.write_text(json.dumps(info, indent=1, ensure_ascii=False), encoding="utf-8")
     print(f"seeded in {time.monotonic() - began:.1f} s -> {path}")
     return SeededNetwork(bluesky_network, seeder, info, path)
+
+
+@pytest.fixture
+def bluesky_env(bluesky_net, monkeypatch) -> SeededNetwork:
+    """Point plnfilter at the network and log in as pln-runner.test through the environment
+    (anonymous reads would go to the AppView; a PDS serves lists, authors and feeds only with a session)."""
+    monkeypatch.setenv("PLNFILTER_BSKY_SERVICE", bluesky_net.pds)
+    monkeypatch.setenv("PLNFILTER_BSKY_APPVIEW", bluesky_net.appview)
+    monkeypatch.setenv("PLNFILTER_BSKY_HANDLE", "pln-runner.test")
+    monkeypatch.setenv("PLNFILTER_BSKY_PASSWORD", bluesky_net.info["password"])
+    from plnfilter.sources.bluesky.session import forget_clients
+
+    forget_clients()
+    return bluesky_net

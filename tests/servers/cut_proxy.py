@@ -9,8 +9,10 @@ import contextlib
 import socket
 import threading
 
+from servers.loopback import OnLoopback
 
-class CutProxy:
+
+class CutProxy(OnLoopback):
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self.listener = socket.socket()
@@ -26,14 +28,6 @@ class CutProxy:
         self.lock = threading.Lock()
         self.accepted = 0
         threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
 
     def cut(self) -> None:
         """Drop every connection and refuse new ones until `reopen`."""

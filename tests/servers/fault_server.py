@@ -36,6 +36,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from servers.loopback import OnLoopback
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "mastodon"
 TEMPLATE = json.loads((FIXTURES / "mastodon-4x-cassettes.json").read_text(encoding="utf-8"))["hashtag"]
 FIRST_ID = 117440841601474392  # Mastodon snowflake ids: equal-length digit strings, so text order is id order
@@ -85,7 +87,7 @@ class Seen:
 
 
 @dataclass
-class FaultServer:
+class FaultServer(OnLoopback):
     """The scripted server's state; every handler thread reads it under `lock`."""
 
     latency: float = 0.0
@@ -101,14 +103,6 @@ class FaultServer:
     next_id: int = FIRST_ID
     port: int = 0
     broken: set[str] = field(default_factory=set)  # ids of statuses made malformed on purpose
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}"
 
     # --- scripting -------------------------------------------------------------------------
     def add(self, tag: str, count: int, *, minutes_ago: float = 1.0, malformed: dict[int, str] | None = None):

@@ -32,6 +32,7 @@ from typing import Any
 
 import pytest
 import requests
+from servers.loopback import OnLoopback
 
 MOCK_BIN = Path(sys.executable).with_name("mastodon_mock")
 STARTUP_SECONDS = 30.0
@@ -89,7 +90,7 @@ def seed_config(accounts=ACCOUNTS, remote_statuses=REMOTE_STATUSES) -> str:
 
 
 @dataclass
-class MockInstance:
+class MockInstance(OnLoopback):
     """A running mock and the client calls the tests seed it with."""
 
     port: int
@@ -98,14 +99,6 @@ class MockInstance:
     session: requests.Session = field(default_factory=requests.Session)
     seeded: dict[str, Any] = field(default_factory=dict)
     command: list[str] = field(default_factory=list)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
 
     def call(self, method: str, path: str, user: str | None = None, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {user}_token"} if user else {}
@@ -188,13 +181,7 @@ class MockInstance:
                 self.process.wait(timeout=5)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        self.terminate()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from plnfilter.sources.lazy import option_hooks
+
 if TYPE_CHECKING:
     from plnfilter.post import Post
     from plnfilter.sources import FetchContext, Refreshed, Timeline
@@ -21,11 +23,7 @@ HAS_COUNTS = True
 KIND_SYNONYMS = ()
 
 
-def parse_source(head, options, path: str, line: int):
-    """A `- bluesky: ...` entry of `sources:` as a SourceSpec; FilterFileError with FILE:LINE and a fix."""
-    from plnfilter.sources.bluesky.options import parse_source as parse
-
-    return parse(head, options, path, line)
+parse_source, __getattr__ = option_hooks(__name__)
 
 
 def streams(timeline) -> bool:
@@ -47,16 +45,6 @@ def subscribe(timeline, ctx: FetchContext, position: str | None = None):
     from plnfilter.sources.bluesky.stream import subscribe as open_stream
 
     return open_stream(timeline, ctx, position)
-
-
-def __getattr__(name: str):
-    """`OPTIONS` (the keys a source takes) is read from options.py when asked for: the filter-file
-    checks it lives with are not loaded by commands that only read the archive."""
-    if name == "OPTIONS":
-        from plnfilter.sources.bluesky.options import OPTIONS
-
-        return OPTIONS
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 _LOGIN_KINDS = ("search", "timeline")  # the timelines fetched with the saved login

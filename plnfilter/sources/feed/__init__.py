@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from plnfilter.sources.lazy import option_hooks
+
 if TYPE_CHECKING:
     from plnfilter.post import Post
     from plnfilter.sources import Timeline
@@ -24,21 +26,7 @@ KIND_SYNONYMS = ("rss", "atom", "blog", "jsonfeed")
 HEADS = ("feeds", "opml")  # other keys that start a feed source (see registry.heads)
 
 
-def parse_source(head, options, path: str, line: int, *, head_key: str = NAME):
-    """A `- feed: URL`, `- feeds: [...]` or `- opml: FILE` entry as a SourceSpec; FilterFileError
-    with FILE:LINE and a fix."""
-    from plnfilter.sources.feed.options import parse_source as parse
-
-    return parse(head, options, path, line, head_key)
-
-
-def __getattr__(name: str):
-    """`OPTIONS` is read from options.py when asked for (see the Mastodon package)."""
-    if name == "OPTIONS":
-        from plnfilter.sources.feed.options import OPTIONS
-
-        return OPTIONS
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+parse_source, __getattr__ = option_hooks(__name__)
 
 
 def timelines(spec) -> list[Timeline]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from plnfilter.sources.lazy import option_hooks
+
 if TYPE_CHECKING:
     from plnfilter.sources import Timeline
 
@@ -17,21 +19,7 @@ HAS_COUNTS = False
 KIND_SYNONYMS = ("path",)
 
 
-def parse_source(head, options, path: str, line: int):
-    """A `- file: ...` entry of `sources:` as a SourceSpec; FilterFileError with FILE:LINE and a fix."""
-    from plnfilter.sources.files.options import parse_source as parse
-
-    return parse(head, options, path, line)
-
-
-def __getattr__(name: str):
-    """`OPTIONS` (the keys a source takes) is read from options.py when asked for: the filter-file
-    checks it lives with are not loaded by commands that only read the archive."""
-    if name == "OPTIONS":
-        from plnfilter.sources.files.options import OPTIONS
-
-        return OPTIONS
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+parse_source, __getattr__ = option_hooks(__name__)
 
 
 def timelines(spec) -> list[Timeline]:

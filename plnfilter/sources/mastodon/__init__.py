@@ -15,6 +15,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from plnfilter.sources.lazy import option_hooks
+
 if TYPE_CHECKING:
     from plnfilter.post import Post
     from plnfilter.sources import FetchContext, Refreshed, Timeline
@@ -27,21 +29,7 @@ NO_MULTI_GET = "no-multi-get"  # the quirk kept for a Mastodon-API server withou
 MULTI_GET_RECHECK = timedelta(days=7)
 
 
-def parse_source(head, options, path: str, line: int):
-    """A `- mastodon: ...` entry of `sources:` as a SourceSpec; FilterFileError with FILE:LINE and a fix."""
-    from plnfilter.sources.mastodon.options import parse_source as parse
-
-    return parse(head, options, path, line)
-
-
-def __getattr__(name: str):
-    """`OPTIONS` (the keys a source takes) is read from options.py when asked for: the filter-file
-    checks it lives with are not loaded by commands that only read the archive."""
-    if name == "OPTIONS":
-        from plnfilter.sources.mastodon.options import OPTIONS
-
-        return OPTIONS
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+parse_source, __getattr__ = option_hooks(__name__)
 
 
 def timelines(spec) -> list[Timeline]:

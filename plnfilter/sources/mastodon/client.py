@@ -174,6 +174,14 @@ class MastodonClient:
             self.sleep,
         )
 
+    def _no_answer(self) -> SourceError:
+        """The error for a request that got no answer within --timeout."""
+        return SourceError(
+            self.source,
+            f"no answer from {self.host} within {self.ctx.timeout:g}s",
+            "the next run retries from the saved cursor; raise the timeout if the server is slow",
+        )
+
     def _request(self, endpoint: str, params: dict[str, Any], optional: bool = False) -> Any | None:
         """The response, or None after a 429 (with the reset noted for `_wait_for_reset`); raises
         Transient for a failure worth another try (see transport.py)."""
@@ -185,30 +193,12 @@ class MastodonClient:
                 self.base + endpoint, params=params, timeout=self.ctx.timeout, auth=lambda request: request
             )
         except requests.exceptions.ReadTimeout:
-            raise Transient(
-                SourceError(
-                    self.source,
-                    f"no answer from {self.host} within {self.ctx.timeout:g}s",
-                    "the next run retries from the saved cursor; raise the timeout if the server is slow",
-                ),
-                f"no answer within {self.ctx.timeout:g}s",
-            ) from None
+            raise Transient(self._no_answer(), f"no answer within {self.ctx.timeout:g}s") from None
         except requests.exceptions.Timeout:
-            raise SourceError(
-                self.source,
-                f"no answer from {self.host} within {self.ctx.timeout:g}s",
-                "the next run retries from the saved cursor; raise the timeout if the server is slow",
-            ) from None
+            raise self._no_answer() from None
         except requests.exceptions.RequestException as exc:
             if "timed out" in str(exc).lower():  # a read timeout urllib3 reports as a connection error
-                raise Transient(
-                    SourceError(
-                        self.source,
-                        f"no answer from {self.host} within {self.ctx.timeout:g}s",
-                        "the next run retries from the saved cursor; raise the timeout if the server is slow",
-                    ),
-                    f"no answer within {self.ctx.timeout:g}s",
-                ) from None
+                raise Transient(self._no_answer(), f"no answer within {self.ctx.timeout:g}s") from None
             if any(sign in str(exc) for sign in _BROKEN_CONNECTION):
                 raise Transient(
                     SourceError(
