@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import sys
 import threading
@@ -143,6 +142,8 @@ def watch(
 
 def _line(judged) -> str:
     """One readable line for a kept post: time, author, score, text (cleaned of terminal tricks)."""
+    import shutil
+
     post = judged.post
     width = shutil.get_terminal_size((100, 20)).columns
     head = f"{post.created_at[11:16]} {clean(post.author, keep_newlines=False)} [{judged.score:.1f}] "

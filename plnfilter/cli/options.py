@@ -102,10 +102,26 @@ def parse_time(value: str | None, flag: str):
         raise UsageError(f"{flag}: {exc}") from None
 
 
+class NetworkChoice(click.Choice):
+    """--network's choices, asked of the network registry only when click needs them: importing every
+    network package at start-up would slow each command that never looks at the flag."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from plnfilter.sources.registry import post_networks
+
+        return post_networks()
+
+    @choices.setter
+    def choices(self, _value) -> None:  # click.Choice.__init__ assigns it; the registry decides
+        pass
+
+
 def selection_options(command: Callable) -> Callable:
     """The selection flags `query`, `export` and `top` share."""
-    from plnfilter.sources.registry import post_networks
-
     decorators = [
         click.argument("text", required=False),
         click.option(
@@ -117,7 +133,7 @@ def selection_options(command: Callable) -> Callable:
             multiple=True,
             help="Posts by this author (user@host or handle; repeatable).",
         ),
-        click.option("--network", type=click.Choice(post_networks()), help="Only this network."),
+        click.option("--network", type=NetworkChoice(), help="Only this network."),
         click.option(
             "--since", help="Newer than a duration (24h, 7d, 1d12h), today, yesterday or a date (2026-11-26)."
         ),
