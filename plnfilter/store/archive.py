@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from plnfilter.errors import ArchiveError, ArchiveLocked
-from plnfilter.store.schema import migrate
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -121,6 +120,8 @@ def open_archive(path: str | Path) -> sqlite_utils.Database:
             conn.execute("PRAGMA wal_autocheckpoint = 40000")
             conn.execute("PRAGMA journal_size_limit = 67108864")
             conn.execute("PRAGMA temp_store = MEMORY")  # FTS merges and sorts: no temp files on disk
+            from plnfilter.store.schema import migrate  # writers only: readers never load the migrations
+
             migrate(db)
         except BaseException:
             conn.close()

@@ -31,7 +31,6 @@ from plnfilter.store.rows import (
     json_object_sql,
     row_decoder,
 )
-from plnfilter.store.search import parse_search
 from plnfilter.times import normalise_iso, to_iso
 
 ORDERS = ("score", "newest", "oldest", "relevance")
@@ -124,6 +123,8 @@ def text_match(selection: Selection) -> _Match | None:
         raise UsageError(f"unknown search syntax {selection.syntax!r}", "use one of: " + ", ".join(SYNTAXES))
     if selection.syntax == "words":
         return _Match("posts_fts", fts_query(selection.text))
+    from plnfilter.store.search import parse_search  # only a search loads the query language
+
     search = parse_search(clean_text(selection.text))
     return _Match("posts_fts" if selection.exact else "posts_search", search.match, tuple(search.runs))
 
