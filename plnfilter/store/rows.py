@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from plnfilter.store.columns import POST_SCHEMA
-from plnfilter.store.grams import search_grams
 
 if TYPE_CHECKING:
     from plnfilter.post import Post
@@ -128,6 +127,8 @@ def load_raw(text: str | None) -> dict[str, Any]:
 
 def post_to_row(post: Post, kept: bool, score: float, matched: Sequence[str], now: str) -> tuple[Any, ...]:
     """The values for ROW_COLUMNS; first_seen and last_seen are both `now` (the upsert keeps first_seen)."""
+    from plnfilter.store.grams import search_grams  # the save path only: readers never load it
+
     return (
         clean_text(post.uri),
         clean_text(post.network),
