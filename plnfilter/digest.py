@@ -46,12 +46,15 @@ class Ranking:
 
     rules: RuleSet | None
     config: RankConfig
+    filter_name: str | None = None  # whose stored verdicts choose the candidates
 
     @classmethod
-    def from_filter(cls, filter_file: FilterFile | None) -> Ranking:
+    def from_filter(cls, filter_file: FilterFile | None, filter_name: str | None = None) -> Ranking:
+        """A filter file's rules and settings with its own stored verdicts, else the stored verdicts
+        of the filter `filter_name` with the default settings."""
         if filter_file is None:
-            return cls(None, RankConfig())
-        return cls(compile_rules(filter_file), filter_file.rank)
+            return cls(None, RankConfig(), filter_name)
+        return cls(compile_rules(filter_file), filter_file.rank, filter_file.name)
 
     def judge(self, post: Post, stored_kept: bool, stored_matched: tuple[str, ...], now: datetime) -> Verdict:
         """The filter file's verdict when there is one; otherwise what the archive recorded (no boosts)."""
@@ -71,7 +74,7 @@ def rescore(
     ranked = []
     # Scanned without `raw`; `with_raw` fetches it for the few chosen posts (the HTML export finds
     # images there).
-    for post, kept, matched in posts_with_verdicts(conn, since, until):
+    for post, kept, matched in posts_with_verdicts(conn, since, until, filter_name=ranking.filter_name):
         verdict = ranking.judge(post, kept, matched, now)
         if verdict.kept:
             ranked.append(Ranked(post, verdict, score(post, verdict, now, ranking.config)))
@@ -119,9 +122,12 @@ def build_digest(
     limit: int | None = 20,
     by: str | None = None,
     with_raw: bool = False,
+    filter_name: str | None = None,
 ) -> list[dict[str, Any]]:
-    """What `plnfilter top` prints: the chosen posts as rows, grouped when asked (`raw` added if `with_raw`)."""
-    ranking = Ranking.from_filter(filter_file)
+    """What `plnfilter top` prints: the chosen posts as rows, grouped when asked (`raw` added if `with_raw`).
+
+    The candidates are the posts `filter_file` (else the filter `filter_name`) keeps in the archive."""
+    ranking = Ranking.from_filter(filter_file, filter_name)
     chosen = top_posts(rescore(conn, ranking, now, since), ranking.config, limit)
     numbered = {id(item): rank for rank, item in enumerate(chosen, start=1)}
     if by:

@@ -119,9 +119,11 @@ def test_fixture_archive_was_made_by_the_release_it_names(fixture):
     number = int(fixture.stem.split("-")[1])
     assert migration_names(fixture) == [m.__name__ for m in MIGRATIONS[:number]]
     conn = sqlite3.connect(fixture)
+    # Verdicts sat in posts until m007 moved them to a table of their own, one per filter.
+    judged = "verdicts" if number >= 7 else "posts"
     try:
         kept, dropped, findings, runs = conn.execute(
-            "SELECT (SELECT count(*) FROM posts WHERE kept = 1), (SELECT count(*) FROM posts WHERE kept = 0),"
+            f"SELECT (SELECT count(*) FROM {judged} WHERE kept = 1), (SELECT count(*) FROM {judged} WHERE kept = 0),"  # noqa: S608
             " (SELECT count(*) FROM post_sources), (SELECT count(*) FROM runs)"
         ).fetchone()
     finally:
@@ -138,6 +140,10 @@ def test_fixture_archive_upgrades_in_place_losing_nothing(fixture, tmp_path):
     for table in TABLES_KEPT:
         old_names, old_rows = before[table]
         new_names, new_rows = after[table]
+        if table == "posts" and "kept" in old_names:  # m007 moves verdicts to the verdicts table
+            _assert_verdicts_moved(path, old_names, old_rows)
+            old_names = [name for name in old_names if name not in VERDICT_MOVED]
+            old_rows = only_columns(old_rows, before[table][0], old_names)
         assert set(old_names) <= set(new_names), f"{table} lost a column"
         if table == "_migrations":  # the recorded ones kept as they were, with when they ran
             assert set(old_rows) <= set(new_rows)
@@ -157,6 +163,25 @@ def test_fixture_archive_upgrades_in_place_losing_nothing(fixture, tmp_path):
     finally:
         conn.close()
     assert uris == sorted(row[before["posts"][0].index("uri")] for row in before["posts"][1])
+
+
+VERDICT_MOVED = ("kept", "score", "matched")
+
+
+def _assert_verdicts_moved(path: Path, names: list[str], rows: list[tuple]) -> None:
+    """Each post's one verdict is now the verdict of the filter that ran last, under its `name:`."""
+    conn = sqlite3.connect(path)
+    try:
+        (name,) = conn.execute('SELECT "filter" FROM runs ORDER BY id DESC LIMIT 1').fetchone()
+        assert [row[0] for row in conn.execute("SELECT name FROM filters")] == [name]
+        moved = conn.execute(
+            "SELECT p.uri, v.kept, v.score, v.matched FROM verdicts v JOIN posts p ON p.id = v.post_id "
+            'WHERE v."filter" = ?',
+            [name],
+        ).fetchall()
+    finally:
+        conn.close()
+    assert sorted(moved) == only_columns(rows, names, ["uri", *VERDICT_MOVED])
 
 
 @pytest.mark.parametrize("done", range(len(MIGRATIONS) + 1))

@@ -7,7 +7,14 @@ from dataclasses import replace
 
 import click
 
-from plnfilter.cli.options import build_selection, db_option, resolve_db, selection_options
+from plnfilter.cli.options import (
+    build_selection,
+    chosen_filter,
+    db_option,
+    filter_option,
+    resolve_db,
+    selection_options,
+)
 from plnfilter.cli.output import TABLE, atom_options, emit, output_options, self_url_option
 from plnfilter.export.formats import POSTS
 
@@ -21,15 +28,32 @@ from plnfilter.export.formats import POSTS
     help="At most this many rows (default 20 for a table).",
 )
 @click.option("--sql", help="Run your own read-only SELECT against the archive instead.")
+@filter_option
 @db_option
 @output_options()
 def query(
-    text, tags, authors, network, since, until, lang, kept, all_posts, order, limit, sql, db_path, output
+    text,
+    tags,
+    authors,
+    network,
+    since,
+    until,
+    lang,
+    kept,
+    all_posts,
+    order,
+    limit,
+    sql,
+    filter_name,
+    db_path,
+    output,
 ) -> None:
     """Select posts from the archive: full text TEXT and flags.
 
     TEXT is searched as words (all of them must appear), over text, author, tags and
-    content warnings. --sql runs any SELECT on a read-only connection. --columns picks
+    content warnings. Kept, dropped, score, matched and dropped_by (the exclude rule that
+    dropped a post) are one filter's verdict: --filter NAME, else the archive's only filter.
+    --sql runs any SELECT on a read-only connection. --columns picks
     columns (any of the archive's, `html` and `raw` included).
 
     \b
@@ -49,6 +73,8 @@ def query(
     if sql is None and output.columns:
         selection = replace(selection, columns=output.columns)
     conn = open_readonly(resolve_db(db_path))
+    if sql is None:
+        selection = replace(selection, filter=chosen_filter(conn, filter_name))
     emit(select(conn, selection), output, selected=sql is None)
 
 
@@ -62,6 +88,7 @@ def query(
     "--images", is_flag=True, help="HTML: show images from their servers instead of their alt text."
 )
 @self_url_option
+@filter_option
 @db_option
 @output_options(POSTS, table=False, stdout=("jsonl", "jsonl"))
 def export(
@@ -79,12 +106,13 @@ def export(
     title,
     images,
     self_url,
+    filter_name,
     db_path,
     output,
 ) -> None:
     """Write the selected posts as csv, json, jsonl, markdown, html or atom.
 
-    Takes the same selection flags as `query`. The format is --format, else the -o file's
+    Takes the same selection flags as `query`, and --filter NAME for whose verdicts. The format is --format, else the -o file's
     extension (.csv .json .jsonl .md .html .xml/.atom), else jsonl. Streams: a 100k-post
     export never holds the archive in memory. -o writes atomically (a temp file renamed
     into place). An Atom feed's id stays the same for this archive and selection (or is
@@ -106,6 +134,7 @@ def export(
         selection = replace(selection, columns=output.columns)
     path = resolve_db(db_path)
     conn = open_readonly(path)
+    selection = replace(selection, filter=chosen_filter(conn, filter_name))
     feed = json.dumps(
         [
             "export",
@@ -115,6 +144,7 @@ def export(
             selection.network or "",
             (selection.lang or "").lower(),
             selection.kept,
+            *([selection.filter] if selection.filter else []),
         ]
     )
     options = atom_options(output, conn, path, feed, self_url)
@@ -155,14 +185,74 @@ def sources(db_path, wide, output) -> None:
 @click.command()
 @db_option
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@filter_option
 @output_options()
-def runs(db_path, limit, output) -> None:
-    """The history of runs: when, what they fetched, what failed."""
+def runs(db_path, limit, filter_name, output) -> None:
+    """The history of one filter's runs: when, what they fetched, what failed, and (in
+    csv/json, as `dropped_by`) what each exclude rule dropped: {"giveaways": 14, "bots": 3}."""
     from plnfilter.store import list_runs, open_readonly
 
+    conn = open_readonly(resolve_db(db_path))
+    name = chosen_filter(conn, filter_name)
+    emit(list_runs(conn, limit, name), output, title="runs", table_columns=RUN_COLUMNS)
+
+
+@click.group(invoke_without_command=True)
+@db_option
+@output_options()
+@click.pass_context
+def filters(ctx, db_path, output) -> None:
+    """The filters whose verdicts the archive keeps: name, file, last run, kept and dropped.
+
+    Each filter file is known by its `name:` (else its file name): its verdicts are its own,
+    and another file claiming the same name is refused. `filters forget NAME` deletes a
+    filter's verdicts (the posts stay).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from plnfilter.store import open_readonly
+    from plnfilter.store.verdicts import list_filters
+
+    rows = list_filters(open_readonly(resolve_db(db_path)))
     emit(
-        list_runs(open_readonly(resolve_db(db_path)), limit), output, title="runs", table_columns=RUN_COLUMNS
+        rows,
+        output,
+        title="filters",
+        table_columns=(("name", 0), ("file", 0), ("last_run", 16), ("kept", 6), ("dropped", 7)),
     )
 
 
-COMMANDS = (query, export, sources, runs)
+@filters.command("forget")
+@click.argument("name")
+@db_option
+@click.option(
+    "--wait",
+    "lock_wait",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for a run's lock; then exit 75.",
+)
+def forget(name, db_path, lock_wait) -> None:
+    """Delete the verdicts of the filter NAME; the posts, sources and runs stay."""
+    from plnfilter.errors import UsageError
+    from plnfilter.pipeline import archive_lock
+    from plnfilter.store import open_archive, require_archive
+    from plnfilter.store.verdicts import filter_names, forget_filter
+
+    path = require_archive(resolve_db(db_path))
+    lock = archive_lock(path, lock_wait)
+    try:
+        db = open_archive(path)
+        known = filter_names(db.conn)
+        if name not in known:
+            raise UsageError(
+                f"no filter named {name!r} in {path}", "filters in it: " + (", ".join(known) or "none")
+            )
+        gone = forget_filter(db, name)
+    finally:
+        lock.release()
+    click.echo(f"forgot filter {name!r}: {gone} verdicts deleted")
+
+
+COMMANDS = (query, export, sources, runs, filters)

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from plnfilter.cli.console import clean
-from plnfilter.cli.options import db_option, load_filter, parse_time, resolve_db
+from plnfilter.cli.options import chosen_filter, db_option, filter_option, load_filter, parse_time, resolve_db
 from plnfilter.cli.output import TABLE, atom_options, emit, output_options, self_url_option
 from plnfilter.export.formats import POSTS
 
@@ -21,6 +21,21 @@ LINK_COLUMNS = (("count", 5), ("url", 0), ("title", 0), ("shared_by", 30), ("bes
 
 def _open_filter(filter_path: Path | None):
     return None if filter_path is None else load_filter(filter_path)
+
+
+def _filter_of(conn, filter_file) -> str | None:
+    """FILTER's own verdicts (by its `name:`), which it must have stored; else the archive's only filter."""
+    from plnfilter.errors import UsageError
+    from plnfilter.store.filters import filter_names
+
+    if filter_file is None:
+        return chosen_filter(conn, None)
+    if filter_file.name not in filter_names(conn):
+        raise UsageError(
+            f"filter {filter_file.name!r} ({filter_file.path}) has no verdicts in this archive",
+            f"run `plnfilter apply {filter_file.path}` (or `plnfilter run`) once to judge the archive with it",
+        )
+    return filter_file.name
 
 
 def _write_to(output: Path | None, write) -> None:
@@ -82,8 +97,8 @@ def top(filter_path, since, limit, by, title, images, self_url, db_path, output)
     With FILTER, its rules decide again which posts are kept and what they are boosted by,
     and its `rank:` settings apply: half_life, weights, max_per_author, max_per_instance
     and the places `mix` keeps for outside_sector and dissenting voices; its `keep:` is
-    the default --limit. Without FILTER,
-    the posts the archive kept are scored with the default settings (12h half-life,
+    the default --limit; the candidates are the posts FILTER's own verdicts keep (by its
+    `name:`). Without FILTER, the posts the archive's only filter kept are scored with the default settings (12h half-life,
     engagement + recency, no rule boosts, no caps), so give FILTER for your own digest.
     Posts stored as dropped stay out either way: run `plnfilter apply FILTER` after
     changing rules. --by rule puts each chosen post under its first matching include
@@ -107,11 +122,19 @@ def top(filter_path, since, limit, by, title, images, self_url, db_path, output)
         limit = (filter_file.keep if filter_file else None) or DEFAULT_TOP
     path = resolve_db(db_path)
     conn = open_readonly(path)
+    filter_name = _filter_of(conn, filter_file)
     feed = json.dumps(["top", filter_file.name if filter_file else ""])
     options = atom_options(output, conn, path, feed, self_url)
     with_raw = images and output.fmt == "html"  # the HTML export finds image URLs in the raw API object
     rows = build_digest(
-        conn, filter_file, now_utc(), parse_time(since, "--since"), limit=limit, by=by, with_raw=with_raw
+        conn,
+        filter_file,
+        now_utc(),
+        parse_time(since, "--since"),
+        limit=limit,
+        by=by,
+        with_raw=with_raw,
+        filter_name=filter_name,
     )
     columns = TOP_COLUMNS[:2] + (("group", 16),) + TOP_COLUMNS[2:] if by else TOP_COLUMNS
     emit(
@@ -141,14 +164,16 @@ def top(filter_path, since, limit, by, title, images, self_url, db_path, output)
     help="Only links this many people shared.",
 )
 @click.option("--title", default="Links shared in your PLN", show_default=True, help="Title for markdown.")
+@filter_option
 @db_option
 @output_options(own=("markdown",), stdout=DIGEST_STDOUT)
-def links(since, limit, min_sharers, title, db_path, output) -> None:
+def links(since, limit, min_sharers, title, filter_name, db_path, output) -> None:
     """The links most people shared, each once per person across Mastodon and Bluesky.
 
     Links are compared without tracking parameters (utm_*, fbclid...), fragments, `www.`,
     trailing slashes or default ports. Each comes with who shared it, the title of its link
-    card, and the best kept post about it (scored now with the default settings).
+    card, and the best kept post about it (scored now with the default settings). Kept by
+    --filter NAME, else by the archive's only filter.
     A person is an author string: the same name on both networks counts twice.
 
     \b
@@ -163,7 +188,8 @@ def links(since, limit, min_sharers, title, db_path, output) -> None:
     from plnfilter.times import now_utc
 
     conn = open_readonly(resolve_db(db_path))
-    ranked = rescore(conn, Ranking.from_filter(None), now_utc(), parse_time(since, "--since"))
+    ranking = Ranking.from_filter(None, chosen_filter(conn, filter_name))
+    ranked = rescore(conn, ranking, now_utc(), parse_time(since, "--since"))
     found = top_links(
         ((item.post, item.score.total) for item in ranked), limit=limit, min_sharers=min_sharers
     )
@@ -206,7 +232,8 @@ def explain(uri, filter_path, since, limit, fmt, db_path) -> None:
 
     URI is the post's uri (at://..., or the Mastodon status uri) or its web URL. With
     FILTER, every rule is checked again and the file's boosts and rank settings apply;
-    without it, the verdict stored in the archive is shown, scored with the defaults.
+    without it, the verdict the archive's filter stored is shown (the exclude rule that
+    dropped it, or the include rules it matched), scored with the defaults.
 
     \b
     Examples:
@@ -220,7 +247,16 @@ def explain(uri, filter_path, since, limit, fmt, db_path) -> None:
 
     filter_file = _open_filter(filter_path)
     conn = open_readonly(resolve_db(db_path))
-    result = explain_post(conn, uri, filter_file, now_utc(), parse_time(since, "--since"), top_limit=limit)
+    filter_name = filter_file.name if filter_file else chosen_filter(conn, None)
+    result = explain_post(
+        conn,
+        uri,
+        filter_file,
+        now_utc(),
+        parse_time(since, "--since"),
+        top_limit=limit,
+        filter_name=filter_name,
+    )
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
         return

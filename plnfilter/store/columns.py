@@ -42,10 +42,18 @@ POST_SCHEMA: dict[str, type] = {
     "card_url": str,
     "card_title": str,
     "source": str,
-    "kept": int,
-    "score": float,
-    "matched": str,
     "first_seen": str,
     "last_seen": str,
     "raw": str,
 }
+
+VERDICT_SCHEMA: dict[str, type] = {
+    "filter": str,
+    "post_id": int,
+    "kept": int,
+    "score": float,
+    "matched": str,
+    "dropped_by": str,
+    "judged_at": str,
+}
+"""The verdicts table: one filter's judgement of one post (see schema.m007)."""

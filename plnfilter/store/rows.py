@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from plnfilter.store.columns import POST_SCHEMA
+from plnfilter.store.columns import POST_SCHEMA, VERDICT_SCHEMA
 
 if TYPE_CHECKING:
     from plnfilter.post import Post
@@ -34,6 +34,7 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "score",
     "kept",
     "matched",
+    "dropped_by",
     "lang",
     "reply_to",
     "quote_of",
@@ -55,6 +56,15 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
 
 ALL_COLUMNS: tuple[str, ...] = OUTPUT_COLUMNS + ("html", "raw")
 """Every column a selection may ask for."""
+
+VERDICT_COLUMNS = frozenset({"kept", "score", "matched", "dropped_by"})
+"""Output columns read from the chosen filter's row in `verdicts`; the others are the post's facts."""
+
+
+def column_sql(name: str) -> str:
+    """Where an output column lives in a SELECT joining `posts` and the chosen filter's `verdicts`."""
+    return f"verdicts.{name}" if name in VERDICT_COLUMNS else f"posts.{name}"
+
 
 JSON_LIST_COLUMNS = frozenset({"tags", "links", "mentions", "reposted_by", "media_alt", "matched"})
 BOOL_COLUMNS = frozenset({"author_bot", "has_media", "sensitive", "kept"})
@@ -125,7 +135,7 @@ def load_raw(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"value": value}
 
 
-def post_to_row(post: Post, kept: bool, score: float, matched: Sequence[str], now: str) -> tuple[Any, ...]:
+def post_to_row(post: Post, now: str) -> tuple[Any, ...]:
     """The values for ROW_COLUMNS; first_seen and last_seen are both `now` (the upsert keeps first_seen)."""
     return (
         clean_text(post.uri),
@@ -157,9 +167,6 @@ def post_to_row(post: Post, kept: bool, score: float, matched: Sequence[str], no
         clean_text(post.card_url),
         clean_text(post.card_title),
         clean_text(post.source),
-        1 if kept else 0,
-        float(score),
-        dump_list(matched),
         now,
         now,
         dump_raw(post.raw),
@@ -251,7 +258,9 @@ def row_decoder(names: Sequence[str]) -> Callable[[Sequence[Any]], dict[str, Any
     return decode
 
 
-_FLOAT_COLUMNS = frozenset(name for name, kind in POST_SCHEMA.items() if kind is float)
+_FLOAT_COLUMNS = frozenset(
+    name for name, kind in (*POST_SCHEMA.items(), *VERDICT_SCHEMA.items()) if kind is float
+)
 _JSON_TEXT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
 
 
@@ -266,7 +275,7 @@ def _list_sql(column: str) -> str:
 def _check_sql_columns(names: Sequence[str], form: str) -> None:
     """Names spliced into SQL must be archive columns; `raw` is stored ASCII-escaped, so it has no
     ready-made form."""
-    unknown = [n for n in names if n not in POST_SCHEMA or n == "raw"]
+    unknown = [n for n in names if (n not in POST_SCHEMA and n not in VERDICT_COLUMNS) or n == "raw"]
     if unknown:
         raise ValueError(f"no {form} form for column {unknown[0]!r}")
 
@@ -306,7 +315,7 @@ def json_object_sql(names: Sequence[str]) -> tuple[str, Callable[[Sequence[Any]]
             run.clear()
 
     for name in names:
-        column = f"posts.{name}"
+        column = column_sql(name)
         if name in _FLOAT_COLUMNS:
             close_run()
             selects.append(column)
@@ -357,7 +366,7 @@ def csv_cells_sql(names: Sequence[str]) -> str:
     _check_sql_columns(names, "CSV")
     cells = []
     for name in names:
-        column = f"posts.{name}"
+        column = column_sql(name)
         if name in JSON_LIST_COLUMNS:
             joined = f"(SELECT group_concat(value, ' ') FROM json_each({_list_sql(column)}))"  # noqa: S608 (names from POST_SCHEMA)
             cells.append(f"(SELECT {_csv_text_sql('j')} FROM (SELECT {joined} AS j))")  # noqa: S608
@@ -373,7 +382,11 @@ def csv_cells_sql(names: Sequence[str]) -> str:
 
 def judged_row(item: Any, now: str = "") -> dict[str, Any]:
     """A judged Post as an output row (OUTPUT_COLUMNS), without touching the archive (`plnfilter filter`)."""
-    values = dict(
-        zip(ROW_COLUMNS, post_to_row(item.post, item.kept, item.score, item.matched, now), strict=True)
+    values = dict(zip(ROW_COLUMNS, post_to_row(item.post, now), strict=True))
+    values.update(
+        kept=1 if item.kept else 0,
+        score=float(item.score),
+        matched=dump_list(item.matched),
+        dropped_by=clean_text(getattr(item, "dropped_by", "") or "") or None,
     )
     return decode_row({name: values[name] for name in OUTPUT_COLUMNS})

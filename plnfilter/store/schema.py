@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from plnfilter.store.transaction import write_transaction
@@ -198,6 +199,98 @@ def m006_settings(db: sqlite_utils.Database) -> None:
     )
 
 
+_M007_FILTERS = """CREATE TABLE "filters" (
+   "name" TEXT PRIMARY KEY,
+   "file" TEXT NOT NULL,
+   "rules_hash" TEXT,
+   "last_run" TEXT
+)"""
+
+_M007_VERDICTS = """CREATE TABLE "verdicts" (
+   "filter" TEXT NOT NULL,
+   "post_id" INTEGER NOT NULL,
+   "kept" INTEGER NOT NULL,
+   "score" REAL,
+   "matched" TEXT,
+   "dropped_by" TEXT,
+   "judged_at" TEXT,
+   PRIMARY KEY ("filter", "post_id")
+) WITHOUT ROWID"""
+
+_M007_KEPT_POSTS = """CREATE VIEW "kept_posts" AS
+SELECT v."filter", v."score", v."matched", p."id", p."uri", p."network", p."created_at", p."author",
+       p."author_name", p."text", p."url", p."tags", p."links", p."lang"
+FROM "verdicts" v JOIN "posts" p ON p."id" = v."post_id"
+WHERE v."kept" = 1"""
+
+_M007_DROPPED_POSTS = """CREATE VIEW "dropped_posts" AS
+SELECT v."filter", v."dropped_by", v."matched", p."id", p."uri", p."network", p."created_at", p."author",
+       p."text", p."url"
+FROM "verdicts" v JOIN "posts" p ON p."id" = v."post_id"
+WHERE v."kept" = 0"""
+
+_M007_LINK_SHARERS = """CREATE VIEW "link_sharers" AS
+SELECT l."value" AS "link", p."author", p."author_name", p."network", p."created_at", p."uri", p."id"
+FROM "posts" p, json_each(CASE WHEN json_valid(p."links") THEN p."links" ELSE '[]' END) l"""
+
+
+def _m007_filter_name(path: str) -> str:
+    """The `name:` a filter file gives itself, if the file still reads; else its file name without
+    the extension (the name a filter file without `name:` has), else 'unnamed'."""
+    try:
+        import yaml
+
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        name = data.get("name") if isinstance(data, dict) else None
+        if isinstance(name, str) and name.strip():
+            return name.strip()
+    except (OSError, ValueError, ImportError, yaml.YAMLError):
+        pass
+    return Path(path).stem or "unnamed"
+
+
+def m007_verdicts_per_filter(db: sqlite_utils.Database) -> None:
+    """Each filter's verdict on each post in its own table, keyed by (filter name, post id), with the
+    exclude rule that dropped it; the filters an archive knows; the posts table keeps only facts.
+
+    An archive's one verdict per post becomes the verdict of the filter that ran last (its file's
+    `name:` if the file still reads, else its file name's stem), judged when the post was last seen;
+    its rules hash is unknown, so that filter's next run or apply judges every post again. Runs
+    record their filter's name and what each exclude rule removed. Views for SQL users: kept_posts,
+    dropped_posts, link_sharers.
+    """
+    db.execute(_M007_FILTERS)
+    db.execute(_M007_VERDICTS)
+    db.execute('CREATE INDEX "verdicts_kept_by_score" ON "verdicts" ("filter", "score") WHERE "kept" = 1')
+    db.execute('ALTER TABLE "runs" ADD COLUMN "filter" TEXT')
+    db.execute('ALTER TABLE "runs" ADD COLUMN "dropped_by" TEXT')
+    names: dict[str, str] = {}
+    for run_id, path in db.execute('SELECT "id", "filter_file" FROM "runs"').fetchall():
+        if path not in names:
+            names[path] = _m007_filter_name(path or "")
+        db.execute('UPDATE "runs" SET "filter" = ? WHERE "id" = ?', [names[path], run_id])
+    last = db.execute(
+        'SELECT "filter_file", COALESCE("finished", "started") FROM "runs" ORDER BY "id" DESC LIMIT 1'
+    ).fetchone()
+    if db.execute('SELECT 1 FROM "posts" WHERE "kept" IS NOT NULL LIMIT 1').fetchone():
+        name = names[last[0]] if last else "unnamed"
+        db.execute(
+            'INSERT INTO "filters" ("name", "file", "rules_hash", "last_run") VALUES (?, ?, NULL, ?)',
+            [name, (last[0] or "") if last else "", last[1] if last else None],
+        )
+        db.execute(
+            'INSERT INTO "verdicts" ("filter", "post_id", "kept", "score", "matched", "dropped_by", "judged_at") '
+            'SELECT ?, "id", "kept", "score", "matched", NULL, "last_seen" FROM "posts" WHERE "kept" IS NOT NULL',
+            [name],
+        )
+    db.execute('DROP INDEX IF EXISTS "posts_kept_by_score"')
+    for column in ("kept", "score", "matched"):
+        db.execute(f'ALTER TABLE "posts" DROP COLUMN "{column}"')
+    db.execute(_M007_KEPT_POSTS)
+    db.execute(_M007_DROPPED_POSTS)
+    db.execute(_M007_LINK_SHARERS)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m001_posts,
     m002_sources_and_runs,
@@ -205,6 +298,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m004_cheaper_post_indexes,
     m005_post_sources_by_post_id,
     m006_settings,
+    m007_verdicts_per_filter,
 ]
 
 

@@ -23,6 +23,7 @@ from plnfilter.store.rows import (
     ALL_COLUMNS,
     OUTPUT_COLUMNS,
     clean_text,
+    column_sql,
     csv_cells_sql,
     json_object_sql,
     row_decoder,
@@ -31,10 +32,10 @@ from plnfilter.times import normalise_iso, to_iso
 
 ORDERS = ("score", "newest", "oldest", "relevance")
 _ORDER_SQL = {
-    "score": "posts.score DESC, posts.created_at DESC",
+    "score": "verdicts.score DESC, posts.created_at DESC",
     "newest": "posts.created_at DESC",
     "oldest": "posts.created_at ASC",
-    "relevance": "posts_fts.rank, posts.score DESC",
+    "relevance": "posts_fts.rank, verdicts.score DESC",
 }
 _WORD = re.compile(r"\w")
 _REFUSED = (
@@ -63,6 +64,7 @@ class Selection:
     limit: int | None = None
     sql: str | None = None  # a user's own SELECT; the other filters are then ignored
     columns: Sequence[str] | None = None  # default OUTPUT_COLUMNS; any of ALL_COLUMNS
+    filter: str | None = None  # whose verdicts (kept, score, matched, dropped_by); None: the only filter
 
 
 def fts_query(text: str) -> str | None:
@@ -95,7 +97,7 @@ def selected_columns(selection: Selection) -> tuple[str, ...]:
 def build_sql(selection: Selection, columns: Sequence[str] | None = None) -> tuple[str, list[Any]]:
     """SQL and parameters for a flag-based selection; every user value is a parameter."""
     columns = tuple(columns) if columns else selected_columns(selection)
-    return _build_sql(selection, ", ".join("posts." + c for c in columns))
+    return _build_sql(selection, ", ".join(column_sql(c) for c in columns))
 
 
 def _build_sql(selection: Selection, select_list: str) -> tuple[str, list[Any]]:
@@ -144,9 +146,14 @@ def _build_sql(selection: Selection, select_list: str) -> tuple[str, list[Any]]:
     if selection.until is not None:
         where.append("posts.created_at < ?")
         params.append(_moment(selection.until, "--until"))
+    # The chosen filter's verdict beside each post: only posts it judged when kept or dropped ones are
+    # asked for (so SQLite can walk that filter's kept posts by score), every post with --all.
+    join = "JOIN" if selection.kept is not None else "LEFT JOIN"
+    joins = f' {join} verdicts ON verdicts.post_id = posts.id AND verdicts."filter" = ?' + joins
+    params.insert(0, selection.filter)
     if selection.kept is not None:
         # A literal, not a parameter: only then can SQLite use the partial index of kept posts by score.
-        where.append("posts.kept = 1" if selection.kept else "posts.kept = 0")
+        where.append("verdicts.kept = 1" if selection.kept else "verdicts.kept = 0")
     sql = f"SELECT {select_list} FROM posts{joins}"  # noqa: S608 (names from a whitelist)
     if where:
         sql += " WHERE " + " AND ".join(where)
@@ -186,7 +193,8 @@ def run_sql(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> I
         if isinstance(error, sqlite3.OperationalError):
             raise UsageError(
                 f"--sql: {error}",
-                "check the statement; tables: posts, post_sources, sources, runs, posts_fts",
+                "check the statement; tables: posts, verdicts, filters, post_sources, sources, runs, posts_fts; "
+                "views: kept_posts, dropped_posts, link_sharers",
             ) from error
         raise ArchiveError(f"archive {archive_path(conn)}: {error}", "check the archive file") from error
 
@@ -194,6 +202,12 @@ def run_sql(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> I
 def select_rows(conn: sqlite3.Connection, selection: Selection) -> Rows:
     """A flag-based selection's rows (`Rows`), read lazily; UsageError now for a bad column, order or date."""
     columns = selected_columns(selection)
+    if selection.filter is None:
+        from dataclasses import replace
+
+        from plnfilter.store.filters import choose_filter
+
+        selection = replace(selection, filter=choose_filter(conn, None))
     sql, params = build_sql(selection, columns)
     return Rows(conn, selection, columns, sql, params)
 
