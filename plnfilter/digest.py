@@ -18,6 +18,7 @@ from plnfilter.post import Post
 from plnfilter.rank import Score, score, select_top
 from plnfilter.rules import RuleSet, Verdict, compile_rules
 from plnfilter.store import Judged, get_post, judged_row
+from plnfilter.store.filters import filter_names
 from plnfilter.store.read import posts_with_verdicts
 
 NO_GROUP = {"rule": "(no rule)", "tag": "(no tag)"}
@@ -74,7 +75,10 @@ def rescore(
     ranked = []
     # Scanned without `raw`; `with_raw` fetches it for the few chosen posts (the HTML export finds
     # images there).
-    for post, kept, matched in posts_with_verdicts(conn, since, until, filter_name=ranking.filter_name):
+    # A filter file that never judged this archive judges every post in the window itself.
+    unjudged = ranking.rules is not None and ranking.filter_name not in filter_names(conn)
+    candidates = posts_with_verdicts(conn, since, until, filter_name=ranking.filter_name, unjudged=unjudged)
+    for post, kept, matched in candidates:
         verdict = ranking.judge(post, kept, matched, now)
         if verdict.kept:
             ranked.append(Ranked(post, verdict, score(post, verdict, now, ranking.config)))

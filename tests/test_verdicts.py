@@ -3,6 +3,7 @@ exclude rule that dropped it; readers choose a filter; another filter's run neve
 
 from __future__ import annotations
 
+import importlib
 import json
 import random
 import sqlite3
@@ -12,7 +13,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import plnfilter.times
 from plnfilter.cli import cli
 from plnfilter.judge import judge
 from plnfilter.rules import compile_rules
@@ -48,11 +48,13 @@ SAMPLE_FILES = sorted(SAMPLES.glob("*.json"))
 
 @pytest.fixture
 def fixed_clock(monkeypatch):
-    """Every module that asks the time gets NOW (the property compares scores, which age)."""
+    """Every module that asks the time gets NOW (the property compares scores, which age); found by
+    the function's own name, since other tests may have imported plnfilter afresh."""
+    importlib.import_module("plnfilter.pipeline")
     for name, module in list(sys.modules.items()):
-        if name.startswith("plnfilter") and getattr(module, "now_utc", None) is plnfilter.times.now_utc:
+        found = getattr(module, "now_utc", None) if name.startswith("plnfilter") else None
+        if getattr(found, "__module__", "") == "plnfilter.times":
             monkeypatch.setattr(module, "now_utc", lambda: NOW)
-    monkeypatch.setattr(plnfilter.times, "now_utc", lambda: NOW)
 
 
 def random_filter(directory: Path, name: str, rng: random.Random) -> Path:

@@ -24,17 +24,10 @@ def _open_filter(filter_path: Path | None):
 
 
 def _filter_of(conn, filter_file) -> str | None:
-    """FILTER's own verdicts (by its `name:`), which it must have stored; else the archive's only filter."""
-    from plnfilter.errors import UsageError
-    from plnfilter.store.filters import filter_names
-
+    """FILTER's own verdicts (by its `name:`; if it has none here, its rules judge every post in the
+    window); else the archive's only filter."""
     if filter_file is None:
         return chosen_filter(conn, None)
-    if filter_file.name not in filter_names(conn):
-        raise UsageError(
-            f"filter {filter_file.name!r} ({filter_file.path}) has no verdicts in this archive",
-            f"run `plnfilter apply {filter_file.path}` (or `plnfilter run`) once to judge the archive with it",
-        )
     return filter_file.name
 
 
@@ -98,7 +91,7 @@ def top(filter_path, since, limit, by, title, images, self_url, db_path, output)
     and its `rank:` settings apply: half_life, weights, max_per_author, max_per_instance
     and the places `mix` keeps for outside_sector and dissenting voices; its `keep:` is
     the default --limit; the candidates are the posts FILTER's own verdicts keep (by its
-    `name:`). Without FILTER, the posts the archive's only filter kept are scored with the default settings (12h half-life,
+    `name:`; every post in the window if it has not judged this archive). Without FILTER, the posts the archive's only filter kept are scored with the default settings (12h half-life,
     engagement + recency, no rule boosts, no caps), so give FILTER for your own digest.
     Posts stored as dropped stay out either way: run `plnfilter apply FILTER` after
     changing rules. --by rule puts each chosen post under its first matching include

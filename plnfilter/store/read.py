@@ -94,19 +94,25 @@ def posts_with_verdicts(
     until: datetime | None = None,
     kept_only: bool = True,
     filter_name: str | None = None,
+    unjudged: bool = False,
 ) -> Iterator[tuple[Post, bool, tuple[str, ...]]]:
     """Posts created in the window (without `raw`), oldest saved first, each with the stored verdict
     of the filter `filter_name` (None: the archive's only filter) (kept, matched rules); only the
-    posts it judged."""
+    posts it judged; with `unjudged`, every post in the window as kept with no rules matched (for a
+    filter file that has not judged this archive: its caller judges them)."""
     from plnfilter.store.filters import choose_filter
 
     conn = as_connection(db)
-    if filter_name is None:
+    if filter_name is None and not unjudged:
         filter_name = choose_filter(conn, None)
     where: list[str] = ['verdicts."filter" = ?']
     params: list[Any] = [filter_name]
     if kept_only:
         where.append("verdicts.kept = 1")
+    source = "verdicts JOIN posts ON posts.id = verdicts.post_id"
+    if unjudged:  # every post in the window, as if kept: the caller judges them itself
+        where, params = ["1"], []
+        source = "posts LEFT JOIN verdicts ON 0"
     if since is not None:
         where.append("posts.created_at >= ?")
         params.append(to_iso(since))
@@ -115,8 +121,8 @@ def posts_with_verdicts(
         params.append(to_iso(until))
     columns = ", ".join("posts." + c for c in SCAN_COLUMNS)
     sql = (
-        f"SELECT {columns}, verdicts.kept, verdicts.matched FROM verdicts "  # noqa: S608
-        f"JOIN posts ON posts.id = verdicts.post_id WHERE {' AND '.join(where)} ORDER BY posts.id"
+        f"SELECT {columns}, coalesce(verdicts.kept, 1) AS kept, verdicts.matched FROM {source} "  # noqa: S608
+        f"WHERE {' AND '.join(where)} ORDER BY posts.id"
     )
     with db_errors(conn):
         cursor = conn.execute(sql, params)
