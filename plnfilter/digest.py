@@ -20,6 +20,7 @@ from plnfilter.rules import RuleSet, Verdict, compile_rules
 from plnfilter.store import Judged, get_post, judged_row
 from plnfilter.store.filters import filter_names
 from plnfilter.store.read import posts_with_verdicts
+from plnfilter.store.select import is_public
 
 NO_GROUP = {"rule": "(no rule)", "tag": "(no tag)"}
 
@@ -70,6 +71,8 @@ def rescore(
     now: datetime,
     since: datetime | None = None,
     until: datetime | None = None,
+    public_only: bool = False,
+    left_out: list[int] | None = None,
 ) -> list[Ranked]:
     """Every post kept in the archive (and, with a filter file, still kept by its rules), scored at `now`."""
     ranked = []
@@ -78,13 +81,19 @@ def rescore(
     # A filter file that never judged this archive judges every post in the window itself.
     unjudged = ranking.rules is not None and ranking.filter_name not in filter_names(conn)
     candidates = posts_with_verdicts(conn, since, until, filter_name=ranking.filter_name, unjudged=unjudged)
+    hidden = 0
     for post, kept, matched in candidates:
         verdict = ranking.judge(post, kept, matched, now)
+        if verdict.kept and public_only and not is_public(post):
+            hidden += 1  # publishing: not for people who may not see it
+            continue
         if verdict.kept:
             ranked.append(Ranked(post, verdict, score(post, verdict, now, ranking.config)))
     ranked.sort(key=lambda item: item.post.uri)
     ranked.sort(key=lambda item: item.post.created_at, reverse=True)
     ranked.sort(key=lambda item: item.score.total, reverse=True)  # ties: newest first
+    if left_out is not None:
+        left_out.append(hidden)
     return ranked
 
 
@@ -127,12 +136,15 @@ def build_digest(
     by: str | None = None,
     with_raw: bool = False,
     filter_name: str | None = None,
+    public_only: bool = False,
+    left_out: list[int] | None = None,
 ) -> list[dict[str, Any]]:
     """What `plnfilter top` prints: the chosen posts as rows, grouped when asked (`raw` added if `with_raw`).
 
     The candidates are the posts `filter_file` (else the filter `filter_name`) keeps in the archive."""
     ranking = Ranking.from_filter(filter_file, filter_name)
-    chosen = top_posts(rescore(conn, ranking, now, since), ranking.config, limit)
+    ranked = rescore(conn, ranking, now, since, public_only=public_only, left_out=left_out)
+    chosen = top_posts(ranked, ranking.config, limit)
     numbered = {id(item): rank for rank, item in enumerate(chosen, start=1)}
     if by:
         chosen = assign_groups(chosen, by)

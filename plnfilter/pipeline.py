@@ -191,7 +191,9 @@ def save_batch(
             entry = report.sources[timeline.name]
             if isinstance(item, Page):
                 now = now_utc()
-                judged = judge(item.posts, ruleset, rank_config, now)
+                # Direct messages reach some timelines (an account's, home) but are never archived.
+                posts = [post for post in item.posts if post.visibility != "direct"]
+                judged = judge(posts, ruleset, rank_config, now)
                 result = store.save_page(db, timeline, judged, item.cursor, to_iso(now), filter_name)
                 note_dropped(report.dropped_uris, judged)
                 entry.fetched += len(judged)

@@ -232,14 +232,14 @@ def test_a_column_added_to_the_live_schema_does_not_change_the_shipped_migration
     """
     expected = normalised_schema(fresh_archive(tmp_path / "before.db"))
 
-    def m999_posts_visibility(db) -> None:
-        db.execute('ALTER TABLE "posts" ADD COLUMN "visibility" TEXT')
+    def m999_posts_edited_at(db) -> None:  # (the example was `visibility` until m007 added it)
+        db.execute('ALTER TABLE "posts" ADD COLUMN "edited_at" TEXT')
 
-    _extend_live_column_lists(monkeypatch, "visibility")
+    _extend_live_column_lists(monkeypatch, "edited_at")
     assert normalised_schema(fresh_archive(tmp_path / "same-migrations.db")) == expected
 
-    monkeypatch.setattr(schema, "MIGRATIONS", [*MIGRATIONS, m999_posts_visibility])
+    monkeypatch.setattr(schema, "MIGRATIONS", [*MIGRATIONS, m999_posts_edited_at])
     fresh = fresh_archive(tmp_path / "fresh.db")
-    assert migration_names(fresh)[-1] == "m999_posts_visibility"
+    assert migration_names(fresh)[-1] == "m999_posts_edited_at"
     for fixture in FIXTURE_ARCHIVES:
         assert normalised_schema(upgraded_copy(fixture, tmp_path)) == normalised_schema(fresh)

@@ -15,7 +15,16 @@ from plnfilter.cli.options import (
     resolve_db,
     selection_options,
 )
-from plnfilter.cli.output import TABLE, atom_options, emit, output_options, self_url_option
+from plnfilter.cli.output import (
+    TABLE,
+    atom_options,
+    emit,
+    include_private_option,
+    output_options,
+    publishing,
+    say_left_out,
+    self_url_option,
+)
 from plnfilter.export.formats import POSTS
 
 
@@ -88,6 +97,7 @@ def query(
     "--images", is_flag=True, help="HTML: show images from their servers instead of their alt text."
 )
 @self_url_option
+@include_private_option
 @filter_option
 @db_option
 @output_options(POSTS, table=False, stdout=("jsonl", "jsonl"))
@@ -106,6 +116,8 @@ def export(
     title,
     images,
     self_url,
+    include_private,
+    quiet,
     filter_name,
     db_path,
     output,
@@ -113,7 +125,10 @@ def export(
     """Write the selected posts as csv, json, jsonl, markdown, html or atom.
 
     Takes the same selection flags as `query`, and --filter NAME for whose verdicts. The format is --format, else the -o file's
-    extension (.csv .json .jsonl .md .html .xml/.atom), else jsonl. Streams: a 100k-post
+    extension (.csv .json .jsonl .md .html .xml/.atom), else jsonl. html, atom and markdown
+    are for publishing: they leave out followers-only posts and authors who opted out of being
+    shown to people not logged in, and say how many on stderr, unless --include-private.
+    csv and json carry `visibility` and `author_opt_out` for every post. Streams: a 100k-post
     export never holds the archive in memory. -o writes atomically (a temp file renamed
     into place). An Atom feed's id stays the same for this archive and selection (or is
     --self-url, the address it is published at).
@@ -148,6 +163,11 @@ def export(
         ]
     )
     options = atom_options(output, conn, path, feed, self_url)
+    if publishing(output, include_private):
+        from plnfilter.store.select import count_rows
+
+        say_left_out(count_rows(conn, replace(selection, audience="private")), quiet)
+        selection = replace(selection, audience="public")
     emit(select(conn, selection), output, selected=True, title=title, images=images, **options)
 
 

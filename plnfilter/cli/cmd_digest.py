@@ -10,7 +10,16 @@ import click
 
 from plnfilter.cli.console import clean
 from plnfilter.cli.options import chosen_filter, db_option, filter_option, load_filter, parse_time, resolve_db
-from plnfilter.cli.output import TABLE, atom_options, emit, output_options, self_url_option
+from plnfilter.cli.output import (
+    TABLE,
+    atom_options,
+    emit,
+    include_private_option,
+    output_options,
+    publishing,
+    say_left_out,
+    self_url_option,
+)
 from plnfilter.export.formats import POSTS
 
 DEFAULT_TOP = 20
@@ -82,9 +91,12 @@ def _grouped_markdown(rows, out, title: str = "plnfilter top posts") -> int:
     "--images", is_flag=True, help="HTML: show images from their servers instead of their alt text."
 )
 @self_url_option
+@include_private_option
 @db_option
 @output_options(POSTS, own=("markdown",), stdout=DIGEST_STDOUT)
-def top(filter_path, since, limit, by, title, images, self_url, db_path, output) -> None:
+def top(
+    filter_path, since, limit, by, title, images, self_url, include_private, quiet, db_path, output
+) -> None:
     """The best kept posts of the last day (or --since), re-scored now, for reading or mailing.
 
     With FILTER, its rules decide again which posts are kept and what they are boosted by,
@@ -118,6 +130,7 @@ def top(filter_path, since, limit, by, title, images, self_url, db_path, output)
     filter_name = _filter_of(conn, filter_file)
     feed = json.dumps(["top", filter_file.name if filter_file else ""])
     options = atom_options(output, conn, path, feed, self_url)
+    left_out: list[int] = []
     with_raw = images and output.fmt == "html"  # the HTML export finds image URLs in the raw API object
     rows = build_digest(
         conn,
@@ -128,7 +141,10 @@ def top(filter_path, since, limit, by, title, images, self_url, db_path, output)
         by=by,
         with_raw=with_raw,
         filter_name=filter_name,
+        public_only=publishing(output, include_private),
+        left_out=left_out,
     )
+    say_left_out(sum(left_out), quiet)
     columns = TOP_COLUMNS[:2] + (("group", 16),) + TOP_COLUMNS[2:] if by else TOP_COLUMNS
     emit(
         rows,

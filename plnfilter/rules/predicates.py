@@ -25,7 +25,7 @@ COST = {
     "authors": 3,
     "not_authors": 3,
 }
-COST.update({"lang": 2, "source": 3, "tags": 1, "tags_all": 1, "network": 1, "max_age": 1})
+COST.update({"visibility": 1, "lang": 2, "source": 3, "tags": 1, "tags_all": 1, "network": 1, "max_age": 1})
 
 
 class Cutoff:
@@ -90,12 +90,19 @@ class Compiler:
     def _max_tags(self, value: int) -> Check:
         return lambda post: len(post.tags) <= value
 
+    def _visibility(self, value: tuple[str, ...]) -> Check:
+        wanted = frozenset(value)
+        return lambda post: (post.visibility or "public") in wanted
+
     def _lang(self, value: tuple[str, ...]) -> Check:
         exact = frozenset(value)
         prefixes = tuple(code + "-" for code in value)
+        unknown = "unknown" in exact  # `unknown` names the posts that declare no language
 
         def check(post: Post) -> bool:
             lang = post.lang
+            if not lang:
+                return unknown
             if lang in exact:
                 return True
             lang = lang.lower()

@@ -45,6 +45,8 @@ POST_SCHEMA: dict[str, type] = {
     "first_seen": str,
     "last_seen": str,
     "raw": str,
+    "visibility": str,
+    "author_opt_out": int,
 }
 
 VERDICT_SCHEMA: dict[str, type] = {

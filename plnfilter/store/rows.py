@@ -49,6 +49,8 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "author_id",
     "author_followers",
     "author_bot",
+    "visibility",
+    "author_opt_out",
     "first_seen",
     "last_seen",
 )
@@ -67,7 +69,7 @@ def column_sql(name: str) -> str:
 
 
 JSON_LIST_COLUMNS = frozenset({"tags", "links", "mentions", "reposted_by", "media_alt", "matched"})
-BOOL_COLUMNS = frozenset({"author_bot", "has_media", "sensitive", "kept"})
+BOOL_COLUMNS = frozenset({"author_bot", "has_media", "sensitive", "kept", "author_opt_out"})
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _LIST_FIELDS = ("tags", "links", "mentions", "reposted_by", "media_alt")
@@ -170,6 +172,8 @@ def post_to_row(post: Post, now: str) -> tuple[Any, ...]:
         now,
         now,
         dump_raw(post.raw),
+        clean_text(post.visibility or "public"),
+        1 if post.author_opt_out else 0,
     )
 
 
@@ -215,6 +219,8 @@ def row_to_post(row: Mapping[str, Any]) -> Post:
         card_url=text("card_url"),
         card_title=text("card_title"),
         source=text("source"),
+        visibility=text("visibility") or "public",
+        author_opt_out=bool(row.get("author_opt_out")),
         raw=load_raw(row.get("raw")),
     )
 

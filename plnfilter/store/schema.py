@@ -234,6 +234,24 @@ SELECT l."value" AS "link", p."author", p."author_name", p."network", p."created
 FROM "posts" p, json_each(CASE WHEN json_valid(p."links") THEN p."links" ELSE '[]' END) l"""
 
 
+_M007_VISIBILITY = """UPDATE "posts" SET
+  "visibility" = CASE WHEN json_valid("raw") THEN
+    CASE lower(COALESCE(json_extract("raw", '$.reblog.visibility'), json_extract("raw", '$.visibility'), 'public'))
+      WHEN 'public' THEN 'public' WHEN 'unlisted' THEN 'unlisted' WHEN 'private' THEN 'followers'
+      WHEN 'direct' THEN 'direct' ELSE 'followers' END
+    ELSE 'public' END,
+  "author_opt_out" = CASE WHEN json_valid("raw") AND (
+      json_extract("raw", '$.reblog.account.noindex') = 1
+      OR (json_extract("raw", '$.reblog') IS NULL AND json_extract("raw", '$.account.noindex') = 1)
+      OR EXISTS (SELECT 1 FROM json_each("raw", '$.post.author.labels') l
+                 WHERE json_extract(l."value", '$.val') = '!no-unauthenticated'
+                   AND COALESCE(json_extract(l."value", '$.neg'), 0) = 0)
+      OR EXISTS (SELECT 1 FROM json_each("raw", '$.author.labels') l
+                 WHERE json_extract(l."value", '$.val') = '!no-unauthenticated'
+                   AND COALESCE(json_extract(l."value", '$.neg'), 0) = 0))
+    THEN 1 ELSE 0 END"""
+
+
 def _m007_filter_name(path: str) -> str:
     """The `name:` a filter file gives itself, if the file still reads; else its file name without
     the extension (the name a filter file without `name:` has), else 'unnamed'."""
@@ -256,8 +274,10 @@ def m007_verdicts_per_filter(db: sqlite_utils.Database) -> None:
     An archive's one verdict per post becomes the verdict of the filter that ran last (its file's
     `name:` if the file still reads, else its file name's stem), judged when the post was last seen;
     its rules hash is unknown, so that filter's next run or apply judges every post again. Runs
-    record their filter's name and what each exclude rule removed. Views for SQL users: kept_posts,
-    dropped_posts, link_sharers.
+    record their filter's name and what each exclude rule removed. Posts gain who may see them
+    (`visibility`: public, unlisted, followers, direct) and whether their author opted out of being
+    shown to people not logged in (`author_opt_out`), read from each post's raw API object. Views
+    for SQL users: kept_posts, dropped_posts, link_sharers.
     """
     db.execute(_M007_FILTERS)
     db.execute(_M007_VERDICTS)
@@ -286,6 +306,12 @@ def m007_verdicts_per_filter(db: sqlite_utils.Database) -> None:
     db.execute('DROP INDEX IF EXISTS "posts_kept_by_score"')
     for column in ("kept", "score", "matched"):
         db.execute(f'ALTER TABLE "posts" DROP COLUMN "{column}"')
+    # Who may see a post, read from the raw API object each archived post kept (statuses carry
+    # `visibility`, Mastodon's `private` being followers-only; accounts `noindex`; Bluesky authors
+    # the `!no-unauthenticated` label). Anything unreadable is public and not opted out.
+    db.execute('ALTER TABLE "posts" ADD COLUMN "visibility" TEXT')
+    db.execute('ALTER TABLE "posts" ADD COLUMN "author_opt_out" INTEGER')
+    db.execute(_M007_VISIBILITY)
     db.execute(_M007_KEPT_POSTS)
     db.execute(_M007_DROPPED_POSTS)
     db.execute(_M007_LINK_SHARERS)

@@ -48,6 +48,30 @@ _REFUSED = (
 )
 
 
+PUBLIC_SQL = (
+    "coalesce(posts.visibility, 'public') IN ('public', 'unlisted') AND NOT coalesce(posts.author_opt_out, 0)"
+)
+"""Posts anyone may see and be shown: public or unlisted, by an author who did not opt out."""
+
+
+def is_public(post: Any) -> bool:
+    """PUBLIC_SQL for a Post (or a row with the same fields)."""
+    visibility = getattr(post, "visibility", None) if not isinstance(post, dict) else post.get("visibility")
+    opted_out = (
+        getattr(post, "author_opt_out", None) if not isinstance(post, dict) else post.get("author_opt_out")
+    )
+    return (visibility or "public") in ("public", "unlisted") and not opted_out
+
+
+def count_rows(conn: sqlite3.Connection, selection: Selection) -> int:
+    """How many posts a selection holds (its limit ignored)."""
+    from dataclasses import replace
+
+    sql, params = _build_sql(replace(selection, limit=None, order="newest"), "posts.id")
+    with db_errors(conn):
+        return int(conn.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0])  # noqa: S608
+
+
 @dataclass(frozen=True)
 class Selection:
     """What to read: every given filter must hold (several tags or authors: any of them)."""
@@ -65,6 +89,7 @@ class Selection:
     sql: str | None = None  # a user's own SELECT; the other filters are then ignored
     columns: Sequence[str] | None = None  # default OUTPUT_COLUMNS; any of ALL_COLUMNS
     filter: str | None = None  # whose verdicts (kept, score, matched, dropped_by); None: the only filter
+    audience: str | None = None  # "public": posts anyone may see; "private": the others; None: all
 
 
 def fts_query(text: str) -> str | None:
@@ -151,6 +176,9 @@ def _build_sql(selection: Selection, select_list: str) -> tuple[str, list[Any]]:
     join = "JOIN" if selection.kept is not None else "LEFT JOIN"
     joins = f' {join} verdicts ON verdicts.post_id = posts.id AND verdicts."filter" = ?' + joins
     params.insert(0, selection.filter)
+    if selection.audience is not None:
+        public = f"({PUBLIC_SQL})"
+        where.append(public if selection.audience == "public" else f"NOT {public}")
     if selection.kept is not None:
         # A literal, not a parameter: only then can SQLite use the partial index of kept posts by score.
         where.append("verdicts.kept = 1" if selection.kept else "verdicts.kept = 0")
