@@ -48,6 +48,8 @@ class Explanation:
     top_limit: int = 20
     left_out_because: str = ""  # why a ranked post is not in `top --limit top_limit`
 
+    voice_group: str = ""  # the `voices:` group of the post's author, if any
+
     @property
     def reason(self) -> str:
         return self.verdict.reason
@@ -61,6 +63,10 @@ class Explanation:
             "author": self.post.author,
             "created_at": self.post.created_at,
             "text": self.post.text,
+            "lang": self.post.lang or None,
+            "visibility": self.post.visibility,
+            "author_opt_out": self.post.author_opt_out,
+            "voice_group": self.voice_group or None,
             "filter": self.filter_name or None,
             "filter_file": self.filter_path or None,
             "kept": self.verdict.kept,
@@ -143,6 +149,7 @@ def explain(
         rules=ranking.rules.explain(post, now) if ranking.rules is not None else [],
         filter_path=filter_file.path if filter_file else "",
         top_limit=top_limit,
+        voice_group=voice_group_of(post, ranking.config),
     )
     ranked = rescore(conn, ranking, now, since)
     result.ranked_among = len(ranked)
@@ -159,6 +166,15 @@ def explain(
         if result.top_position is None:
             result.left_out_because = _why_left_out(post, result.score.total, top, ranking.config, top_limit)
     return result
+
+
+def voice_group_of(post: Post, config: RankConfig) -> str:
+    """The first `voices:` group (trusted, outside_sector, dissenting) listing the post's author."""
+    for group in ("trusted", "outside_sector", "dissenting"):
+        people = tuple(person.lstrip("@").lower() for person in getattr(config, group, ()) or ())
+        if people and author_matches(post, people):
+            return group
+    return ""
 
 
 def _stored_line(result: Explanation) -> str:
@@ -213,6 +229,11 @@ def explanation_lines(result: Explanation) -> list[str]:
     ]
     if post.url:
         lines.append(f"  {post.url}")
+    facts = f"  language {post.lang or 'unknown'}, visible to {post.visibility}"
+    if post.author_opt_out:
+        facts += ", author opted out of being shown to people not logged in"
+    facts += f", voice group {result.voice_group}" if result.voice_group else ", in no voices: group"
+    lines.append(facts)
     excerpt = " ".join(post.text.split())
     if excerpt:
         cut = excerpt if len(excerpt) <= 200 else excerpt[:199] + "\u2026"

@@ -104,6 +104,7 @@ def describe_condition(condition: Condition) -> str:
         "network": ("on ", " or ", ""),
         "source": ("found by source ", " or ", ""),
         "visibility": ("visible to ", " or ", ""),
+        "voices": ("by the voices ", " or ", ""),
     }[key]
     prefix, joiner, mark = shown
     quote = key in ("words", "text", "regex")

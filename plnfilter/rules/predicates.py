@@ -6,6 +6,7 @@ import fnmatch
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from plnfilter.filterfile.model import Condition, Rule
 from plnfilter.post import Post
@@ -41,7 +42,8 @@ class Cutoff:
 class Compiler:
     """Holds what the closures share: the per-post text cache, regex stats and the max_age cutoffs."""
 
-    def __init__(self) -> None:
+    def __init__(self, voices: Any = None) -> None:
+        self.voices = voices  # the filter file's `voices:` groups, which `voices:` conditions name
         self.cache = TextCache()
         self.stats = RegexStats()
         self.cutoffs: list[Cutoff] = []
@@ -89,6 +91,15 @@ class Compiler:
 
     def _max_tags(self, value: int) -> Check:
         return lambda post: len(post.tags) <= value
+
+    def _voices(self, value: tuple[str, ...]) -> Check:
+        """The author is in one of these `voices:` groups of the filter file."""
+        people = tuple(
+            person.lstrip("@").lower() for group in value for person in getattr(self.voices, group, ()) or ()
+        )
+        if not people:
+            return lambda post: False
+        return author_in(people)
 
     def _visibility(self, value: tuple[str, ...]) -> Check:
         wanted = frozenset(value)
