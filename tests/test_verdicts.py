@@ -231,3 +231,27 @@ def test_changed_rules_are_applied_to_every_post_at_the_next_run(tmp_path):
     verdicts = stored_verdicts(db, "f")
     assert verdicts and all(v[0] == 0 and v[3] == "nothing-stays" for v in verdicts.values())
     assert f"{len(verdicts)} more archived posts judged by 'f'" in ran.output
+
+
+def test_datasette_metadata_names_real_tables_views_columns_and_the_fts_index(tmp_path):
+    db = tmp_path / "pln.db"
+    assert invoke("run", ROOT / "filters" / "demo.yaml", "--db", db, "-q").exit_code == 0
+    result = invoke("datasette-metadata", "--db", db)
+    assert result.exit_code == 0
+    tables = json.loads(result.output)["databases"]["pln"]["tables"]
+    conn = sqlite3.connect(db)
+    try:
+        for name, entry in tables.items():
+            columns = {row[1] for row in conn.execute(f"PRAGMA table_info('{name}')")}
+            assert columns, f"{name} is not a table or view of the archive"
+            for facet in entry.get("facets", []):
+                assert (facet["array"] if isinstance(facet, dict) else facet) in columns, (name, facet)
+        assert tables["posts"]["fts_table"] == "posts_fts"
+        found = conn.execute(
+            "SELECT count(*) FROM posts_fts JOIN posts ON posts.id = posts_fts.rowid WHERE posts_fts MATCH 'rubric'"
+        ).fetchone()[0]
+        assert found > 0
+        kept = conn.execute("SELECT count(*) FROM kept_posts WHERE filter = 'demo'").fetchone()[0]
+        assert kept == json.loads(invoke("filters", "--db", db, "--format", "jsonl").output)["kept"]
+    finally:
+        conn.close()

@@ -275,4 +275,26 @@ def forget(name, db_path, lock_wait) -> None:
     click.echo(f"forgot filter {name!r}: {gone} verdicts deleted")
 
 
-COMMANDS = (query, export, sources, runs, filters)
+@click.command("datasette-metadata")
+@click.option("--title", default="plnfilter archive", show_default=True, help="The title Datasette shows.")
+@click.option(
+    "--database",
+    default=None,
+    help="The database's name in Datasette (its file name without .db). Default: from --db.",
+)
+@db_option
+def datasette_metadata(title, database, db_path) -> None:
+    """Print Datasette metadata (JSON) for the archive: titles, descriptions, facets and search.
+
+    \b
+    Example:
+      plnfilter datasette-metadata --db pln.db > metadata.json
+      datasette pln.db --metadata metadata.json
+    """
+    from plnfilter.store.datasette import metadata
+
+    name = database or resolve_db(db_path).stem
+    click.echo(json.dumps(metadata(name, title), indent=2, ensure_ascii=False))
+
+
+COMMANDS = (query, export, sources, runs, filters, datasette_metadata)
