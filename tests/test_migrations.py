@@ -142,7 +142,8 @@ def test_fixture_archive_upgrades_in_place_losing_nothing(fixture, tmp_path):
         new_names, new_rows = after[table]
         if table == "posts" and "kept" in old_names:  # m007 moves verdicts to the verdicts table
             _assert_verdicts_moved(path, old_names, old_rows)
-            old_names = [name for name in old_names if name not in VERDICT_MOVED]
+            _assert_raw_moved(path, old_names, old_rows)
+            old_names = [name for name in old_names if name not in (*VERDICT_MOVED, "raw")]
             old_rows = only_columns(old_rows, before[table][0], old_names)
         assert set(old_names) <= set(new_names), f"{table} lost a column"
         if table == "_migrations":  # the recorded ones kept as they were, with when they ran
@@ -182,6 +183,21 @@ def _assert_verdicts_moved(path: Path, names: list[str], rows: list[tuple]) -> N
     finally:
         conn.close()
     assert sorted(moved) == only_columns(rows, names, ["uri", *VERDICT_MOVED])
+
+
+def _assert_raw_moved(path: Path, names: list[str], rows: list[tuple]) -> None:
+    """m007 keeps each post's raw API JSON, the same text, zlib-compressed in post_raw."""
+    import zlib
+
+    conn = sqlite3.connect(path)
+    try:
+        moved = conn.execute(
+            "SELECT p.uri, r.raw FROM post_raw r JOIN posts p ON p.id = r.post_id"
+        ).fetchall()
+    finally:
+        conn.close()
+    unpacked = sorted((uri, zlib.decompress(blob).decode("utf-8")) for uri, blob in moved)
+    assert unpacked == [row for row in only_columns(rows, names, ["uri", "raw"]) if row[1]]
 
 
 @pytest.mark.parametrize("done", range(len(MIGRATIONS) + 1))

@@ -55,8 +55,9 @@ def row(db: Path, uri: str) -> dict:
     try:
         return dict(  # the post's facts, with the verdict of the archive's one filter
             conn.execute(
-                "SELECT posts.*, verdicts.kept, verdicts.score, verdicts.matched FROM posts "
-                "LEFT JOIN verdicts ON verdicts.post_id = posts.id WHERE uri = ?",
+                "SELECT posts.*, verdicts.kept, verdicts.score, verdicts.matched, post_raw.raw FROM posts "
+                "LEFT JOIN verdicts ON verdicts.post_id = posts.id "
+                "LEFT JOIN post_raw ON post_raw.post_id = posts.id WHERE uri = ?",
                 (uri,),
             ).fetchone()
         )

@@ -44,7 +44,6 @@ POST_SCHEMA: dict[str, type] = {
     "source": str,
     "first_seen": str,
     "last_seen": str,
-    "raw": str,
     "visibility": str,
     "author_opt_out": int,
 }

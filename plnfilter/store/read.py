@@ -11,6 +11,7 @@ from plnfilter.errors import UsageError
 from plnfilter.store.archive import as_connection, db_errors
 from plnfilter.store.rows import (
     ALL_COLUMNS,
+    RAW_SQL,
     ROW_COLUMNS,
     clean_text,
     column_sql,
@@ -26,9 +27,10 @@ if TYPE_CHECKING:
     from plnfilter.post import Post
     from plnfilter.store.select import Selection
 
-_ALL = ", ".join(ROW_COLUMNS)
-# Every post column but `raw`: rules and scores never read it, and parsing it is most of a scan's cost.
-SCAN_COLUMNS = tuple(name for name in ROW_COLUMNS if name != "raw")
+# Every post column, and the raw API object from `post_raw`.
+_ALL = ", ".join(ROW_COLUMNS) + ", " + RAW_SQL + " AS raw"
+# The post columns (no raw object): rules and scores never read it, and unpacking it is most of a scan's cost.
+SCAN_COLUMNS = ROW_COLUMNS
 
 
 def _posts(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> Iterator[Post]:
@@ -54,7 +56,7 @@ def iter_posts(
 
     if where.sql is not None:
         return _posts(conn, where.sql, params)
-    sql, query_params = build_sql(where, columns=ROW_COLUMNS)
+    sql, query_params = build_sql(where, columns=(*ROW_COLUMNS, "raw"))
     return _posts(conn, sql, query_params)
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from plnfilter.post import Post
 from plnfilter.store.archive import as_connection, db_errors
 from plnfilter.store.read import iter_posts
-from plnfilter.store.rows import clean_text
+from plnfilter.store.rows import clean_text, unpack_raw
 from plnfilter.store.transaction import write_transaction
 from plnfilter.store.verdicts import DEFAULT_FILTER, write_verdicts
 
@@ -29,8 +29,7 @@ if TYPE_CHECKING:
 # are read, never the whole archive. `windows` is a JSON object {timeline name: oldest first_seen}.
 # The local id is the boosted original's for a Mastodon boost (the raw object is the wrapper).
 _CANDIDATES_SQL = (
-    "SELECT p.uri, CASE WHEN json_valid(p.raw) THEN "
-    "COALESCE(json_extract(p.raw, '$.reblog.id'), json_extract(p.raw, '$.id')) END "
+    "SELECT p.uri, (SELECT raw FROM post_raw WHERE post_raw.post_id = p.id) "
     "FROM posts p WHERE p.uri IN ("
     "SELECT ps.uri FROM json_each(?) w JOIN post_sources ps ON ps.source = w.key AND ps.first_seen >= w.value"
     ") AND p.network = ? AND p.uri NOT IN (SELECT value FROM json_each(?)) "
@@ -66,7 +65,13 @@ def refresh_candidates(
                 int(limit),
             ],
         ).fetchall()
-    return [Candidate(uri, "" if local_id is None else str(local_id)) for uri, local_id in rows]
+    found = []
+    for uri, blob in rows:
+        raw = unpack_raw(blob)
+        original = raw["reblog"] if isinstance(raw.get("reblog"), dict) else raw
+        local_id = original.get("id", raw.get("id"))
+        found.append(Candidate(uri, "" if local_id is None else str(local_id)))
+    return found
 
 
 def stored_posts(db: Db, uris: Iterable[str]) -> dict[str, Post]:

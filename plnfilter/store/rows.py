@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +66,8 @@ VERDICT_COLUMNS = frozenset({"kept", "score", "matched", "dropped_by"})
 
 def column_sql(name: str) -> str:
     """Where an output column lives in a SELECT joining `posts` and the chosen filter's `verdicts`."""
+    if name == "raw":
+        return RAW_SQL + " AS raw"
     return f"verdicts.{name}" if name in VERDICT_COLUMNS else f"posts.{name}"
 
 
@@ -127,6 +130,28 @@ def load_list(text: str | None) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
+RAW_LEVEL = 1  # zlib level: raw JSON shrinks ~4x at level 1; higher levels gain little and cost ingest time
+
+
+def pack_raw(raw: Mapping[str, Any] | None) -> bytes:
+    """The raw API object as stored in `post_raw`: zlib-compressed UTF-8 JSON (see `dump_raw`)."""
+    return zlib.compress(dump_raw(raw).encode("utf-8", "surrogatepass"), RAW_LEVEL)
+
+
+def unpack_raw(value: bytes | str | None) -> dict[str, Any]:
+    """The inverse of `pack_raw` (text is read as JSON); a damaged blob reads as {}."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        try:
+            value = zlib.decompress(bytes(value)).decode("utf-8", "surrogatepass")
+        except (zlib.error, UnicodeDecodeError):
+            return {}
+    return load_raw(value)
+
+
+RAW_SQL = "(SELECT post_raw.raw FROM post_raw WHERE post_raw.post_id = posts.id)"
+"""The stored raw blob of the post in the row (decoded by `decode_row`/`row_decoder`/`unpack_raw`)."""
+
+
 def load_raw(text: str | None) -> dict[str, Any]:
     if not text:
         return {}
@@ -171,7 +196,6 @@ def post_to_row(post: Post, now: str) -> tuple[Any, ...]:
         clean_text(post.source),
         now,
         now,
-        dump_raw(post.raw),
         clean_text(post.visibility or "public"),
         1 if post.author_opt_out else 0,
     )
@@ -221,7 +245,7 @@ def row_to_post(row: Mapping[str, Any]) -> Post:
         source=text("source"),
         visibility=text("visibility") or "public",
         author_opt_out=bool(row.get("author_opt_out")),
-        raw=load_raw(row.get("raw")),
+        raw=unpack_raw(row.get("raw")),
     )
 
 
@@ -233,8 +257,8 @@ def decode_row(row: Mapping[str, Any]) -> dict[str, Any]:
             out[name] = load_list(value)
         elif name in BOOL_COLUMNS and isinstance(value, int):
             out[name] = bool(value)
-        elif name == "raw" and isinstance(value, str):
-            out[name] = load_raw(value)
+        elif name == "raw" and isinstance(value, str | bytes):
+            out[name] = unpack_raw(value)
         else:
             out[name] = value
     return out
@@ -257,8 +281,8 @@ def row_decoder(names: Sequence[str]) -> Callable[[Sequence[Any]], dict[str, Any
             value = out[name]
             if isinstance(value, int):
                 out[name] = bool(value)
-        if raw and isinstance(out["raw"], str):
-            out["raw"] = load_raw(out["raw"])
+        if raw and isinstance(out["raw"], str | bytes):
+            out["raw"] = unpack_raw(out["raw"])
         return out
 
     return decode

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from plnfilter.post import Post
 from plnfilter.store.archive import as_connection, db_errors
-from plnfilter.store.rows import ROW_COLUMNS, clean_text, post_to_row
+from plnfilter.store.rows import ROW_COLUMNS, clean_text, pack_raw, post_to_row
 from plnfilter.store.transaction import write_transaction
 from plnfilter.store.verdicts import DEFAULT_FILTER, write_verdicts
 from plnfilter.times import to_iso
@@ -65,6 +65,10 @@ _UPSERT_SOURCE_SQL = (
     "INSERT INTO sources (name, network, spec, cursor, last_run, last_error) VALUES (?, ?, ?, ?, ?, NULL) "
     "ON CONFLICT(name) DO UPDATE SET network = excluded.network, spec = excluded.spec, "
     "cursor = COALESCE(excluded.cursor, sources.cursor), last_run = excluded.last_run, last_error = NULL"
+)
+_UPSERT_RAW_SQL = (
+    "INSERT INTO post_raw (post_id, raw) SELECT id, ? FROM posts WHERE uri = ? "
+    "ON CONFLICT(post_id) DO UPDATE SET raw = excluded.raw"
 )
 _EXISTING_SQL = "SELECT uri FROM posts WHERE uri IN (SELECT value FROM json_each(?))"
 
@@ -139,6 +143,7 @@ def save_page(
         _upsert_rows(conn, rows)
         if uris:
             conn.execute(_INSERT_FINDINGS_SQL, [source, stamp, uri_list])
+        conn.executemany(_UPSERT_RAW_SQL, [(pack_raw(i.post.raw), clean_text(i.post.uri)) for i in items])
         write_verdicts(conn, filter_name, items, stamp)
         conn.execute(
             _UPSERT_SOURCE_SQL,

@@ -14,6 +14,7 @@ by name and will not run it again.
 from __future__ import annotations
 
 import uuid
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -234,6 +235,11 @@ SELECT l."value" AS "link", p."author", p."author_name", p."network", p."created
 FROM "posts" p, json_each(CASE WHEN json_valid(p."links") THEN p."links" ELSE '[]' END) l"""
 
 
+_M007_POST_RAW = """CREATE TABLE "post_raw" (
+   "post_id" INTEGER PRIMARY KEY,
+   "raw" BLOB NOT NULL
+)"""
+
 _M007_VISIBILITY = """UPDATE "posts" SET
   "visibility" = CASE WHEN json_valid("raw") THEN
     CASE lower(COALESCE(json_extract("raw", '$.reblog.visibility'), json_extract("raw", '$.visibility'), 'public'))
@@ -276,7 +282,8 @@ def m007_verdicts_per_filter(db: sqlite_utils.Database) -> None:
     its rules hash is unknown, so that filter's next run or apply judges every post again. Runs
     record their filter's name and what each exclude rule removed. Posts gain who may see them
     (`visibility`: public, unlisted, followers, direct) and whether their author opted out of being
-    shown to people not logged in (`author_opt_out`), read from each post's raw API object. Views
+    shown to people not logged in (`author_opt_out`), read from each post's raw API object; that
+    object moves to `post_raw`, zlib-compressed UTF-8 JSON keyed by the post's id. Views
     for SQL users: kept_posts, dropped_posts, link_sharers.
     """
     db.execute(_M007_FILTERS)
@@ -312,6 +319,22 @@ def m007_verdicts_per_filter(db: sqlite_utils.Database) -> None:
     db.execute('ALTER TABLE "posts" ADD COLUMN "visibility" TEXT')
     db.execute('ALTER TABLE "posts" ADD COLUMN "author_opt_out" INTEGER')
     db.execute(_M007_VISIBILITY)
+    # The raw API object in a table of its own, zlib-compressed: half an archive was raw JSON as
+    # text, and every page of posts (a Datasette page, a scan) carried it.
+    db.execute(_M007_POST_RAW)
+    rows = db.execute('SELECT "id", "raw" FROM "posts" WHERE "raw" IS NOT NULL AND "raw" != \'\'')
+    while True:
+        chunk = rows.fetchmany(1000)
+        if not chunk:
+            break
+        db.conn.executemany(
+            'INSERT INTO "post_raw" ("post_id", "raw") VALUES (?, ?)',
+            [
+                (post_id, zlib.compress(str(raw).encode("utf-8", "surrogatepass"), 6))
+                for post_id, raw in chunk
+            ],
+        )
+    db.execute('ALTER TABLE "posts" DROP COLUMN "raw"')
     db.execute(_M007_KEPT_POSTS)
     db.execute(_M007_DROPPED_POSTS)
     db.execute(_M007_LINK_SHARERS)
