@@ -255,3 +255,21 @@ def test_datasette_metadata_names_real_tables_views_columns_and_the_fts_index(tm
         assert kept == json.loads(invoke("filters", "--db", db, "--format", "jsonl").output)["kept"]
     finally:
         conn.close()
+
+
+def test_missing_values_are_null_and_raw_is_one_flag_away(tmp_path):
+    db = tmp_path / "pln.db"
+    assert invoke("run", ROOT / "filters" / "demo.yaml", "--db", db, "-q").exit_code == 0
+    conn = sqlite3.connect(db)
+    try:
+        for column in ("reply_to", "lang", "quote_of", "card_url"):
+            assert conn.execute(f"SELECT count(*) FROM posts WHERE {column} = ''").fetchone()[0] == 0  # noqa: S608
+        nulls, replies = conn.execute(
+            "SELECT count(*) - count(reply_to), count(reply_to) FROM posts"
+        ).fetchone()
+        assert nulls > 0 and replies > 0
+        assert "raw" not in {row[1] for row in conn.execute("PRAGMA table_info('posts')")}
+    finally:
+        conn.close()
+    row = json.loads(invoke("query", "--db", db, "--limit", "1", "--columns", "uri,raw,reply_to").output)
+    assert isinstance(row["raw"], dict) and row["raw"] and row["reply_to"] is None

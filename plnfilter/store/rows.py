@@ -162,26 +162,42 @@ def load_raw(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"value": value}
 
 
+NULL_WHEN_MISSING = (
+    "url",
+    "author_name",
+    "author_id",
+    "html",
+    "lang",
+    "reply_to",
+    "quote_of",
+    "card_url",
+    "card_title",
+)
+"""Text columns stored as NULL, not '', when a post has no value (`reply_to IS NULL` finds non-replies).
+The full-text columns (text, author, tags, spoiler) keep '' so the index is never rewritten for it."""
+
+
 def post_to_row(post: Post, now: str) -> tuple[Any, ...]:
-    """The values for ROW_COLUMNS; first_seen and last_seen are both `now` (the upsert keeps first_seen)."""
+    """The values for ROW_COLUMNS; first_seen and last_seen are both `now` (the upsert keeps first_seen);
+    a missing value of NULL_WHEN_MISSING is NULL."""
     return (
         clean_text(post.uri),
         clean_text(post.network),
-        clean_text(post.url),
+        clean_text(post.url) or None,
         clean_text(post.author),
-        clean_text(post.author_name),
-        clean_text(post.author_id),
+        clean_text(post.author_name) or None,
+        clean_text(post.author_id) or None,
         1 if post.author_bot else 0,
         int(post.author_followers or 0),
         clean_text(post.created_at),
         clean_text(post.text),
-        clean_text(post.html),
-        clean_text(post.lang),
+        clean_text(post.html) or None,
+        clean_text(post.lang) or None,
         dump_list(post.tags),
         dump_list(post.links),
         dump_list(post.mentions),
-        clean_text(post.reply_to),
-        clean_text(post.quote_of),
+        clean_text(post.reply_to) or None,
+        clean_text(post.quote_of) or None,
         dump_list(post.reposted_by),
         1 if post.has_media else 0,
         dump_list(post.media_alt),
@@ -191,8 +207,8 @@ def post_to_row(post: Post, now: str) -> tuple[Any, ...]:
         int(post.reposts or 0),
         int(post.replies or 0),
         int(post.quotes or 0),
-        clean_text(post.card_url),
-        clean_text(post.card_title),
+        clean_text(post.card_url) or None,
+        clean_text(post.card_title) or None,
         clean_text(post.source),
         now,
         now,

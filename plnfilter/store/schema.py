@@ -335,6 +335,14 @@ def m007_verdicts_per_filter(db: sqlite_utils.Database) -> None:
             ],
         )
     db.execute('ALTER TABLE "posts" DROP COLUMN "raw"')
+    # A missing value is NULL, not '' (`reply_to IS NULL` finds the posts that reply to nothing);
+    # the full-text columns keep '' so the index is not rewritten.
+    db.execute(
+        'UPDATE "posts" SET "url" = NULLIF("url", \'\'), "author_name" = NULLIF("author_name", \'\'), '
+        '"author_id" = NULLIF("author_id", \'\'), "html" = NULLIF("html", \'\'), "lang" = NULLIF("lang", \'\'), '
+        '"reply_to" = NULLIF("reply_to", \'\'), "quote_of" = NULLIF("quote_of", \'\'), '
+        '"card_url" = NULLIF("card_url", \'\'), "card_title" = NULLIF("card_title", \'\')'
+    )
     db.execute(_M007_KEPT_POSTS)
     db.execute(_M007_DROPPED_POSTS)
     db.execute(_M007_LINK_SHARERS)
