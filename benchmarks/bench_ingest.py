@@ -70,17 +70,19 @@ VERDICT_COLUMNS = ("kept", "score", "matched", "dropped_by")
 def stored_rows(db_path: Path) -> list[dict]:
     """The rows plnfilter stored, as dicts for sqlite-utils."""
     import sqlite3
+    import zlib
 
     from plnfilter.store import ROW_COLUMNS
 
     conn = sqlite3.connect(db_path)
-    columns = (*ROW_COLUMNS, *VERDICT_COLUMNS)
-    try:  # each post with the filter's verdict, one row as the baseline stores it
+    columns = (*ROW_COLUMNS, *VERDICT_COLUMNS, "raw")
+    try:  # each post with the filter's verdict and its raw JSON text, one row as the baseline stores it
         names = ", ".join([*("posts." + c for c in ROW_COLUMNS), *("verdicts." + c for c in VERDICT_COLUMNS)])
         return [
-            dict(zip(columns, row, strict=True))
+            dict(zip(columns, (*row[:-1], zlib.decompress(row[-1]).decode() if row[-1] else ""), strict=True))
             for row in conn.execute(
-                f"SELECT {names} FROM posts LEFT JOIN verdicts ON verdicts.post_id = posts.id"  # noqa: S608
+                f"SELECT {names}, post_raw.raw FROM posts LEFT JOIN verdicts ON verdicts.post_id = posts.id "  # noqa: S608
+                "LEFT JOIN post_raw ON post_raw.post_id = posts.id"
             )
         ]
     finally:
@@ -96,7 +98,9 @@ def baseline_upsert(rows: list[dict], db_path: Path) -> None:
     db.enable_wal()
     db.execute("PRAGMA synchronous = NORMAL")
     schema = {name: kind for name, kind in POST_SCHEMA.items() if name != "id"}
-    schema.update(kept=int, score=float, matched=str, dropped_by=str)  # the verdict, stored beside
+    schema.update(
+        kept=int, score=float, matched=str, dropped_by=str, raw=str
+    )  # verdict and raw JSON text beside
     db["posts"].create(schema, pk="uri")
     db["posts"].enable_fts(list(FTS_COLUMNS), create_triggers=True)
     with db.atomic():
