@@ -239,7 +239,7 @@ def judge_the_rest(
     filter's verdicts are written.
     """
     from plnfilter import store
-    from plnfilter.store.verdicts import finish_judging, stale_batch, write_verdicts
+    from plnfilter.store.verdicts import finish_judging, stale_batch, write_verdicts_by_id
 
     now = now_utc()
     stamp = to_iso(now)
@@ -251,8 +251,9 @@ def judge_the_rest(
             break
         after = rows[-1][0]
         judged = judge([post for _, post in rows], ruleset, filter_file.rank, now)
+        pairs = [(post_id, item) for (post_id, _), item in zip(rows, judged, strict=True)]
         with store.db_errors(db), store.write_transaction(db):
-            write_verdicts(db, filter_file.name, judged, stamp)
+            write_verdicts_by_id(db, filter_file.name, pairs, stamp)
         note_dropped(dropped, judged)
         total += len(judged)
     finish_judging(db, filter_file.name, stamp)

@@ -13,7 +13,7 @@ from plnfilter.post import Post
 from plnfilter.store.archive import as_connection, db_errors
 from plnfilter.store.rows import ROW_COLUMNS, clean_text, pack_raw, post_to_row
 from plnfilter.store.transaction import write_transaction
-from plnfilter.store.verdicts import DEFAULT_FILTER, write_verdicts
+from plnfilter.store.verdicts import DEFAULT_FILTER, write_verdicts, write_verdicts_by_id
 from plnfilter.times import to_iso
 
 if TYPE_CHECKING:
@@ -66,11 +66,21 @@ _UPSERT_SOURCE_SQL = (
     "ON CONFLICT(name) DO UPDATE SET network = excluded.network, spec = excluded.spec, "
     "cursor = COALESCE(excluded.cursor, sources.cursor), last_run = excluded.last_run, last_error = NULL"
 )
-_UPSERT_RAW_SQL = (
-    "INSERT INTO post_raw (post_id, raw) SELECT id, ? FROM posts WHERE uri = ? "
-    "ON CONFLICT(post_id) DO UPDATE SET raw = excluded.raw"
-)
 _EXISTING_SQL = "SELECT uri FROM posts WHERE uri IN (SELECT value FROM json_each(?))"
+_EXISTING_IDS_SQL = "SELECT uri, id FROM posts WHERE uri IN (SELECT value FROM json_each(?))"
+_RAW_PER_STATEMENT = 100
+
+
+def _upsert_raw(conn: sqlite3.Connection, rows: Sequence[tuple[int, bytes]]) -> None:
+    """Each post's compressed raw object into post_raw, a hundred rows per statement."""
+    for start in range(0, len(rows), _RAW_PER_STATEMENT):
+        chunk = rows[start : start + _RAW_PER_STATEMENT]
+        values = ", ".join(["(?, ?)"] * len(chunk))
+        conn.execute(
+            f"INSERT INTO post_raw (post_id, raw) VALUES {values} "  # noqa: S608 (placeholders only)
+            "ON CONFLICT(post_id) DO UPDATE SET raw = excluded.raw",
+            [value for row in chunk for value in row],
+        )
 
 
 class Judged(NamedTuple):
@@ -143,8 +153,10 @@ def save_page(
         _upsert_rows(conn, rows)
         if uris:
             conn.execute(_INSERT_FINDINGS_SQL, [source, stamp, uri_list])
-        conn.executemany(_UPSERT_RAW_SQL, [(pack_raw(i.post.raw), clean_text(i.post.uri)) for i in items])
-        write_verdicts(conn, filter_name, items, stamp)
+        ids = dict(conn.execute(_EXISTING_IDS_SQL, [uri_list]).fetchall()) if uris else {}
+        pairs = [(ids[uri], item) for uri, item in zip(uris, items, strict=True) if uri in ids]
+        _upsert_raw(conn, [(post_id, pack_raw(item.post.raw)) for post_id, item in pairs])
+        write_verdicts_by_id(conn, filter_name, pairs, stamp)
         conn.execute(
             _UPSERT_SOURCE_SQL,
             [source, clean_text(timeline.network), clean_text(timeline.spec), cursor, stamp],

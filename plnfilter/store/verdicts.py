@@ -66,6 +66,42 @@ def write_verdicts(db: Db, name: str, items: Iterable[Any], now: str) -> int:
     return conn.executemany(_UPSERT_SQL, rows).rowcount
 
 
+_ROWS_PER_STATEMENT = 100  # rows per multi-row upsert (7 parameters each, within SQLite's limit)
+
+
+def _upsert_by_id_sql(count: int) -> str:
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * count)
+    return (
+        'INSERT INTO verdicts ("filter", post_id, kept, score, matched, dropped_by, judged_at) '  # noqa: S608
+        f"VALUES {values} "
+        'ON CONFLICT("filter", post_id) DO UPDATE SET kept = excluded.kept, score = excluded.score, '
+        "matched = excluded.matched, dropped_by = excluded.dropped_by, judged_at = excluded.judged_at"
+    )
+
+
+def write_verdicts_by_id(db: Db, name: str, pairs: list[tuple[int, Any]], now: str) -> int:
+    """`write_verdicts` for items whose post ids are known: (post id, judged item) pairs, a hundred
+    rows per statement (the writer's hot path: every saved page and every judged batch)."""
+    conn = as_connection(db)
+    filter_name = clean_text(name)
+    conn.execute(_ENSURE_FILTER_SQL, [filter_name])
+    for start in range(0, len(pairs), _ROWS_PER_STATEMENT):
+        chunk = pairs[start : start + _ROWS_PER_STATEMENT]
+        params: list[Any] = []
+        for post_id, item in chunk:
+            params += (
+                filter_name,
+                int(post_id),
+                1 if item.kept else 0,
+                float(item.score),
+                dump_list(item.matched),
+                clean_text(getattr(item, "dropped_by", "") or "") or None,
+                now,
+            )
+        conn.execute(_upsert_by_id_sql(len(chunk)), params)
+    return len(pairs)
+
+
 def _resolved(path: str) -> str:
     try:
         return str(Path(path).resolve())
@@ -210,4 +246,5 @@ __all__ = [
     "list_filters",
     "stale_batch",
     "write_verdicts",
+    "write_verdicts_by_id",
 ]
