@@ -10,17 +10,20 @@ DEMO_DB := .cache/demo.db
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,parquet]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
 install: $(STAMP)
 
+# The samples were captured on one day: the digest is made as of the newest of them (--as-of newest),
+# so it shows posts whatever the date today.
 demo: install
 	@mkdir -p .cache && rm -f $(DEMO_DB)*
 	$(VENV)/bin/plnfilter check filters/demo.yaml
 	$(VENV)/bin/plnfilter run filters/demo.yaml --db $(DEMO_DB)
 	$(VENV)/bin/plnfilter query --db $(DEMO_DB) --limit 15 --format table
+	$(VENV)/bin/plnfilter top filters/demo.yaml --db $(DEMO_DB) --as-of newest --since 3d --limit 10 --format table
 
 lint: install
 	$(VENV)/bin/ruff check plnfilter tests benchmarks

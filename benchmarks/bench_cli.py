@@ -5,7 +5,9 @@
 6. full-text search: `plnfilter query TEXT --format jsonl` against the same bare script running
    the raw FTS5 SQL plnfilter builds (process start-up included on both sides).
 7. export of every post to CSV and JSONL against the sqlite3 shell's `-csv` / `-json` output of
-   the same query (or Python's sqlite3 module when the shell is not installed).
+   the same query (or Python's sqlite3 module when the shell is not installed); the Parquet
+   dataset of the same posts against plnfilter's own JSONL export, written whole into a new
+   folder and then re-exported with nothing changed (fingerprints only), when pyarrow is installed.
 9. peak RSS of the export child.
 """
 
@@ -101,10 +103,13 @@ def measure_search(ctx) -> list[Row]:
 
     env = ctx.child_env()
     rows = []
-    for words in SEARCH_WORDS:
-        selection = Selection(text=words)
+    for words, limit in (*((w, None) for w in SEARCH_WORDS), (SEARCH_WORDS[-1], 20)):
+        selection = Selection(
+            text=words, syntax="catalogue", limit=limit
+        )  # as `plnfilter query TEXT` reads it
+        more = ["--limit", str(limit)] if limit else []
         commands = {
-            "ours": [PLNFILTER, "query", words, "--format", "jsonl", "--db", str(ctx.archive)],
+            "ours": [PLNFILTER, "query", words, *more, "--format", "jsonl", "--db", str(ctx.archive)],
             "bare": _bare(ctx, selection),
         }
         repeat = ctx.repeat_process if words == SEARCH_WORDS[0] else max(ctx.repeat_process // 4, 3)
@@ -112,7 +117,7 @@ def measure_search(ctx) -> list[Row]:
         same = _check_same_output(results["ours"][0].stdout, results["bare"][0].stdout, "search")
         rows.append(
             _row(
-                f'6 full-text: query "{words}"',
+                f'6 full-text: query "{words}"' + (f" --limit {limit}" if limit else ""),
                 results,
                 "ours",
                 "bare",
@@ -132,6 +137,7 @@ def measure_export(ctx) -> list[Row]:
     assert not params
     shell = shutil.which("sqlite3")
     rows = []
+    jsonl_seconds = 0.0
     for fmt, flag in (("csv", "-csv"), ("jsonl", "-json")):
         out = ctx.work / f"export.{fmt}"
         base_out = ctx.work / f"export-baseline.{fmt}"
@@ -149,6 +155,7 @@ def measure_export(ctx) -> list[Row]:
             base_runs.append(_ok(run_child(base_argv, env=env, stdout_to=base_out)))
         ours_s = statistics.median(r.seconds for r in ours_runs)
         base_s = statistics.median(r.seconds for r in base_runs)
+        jsonl_seconds = ours_s if fmt == "jsonl" else jsonl_seconds
         size = out.stat().st_size / 1e6
         rows.append(
             Row(
@@ -168,7 +175,51 @@ def measure_export(ctx) -> list[Row]:
         )
         out.unlink(missing_ok=True)
         base_out.unlink(missing_ok=True)
-    return rows
+    return rows + _parquet_rows(ctx, env, jsonl_seconds)
+
+
+def _parquet_rows(ctx, env, jsonl_seconds: float) -> list[Row]:
+    """The Parquet dataset of every post, whole and then unchanged, beside plnfilter's JSONL export."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyarrow") is None:
+        return []
+    folder = ctx.work / "export-parquet"
+    argv = [PLNFILTER, "export", "--all", "--format", "parquet", "-o", str(folder), "--db", str(ctx.archive)]
+    whole, again = [], []
+    for _ in range(ctx.repeat_heavy):
+        shutil.rmtree(folder, ignore_errors=True)
+        whole.append(_ok(run_child(argv, env=env)).seconds)
+        again.append(_ok(run_child(argv, env=env)).seconds)
+    size = sum(f.stat().st_size for f in folder.rglob("*.parquet")) / 1e6
+    parts = len(list(folder.rglob("*.parquet")))
+    shutil.rmtree(folder, ignore_errors=True)
+    peak_mb = peak_rss_kb(argv, env=env) / 1024  # a new folder: every partition written
+    shutil.rmtree(folder, ignore_errors=True)
+    whole_s, again_s = statistics.median(whole), statistics.median(again)
+    note = "baseline: plnfilter export --all --format jsonl of the same posts"
+    return [
+        Row(
+            "7 export all posts to parquet (new folder)",
+            "s",
+            whole_s,
+            jsonl_seconds,
+            whole_s / jsonl_seconds,
+            "",
+            None,
+            f"{note}; {size:.0f} MB in {parts} partitions; peak memory {peak_mb:.0f} MB",
+        ),
+        Row(
+            "7 re-export parquet, nothing changed",
+            "s",
+            again_s,
+            jsonl_seconds,
+            again_s / jsonl_seconds,
+            "",
+            None,
+            f"{note}; fingerprints only, no file rewritten",
+        ),
+    ]
 
 
 def _ok(result):

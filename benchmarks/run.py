@@ -13,6 +13,9 @@ fixtures' shapes (benchmarks/corpus.py), then measures:
   7 export            export to CSV / JSONL vs the sqlite3 shell
   8 sources           a run over 10 sources at 300 ms latency vs the slowest source alone
   9 memory            peak RSS of the export (needs 7) and of the 10-source run (needs 8)
+  10 voices           `voices suggest` / `voices report` vs a plain SQL aggregate of the same rows
+ 11 stream            Bluesky post events decoded, normalised and judged (watch) vs bare json.loads
+ 12 soak              `watch` following a mastodon-mock hashtag at 20 posts/s: memory at start and end
 Ratio = plnfilter's cost / the baseline's (time per post, or seconds): below 1 is faster.
 No figure fails the command; the `met` column says which targets hold.
 """
@@ -48,8 +51,11 @@ FIGURES = {
     "7": "export",
     "8": "sources",
     "9": "memory",
+    "10": "voices",
+    "11": "stream",
+    "12": "soak",
 }
-NEEDS_ARCHIVE = {"1", "4", "5", "6", "7", "9"}
+NEEDS_ARCHIVE = {"1", "4", "5", "6", "7", "9", "10"}
 
 
 class Context:
@@ -176,6 +182,18 @@ def measure(number: str, ctx: Context) -> list[Row]:
         import bench_sources
 
         return bench_sources.measure(ctx)
+    if number == "10":
+        import bench_voices
+
+        return bench_voices.measure(ctx)
+    if number == "11":
+        import bench_stream
+
+        return bench_stream.measure(ctx)
+    if number == "12":
+        import bench_watch_soak
+
+        return bench_watch_soak.measure(ctx)
     if number == "9":
         import bench_sources
 

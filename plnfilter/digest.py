@@ -71,16 +71,21 @@ def rescore(
     now: datetime,
     since: datetime | None = None,
     until: datetime | None = None,
+    *,
     public_only: bool = False,
     left_out: list[int] | None = None,
+    seen_since: datetime | None = None,
 ) -> list[Ranked]:
-    """Every post kept in the archive (and, with a filter file, still kept by its rules), scored at `now`."""
+    """Every post kept in the archive (and, with a filter file, still kept by its rules), scored at `now`;
+    `seen_since`: only posts first seen here from then on."""
     ranked = []
     # Scanned without `raw`; `with_raw` fetches it for the few chosen posts (the HTML export finds
     # images there).
     # A filter file that never judged this archive judges every post in the window itself.
     unjudged = ranking.rules is not None and ranking.filter_name not in filter_names(conn)
-    candidates = posts_with_verdicts(conn, since, until, filter_name=ranking.filter_name, unjudged=unjudged)
+    candidates = posts_with_verdicts(
+        conn, since, until, filter_name=ranking.filter_name, unjudged=unjudged, seen_since=seen_since
+    )
     hidden = 0
     for post, kept, matched in candidates:
         verdict = ranking.judge(post, kept, matched, now)
@@ -138,12 +143,16 @@ def build_digest(
     filter_name: str | None = None,
     public_only: bool = False,
     left_out: list[int] | None = None,
+    until: datetime | None = None,
+    seen_since: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """What `plnfilter top` prints: the chosen posts as rows, grouped when asked (`raw` added if `with_raw`).
 
     The candidates are the posts `filter_file` (else the filter `filter_name`) keeps in the archive."""
     ranking = Ranking.from_filter(filter_file, filter_name)
-    ranked = rescore(conn, ranking, now, since, public_only=public_only, left_out=left_out)
+    ranked = rescore(
+        conn, ranking, now, since, until, public_only=public_only, left_out=left_out, seen_since=seen_since
+    )
     chosen = top_posts(ranked, ranking.config, limit)
     numbered = {id(item): rank for rank, item in enumerate(chosen, start=1)}
     if by:

@@ -123,6 +123,7 @@ def explain(
     since: datetime | None = None,
     top_limit: int = 20,
     filter_name: str | None = None,
+    until: datetime | None = None,
 ) -> Explanation:
     """Judge and score one archived post as `plnfilter top` would, and find its place among the kept posts.
 
@@ -151,9 +152,12 @@ def explain(
         top_limit=top_limit,
         voice_group=voice_group_of(post, ranking.config),
     )
-    ranked = rescore(conn, ranking, now, since)
+    ranked = rescore(conn, ranking, now, since, until)
     result.ranked_among = len(ranked)
-    if verdict.kept and (since is None or post.created_at >= to_iso(since)):
+    in_window = (since is None or post.created_at >= to_iso(since)) and (
+        until is None or post.created_at < to_iso(until)
+    )
+    if verdict.kept and in_window:
         position = _position(ranked, post.uri)
         if position is None:  # kept by the filter file now, but stored as dropped: rank it as it would be
             ranked.append(Ranked(post, verdict, result.score))

@@ -22,7 +22,7 @@ def _context() -> FetchContext:
 
 def fetch_mastodon_filters(instance: str) -> Any:
     """The filters list as the instance sends it; AuthError when no token is stored for it."""
-    from plnfilter.sources.mastodon.auth import token_for
+    from plnfilter.sources.mastodon.auth import auth_target, token_for
     from plnfilter.sources.mastodon.client import MastodonClient
     from plnfilter.sources.mastodon.normalize import instance_base
 
@@ -31,7 +31,7 @@ def fetch_mastodon_filters(instance: str) -> Any:
     if not token:
         raise AuthError(
             f"reading your filters on {host} needs your access token",
-            f"run `plnfilter auth mastodon {host}` (a token with the read:filters scope), or save "
+            f"run `plnfilter auth mastodon {auth_target(instance)}` (a token with the read:filters scope), or save "
             "GET /api/v2/filters as a file and import that",
         )
     client = MastodonClient(instance, token, _context(), f"filters on {host}", not_found="the filters API")

@@ -97,6 +97,23 @@ def canonical_url(url: str) -> str:
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
+def without_tracking(url: str) -> str:
+    """The URL as written, minus its tracking parameters (utm_*, fbclid...): for a link a reader clicks.
+    Unparsable URLs come back as given."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url
+    if not parts.query:
+        return url.strip()
+    kept = [
+        piece
+        for piece in parts.query.split("&")
+        if piece and not is_tracking_param(unquote(piece.split("=")[0]))
+    ]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(kept), parts.fragment))
+
+
 def link_key(url: str) -> str:
     """Canonical URL without its scheme: `http://` and `https://` copies of one article are one link."""
     canonical = canonical_url(url)

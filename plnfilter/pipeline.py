@@ -175,13 +175,14 @@ def run_filter(
 
 
 def save_batch(
-    db, batch: list, ruleset, rank_config, report: RunReport, filter_name: str = "default"
+    db, batch: list, ruleset, rank_config, report: RunReport, filter_name: str = "default", on_judged=None
 ) -> list:
     """Judge and save the pages of a batch (and record its failed sources) in one transaction.
 
     Each page keeps its own cursor and savepoint; one commit for the lot spares SQLite rewriting the
     same index pages and FTS segments once per page when pages arrive faster than they are saved.
-    Returns (timeline, page, posts) for each page saved.
+    Returns (timeline, page, posts) for each page saved; `on_judged(timeline, judged)` sees each
+    page's verdicts once they are in the transaction (`watch` prints the kept ones after the commit).
     """
     from plnfilter import store
 
@@ -202,6 +203,8 @@ def save_batch(
                 entry.problems.extend(item.problems)
                 report.fetched_uris.update(post.uri for post in item.posts)
                 saved.append((timeline, item, len(judged)))
+                if on_judged is not None:
+                    on_judged(timeline, judged)
             else:
                 entry.error = str(item)
                 store.record_source_error(

@@ -19,6 +19,14 @@ from plnfilter.times import parse_iso
 __all__ = ["RankConfig", "Score", "author_matches", "instance_of", "score", "select_top"]
 
 
+# The engagement a post from a network without counts (a feed item) is scored with: one like and one
+# repost, weighted by `rank.interactions` (log1p(3) with the defaults). Zero would bury every feed item
+# under any post someone liked once; the engagement weight still ranks popular posts above it.
+NEUTRAL_LIKES = 1
+NEUTRAL_REPOSTS = 1
+_HAS_COUNTS: dict[str, bool] = {}
+
+
 @dataclass(frozen=True)
 class Score:
     """The total and its weighted parts (they sum to the total), for `plnfilter explain`."""
@@ -31,12 +39,15 @@ def score(post: Post, verdict: Any, now: datetime, rank: RankConfig) -> Score:
     """Weighted sum of engagement (log scale), recency (halves every half-life), boosts and trust."""
     weights = rank.weights
     counts = rank.interactions
-    interactions = (
-        counts.get("likes", 1.0) * max(post.likes, 0)
-        + counts.get("reposts", 1.0) * max(post.reposts, 0)
-        + counts.get("replies", 1.0) * max(post.replies, 0)
-        + counts.get("quotes", 1.0) * max(post.quotes, 0)
-    )
+    if has_counts(post.network):
+        interactions = (
+            counts.get("likes", 1.0) * max(post.likes, 0)
+            + counts.get("reposts", 1.0) * max(post.reposts, 0)
+            + counts.get("replies", 1.0) * max(post.replies, 0)
+            + counts.get("quotes", 1.0) * max(post.quotes, 0)
+        )
+    else:  # a network without counts (feeds): as if one like and one repost, neither buried nor lifted
+        interactions = counts.get("likes", 1.0) * NEUTRAL_LIKES + counts.get("reposts", 1.0) * NEUTRAL_REPOSTS
     parts = {
         "engagement": weights.get("engagement", 1.0) * math.log1p(max(interactions, 0.0)),
         "recency": weights.get("recency", 1.0) * recency(post.created_at, now, rank),
@@ -45,6 +56,18 @@ def score(post: Post, verdict: Any, now: datetime, rank: RankConfig) -> Score:
         * (1.0 if rank.trusted and author_matches(post, rank.trusted) else 0.0),
     }
     return Score(total=sum(parts.values()), parts=parts)
+
+
+def has_counts(network_name: str) -> bool:
+    """Whether posts of this network carry likes and reposts (its package's `HAS_COUNTS`); True for
+    an unknown network, whose counts are taken as they are."""
+    known = _HAS_COUNTS.get(network_name)
+    if known is None:
+        from plnfilter.sources import registry
+
+        network = registry.find(network_name)
+        known = _HAS_COUNTS[network_name] = bool(getattr(network, "HAS_COUNTS", True))
+    return known
 
 
 def recency(created_at: str, now: datetime, rank: RankConfig) -> float:

@@ -5,7 +5,10 @@ it again, so without this its counts would stay near 0 and ranking by engagement
 nothing. Each server is asked once per run about the posts its timelines first found within the
 refresh window (`refresh:` in the filter file, default 2d), newest first, at most `refresh_limit`
 requests (default 10), each network asking its own way (`fetch_refreshed` in its package: Mastodon
-`GET /api/v1/statuses?id[]=`, 20 ids a request; Bluesky `app.bsky.feed.getPosts`, 25 uris). A
+`GET /api/v1/statuses?id[]=`, 20 ids a request; Bluesky `app.bsky.feed.getPosts`, 25 uris). What
+a request teaches about a server's API (`Refreshed.learnt`: a Mastodon-API server without the
+multi-get) is kept per server in the archive (store/servers.py) and handed to the network with the
+next run's job (`RefreshJob.quirks`), so it does not ask in vain every run and says so once. A
 refresh job is its own kind of job: its own fetch (`RefreshJob.fetch`) and save
 (`save_refreshed_batch`), run through the same thread pool and writer as the timelines; a failure
 is a warning in the run report, never an error: the posts the run fetched are saved first.
@@ -63,11 +66,20 @@ class RefreshJob:
     service: str  # where the network asks: a Mastodon instance as written, a Bluesky service URL
     candidates: list[Candidate]
     login: bool = False
+    budget: int = 1  # requests this job may make: the filter file's refresh_limit
+    quirks: dict[str, str] = field(default_factory=dict)  # what the server lacks -> when it was last seen
+
+    @property
+    def server(self) -> str:
+        """The key the archive keeps what it learnt about this server under: "NETWORK:HOST"."""
+        return f"{self.network}:{self.host}"
 
     def fetch(self, ctx: FetchContext) -> Iterator[Refreshed]:
         """One Refreshed per request; raises SourceError (a warning for the writer) on failure."""
         network = registry.network(self.network)
-        yield from network.fetch_refreshed(self.service, self.candidates, ctx, self.name, self.login)
+        yield from network.fetch_refreshed(
+            self.service, self.candidates, ctx, self.name, self.login, budget=self.budget, quirks=self.quirks
+        )
 
 
 def plan_refresh(
@@ -80,6 +92,7 @@ def plan_refresh(
     many as `refresh_limit` requests can carry.
     """
     from plnfilter.store.refresh import refresh_candidates
+    from plnfilter.store.servers import quirks_of
 
     groups: dict[tuple[str, str, bool], dict[str, Any]] = {}
     for timeline in found:
@@ -116,6 +129,8 @@ def plan_refresh(
                 service=group["service"],
                 candidates=candidates,
                 login=login,
+                budget=filter_file.refresh_limit,
+                quirks=quirks_of(db, f"{name}:{host}"),
             )
         )
     return jobs
@@ -159,7 +174,19 @@ def save_refreshed_batch(
             if isinstance(item, PlnError):
                 entry.warning = str(item)
             else:
+                note_learnt(db, job.server, item, now_utc())
                 save_refreshed_item(db, item, ruleset, rank_config, entry, now_utc(), filter_name)
+
+
+def note_learnt(db, server: str, item: Refreshed, now: datetime) -> None:
+    """In the writer: remember (True) or forget (False) what the request learnt the server lacks."""
+    from plnfilter.store.servers import forget_quirk, note_quirk
+
+    for quirk, present in item.learnt.items():
+        if present:
+            note_quirk(db, server, quirk, to_iso(now))
+        else:
+            forget_quirk(db, server, quirk)
 
 
 def save_refreshed_item(

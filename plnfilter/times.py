@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -60,7 +61,23 @@ def normalise_iso(text: str) -> str:
         return ""
 
 
+NOW_VARIABLE = "PLNFILTER_NOW"
+"""For tests: an ISO time (`2027-12-01T12:00:00Z`) the whole program takes as the current moment."""
+
+
 def now_utc() -> datetime:
+    """The current moment, or $PLNFILTER_NOW when set (tests move the clock with it, e.g. a year ahead)."""
+    fixed = os.environ.get(NOW_VARIABLE)
+    if fixed:
+        try:
+            return parse_iso(fixed.strip())
+        except ValueError:
+            from plnfilter.errors import UsageError
+
+            raise UsageError(
+                f"${NOW_VARIABLE}={fixed!r} is not an ISO time",
+                "unset it, or write it like 2027-12-01T12:00:00Z",
+            ) from None
     return datetime.now(UTC)
 
 

@@ -14,7 +14,7 @@ COLUMNS = ["figure", "unit", "plnfilter", "baseline", "ratio", "target", "met", 
 def test_quick_bench_prints_a_table_of_figures(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLNFILTER_")}
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks/run.py"), "--quick", "--posts", "600", "--only", "4,5,6"],
+        [sys.executable, str(ROOT / "benchmarks/run.py"), "--quick", "--posts", "600", "--only", "4,5,6,10"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -33,6 +33,8 @@ def test_quick_bench_prints_a_table_of_figures(tmp_path):
     assert any(f.startswith("4 rules filters/pln-digest.yaml") for f in figures)
     assert any(f.startswith("5 start-up: plnfilter --help") for f in figures)
     assert any(f.startswith("6 full-text") for f in figures)
+    assert any(f.startswith("10 voices suggest") for f in figures)
+    assert any(f.startswith("10 voices report") for f in figures)
     for row in rows:
         assert len(row) == len(COLUMNS), row
         float(row[2].replace(",", ""))  # plnfilter's figure is a number

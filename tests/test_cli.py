@@ -94,6 +94,8 @@ READING_COMMANDS = [
     ("export", "--format", "html"),
     ("top", "--since", "3650d", "--format", "markdown"),
     ("links", "--since", "3650d", "--format", "jsonl"),
+    ("voices", "suggest", "--since", "3650d", "--format", "jsonl"),
+    ("voices", "report", "--since", "3650d", "--format", "markdown"),
 ]
 
 

@@ -54,7 +54,7 @@ def render(rows, fmt, **options) -> str:
 
 
 def test_formats_and_unknown_format():
-    assert set(FORMATS) == {"csv", "json", "jsonl", "markdown", "html", "atom"}
+    assert set(FORMATS) == {"csv", "json", "jsonl", "markdown", "html", "atom", "parquet"}
     with pytest.raises(UsageError, match="unknown format"):
         write([], "xlsx", io.StringIO())
 

@@ -104,7 +104,7 @@ def test_a_fault_mid_catch_up_costs_only_the_failing_source(tmp_path, server, ar
 
 
 @pytest.mark.parametrize("kind", ["502", "reset", "truncated"])
-def test_a_fault_mid_first_walk_saves_pages_but_no_cursor(tmp_path, server, kind):
+def test_a_fault_mid_first_walk_saves_pages_and_the_next_run_resumes_there(tmp_path, server, kind):
     server.add(BAD, 100)
     server.add(GOOD[0], 10)
     server.fail(BAD, kind, after=1)
@@ -115,10 +115,16 @@ def test_a_fault_mid_first_walk_saves_pages_but_no_cursor(tmp_path, server, kind
 
     assert result.returncode == 3, result.stderr
     state = archive_state(db)
-    assert state.cursors.get(timeline_name(server, BAD)) is None  # the walk is redone, not skipped
+    assert state.cursors.get(timeline_name(server, BAD)) is not None  # where the walk stopped
     assert len(set(state.uris) & server.uris(BAD)) == 40  # the page that came is kept
+    assert all(gaps == 0 for gaps in cursor_gaps(server, state).values())  # it promises only that
     server.heal()
+    asked_before = len(server.timeline_requests(BAD))
     assert plnfilter(tmp_path, "run", filter_path, "--db", db, *RUN_FLAGS).returncode == 0
+    resumed = server.timeline_requests(BAD)[asked_before:]
+    oldest_saved = server.timelines[BAD][-40]["id"]
+    assert resumed[0].query.get("max_id") == [oldest_saved]  # walked on from there, not redone
+    assert not [seen for seen in resumed if not {"max_id", "min_id"} & set(seen.query)]
     assert_whole(server, db)
 
 

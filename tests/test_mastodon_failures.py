@@ -146,7 +146,8 @@ def test_anonymous_tag_feed_refused_says_how_to_log_in(server):
     with pytest.raises(SourceError) as caught:
         list(tag_timeline(server).fetch(None, context()))
     assert "requires login" in str(caught.value)
-    assert f"plnfilter auth mastodon {server.host}" in str(caught.value)
+    # an http instance keeps its scheme: `auth` given a bare host would try https
+    assert f"plnfilter auth mastodon {server.base_url}`" in str(caught.value)
 
 
 def test_stored_token_is_sent_and_a_rejected_one_is_named(server):
@@ -157,10 +158,16 @@ def test_stored_token_is_sent_and_a_rejected_one_is_named(server):
     assert server.requests[0][2] == "Bearer stored-token"
 
 
-def test_unknown_tag_404(server):
+def test_unknown_tag_404_is_an_empty_timeline_and_a_404_elsewhere_an_error(server):
+    # GoToSocial answers 404 for a hashtag nobody has used yet (Mastodon: []): nothing to fetch yet
     server.answer = fixed(404, b'{"error":"Record not found"}')
-    with pytest.raises(SourceError, match=r"#nosuchtag is unknown .*404"):
-        list(tag_timeline(server, "nosuchtag").fetch(None, context()))
+    messages: list[str] = []
+    assert list(tag_timeline(server, "nosuchtag").fetch(None, context(messages))) == []
+    assert list(tag_timeline(server, "nosuchtag").fetch("01J9ZC0000", context(messages))) == []
+    assert messages and "no posts tagged #nosuchtag" in messages[0]
+    (account,) = timelines(SourceSpec("mastodon", server.base_url, {"account": "a@gts.example"}, 1, "t"))
+    with pytest.raises(SourceError, match=r"account a@gts.example was not found .*404"):
+        list(account.fetch(None, context()))
 
 
 def test_server_error_503(server):
@@ -253,7 +260,7 @@ def test_malformed_status_is_reported_and_the_rest_kept(server):
     assert page.problems and ulid(2) in page.problems[0]
 
 
-def test_error_mid_walk_yields_fetched_pages_without_a_cursor(server):
+def test_error_mid_walk_yields_fetched_pages_and_the_next_fetch_resumes_the_walk(server):
     server.statuses = [status(ulid(n)) for n in range(60)]
 
     def answer(path, query, headers):
@@ -264,7 +271,17 @@ def test_error_mid_walk_yields_fetched_pages_without_a_cursor(server):
     server.answer = answer
     pages, error = collect(tag_timeline(server), None, context())
     assert "502" in str(error)
-    assert len(pages) == 1 and len(pages[0].posts) == 40 and pages[0].cursor is None
+    assert len(pages) == 1 and len(pages[0].posts) == 40 and pages[0].cursor  # where the walk stopped
+
+    server.statuses += [status(ulid(n)) for n in range(60, 65)]  # new posts above the walk's top
+    server.answer = server.timeline
+    asked_before = len(server.requests)
+    resumed = list(tag_timeline(server).fetch(pages[0].cursor, context()))
+    assert server.requests[asked_before][1]["max_id"] == [ulid(20)]  # on from the oldest saved, not the top
+    assert sorted(post.uri for page in resumed for post in page.posts) == sorted(
+        s["uri"] for s in server.statuses[:20] + server.statuses[60:]
+    )
+    assert resumed[-1].cursor == ulid(64)
 
 
 def test_local_option_asks_for_the_local_timeline_under_its_own_cursor_key(server):
@@ -291,7 +308,7 @@ def test_verify_reports_a_rejected_token_with_a_next_step(server):
     server.answer = fixed(401, b'{"error":"The access token is invalid"}')
     with pytest.raises(AuthError, match="rejected the token") as caught:
         verify(server.base_url, "bad", timeout=5)
-    assert f"plnfilter auth mastodon {server.host}" in caught.value.hint
+    assert caught.value.hint.endswith(f"plnfilter auth mastodon {server.base_url}")
 
 
 def test_verify_names_the_account(server):

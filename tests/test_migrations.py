@@ -120,8 +120,8 @@ def test_fixture_archive_was_made_by_the_release_it_names(fixture):
     number = int(fixture.stem.split("-")[1])
     assert migration_names(fixture) == [m.__name__ for m in MIGRATIONS[:number]]
     conn = sqlite3.connect(fixture)
-    # Verdicts sat in posts until m007 moved them to a table of their own, one per filter.
-    judged = "verdicts" if number >= 7 else "posts"
+    # Verdicts sat in posts until m009 moved them to a table of their own, one per filter.
+    judged = "verdicts" if number >= 9 else "posts"
     try:
         kept, dropped, findings, runs = conn.execute(
             f"SELECT (SELECT count(*) FROM {judged} WHERE kept = 1), (SELECT count(*) FROM {judged} WHERE kept = 0),"  # noqa: S608
@@ -141,12 +141,12 @@ def test_fixture_archive_upgrades_in_place_losing_nothing(fixture, tmp_path):
     for table in TABLES_KEPT:
         old_names, old_rows = before[table]
         new_names, new_rows = after[table]
-        if table == "posts" and "kept" in old_names:  # m007 moves verdicts to the verdicts table
+        if table == "posts" and "kept" in old_names:  # m009 moves verdicts to the verdicts table
             _assert_verdicts_moved(path, old_names, old_rows)
             _assert_raw_moved(path, old_names, old_rows)
             old_names = [name for name in old_names if name not in (*VERDICT_MOVED, "raw")]
             old_rows = only_columns(old_rows, before[table][0], old_names)
-            # m007 stores a missing value as NULL, not ''
+            # m009 stores a missing value as NULL, not ''
             nulled = [old_names.index(name) for name in NULL_WHEN_MISSING]
             old_rows = sorted(
                 (
@@ -196,7 +196,7 @@ def _assert_verdicts_moved(path: Path, names: list[str], rows: list[tuple]) -> N
 
 
 def _assert_raw_moved(path: Path, names: list[str], rows: list[tuple]) -> None:
-    """m007 keeps each post's raw API JSON, the same text, zlib-compressed in post_raw."""
+    """m009 keeps each post's raw API JSON, the same text, zlib-compressed in post_raw."""
     import zlib
 
     conn = sqlite3.connect(path)
@@ -258,7 +258,7 @@ def test_a_column_added_to_the_live_schema_does_not_change_the_shipped_migration
     """
     expected = normalised_schema(fresh_archive(tmp_path / "before.db"))
 
-    def m999_posts_edited_at(db) -> None:  # (the example was `visibility` until m007 added it)
+    def m999_posts_edited_at(db) -> None:  # (the example was `visibility` until m009 added it)
         db.execute('ALTER TABLE "posts" ADD COLUMN "edited_at" TEXT')
 
     _extend_live_column_lists(monkeypatch, "edited_at")

@@ -206,11 +206,13 @@ def test_a_server_without_multi_get_gives_a_note_and_exit_0(fault_server, tmp_pa
     assert "does not offer GET /api/v1/statuses (it answered 404" in second.stderr
     assert "Error" not in second.stderr and len(set(archive_state(db).uris)) == 35
     asked = [seen for seen in server.requests if seen.path == "/api/v1/statuses"]
-    assert len(asked) == 1 and len(asked[0].query["id[]"]) == 20  # one probe, then nothing more
+    assert len(asked) == 1 and len(asked[0].query["id[]"]) == 20  # one probe, then one status at a time
+    one_by_one = [seen for seen in server.requests if seen.path.startswith("/api/v1/statuses/")]
+    assert len(one_by_one) == 9  # the rest of the refresh_limit budget (10 requests)
     outcome = last_run(tmp_path / "a.db")
     assert outcome["status"] == "ok"
     note = outcome["per_source"][f"refresh:mastodon:{server.host}"]
-    assert note["requests"] == 1 and "Mastodon 4.3" in note["notes"][0] and not note["warning"]
+    assert note["requests"] == 10 and "Mastodon 4.3" in note["notes"][0] and not note["warning"]
 
 
 def test_a_refresh_failure_is_a_warning_and_the_fetched_posts_are_saved(

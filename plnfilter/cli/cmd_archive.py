@@ -8,11 +8,14 @@ from dataclasses import replace
 import click
 
 from plnfilter.cli.options import (
+    as_of_option,
     build_selection,
     chosen_filter,
     db_option,
     filter_option,
+    quiet_option,
     resolve_db,
+    say,
     selection_options,
 )
 from plnfilter.cli.output import (
@@ -25,7 +28,8 @@ from plnfilter.cli.output import (
     say_left_out,
     self_url_option,
 )
-from plnfilter.export.formats import POSTS
+from plnfilter.export import formats
+from plnfilter.export.formats import ARCHIVE
 
 
 @click.command()
@@ -38,6 +42,8 @@ from plnfilter.export.formats import POSTS
 )
 @click.option("--sql", help="Run your own read-only SELECT against the archive instead.")
 @filter_option
+@as_of_option
+@quiet_option
 @db_option
 @output_options()
 def query(
@@ -51,40 +57,75 @@ def query(
     kept,
     all_posts,
     order,
+    exact,
     limit,
     sql,
     filter_name,
+    as_of,
+    quiet,
     db_path,
     output,
 ) -> None:
     """Select posts from the archive: full text TEXT and flags.
 
-    TEXT is searched as words (all of them must appear), over text, author, tags and
-    content warnings. Kept, dropped, score, matched and dropped_by (the exclude rule that
-    dropped a post) are one filter's verdict: --filter NAME, else the archive's only filter.
-    --sql runs any SELECT on a read-only connection. --columns picks
-    columns (any of the archive's, `html` and `raw` included).
+    TEXT searches text, author, tags and content warnings like a catalogue: every word
+    must appear in some form (textbook finds textbooks; --exact: as written); librar*
+    is a prefix, "open textbook" a phrase, #edtech a hashtag; AND, OR, NOT (capitals),
+    -word and ( ) combine them; Chinese, Japanese, Korean and Thai words are found
+    inside longer runs. A table marks the matched words. Kept, dropped, score, matched
+    and dropped_by (the exclude rule that dropped a post) are one filter's verdict:
+    --filter NAME, else the archive's only filter. --sql runs any SELECT on a
+    read-only connection. --columns picks columns (`html` and `raw` included). --as-of
+    TIME reads the archive as it stood then: --since and --until count back from TIME,
+    later posts stay out. When --since, --until or --as-of leave nothing, stderr says
+    how old the newest matching post is and which --since or --as-of shows it (not with
+    --quiet).
 
     \b
     Examples:
-      plnfilter query "open educational resources" --since 7d
+      plnfilter query "open textbook" --since 7d --order relevance
+      plnfilter query "librar* (AI OR podcasting) -crypto"
+      plnfilter query --tag edtech --as-of 2026-11-30 --since 7d
       plnfilter query --tag like69 --order newest -o like69.csv --columns created_at,author,score,text
       plnfilter query --sql "select author, count(*) n from posts group by author order by n desc"
     """
     from plnfilter.query import select
     from plnfilter.store import open_readonly
+    from plnfilter.window import check_flags
 
+    check_flags(since, as_of, until, archive_words=False)
     if limit is None and output.fmt == TABLE and output.path is None:
         limit = 20
     selection = build_selection(
-        text, tags, authors, network, since, until, lang, kept, all_posts, order, limit, sql
+        text, tags, authors, network, None, None, lang, kept, all_posts, order, limit, sql, exact
     )
     if sql is None and output.columns:
         selection = replace(selection, columns=output.columns)
+    if output.fmt == TABLE:
+        selection = replace(selection, highlight=True)
     conn = open_readonly(resolve_db(db_path))
     if sql is None:
         selection = replace(selection, filter=chosen_filter(conn, filter_name))
-    emit(select(conn, selection), output, selected=sql is None)
+    window = None
+    if sql is None and (since or until or as_of):
+        from plnfilter.window import resolve_window
+
+        window = resolve_window(conn, since, as_of, until, archive_words=False, kept_by=selection.filter)
+        selection = replace(selection, since=window.since, until=window.until)
+    count = emit(select(conn, selection), output, selected=sql is None)
+    if count == 0 and window is not None and not quiet:
+        say(quiet)(_empty_query_hint(conn, selection, window))
+
+
+def _empty_query_hint(conn, selection, window) -> str:
+    """The hint for a window that holds nothing: the newest post matching everything but the window."""
+    from plnfilter.query import select
+    from plnfilter.window import empty_hint
+
+    newest = replace(selection, since=None, until=None, order="newest", limit=1, columns=("created_at",))
+    found = next(iter(select(conn, newest)), None)
+    what = "matching post" if selection.text or selection.tags or selection.authors else "post"
+    return empty_hint(window, found["created_at"] if found else None, what)
 
 
 @click.command()
@@ -100,7 +141,7 @@ def query(
 @include_private_option
 @filter_option
 @db_option
-@output_options(POSTS, table=False, stdout=("jsonl", "jsonl"))
+@output_options(ARCHIVE, table=False, stdout=("jsonl", "jsonl"))
 def export(
     text,
     tags,
@@ -112,6 +153,7 @@ def export(
     kept,
     all_posts,
     order,
+    exact,
     limit,
     title,
     images,
@@ -122,34 +164,47 @@ def export(
     db_path,
     output,
 ) -> None:
-    """Write the selected posts as csv, json, jsonl, markdown, html or atom.
+    """Write the selected posts as csv, json, jsonl, markdown, html, atom or parquet.
 
-    Takes the same selection flags as `query`, and --filter NAME for whose verdicts. The format is --format, else the -o file's
-    extension (.csv .json .jsonl .md .html .xml/.atom), else jsonl. html, atom and markdown
-    are for publishing: they leave out followers-only posts and authors who opted out of being
-    shown to people not logged in, and say how many on stderr, unless --include-private.
-    csv and json carry `visibility` and `author_opt_out` for every post. Streams: a 100k-post
-    export never holds the archive in memory. -o writes atomically (a temp file renamed
-    into place). An Atom feed's id stays the same for this archive and selection (or is
+    Takes the same selection flags as `query`, and --filter NAME for whose verdicts. The
+    format is --format, else the -o file's extension (.csv .json .jsonl .md .html
+    .xml/.atom .parquet), else jsonl. html, atom and markdown are for publishing: they
+    leave out followers-only posts and authors who opted out of being shown to people not
+    logged in, and say how many on stderr, unless --include-private. csv, json and parquet
+    carry `visibility` and `author_opt_out` for every post. Streams: a 100k-post export
+    never holds the archive in memory. -o writes atomically (a temp file renamed into
+    place). An Atom feed's id stays the same for this archive and selection (or is
     --self-url, the address it is published at).
+
+    --format parquet -o DIR writes a folder partitioned by network and month for DuckDB,
+    Spark or BigQuery; exporting again into DIR rewrites only the months whose posts
+    changed (--limit and --order do not apply). Needs pip install 'plnfilter[parquet]'.
 
     \b
     Examples:
       plnfilter export --since 7d -o digest.html
       plnfilter export --tag edtech -o edtech.xml --self-url https://example.org/edtech.xml
       plnfilter export --all --bom -o everything.csv --columns created_at,author,text,url
+      plnfilter export --all --format parquet -o pln-dataset
     """
     from plnfilter.query import select
     from plnfilter.store import open_readonly
 
     selection = build_selection(
-        text, tags, authors, network, since, until, lang, kept, all_posts, order, limit
+        text, tags, authors, network, since, until, lang, kept, all_posts, order, limit, exact=exact
     )
     if output.columns:
         selection = replace(selection, columns=output.columns)
+    elif output.fmt == "html":  # the digest shows each post's own (sanitised) HTML, links and all
+        from plnfilter.store import OUTPUT_COLUMNS
+
+        selection = replace(selection, columns=(*OUTPUT_COLUMNS, "html"))
     path = resolve_db(db_path)
     conn = open_readonly(path)
     selection = replace(selection, filter=chosen_filter(conn, filter_name))
+    if formats.get(output.fmt).rows == ARCHIVE:
+        _export_dataset(conn, selection, output, limit, self_url)
+        return
     feed = json.dumps(
         [
             "export",
@@ -159,6 +214,7 @@ def export(
             selection.network or "",
             (selection.lang or "").lower(),
             selection.kept,
+            *(["exact"] if exact else []),
             *([selection.filter] if selection.filter else []),
         ]
     )
@@ -168,7 +224,26 @@ def export(
 
         say_left_out(count_rows(conn, replace(selection, audience="private")), quiet)
         selection = replace(selection, audience="public")
-    emit(select(conn, selection), output, selected=True, title=title, images=images, **options)
+    emit(
+        select(conn, selection), output, selected=True, title=title, images=images, show_html=True, **options
+    )
+
+
+def _export_dataset(conn, selection, output, limit, self_url) -> None:
+    """A format that reads the selection from the archive itself (Parquet), into the folder -o names."""
+    from plnfilter import export
+    from plnfilter.errors import UsageError
+    from plnfilter.store.dataset import ArchiveDataset
+
+    if output.path is None:
+        raise UsageError(f"{output.fmt} writes a folder of files", "give the folder with -o DIR")
+    if limit is not None:
+        raise UsageError(
+            f"--limit does not apply to {output.fmt}", "a dataset holds every selected post; drop --limit"
+        )
+    if self_url:
+        raise UsageError(f"--self-url is the address of an Atom feed; {output.fmt} has none", "drop it")
+    export.save(ArchiveDataset(conn, selection), output.fmt, output.path)
 
 
 # The table shows what a person scans for; csv/json/jsonl carry every field (cursors, per-source counts).

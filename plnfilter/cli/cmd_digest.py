@@ -9,7 +9,16 @@ from pathlib import Path
 import click
 
 from plnfilter.cli.console import clean
-from plnfilter.cli.options import chosen_filter, db_option, filter_option, load_filter, parse_time, resolve_db
+from plnfilter.cli.options import (
+    as_of_option,
+    chosen_filter,
+    db_option,
+    filter_option,
+    load_filter,
+    quiet_option,
+    resolve_db,
+    say,
+)
 from plnfilter.cli.output import (
     TABLE,
     atom_options,
@@ -24,7 +33,12 @@ from plnfilter.export.formats import POSTS
 
 DEFAULT_TOP = 20
 DIGEST_STDOUT = (TABLE, "markdown")  # a digest is read: a table on a terminal, Markdown when piped
-TOP_COLUMNS = (("rank", 4), ("score", 6), ("created_at", 16), ("network", 8), ("author", 24), ("text", 0))
+TOP_COLUMNS = (("rank", 4), ("score", 6), ("posted", 24), ("text", 0))  # posted: who, when, where, link
+SINCE_HELP = (
+    "Posts newer than a duration (24h, 7d, 1d12h), today, yesterday or a date; or first seen since "
+    "last-run (the start of the last successful run of FILTER) or last-read (the last digest of "
+    "FILTER made with --mark-read)."
+)
 LINK_COLUMNS = (("count", 5), ("url", 0), ("title", 0), ("shared_by", 30), ("best_author", 24))
 
 
@@ -58,25 +72,28 @@ def _write_to(output: Path | None, write) -> None:
 
 
 def _grouped_markdown(rows, out, title: str = "plnfilter top posts") -> int:
-    """`top`'s Markdown: one heading per group of --by, the posts of each under it."""
-    from plnfilter import export
+    """`top`'s Markdown: one title, then a `##` heading per group of --by with its posts under it."""
+    from plnfilter.export.to_markdown import write_markdown
 
-    groups: dict[str, list[dict]] = {}
-    for row in rows:
-        groups.setdefault(row.get("group") or "", []).append(row)
-    if not groups:
-        export.write([], "markdown", out, title=title)
-    for index, (group, members) in enumerate(groups.items()):
-        if index:
-            out.write("\n")
-        export.write(members, "markdown", out, title=f"{title}: {group}" if group else title)
-    return sum(map(len, groups.values()))
+    return write_markdown(rows, out, title=title)
+
+
+def _filter_identity(filter_file) -> tuple[str | None, str]:
+    """The path the `runs` table knows FILTER by (None: read from stdin) and its `name:`."""
+    if filter_file is None:
+        return None, ""
+    path = None if filter_file.path in ("", "<stdin>") else str(Path(filter_file.path).resolve())
+    return path, filter_file.name or ""
 
 
 @click.command()
 @click.argument("filter_path", metavar="[FILTER]", required=False, type=click.Path(path_type=Path))
+@click.option("--since", default="24h", show_default=True, help=SINCE_HELP)
+@as_of_option
 @click.option(
-    "--since", default="24h", show_default=True, help="Posts newer than a duration (24h, 7d) or a date."
+    "--mark-read",
+    is_flag=True,
+    help="Record this digest's time for FILTER, so the next --since last-read starts here.",
 )
 @click.option(
     "--limit", type=click.IntRange(min=1), help="At most this many posts. Default: FILTER's `keep:`, else 20."
@@ -95,7 +112,19 @@ def _grouped_markdown(rows, out, title: str = "plnfilter top posts") -> int:
 @db_option
 @output_options(POSTS, own=("markdown",), stdout=DIGEST_STDOUT)
 def top(
-    filter_path, since, limit, by, title, images, self_url, include_private, quiet, db_path, output
+    filter_path,
+    since,
+    as_of,
+    mark_read,
+    limit,
+    by,
+    title,
+    images,
+    self_url,
+    include_private,
+    quiet,
+    db_path,
+    output,
 ) -> None:
     """The best kept posts of the last day (or --since), re-scored now, for reading or mailing.
 
@@ -111,57 +140,96 @@ def top(
     from the file's extension; an Atom feed keeps one id for this archive and FILTER's
     `name:` (or is --self-url, the address it is published at), whatever its --title.
 
+    --as-of remakes a past digest: scores, --since and the window are taken at that
+    moment. --since last-read with --mark-read reads like a mailbox: each digest shows
+    what arrived (by first_seen) since the last one marked read. When the window holds no
+    post, stderr says how old the newest one is and which --since or --as-of shows it.
+
     \b
     Examples:
       plnfilter top filters/pln-digest.yaml
+      plnfilter top filters/pln-digest.yaml --since last-read --mark-read -o today.html
+      plnfilter top filters/demo.yaml --as-of newest --since 3d
       plnfilter top filters/mixed-voices.yaml --since 7d --by tag > week.md
       plnfilter top filters/pln-digest.yaml -o digest.html
       plnfilter top filters/pln-digest.yaml -o top.xml --self-url https://example.org/top.xml
     """
     from plnfilter.digest import build_digest
+    from plnfilter.errors import UsageError
     from plnfilter.store import OUTPUT_COLUMNS, open_readonly
+    from plnfilter.store.marks import mark_read as record_read
+    from plnfilter.store.marks import newest_kept
     from plnfilter.times import now_utc
+    from plnfilter.window import check_flags, empty_hint, resolve_window
 
+    if mark_read and as_of:
+        raise UsageError(
+            "--mark-read records when you read what arrived; a digest --as-of another moment is not that",
+            "drop --as-of or --mark-read",
+        )
+    check_flags(since, as_of)
+    started = now_utc()
     filter_file = _open_filter(filter_path)
     if limit is None:
         limit = (filter_file.keep if filter_file else None) or DEFAULT_TOP
     path = resolve_db(db_path)
     conn = open_readonly(path)
-    filter_name = _filter_of(conn, filter_file)
-    feed = json.dumps(["top", filter_file.name if filter_file else ""])
+    verdicts_of = _filter_of(conn, filter_file)
+    filter_key, filter_name = _filter_identity(filter_file)
+    window = resolve_window(
+        conn, since, as_of, filter_file=filter_key, filter_name=filter_name, kept_by=verdicts_of
+    )
+    note = say(quiet)
+    for line in window.notes:
+        note(line)
+    feed = json.dumps(["top", filter_name])
     options = atom_options(output, conn, path, feed, self_url)
     left_out: list[int] = []
     with_raw = images and output.fmt == "html"  # the HTML export finds image URLs in the raw API object
     rows = build_digest(
         conn,
         filter_file,
-        now_utc(),
-        parse_time(since, "--since"),
+        window.now,
+        window.since,
         limit=limit,
         by=by,
         with_raw=with_raw,
-        filter_name=filter_name,
+        filter_name=verdicts_of,
         public_only=publishing(output, include_private),
         left_out=left_out,
+        until=window.until,
+        seen_since=window.seen_since,
     )
     say_left_out(sum(left_out), quiet)
-    columns = TOP_COLUMNS[:2] + (("group", 16),) + TOP_COLUMNS[2:] if by else TOP_COLUMNS
+    if not rows:
+        note(empty_hint(window, newest_kept(conn, filter_name=verdicts_of)))
     emit(
         rows,
         output,
-        table_columns=columns,
+        table_columns=TOP_COLUMNS,
+        table_optional=("score",),  # at 80 columns when and where a post is matter more
         title=title,
         known=("rank", "group", *OUTPUT_COLUMNS, "html"),
         writers={"markdown": _grouped_markdown},
         images=images,
+        show_html=True,
         **options,
     )
+    if mark_read:
+        conn.close()
+        record_read(path, filter_name, started)
 
 
 @click.command()
 @click.option(
-    "--since", default="7d", show_default=True, help="Posts newer than a duration (24h, 7d) or a date."
+    "--since",
+    default="7d",
+    show_default=True,
+    help="Posts newer than a duration (24h, 7d, 1d12h), today, yesterday or a date; or first seen "
+    "since last-run (the last successful run) or last-read (the last `top` without FILTER made "
+    "with --mark-read).",
 )
+@as_of_option
 @click.option(
     "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="At most this many links."
 )
@@ -174,9 +242,10 @@ def top(
 )
 @click.option("--title", default="Links shared in your PLN", show_default=True, help="Title for markdown.")
 @filter_option
+@quiet_option
 @db_option
 @output_options(own=("markdown",), stdout=DIGEST_STDOUT)
-def links(since, limit, min_sharers, title, filter_name, db_path, output) -> None:
+def links(since, as_of, limit, min_sharers, title, filter_name, quiet, db_path, output) -> None:
     """The links most people shared, each once per person across Mastodon and Bluesky.
 
     Links are compared without tracking parameters (utm_*, fbclid...), fragments, `www.`,
@@ -189,16 +258,32 @@ def links(since, limit, min_sharers, title, filter_name, db_path, output) -> Non
     Examples:
       plnfilter links
       plnfilter links --since 30d --min-sharers 2 > links.md
+      plnfilter links --as-of 2026-11-30 --since 7d
       plnfilter links -o links.csv --bom --columns count,url,title,best_score
     """
     from plnfilter.digest import Ranking, rescore
     from plnfilter.links import ROW_FIELDS, links_markdown, top_links
     from plnfilter.store import open_readonly
-    from plnfilter.times import now_utc
+    from plnfilter.store.marks import newest_kept
+    from plnfilter.window import check_flags, empty_hint, resolve_window
 
+    check_flags(since, as_of)
     conn = open_readonly(resolve_db(db_path))
-    ranking = Ranking.from_filter(None, chosen_filter(conn, filter_name))
-    ranked = rescore(conn, ranking, now_utc(), parse_time(since, "--since"))
+    verdicts_of = chosen_filter(conn, filter_name)
+    window = resolve_window(conn, since, as_of, kept_by=verdicts_of)
+    note = say(quiet)
+    for line in window.notes:
+        note(line)
+    ranked = rescore(
+        conn,
+        Ranking.from_filter(None, verdicts_of),
+        window.now,
+        window.since,
+        window.until,
+        seen_since=window.seen_since,
+    )
+    if not ranked:
+        note(empty_hint(window, newest_kept(conn, filter_name=verdicts_of)))
     found = top_links(
         ((item.post, item.score.total) for item in ranked), limit=limit, min_sharers=min_sharers
     )
@@ -225,8 +310,13 @@ def links(since, limit, min_sharers, title, filter_name, db_path, output) -> Non
     "filter_path", metavar="[FILTER]", required=False, type=click.Path(dir_okay=False, path_type=Path)
 )
 @click.option(
-    "--since", default="24h", show_default=True, help="Rank among kept posts newer than this (as `top`)."
+    "--since",
+    default="24h",
+    show_default=True,
+    help="Rank among kept posts newer than this (as `top`): a duration (24h, 7d, 1d12h), today, "
+    "yesterday or a date.",
 )
+@as_of_option
 @click.option(
     "--limit",
     type=click.IntRange(min=1),
@@ -236,7 +326,7 @@ def links(since, limit, min_sharers, title, filter_name, db_path, output) -> Non
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @db_option
-def explain(uri, filter_path, since, limit, fmt, db_path) -> None:
+def explain(uri, filter_path, since, as_of, limit, fmt, db_path) -> None:
     """Why a post was kept or dropped, each part of its score, and its rank.
 
     URI is the post's uri (at://..., or the Mastodon status uri) or its web URL. With
@@ -248,23 +338,27 @@ def explain(uri, filter_path, since, limit, fmt, db_path) -> None:
     Examples:
       plnfilter explain at://did:plc:abc/app.bsky.feed.post/3kxyz filters/pln-digest.yaml
       plnfilter explain https://mastodon.social/users/kate/statuses/1 --format json
+      plnfilter explain https://mastodon.social/@kate/1 filters/pln-digest.yaml --as-of 2026-11-30
     """
     from plnfilter.explain import explain as explain_post
     from plnfilter.explain import explanation_lines
     from plnfilter.store import open_readonly
-    from plnfilter.times import now_utc
+    from plnfilter.window import check_flags, resolve_window
 
+    check_flags(since, as_of, archive_words=False)
     filter_file = _open_filter(filter_path)
     conn = open_readonly(resolve_db(db_path))
     filter_name = filter_file.name if filter_file else chosen_filter(conn, None)
+    window = resolve_window(conn, since, as_of, archive_words=False, kept_by=filter_name)
     result = explain_post(
         conn,
         uri,
         filter_file,
-        now_utc(),
-        parse_time(since, "--since"),
+        window.now,
+        window.since,
         top_limit=limit,
         filter_name=filter_name,
+        until=window.until,
     )
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))

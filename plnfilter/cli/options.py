@@ -113,7 +113,16 @@ def selection_options(command: Callable) -> Callable:
         click.option("--kept/--dropped", "kept", default=True, help="Kept posts (default) or dropped ones."),
         click.option("--all", "all_posts", is_flag=True, help="Kept and dropped posts."),
         click.option(
-            "--order", type=click.Choice(["score", "newest", "oldest"]), default="score", show_default=True
+            "--order",
+            type=click.Choice(["score", "newest", "oldest", "relevance"]),
+            default="score",
+            show_default=True,
+            help="relevance: how well posts match TEXT (bm25), best first.",
+        ),
+        click.option(
+            "--exact",
+            is_flag=True,
+            help="TEXT's words as written, not any of their forms (textbook without textbooks).",
         ),
     ]
     for decorate in reversed(decorators):
@@ -122,10 +131,15 @@ def selection_options(command: Callable) -> Callable:
 
 
 def build_selection(
-    text, tags, authors, network, since, until, lang, kept, all_posts, order, limit, sql=None
+    text, tags, authors, network, since, until, lang, kept, all_posts, order, limit, sql=None, exact=False
 ):
     from plnfilter.query import Selection
 
+    if order == "relevance" and sql is None and not (text and text.strip()):
+        raise UsageError(
+            "--order relevance ranks posts by how well they match TEXT, and no TEXT was given",
+            'give the words to search, like: plnfilter query "open textbook" --order relevance',
+        )
     return Selection(
         text=text or None,
         tags=tuple(t.lstrip("#") for t in tags),
@@ -138,4 +152,32 @@ def build_selection(
         order=order,
         limit=limit,
         sql=sql,
+        syntax="catalogue",
+        exact=exact,
     )
+
+
+def as_of_option(command: Callable) -> Callable:
+    return click.option(
+        "--as-of",
+        "as_of",
+        metavar="TIME",
+        help="Judge recency as of TIME, so a past digest can be made again: durations count back from it "
+        "and later posts stay out. A date or time, a duration back from now (7d), yesterday, or "
+        "newest (the newest kept post's time).",
+    )(command)
+
+
+def quiet_option(command: Callable) -> Callable:
+    return click.option(
+        "--quiet", "-q", is_flag=True, help="No notes on stderr (such as the hint when the window is empty)."
+    )(command)
+
+
+def say(quiet: bool) -> Callable[[str], None]:
+    """A note for a person on stderr, or nothing under --quiet."""
+    from plnfilter.cli.console import clean
+
+    if quiet:
+        return lambda message: None
+    return lambda message: click.echo(clean(message), err=True)

@@ -27,14 +27,29 @@ TABLE = "table"
 class FormatChoice(click.Choice):
     """--format's choices, read from the format registry whenever click asks for them."""
 
-    def __init__(self, rows: str, table: bool = True, own: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        rows: str,
+        table: bool = True,
+        own: Sequence[str] = (),
+        local: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> None:
         self.rows, self.table, self.own = rows, table, tuple(own)
+        self.local = dict(local or {})  # formats only this command writes -> their file extensions
         super().__init__(())
 
     @property
     def choices(self) -> tuple[str, ...]:
         names = formats.names(self.rows) + tuple(n for n in self.own if n not in formats.names(self.rows))
-        return ((TABLE,) if self.table else ()) + tuple(n for n in formats.REGISTRY if n in names)
+        registered = tuple(n for n in formats.REGISTRY if n in names)
+        return ((TABLE,) if self.table else ()) + registered + tuple(self.local)
+
+    def local_of(self, path: Path) -> str | None:
+        """The command-local format a file name's extension names, or None."""
+        name = path.name.lower()
+        return next(
+            (fmt for fmt, exts in self.local.items() if name.endswith(exts) and name not in exts), None
+        )
 
     @choices.setter
     def choices(self, _value) -> None:  # click.Choice.__init__ assigns it; the registry decides
@@ -57,13 +72,16 @@ def output_options(
     table: bool = True,
     own: Sequence[str] = (),
     stdout: tuple[str, str] = (TABLE, "jsonl"),
+    local: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Callable:
     """Add --format, --output/-o, --bom and --columns and hand the command one `output: Output`.
 
     `rows`: the rows are posts (every format) or other records (csv, json, jsonl); `own`: formats
-    the command writes with its own writer; `stdout`: the default format on a terminal and when piped.
+    the command writes with its own writer; `stdout`: the default format on a terminal and when piped;
+    `local`: formats outside the registry that only this command writes (name -> extensions), which
+    it writes itself when `output.fmt` names one.
     """
-    choice = FormatChoice(rows, table, own)
+    choice = FormatChoice(rows, table, own, local)
     piped_help = "" if stdout[0] == stdout[1] else f" on a terminal, {stdout[1]} when piped"
     options = [
         click.option(
@@ -113,8 +131,10 @@ def choose_output(
     path = None if output is None or str(output) == "-" else output
     allowed = choice.choices
     if path is not None:
-        named = formats.of_path(path)
+        found = formats.of_path(path)
+        named = found.name if found is not None else choice.local_of(path)
         known = formats.extensions_of(n for n in allowed if n != TABLE)
+        known += "".join(f", {ext} ({n})" for n, exts in choice.local.items() for ext in exts)
         if fmt == TABLE:
             raise UsageError(
                 "--format table prints to the terminal, not to a file",
@@ -125,24 +145,25 @@ def choose_output(
                 f"-o {path}: cannot tell the format from the extension {path.suffix or '(none)'!r}",
                 f"name the file with one of {known}, or give --format",
             )
-        if named is not None and fmt is not None and named.name != fmt:
-            ext = formats.get(fmt).extensions[0] if fmt in formats.REGISTRY else ""
-            raise UsageError(
-                f"--format {fmt} does not match -o {path}, a {named.name} file name",
-                f"drop --format to write {named.name}, or name the file {path.stem}{ext}",
+        if named is not None and fmt is not None and named != fmt:
+            ext = (
+                formats.get(fmt).extensions[0] if fmt in formats.REGISTRY else choice.local.get(fmt, ("",))[0]
             )
-        if path.is_dir() and formats.get(fmt or named.name).writes != formats.FOLDER:
+            raise UsageError(
+                f"--format {fmt} does not match -o {path}, a {named} file name",
+                f"drop --format to write {named}, or name the file {path.stem}{ext}",
+            )
+        writes = formats.get(fmt or named).writes if (fmt or named) in formats.REGISTRY else formats.TEXT
+        if path.is_dir() and writes != formats.FOLDER:
             raise UsageError(f"-o {path} is a folder", "name a file to write")
         if fmt is None:
-            if named.name not in allowed:
-                raise UsageError(
-                    f"-o {path}: this command does not write {named.name}", f"use one of {known}"
-                )
-            fmt = named.name
+            if named not in allowed:
+                raise UsageError(f"-o {path}: this command does not write {named}", f"use one of {known}")
+            fmt = named
     elif fmt is None:
         fmt = stdout[0] if sys.stdout.isatty() else stdout[1]
     chosen = parse_columns(columns)
-    if chosen and fmt != TABLE and formats.get(fmt).rows != formats.RECORDS:
+    if chosen and fmt != TABLE and (fmt in choice.local or formats.get(fmt).rows != formats.RECORDS):
         raise UsageError(
             f"--columns does not apply to {fmt}", "columns are chosen for csv, json, jsonl and table output"
         )
@@ -201,6 +222,7 @@ def emit(
     output: Output,
     *,
     table_columns=None,
+    table_optional: tuple[str, ...] = (),
     title: str = "",
     known: Sequence[str] | None = None,
     selected: bool = False,
@@ -209,7 +231,8 @@ def emit(
 ) -> int:
     """Write rows as `output` says; returns how many were written.
 
-    `known`: the columns --columns may name (None: the first row's); `selected`: the rows already
+    `known`: the columns --columns may name (None: the first row's); `table_optional`: table columns
+    that give way first on a narrow terminal; `selected`: the rows already
     hold just the chosen columns (a query selected them); `writers`: the command's own writer for
     some formats (called as `writer(rows, out)`).
     """
@@ -223,7 +246,7 @@ def emit(
         if output.columns:
             widths = dict(table_columns or ())
             table_columns = tuple((name, widths.get(name, 0)) for name in output.columns)
-        print_table(rows, columns=table_columns, title=title)
+        print_table(rows, columns=table_columns, title=title, optional=table_optional)
         return counted.count
     from plnfilter import export
 
@@ -315,7 +338,10 @@ PUBLISHING_FORMATS = ("html", "atom", "markdown")
 
 def include_private_option(command: Callable) -> Callable:
     command = click.option(
-        "--quiet", "-q", is_flag=True, help="Do not say on stderr how many posts were left out."
+        "--quiet",
+        "-q",
+        is_flag=True,
+        help="No notes on stderr: how many posts were left out, the hint when the window is empty.",
     )(command)
     return click.option(
         "--include-private",

@@ -7,11 +7,13 @@ never carries terminal escapes.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 
 import click
 
 from plnfilter.cli.console import clean, one_line
+from plnfilter.store.grams import RUN
 
 # `posted` stacks who, when, where and a short link in one narrow column, so at 80 columns a post
 # still shows its date, network and link beside a readable text.
@@ -38,11 +40,14 @@ def flexible_width(columns: Iterable[tuple[str, int]], width: int) -> int:
 
 
 def fit_columns(
-    columns: tuple[tuple[str, int], ...], width: int, empty: tuple[str, ...] = ()
+    columns: tuple[tuple[str, int], ...],
+    width: int,
+    empty: tuple[str, ...] = (),
+    optional: tuple[str, ...] = (),
 ) -> tuple[tuple[str, int], ...]:
     """The columns that fit `width` with at least TEXT_MIN for each flexible (width 0) column:
-    first the `empty` ones (no row has a value there) and the optional columns go, then author
-    names narrow, then time and rank go too."""
+    first the `empty` ones (no row has a value there), the command's `optional` ones and the
+    optional columns go, then author names narrow, then time and rank go too."""
     chosen = list(columns)
     flexible = sum(1 for _, size in chosen if not size) or 1
     wanted = TEXT_MIN if flexible == 1 else TEXT_MIN // 2
@@ -57,6 +62,7 @@ def fit_columns(
                 chosen = [(column, size) for column, size in chosen if column != name]
 
     drop(empty)
+    drop(optional)
     drop(DROP_FIRST)
     if short() > 0:
         cut = short() * flexible
@@ -67,8 +73,11 @@ def fit_columns(
     return tuple(chosen)
 
 
-def print_table(rows: Iterable[dict], *, columns=None, title: str = "") -> None:
-    """Print rows as a table on stdout ("No rows." on stderr when there are none)."""
+def print_table(
+    rows: Iterable[dict], *, columns=None, title: str = "", optional: tuple[str, ...] = ()
+) -> None:
+    """Print rows as a table on stdout ("No rows." on stderr when there are none); `optional`
+    columns give way first when the terminal is narrow."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -83,7 +92,7 @@ def print_table(rows: Iterable[dict], *, columns=None, title: str = "") -> None:
             POST_COLUMNS if "uri" in rows[0] and "text" in rows[0] else tuple((key, 0) for key in rows[0])
         )
     empty = tuple(name for name, _ in columns if not any(cell(row, name) for row in rows))
-    columns = fit_columns(tuple(columns), console.width, empty)
+    columns = fit_columns(tuple(columns), console.width, empty, optional)
     text_width = max(flexible_width(measured(columns, rows), console.width), 10)
     table = Table(title=Text(clean(title)) if title else None, show_lines=False, expand=True)
     for name, size in columns:
@@ -91,9 +100,50 @@ def print_table(rows: Iterable[dict], *, columns=None, title: str = "") -> None:
             table.add_column(Text(name), no_wrap=True, max_width=size, overflow="ellipsis")
         else:
             table.add_column(Text(name), min_width=min(TEXT_MIN // 2, text_width), ratio=1, overflow="fold")
+    group = None
     for row in rows:
-        table.add_row(*(Text(cell(row, name, text_width)) for name, _ in columns))
+        if row.get("group") and row["group"] != group and "group" not in dict(columns):
+            group = row["group"]  # `top --by`: each group under its own heading row
+            if table.rows:
+                table.add_section()
+            heading = Text("▸ " + clean(str(group), keep_newlines=False), style="bold")
+            where = next((i for i, (_, size) in enumerate(columns) if not size), len(columns) - 1)
+            table.add_row(
+                *(heading if i == where else Text("") for i in range(len(columns))), end_section=True
+            )
+        table.add_row(*(styled(row, name, text_width) for name, _ in columns))
     console.print(table)
+
+
+MATCH_STYLE = "bold reverse"
+
+
+def styled(row: dict, name: str, text_width: int):
+    """A cell as rich `Text`; in the text column the words a search matched are marked by a style
+    (never markup or escapes: the words only choose which characters of the cleaned cell to mark)."""
+    from rich.text import Text
+
+    from plnfilter.store.select import HIGHLIGHT
+
+    text = Text(cell(row, name, text_width))
+    words = row.get(HIGHLIGHT) if name == "text" else None
+    if words:
+        pattern = match_pattern(words)
+        if pattern is not None:
+            text.highlight_regex(pattern, style=MATCH_STYLE)
+    return text
+
+
+def match_pattern(words) -> re.Pattern | None:
+    """One pattern for the matched words, longest first: whole words for letters (any case), as
+    typed inside runs of CJK/Thai (which have no spaces between words)."""
+    alternatives = []
+    for word in sorted({clean(str(w), keep_newlines=False) for w in words if w}, key=len, reverse=True):
+        if not word.strip():
+            continue
+        escaped = re.escape(word)
+        alternatives.append(escaped if RUN.search(word) else rf"(?<!\w){escaped}(?!\w)")
+    return re.compile("|".join(alternatives), re.IGNORECASE) if alternatives else None
 
 
 def measured(columns: tuple[tuple[str, int], ...], rows: list[dict]) -> tuple[tuple[str, int], ...]:

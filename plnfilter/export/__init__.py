@@ -42,10 +42,14 @@ def save(
     **options: Any,
 ) -> int:
     """Write rows in `fmt` to the file (or folder) `path` atomically: into a hidden temp file next to
-    it, renamed into place only when the whole output was written."""
+    it, renamed into place only when the whole output was written. A format that updates its folder
+    in place (Parquet) is handed the folder and replaces its files atomically itself."""
     import shutil  # here: it costs start-up time every command would pay
 
-    kind = formats.get(fmt).writes
+    form = formats.get(fmt)
+    kind = form.writes
+    if form.in_place:  # the writer replaces the folder's files atomically itself
+        return formats.write(rows, fmt, path, writer, **options)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         if kind == FOLDER:

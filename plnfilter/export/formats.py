@@ -16,7 +16,7 @@ from typing import Any
 from plnfilter.errors import UsageError
 
 TEXT, BYTES, FOLDER = "text", "bytes", "folder"
-RECORDS, POSTS = "records", "posts"
+RECORDS, POSTS, ARCHIVE = "records", "posts", "archive"
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,10 @@ class Format:
 
     `writes` says what the writer is handed: a text stream (UTF-8, newlines untranslated), a binary
     stream, or the path of an empty folder to fill. `rows` says what it can write: any records
-    (`records`: csv, json...) or only posts (`posts`: a digest or a feed needs authors and texts).
+    (`records`: csv, json...), only posts (`posts`: a digest or a feed needs authors and texts), or
+    a selection read from the archive itself (`archive`: a Parquet dataset reads it partition by
+    partition; only `export` offers these). `in_place`: a folder writer handed the folder itself,
+    which it keeps up to date, replacing its files atomically one by one.
     `writer` is a function `(rows, out, **options) -> count`, or "module:function" imported on first
     use (so `plnfilter query` does not pay for the HTML writer's imports). `options` are the keyword
     options it understands; `write` drops the others, so one command can pass them all.
@@ -37,6 +40,7 @@ class Format:
     rows: str
     writer: str | Callable[..., int]
     options: tuple[str, ...] = ()
+    in_place: bool = False
 
     def load(self) -> Callable[..., int]:
         if callable(self.writer):
@@ -75,6 +79,14 @@ REGISTRY: dict[str, Format] = {
             "plnfilter.export.to_atom:write_atom",
             ("title", "feed_id", "updated", "self_url"),
         ),
+        Format(
+            "parquet",
+            (".parquet",),
+            FOLDER,
+            ARCHIVE,
+            "plnfilter.export.to_parquet:write_parquet",
+            in_place=True,
+        ),
     )
 }
 
@@ -88,8 +100,10 @@ def get(name: str) -> Format:
 
 
 def names(rows: str = POSTS) -> tuple[str, ...]:
-    """The formats that can write `rows`: every format for posts, the record formats for other rows."""
-    return tuple(f.name for f in REGISTRY.values() if rows == POSTS or f.rows == RECORDS)
+    """The formats that can write `rows`: every format for a selection of the archive, all but the
+    archive's own for posts, the record formats for other rows."""
+    allowed = {ARCHIVE: (RECORDS, POSTS, ARCHIVE), POSTS: (RECORDS, POSTS)}.get(rows, (RECORDS,))
+    return tuple(f.name for f in REGISTRY.values() if f.rows in allowed)
 
 
 def of_path(path: str | Path) -> Format | None:

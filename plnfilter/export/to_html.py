@@ -2,31 +2,53 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from plnfilter.export.to_markdown import counted, display_time
+from plnfilter.export.to_markdown import counted, display_time, instance_of, reason_of
+from plnfilter.links import without_tracking
 from plnfilter.store.rows import clean_text
 from plnfilter.times import now_utc, to_iso
+
+if TYPE_CHECKING:
+    from markupsafe import Markup
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 ALLOWED_TAGS = {"a", "p", "br", "span"}
 ALLOWED_CLASSES = {"span": {"invisible", "ellipsis", "h-card"}}
+LINK_REL = "noopener nofollow"
+_TRAILING = ".,;:!?)]}'\"»”’"
+_SPACES = re.compile(r"(\s+)")
+# A web address as people write one: a host, then no quote, angle bracket or other character a URL
+# never holds unescaped (RFC 3986); plain text is made a link only when the whole word is one.
+_WEB_URL = re.compile(r"https?://[a-z0-9.\-]+(?::\d+)?(?:[/?#][^\s<>\"'`{}|\\^]*)?", re.I)
+
+
+def _href(element: str, attribute: str, value: str) -> str | None:
+    """nh3's attribute filter: a link's target is an absolute http(s) URL without tracking parameters."""
+    if attribute != "href":
+        return value
+    link = _http(value)
+    return without_tracking(link) if link else None
 
 
 def sanitise_html(html: str) -> str:
-    """Mastodon's HTML reduced to text, paragraphs and http(s) links (rel=noopener nofollow)."""
+    """Mastodon's HTML reduced to text, paragraphs and http(s) links (rel=noopener nofollow), tracking
+    parameters taken out of every link."""
     import nh3
 
     return nh3.clean(
         clean_text(html),
         tags=ALLOWED_TAGS,
+        clean_content_tags={"script", "style"},
         attributes={"a": {"href"}},
+        attribute_filter=_href,
         allowed_classes=ALLOWED_CLASSES,
         url_schemes={"http", "https"},
-        link_rel="noopener nofollow",
+        link_rel=LINK_REL,
         strip_comments=True,
     )
 
@@ -35,6 +57,56 @@ def _http(url: Any) -> str:
     """Only http(s) URLs become links or image sources; anything else is dropped."""
     text = clean_text(str(url or "")).strip()
     return text if text.lower().startswith(("http://", "https://")) else ""
+
+
+def _bare(url: str) -> str:
+    return url.split("://", 1)[-1].removeprefix("www.").lower()
+
+
+def _target(word: str, links: list[str]) -> str:
+    """The link a word of plain text stands for: a whole http(s) URL, or the shortened form Bluesky
+    shows for one of the post's links (`example.org/long-pa...`)."""
+    if _http(word):
+        if not _WEB_URL.fullmatch(word):
+            return ""
+        for link in links:
+            if _bare(link).rstrip("/") == _bare(word).rstrip("/"):
+                return link
+        return word
+    shown = _bare(word).rstrip("…").removesuffix("...")
+    if len(shown) < 4 or "." not in shown.split("/", 1)[0]:
+        return ""
+    for link in links:
+        bare = _bare(link)
+        if bare.rstrip("/") == shown.rstrip("/") or (shown != _bare(word) and bare.startswith(shown)):
+            return link
+    return ""
+
+
+def linked_text(text: str, links: Any) -> tuple[Markup, list[str]]:
+    """Plain post text as HTML: escaped, line breaks kept, its URLs (and Bluesky's shortened ones)
+    made links; returns it with the post's links the text does not show, to list under it."""
+    from markupsafe import Markup, escape
+
+    known = [_http(link) for link in links or () if _WEB_URL.fullmatch(_http(link))]
+    used: set[str] = set()
+    pieces: list[str] = []
+    for piece in _SPACES.split(text):
+        word = piece.rstrip(_TRAILING)
+        for mark in ("...", "…"):  # Bluesky's shortened links end in one; a sentence's end does not
+            if piece[len(word) :].startswith(mark):
+                word += mark
+        target = _target(word, known) if word and not piece.isspace() else ""
+        href = without_tracking(target) if target else ""
+        if href:
+            used.add(target)
+            pieces.append(
+                f'<a href="{escape(href)}" rel="{LINK_REL}">{escape(word)}</a>{escape(piece[len(word) :])}'
+            )
+        else:
+            pieces.append(str(escape(piece)))
+    html = "".join(pieces).replace("\n", "<br>\n")
+    return Markup(html), [without_tracking(link) for link in known if link not in used]
 
 
 def media_images(row: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -62,6 +134,8 @@ def media_images(row: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def _view(row: Mapping[str, Any], show_html: bool, images: bool) -> dict[str, Any]:
     html = str(row.get("html") or "")
+    text = clean_text(str(row.get("text") or "")).replace("\x00", "")
+    body, extra_links = linked_text(text, row.get("links")) if not (show_html and html) else ("", [])
     return {
         "author": clean_text(str(row.get("author") or "")),
         "author_name": clean_text(str(row.get("author_name") or "")),
@@ -69,8 +143,12 @@ def _view(row: Mapping[str, Any], show_html: bool, images: bool) -> dict[str, An
         "created_at": str(row.get("created_at") or ""),
         "url": _http(row.get("url")),
         "spoiler": clean_text(str(row.get("spoiler") or "")),
-        "text": clean_text(str(row.get("text") or "")).replace("\x00", ""),
+        "text": text,
+        "body": body,
+        "links": extra_links,
         "html": sanitise_html(html) if show_html and html else "",
+        "instance": instance_of(row),
+        "why": reason_of(row),
         "tags": [clean_text(str(t)) for t in row.get("tags") or ()],
         "alts": [clean_text(str(a)) for a in row.get("media_alt") or () if a],
         "images": media_images(row) if images else [],
@@ -86,7 +164,6 @@ def _view(row: Mapping[str, Any], show_html: bool, images: bool) -> dict[str, An
 
 def _environment():
     import jinja2
-    from markupsafe import Markup, escape
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
@@ -95,7 +172,7 @@ def _environment():
         lstrip_blocks=True,
     )
     env.filters["counted"] = counted
-    env.filters["nl2br"] = lambda text: Markup("<br>\n").join(escape(line) for line in str(text).split("\n"))
+    env.filters["shorter"] = lambda url: url.split("://", 1)[-1].removeprefix("www.")[:60]
     return env
 
 

@@ -36,7 +36,28 @@ def display_time(iso: Any) -> str:
     return f"{text[:10]} {text[11:16]} UTC" if len(text) >= 16 and text[10] == "T" else text
 
 
-def _post(row: Mapping[str, Any]) -> str:
+def instance_of(row: Mapping[str, Any]) -> str:
+    """Where a post lives: the host of its web address, else of its author (`user@host`)."""
+    url = str(row.get("url") or "")
+    if re.match(r"(?i)^https?://", url):
+        host = url.split("://", 1)[1].split("/", 1)[0].split("@")[-1].split(":")[0].lower()
+        if host:
+            return clean_text(host)
+    author = str(row.get("author") or "")
+    return clean_text(author.rsplit("@", 1)[1]) if "@" in author.strip("@") else ""
+
+
+def reason_of(row: Mapping[str, Any]) -> str:
+    """Why the post is here: `kept by topics, conference` (the rules that matched, in file order)."""
+    matched = [clean_text(str(name)) for name in row.get("matched") or () if name]
+    kept = row.get("kept")
+    verb = "dropped by" if kept is not None and not kept else "kept by"
+    if matched:
+        return f"{verb} {', '.join(matched)}"
+    return "kept: no rule dropped it" if verb == "kept by" else ""
+
+
+def _post(row: Mapping[str, Any], level: int = 2) -> str:
     author = str(row.get("author") or "")
     name = str(row.get("author_name") or "")
     who = (
@@ -44,7 +65,11 @@ def _post(row: Mapping[str, Any]) -> str:
         if name and name != author
         else f"@{escape_markdown(author)}"
     )
-    lines = [f"## {who} · {display_time(row.get('created_at'))}", ""]
+    lines = [f"{'#' * level} {who} · {display_time(row.get('created_at'))}", ""]
+    where = [escape_markdown(part) for part in (str(row.get("network") or ""), instance_of(row)) if part]
+    why = reason_of(row)
+    if where or why:
+        lines += ["*" + " · ".join([*where, *([escape_markdown(why)] if why else [])]) + "*", ""]
     spoiler = str(row.get("spoiler") or "")
     if spoiler:
         lines += [f"**CW: {escape_markdown(spoiler)}**", ""]
@@ -79,13 +104,19 @@ def counted(number: Any, noun: str) -> str:
 
 
 def write_markdown(rows: Iterable[Mapping[str, Any]], out: TextIO, title: str = "plnfilter digest") -> int:
-    """A heading, then one section per post separated by rules."""
+    """A heading, then one section per post separated by rules; rows with a `group` (`top --by`) go
+    under a `##` heading per group, their posts one level down."""
     out.write(f"# {escape_markdown(title)}\n\n")
     count = 0
+    group = None
     for row in rows:
+        name = str(row.get("group") or "")
         if count:
             out.write("---\n\n")
-        out.write(_post(row))
+        if name and name != group:
+            out.write(f"## {escape_markdown(name)}\n\n")
+            group = name
+        out.write(_post(row, 3 if name else 2))
         out.write("\n")
         count += 1
     if not count:

@@ -71,7 +71,7 @@ def as_text(value: Any, path: str, line: int, key: str, example: str = "") -> st
         return value.strip()
     hint = f"write `{key}: {example}`" if example else f"write `{key}:` followed by text"
     if isinstance(value, int | float) and not isinstance(value, bool):
-        hint += f' (quote numbers: {key}: "{value}")'
+        hint += f" (quote numbers: {key}: '{value}')"
     if value is None:
         hint += " (an unquoted ' #' starts a YAML comment: put text with a '#' in single quotes)"
     raise FilterFileError(path, line, f"'{key}' needs text, not {type_name(value)}", hint)
@@ -92,7 +92,7 @@ def as_text_list(value: Any, path: str, line: int, key: str, example: str) -> tu
         if not isinstance(item, str) or not item.strip():
             hint = f"write `{key}: {example}`"
             if isinstance(item, int | float) and not isinstance(item, bool):
-                hint = f'quote numbers: "{item}"'
+                hint = f"quote numbers: '{item}'"
             raise FilterFileError(
                 path, item_line, f"each item of '{key}' must be text, not {type_name(item)}", hint
             )

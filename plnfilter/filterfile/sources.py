@@ -55,8 +55,9 @@ def parse_source(item: Any, path: str, line: int) -> SourceSpec:
     item = need_mapping(
         item, path, line, "a source", "`- mastodon: mastodon.social` or `- bluesky: {hashtags: [edtech]}`"
     )
-    kinds_known = list(registry.names())
-    kinds = [key for key in item if key in registry.NETWORKS]
+    starts = registry.heads()
+    kinds_known = list(starts)
+    kinds = [key for key in item if key in starts]
     if len(kinds) > 1:
         raise FilterFileError(
             path,
@@ -67,7 +68,7 @@ def parse_source(item: Any, path: str, line: int) -> SourceSpec:
     if not kinds:
         options: set[str] = set()
         aliases = dict(SYNONYMS)
-        for name in kinds_known:
+        for name in registry.names():
             network = registry.network(name)
             options.update(network.OPTIONS)
             aliases.update((alias, name) for alias in network.KIND_SYNONYMS)
@@ -90,4 +91,4 @@ def parse_source(item: Any, path: str, line: int) -> SourceSpec:
     options_map = YMap({key: value for key, value in item.items() if key != kind})
     options_map.line = line
     options_map.key_lines = {key: item.key_lines[key] for key in options_map}
-    return registry.network(kind).parse_source(item[kind], options_map, path, item.key_lines[kind])
+    return registry.parse_source(kind, item[kind], options_map, path, item.key_lines[kind])

@@ -68,6 +68,39 @@ def in_chunks(items: list[str], size: int, ctx: FetchContext, source: str) -> It
         yield items[start : start + size]
 
 
+@dataclass(frozen=True)
+class StreamEvent:
+    """One event of a live stream that matters: a post, or a malformed event skipped (`problem`).
+
+    `position` is the stream's own resume point (Bluesky's `time_us` or `seq`) when it has one.
+    """
+
+    post: Post | None = None
+    problem: str = ""
+    position: str | None = None
+
+
+class Subscription(Protocol):
+    """A live stream already subscribed: events are buffered from the moment it is returned."""
+
+    def events(self, wait: float) -> Iterator[StreamEvent]:
+        """Events buffered so far, then whatever arrives within `wait` seconds; SourceError once the
+        connection has ended (dropped, server gone, buffer overflowed)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def streaming(timeline: Timeline):
+    """The network package of `timeline` when it offers a live stream for it (its optional
+    `streams(timeline)` and `subscribe(timeline, ctx, position)`), else None: polled instead."""
+    from plnfilter.sources import registry
+
+    module = registry.network(timeline.network)
+    streams = getattr(module, "streams", None)
+    return module if streams is not None and streams(timeline) else None
+
+
 class Timeline(Protocol):
     """One incremental stream with its own cursor (one hashtag on one instance, one list...)."""
 
@@ -91,6 +124,9 @@ class Refreshed:
     missing: list[str]  # uris not returned: deleted, no longer visible, or unknown to that server
     problems: list[str] = field(default_factory=list)
     requests: int = 1
+    # What the request taught about the server's API, kept per server by the archive: a quirk
+    # (something it lacks) -> True when seen now, False when it is gone (the server was upgraded).
+    learnt: dict[str, bool] = field(default_factory=dict)
 
 
 _MALFORMED = (ValueError, TypeError, AttributeError, KeyError)

@@ -18,6 +18,7 @@ NETWORKS = {
     "mastodon": "plnfilter.sources.mastodon",
     "bluesky": "plnfilter.sources.bluesky",
     "file": "plnfilter.sources.files",
+    "feed": "plnfilter.sources.feed",
 }
 
 
@@ -35,6 +36,26 @@ def network(name: str) -> ModuleType:
 def find(name: object) -> ModuleType | None:
     """The package of `name` when it is a network, else None (an unknown or missing `network` field)."""
     return network(name) if isinstance(name, str) and name in NETWORKS else None
+
+
+def heads() -> dict[str, str]:
+    """Every key that may start a source (`- feed: URL`, `- opml: FILE`) -> its network's name: the
+    network's name, plus the other heads its package lists in `HEADS` (optional)."""
+    found: dict[str, str] = {}
+    for name in NETWORKS:
+        for head in (name, *getattr(network(name), "HEADS", ())):
+            found.setdefault(head, name)
+    return found
+
+
+def parse_source(head: str, value: object, options, path: str, line: int):
+    """The SourceSpec of a source that starts with `head: value`, checked by its network's package;
+    a head other than the network's own name is passed on as `head_key=` (see `heads`)."""
+    name = heads()[head]
+    module = network(name)
+    if head == name:
+        return module.parse_source(value, options, path, line)
+    return module.parse_source(value, options, path, line, head_key=head)
 
 
 def post_networks() -> tuple[str, ...]:

@@ -6,8 +6,8 @@ is a new migration there *and* an entry here; `tests/test_migrations.py` checks 
 
 from __future__ import annotations
 
-FTS_COLUMNS = ("text", "author", "tags", "spoiler")
-"""The columns `posts_fts` indexes (full-text search and Datasette)."""
+FTS_COLUMNS = ("text", "author", "tags", "spoiler", "search_grams")
+"""The columns `posts_fts` (exact words, and Datasette's) and `posts_search` (stemmed) index."""
 
 # Column name -> SQLite type, in table order. `id` is the rowid alias: a table whose rowid is not an
 # INTEGER PRIMARY KEY may renumber rows on VACUUM, which would silently break the FTS index.
@@ -44,6 +44,7 @@ POST_SCHEMA: dict[str, type] = {
     "source": str,
     "first_seen": str,
     "last_seen": str,
+    "search_grams": str,  # the text's CJK/Thai runs as bigrams for the full-text index (store/grams.py)
     "visibility": str,
     "author_opt_out": int,
 }
@@ -57,4 +58,4 @@ VERDICT_SCHEMA: dict[str, type] = {
     "dropped_by": str,
     "judged_at": str,
 }
-"""The verdicts table: one filter's judgement of one post (see schema.m007)."""
+"""The verdicts table: one filter's judgement of one post (see schema.m009)."""

@@ -97,11 +97,13 @@ def posts_with_verdicts(
     kept_only: bool = True,
     filter_name: str | None = None,
     unjudged: bool = False,
+    seen_since: datetime | None = None,
 ) -> Iterator[tuple[Post, bool, tuple[str, ...]]]:
-    """Posts created in the window (without `raw`), oldest saved first, each with the stored verdict
-    of the filter `filter_name` (None: the archive's only filter) (kept, matched rules); only the
-    posts it judged; with `unjudged`, every post in the window as kept with no rules matched (for a
-    filter file that has not judged this archive: its caller judges them)."""
+    """Posts created in the window (and first seen at `seen_since` or later, when given; without
+    `raw`), oldest saved first, each with the stored verdict of the filter `filter_name` (None: the
+    archive's only filter) (kept, matched rules); only the posts it judged; with `unjudged`, every
+    post in the window as kept with no rules matched (for a filter file that has not judged this
+    archive: its caller judges them)."""
     from plnfilter.store.filters import choose_filter
 
     conn = as_connection(db)
@@ -121,6 +123,9 @@ def posts_with_verdicts(
     if until is not None:
         where.append("posts.created_at < ?")
         params.append(to_iso(until))
+    if seen_since is not None:
+        where.append("posts.first_seen >= ?")
+        params.append(to_iso(seen_since))
     columns = ", ".join("posts." + c for c in SCAN_COLUMNS)
     sql = (
         f"SELECT {columns}, coalesce(verdicts.kept, 1) AS kept, verdicts.matched FROM {source} "  # noqa: S608

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from plnfilter.store.columns import POST_SCHEMA, VERDICT_SCHEMA
+from plnfilter.store.grams import search_grams
 
 if TYPE_CHECKING:
     from plnfilter.post import Post
@@ -212,6 +213,7 @@ def post_to_row(post: Post, now: str) -> tuple[Any, ...]:
         clean_text(post.source),
         now,
         now,
+        search_grams(clean_text(post.text), clean_text(post.spoiler), " ".join(post.tags)),
         clean_text(post.visibility or "public"),
         1 if post.author_opt_out else 0,
     )

@@ -13,6 +13,7 @@ by name and will not run it again.
 
 from __future__ import annotations
 
+import re
 import uuid
 import zlib
 from collections.abc import Callable
@@ -118,6 +119,47 @@ _FTS_INSERT_NEW = (
 )
 
 
+# m007: both full-text tables index the script runs too (store/grams.py), fold diacritics fully and
+# keep combining marks (Thai vowels) inside words; posts_search stems English (porter) as well.
+_M007_POSTS_FTS = """CREATE VIRTUAL TABLE "posts_fts" USING FTS5 (
+    "text", "author", "tags", "spoiler", "search_grams",
+    content="posts", tokenize="unicode61 remove_diacritics 2 categories 'L* N* Co M*'"
+)"""
+# content='posts' in single quotes: Datasette and sqlite-utils look for content="posts" and so keep
+# finding posts_fts alone.
+_M007_POSTS_SEARCH = """CREATE VIRTUAL TABLE "posts_search" USING FTS5 (
+    "text", "author", "tags", "spoiler", "search_grams",
+    content='posts', tokenize="porter unicode61 remove_diacritics 2 categories 'L* N* Co M*'"
+)"""
+_M007_DELETE_OLD = (
+    'INSERT INTO "posts_fts" ("posts_fts", rowid, "text", "author", "tags", "spoiler", "search_grams") '
+    'VALUES(\'delete\', old.rowid, old."text", old."author", old."tags", old."spoiler", old."search_grams"); '
+    'INSERT INTO "posts_search" ("posts_search", rowid, "text", "author", "tags", "spoiler", "search_grams") '
+    'VALUES(\'delete\', old.rowid, old."text", old."author", old."tags", old."spoiler", old."search_grams"); '
+)
+_M007_INSERT_NEW = (
+    'INSERT INTO "posts_fts" (rowid, "text", "author", "tags", "spoiler", "search_grams") '
+    'VALUES (new.rowid, new."text", new."author", new."tags", new."spoiler", new."search_grams"); '
+    'INSERT INTO "posts_search" (rowid, "text", "author", "tags", "spoiler", "search_grams") '
+    'VALUES (new.rowid, new."text", new."author", new."tags", new."spoiler", new."search_grams"); '
+)
+_M007_RUN = (
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3005-\u3007\u3040-\u30ff\u31f0-\u31ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f\U00020000-\U0002fa1f]+"
+)
+
+
+def _m007_search_grams(*texts: str | None) -> str | None:
+    """Frozen copy of store.grams.search_grams as m007 shipped it: each run's bigrams, then its last char."""
+    tokens: list[str] = []
+    for text in texts:
+        if not text or text.isascii():
+            continue
+        for run in re.findall(_M007_RUN, text):
+            tokens += [run[i : i + 2] for i in range(len(run) - 1)] + [run[-1]]
+    return " ".join(tokens) if tokens else None
+
+
 def m001_posts(db: sqlite_utils.Database) -> None:
     """Posts keyed by uri, with the verdict and score they were given."""
     db.execute(_M001_POSTS)
@@ -200,14 +242,54 @@ def m006_settings(db: sqlite_utils.Database) -> None:
     )
 
 
-_M007_FILTERS = """CREATE TABLE "filters" (
+def m007_search_index(db: sqlite_utils.Database) -> None:
+    """Catalogue search: a stemmed index (posts_search) beside the exact one (posts_fts), both with the
+    words of scripts written without spaces as bigrams (posts.search_grams), built from the rows there.
+
+    The triggers keep both in step; an update that leaves the indexed columns as they were re-indexes
+    nothing (as m004's did).
+    """
+    for trigger in ("posts_ai", "posts_ad", "posts_au"):
+        db.execute(f'DROP TRIGGER IF EXISTS "{trigger}"')
+    db.execute('ALTER TABLE "posts" ADD COLUMN "search_grams" TEXT')
+    conn = db.conn
+    conn.create_function("m007_search_grams", 3, _m007_search_grams, deterministic=True)
+    db.execute(
+        'UPDATE "posts" SET "search_grams" = m007_search_grams("text", "spoiler", "tags") '
+        'WHERE m007_search_grams("text", "spoiler", "tags") IS NOT NULL'
+    )
+    db.execute('DROP TABLE IF EXISTS "posts_fts"')
+    db.execute(_M007_POSTS_FTS)
+    db.execute(_M007_POSTS_SEARCH)
+    db.execute('INSERT INTO "posts_fts" ("posts_fts") VALUES (\'rebuild\')')
+    db.execute('INSERT INTO "posts_search" ("posts_search") VALUES (\'rebuild\')')
+    db.execute(f'CREATE TRIGGER "posts_ai" AFTER INSERT ON "posts" BEGIN {_M007_INSERT_NEW}END')
+    db.execute(f'CREATE TRIGGER "posts_ad" AFTER DELETE ON "posts" BEGIN {_M007_DELETE_OLD}END')
+    db.execute(
+        'CREATE TRIGGER "posts_au" AFTER UPDATE OF "text", "author", "tags", "spoiler", "search_grams" '
+        'ON "posts" WHEN old."text" IS NOT new."text" OR old."author" IS NOT new."author" '
+        'OR old."tags" IS NOT new."tags" OR old."spoiler" IS NOT new."spoiler" '
+        'OR old."search_grams" IS NOT new."search_grams" '
+        f"BEGIN {_M007_DELETE_OLD}{_M007_INSERT_NEW}END"
+    )
+
+
+def m008_server_quirks(db: sqlite_utils.Database) -> None:
+    """What a server's API lacks (store/servers.py), with when it was last seen lacking it."""
+    db.execute(
+        'CREATE TABLE "server_quirks" ("server" TEXT NOT NULL, "quirk" TEXT NOT NULL, '
+        '"noted_at" TEXT NOT NULL, PRIMARY KEY ("server", "quirk"))'
+    )
+
+
+_M009_FILTERS = """CREATE TABLE "filters" (
    "name" TEXT PRIMARY KEY,
    "file" TEXT NOT NULL,
    "rules_hash" TEXT,
    "last_run" TEXT
 )"""
 
-_M007_VERDICTS = """CREATE TABLE "verdicts" (
+_M009_VERDICTS = """CREATE TABLE "verdicts" (
    "filter" TEXT NOT NULL,
    "post_id" INTEGER NOT NULL,
    "kept" INTEGER NOT NULL,
@@ -218,29 +300,29 @@ _M007_VERDICTS = """CREATE TABLE "verdicts" (
    PRIMARY KEY ("filter", "post_id")
 ) WITHOUT ROWID"""
 
-_M007_KEPT_POSTS = """CREATE VIEW "kept_posts" AS
+_M009_KEPT_POSTS = """CREATE VIEW "kept_posts" AS
 SELECT v."filter", v."score", v."matched", p."id", p."uri", p."network", p."created_at", p."author",
        p."author_name", p."text", p."url", p."tags", p."links", p."lang"
 FROM "verdicts" v JOIN "posts" p ON p."id" = v."post_id"
 WHERE v."kept" = 1"""
 
-_M007_DROPPED_POSTS = """CREATE VIEW "dropped_posts" AS
+_M009_DROPPED_POSTS = """CREATE VIEW "dropped_posts" AS
 SELECT v."filter", v."dropped_by", v."matched", p."id", p."uri", p."network", p."created_at", p."author",
        p."text", p."url"
 FROM "verdicts" v JOIN "posts" p ON p."id" = v."post_id"
 WHERE v."kept" = 0"""
 
-_M007_LINK_SHARERS = """CREATE VIEW "link_sharers" AS
+_M009_LINK_SHARERS = """CREATE VIEW "link_sharers" AS
 SELECT l."value" AS "link", p."author", p."author_name", p."network", p."created_at", p."uri", p."id"
 FROM "posts" p, json_each(CASE WHEN json_valid(p."links") THEN p."links" ELSE '[]' END) l"""
 
 
-_M007_POST_RAW = """CREATE TABLE "post_raw" (
+_M009_POST_RAW = """CREATE TABLE "post_raw" (
    "post_id" INTEGER PRIMARY KEY,
    "raw" BLOB NOT NULL
 )"""
 
-_M007_VISIBILITY = """UPDATE "posts" SET
+_M009_VISIBILITY = """UPDATE "posts" SET
   "visibility" = CASE WHEN json_valid("raw") THEN
     CASE lower(COALESCE(json_extract("raw", '$.reblog.visibility'), json_extract("raw", '$.visibility'), 'public'))
       WHEN 'public' THEN 'public' WHEN 'unlisted' THEN 'unlisted' WHEN 'private' THEN 'followers'
@@ -258,7 +340,7 @@ _M007_VISIBILITY = """UPDATE "posts" SET
     THEN 1 ELSE 0 END"""
 
 
-def _m007_filter_name(path: str) -> str:
+def _m009_filter_name(path: str) -> str:
     """The `name:` a filter file gives itself, if the file still reads; else its file name without
     the extension (the name a filter file without `name:` has), else 'unnamed'."""
     try:
@@ -273,7 +355,7 @@ def _m007_filter_name(path: str) -> str:
     return Path(path).stem or "unnamed"
 
 
-def m007_verdicts_per_filter(db: sqlite_utils.Database) -> None:
+def m009_verdicts_per_filter(db: sqlite_utils.Database) -> None:
     """Each filter's verdict on each post in its own table, keyed by (filter name, post id), with the
     exclude rule that dropped it; the filters an archive knows; the posts table keeps only facts.
 
@@ -286,15 +368,15 @@ def m007_verdicts_per_filter(db: sqlite_utils.Database) -> None:
     object moves to `post_raw`, zlib-compressed UTF-8 JSON keyed by the post's id. Views
     for SQL users: kept_posts, dropped_posts, link_sharers.
     """
-    db.execute(_M007_FILTERS)
-    db.execute(_M007_VERDICTS)
+    db.execute(_M009_FILTERS)
+    db.execute(_M009_VERDICTS)
     db.execute('CREATE INDEX "verdicts_kept_by_score" ON "verdicts" ("filter", "score") WHERE "kept" = 1')
     db.execute('ALTER TABLE "runs" ADD COLUMN "filter" TEXT')
     db.execute('ALTER TABLE "runs" ADD COLUMN "dropped_by" TEXT')
     names: dict[str, str] = {}
     for run_id, path in db.execute('SELECT "id", "filter_file" FROM "runs"').fetchall():
         if path not in names:
-            names[path] = _m007_filter_name(path or "")
+            names[path] = _m009_filter_name(path or "")
         db.execute('UPDATE "runs" SET "filter" = ? WHERE "id" = ?', [names[path], run_id])
     last = db.execute(
         'SELECT "filter_file", COALESCE("finished", "started") FROM "runs" ORDER BY "id" DESC LIMIT 1'
@@ -318,10 +400,10 @@ def m007_verdicts_per_filter(db: sqlite_utils.Database) -> None:
     # the `!no-unauthenticated` label). Anything unreadable is public and not opted out.
     db.execute('ALTER TABLE "posts" ADD COLUMN "visibility" TEXT')
     db.execute('ALTER TABLE "posts" ADD COLUMN "author_opt_out" INTEGER')
-    db.execute(_M007_VISIBILITY)
+    db.execute(_M009_VISIBILITY)
     # The raw API object in a table of its own, zlib-compressed: half an archive was raw JSON as
     # text, and every page of posts (a Datasette page, a scan) carried it.
-    db.execute(_M007_POST_RAW)
+    db.execute(_M009_POST_RAW)
     rows = db.execute('SELECT "id", "raw" FROM "posts" WHERE "raw" IS NOT NULL AND "raw" != \'\'')
     while True:
         chunk = rows.fetchmany(1000)
@@ -343,9 +425,9 @@ def m007_verdicts_per_filter(db: sqlite_utils.Database) -> None:
         '"reply_to" = NULLIF("reply_to", \'\'), "quote_of" = NULLIF("quote_of", \'\'), '
         '"card_url" = NULLIF("card_url", \'\'), "card_title" = NULLIF("card_title", \'\')'
     )
-    db.execute(_M007_KEPT_POSTS)
-    db.execute(_M007_DROPPED_POSTS)
-    db.execute(_M007_LINK_SHARERS)
+    db.execute(_M009_KEPT_POSTS)
+    db.execute(_M009_DROPPED_POSTS)
+    db.execute(_M009_LINK_SHARERS)
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
@@ -355,7 +437,9 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m004_cheaper_post_indexes,
     m005_post_sources_by_post_id,
     m006_settings,
-    m007_verdicts_per_filter,
+    m007_search_index,
+    m008_server_quirks,
+    m009_verdicts_per_filter,
 ]
 
 

@@ -1,10 +1,14 @@
 """Reading a selection of posts: the SQL for a `Selection`, and its rows streamed as dicts, as JSON
 lines or as CSV cells built by SQLite; also a user's own SELECT on the read-only connection.
 
-Full-text search quotes every whitespace-separated word of the user's text as an FTS5 phrase
-(`"word"`, inner `"` doubled) and requires all of them, so FTS5 operators typed by a user
-(`AND`, `NEAR(`, `*`, `-`, `:`, quotes) are searched for as words and can never be a syntax error.
-Words with no letter or digit are dropped; text with no words at all matches nothing.
+Full-text search reads the text one of two ways (`Selection.syntax`). "catalogue" (what
+`plnfilter query TEXT` uses) is the search language of `store/search.py`: prefixes, phrases,
+AND/OR/NOT, -word, #tag, CJK/Thai words, over the stemmed index `posts_search` (`exact`: over
+`posts_fts`, words as written). "words" (the library's default) quotes every whitespace-separated
+word as an FTS5 phrase (`"word"`, inner `"` doubled) and requires all of them in `posts_fts`, so
+operators typed by a user (`AND`, `NEAR(`, `*`, `-`, `:`, quotes) are searched for as words and can
+never be a syntax error. Words with no letter or digit are dropped; text with no words at all
+matches nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from plnfilter.store.rows import (
     json_object_sql,
     row_decoder,
 )
+from plnfilter.store.search import parse_search
 from plnfilter.times import normalise_iso, to_iso
 
 ORDERS = ("score", "newest", "oldest", "relevance")
@@ -35,8 +40,11 @@ _ORDER_SQL = {
     "score": "verdicts.score DESC, posts.created_at DESC",
     "newest": "posts.created_at DESC",
     "oldest": "posts.created_at ASC",
-    "relevance": "posts_fts.rank, verdicts.score DESC",
+    "relevance": "{fts}.rank, verdicts.score DESC",
 }
+SYNTAXES = ("words", "catalogue")
+HIGHLIGHT = "_highlight"
+"""The key of a row's matched words (a list of strings) when `Selection.highlight` asks for them."""
 _WORD = re.compile(r"\w")
 _REFUSED = (
     "not authorized",
@@ -90,6 +98,9 @@ class Selection:
     columns: Sequence[str] | None = None  # default OUTPUT_COLUMNS; any of ALL_COLUMNS
     filter: str | None = None  # whose verdicts (kept, score, matched, dropped_by); None: the only filter
     audience: str | None = None  # "public": posts anyone may see; "private": the others; None: all
+    syntax: str = "words"  # how `text` is read: words (all required, as written) | catalogue
+    exact: bool = False  # catalogue: words as written (posts_fts), not any of their forms (posts_search)
+    highlight: bool = False  # rows (as dicts) carry HIGHLIGHT: the words of the text that matched
 
 
 def fts_query(text: str) -> str | None:
@@ -125,22 +136,52 @@ def build_sql(selection: Selection, columns: Sequence[str] | None = None) -> tup
     return _build_sql(selection, ", ".join(column_sql(c) for c in columns))
 
 
-def _build_sql(selection: Selection, select_list: str) -> tuple[str, list[Any]]:
-    """The selection's FROM, WHERE and ORDER BY under `select_list` (built from whitelisted names)."""
+@dataclass(frozen=True)
+class _Match:
+    table: str  # posts_fts | posts_search, a constant
+    expression: str | None  # None: matches nothing
+    runs: tuple[str, ...] = ()
+
+
+def text_match(selection: Selection) -> _Match | None:
+    """Which full-text table the selection's text searches, and how; None without text."""
+    if selection.text is None or not selection.text.strip():
+        return None
+    if selection.syntax not in SYNTAXES:
+        raise UsageError(f"unknown search syntax {selection.syntax!r}", "use one of: " + ", ".join(SYNTAXES))
+    if selection.syntax == "words":
+        return _Match("posts_fts", fts_query(selection.text))
+    search = parse_search(clean_text(selection.text))
+    return _Match("posts_fts" if selection.exact else "posts_search", search.match, tuple(search.runs))
+
+
+def highlight_runs(selection: Selection) -> tuple[str, ...]:
+    """The CJK/Thai runs a catalogue search looks for (FTS5 marks them in another column than text)."""
+    found = text_match(selection)
+    return found.runs if found else ()
+
+
+def _build_sql(
+    selection: Selection, select_list: str, marks: tuple[str, str] | None = None
+) -> tuple[str, list[Any]]:
+    """The selection's FROM, WHERE and ORDER BY under `select_list` (built from whitelisted names);
+    with `marks`, also the text column with its matched words between them, as HIGHLIGHT."""
     if selection.order not in ORDERS:
         raise UsageError(f"unknown order {selection.order!r}", "use one of: " + ", ".join(ORDERS))
     where: list[str] = []
     params: list[Any] = []
     joins = ""
     order = selection.order
-    if selection.text is not None and selection.text.strip():
-        match = fts_query(selection.text)
-        if match is None:
+    fts = None
+    found = text_match(selection)
+    if found is not None:
+        if found.expression is None:
             where.append("0")
         else:
-            joins = " JOIN posts_fts ON posts_fts.rowid = posts.id"
-            where.append("posts_fts MATCH ?")
-            params.append(match)
+            fts = found.table
+            joins = f" JOIN {fts} ON {fts}.rowid = posts.id"
+            where.append(f"{fts} MATCH ?")
+            params.append(found.expression)
     if order == "relevance" and not joins:
         order = "score"
     if selection.tags:
@@ -182,10 +223,13 @@ def _build_sql(selection: Selection, select_list: str) -> tuple[str, list[Any]]:
     if selection.kept is not None:
         # A literal, not a parameter: only then can SQLite use the partial index of kept posts by score.
         where.append("verdicts.kept = 1" if selection.kept else "verdicts.kept = 0")
+    if marks is not None and fts is not None:
+        select_list += f", highlight({fts}, 0, ?, ?) AS {HIGHLIGHT}"
+        params = [*marks, *params]
     sql = f"SELECT {select_list} FROM posts{joins}"  # noqa: S608 (names from a whitelist)
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY {_ORDER_SQL[order]}, posts.id"
+    sql += " ORDER BY " + _ORDER_SQL[order].format(fts=fts) + ", posts.id"
     if selection.limit is not None:
         if selection.limit < 0:
             raise UsageError(f"--limit {selection.limit} is negative", "give a limit of 0 or more")
@@ -236,8 +280,29 @@ def select_rows(conn: sqlite3.Connection, selection: Selection) -> Rows:
         from plnfilter.store.filters import choose_filter
 
         selection = replace(selection, filter=choose_filter(conn, None))
-    sql, params = build_sql(selection, columns)
-    return Rows(conn, selection, columns, sql, params)
+    if not selection.highlight:
+        sql, params = build_sql(selection, columns)
+        return Rows(conn, selection, columns, sql, params)
+    import secrets
+
+    # Markers no post can hold (a fresh random tag), so the text between them is what matched.
+    tag = secrets.token_hex(8)
+    marks = (f"[{tag}>", f"<{tag}]")
+    sql, params = _build_sql(selection, ", ".join(column_sql(c) for c in columns), marks)
+    return Rows(conn, selection, columns, sql, params, _matched_words(marks, highlight_runs(selection)))
+
+
+def _matched_words(marks: tuple[str, str], runs: Sequence[str]):
+    """A row's HIGHLIGHT cell (the text with marks) as the distinct words that matched, runs added."""
+    between = re.compile(re.escape(marks[0]) + "(.*?)" + re.escape(marks[1]), re.DOTALL)
+
+    def words(row: dict[str, Any]) -> dict[str, Any]:
+        marked = row.get(HIGHLIGHT)
+        found = between.findall(marked) if isinstance(marked, str) else []
+        row[HIGHLIGHT] = list(dict.fromkeys([*found, *runs]))
+        return row
+
+    return words
 
 
 class Rows:
@@ -250,8 +315,10 @@ class Rows:
         columns: tuple[str, ...],
         sql: str,
         params: list[Any],
+        finish: Any = None,
     ) -> None:
         self.columns = columns
+        self._finish = finish
         self._conn = conn
         self._selection = selection
         self._sql = sql
@@ -264,7 +331,8 @@ class Rows:
     def __next__(self) -> dict[str, Any]:
         if self._dicts is None:
             self._dicts = _stream(self._conn, self._sql, self._params)
-        return next(self._dicts)
+        row = next(self._dicts)
+        return self._finish(row) if self._finish else row
 
     def _ready(self) -> bool:
         """Lines or cells from SQLite: before iterating, without `raw` or a column named twice (dict keys)."""

@@ -36,6 +36,29 @@ def get_cursor(db: Db, name: str) -> str | None:
     return row[0] if row else None
 
 
+STREAM_POSITION = "stream_position:"  # settings key prefix + timeline name
+
+
+def get_stream_position(db: Db, name: str) -> str | None:
+    """Where a timeline's live stream resumes (Bluesky's `time_us` or `seq`), or None."""
+    conn = as_connection(db)
+    with db_errors(conn):
+        row = conn.execute(
+            "SELECT value FROM settings WHERE key = ?", [STREAM_POSITION + clean_text(name)]
+        ).fetchone()
+    return row[0] if row else None
+
+
+def set_stream_position(db: Db, name: str, position: str) -> None:
+    """Remember where a timeline's live stream resumes; the REST cursor is not touched."""
+    conn = as_connection(db)
+    with db_errors(conn), write_transaction(conn):
+        conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [STREAM_POSITION + clean_text(name), clean_text(str(position))],
+        )
+
+
 def record_source_error(
     db: Db, name: str, network: str, spec: str, message: str, now: datetime | str
 ) -> None:
@@ -50,21 +73,50 @@ def record_source_error(
         )
 
 
-def start_run(db: Db, filter_file: str, now: datetime | str, filter_name: str | None = None) -> int:
-    """Record that a run of the filter `filter_name` began (status 'running' until `finish_run`);
-    return its id."""
+def start_run(
+    db: Db,
+    filter_file: str,
+    now: datetime | str,
+    filter_name: str | None = None,
+    status: str = "running",
+    per_source: Mapping[str, Any] | None = None,
+) -> int:
+    """Record that a run of the filter `filter_name` began (status 'running', or 'watching' for a
+    `watch` session, until `finish_run`); return its id."""
     conn = as_connection(db)
     with db_errors(conn), write_transaction(db):
         cursor = conn.execute(
             'INSERT INTO runs (started, filter_file, fetched, new, kept, errors, status, per_source, "filter", '
-            "dropped_by) VALUES (?, ?, 0, 0, 0, '[]', 'running', '{}', ?, '{}')",
+            "dropped_by) VALUES (?, ?, 0, 0, 0, '[]', ?, ?, ?, '{}')",
             [
                 _iso(now),
                 clean_text(str(filter_file)),
+                status,
+                json.dumps(per_source or {}, ensure_ascii=True, default=str),
                 clean_text(filter_name) if filter_name is not None else None,
             ],
         )
     return int(cursor.lastrowid)
+
+
+def open_sessions(db: Db) -> list[dict[str, Any]]:
+    """`watch` sessions still marked 'watching', with `per_source` decoded (it names their process)."""
+    conn = as_connection(db)
+    with db_errors(conn):
+        rows = _dicts(conn.execute("SELECT id, per_source FROM runs WHERE status = 'watching'"))
+    for row in rows:
+        row["per_source"] = _load(row["per_source"], {})
+    return rows
+
+
+def close_sessions(db: Db, ids: Sequence[int], now: datetime | str) -> None:
+    """Mark these `watch` sessions 'interrupted': their process is gone (killed, or the machine stopped)."""
+    conn = as_connection(db)
+    with db_errors(conn), write_transaction(db):
+        conn.executemany(
+            "UPDATE runs SET status = 'interrupted', finished = ? WHERE id = ? AND status = 'watching'",
+            [(_iso(now), int(run_id)) for run_id in ids],
+        )
 
 
 def close_interrupted_runs(db: Db, now: datetime | str) -> int:
@@ -117,11 +169,18 @@ def list_sources(db: Db) -> list[dict[str, Any]]:
     """Every timeline seen, with its cursor, last run and last error, with posts found per source."""
     conn = as_connection(db)
     with db_errors(conn):
+        has_settings = conn.execute(  # an archive made before migration m006, opened read-only
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'settings'"
+        ).fetchone()
+        position = "(SELECT value FROM settings WHERE key = ? || s.name)" if has_settings else "NULL"
         return _dicts(
             conn.execute(
-                "SELECT s.name, s.network, s.spec, s.cursor, s.last_run, s.last_error, "
+                "SELECT s.name, s.network, s.spec, s.cursor, "  # noqa: S608 - no value in the SQL text
+                + position
+                + " AS stream_position, s.last_run, s.last_error, "
                 "(SELECT count(*) FROM post_sources ps WHERE ps.source = s.name) AS posts "
-                "FROM sources s ORDER BY s.name"
+                "FROM sources s ORDER BY s.name",
+                [STREAM_POSITION] if has_settings else [],
             )
         )
 

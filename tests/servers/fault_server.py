@@ -143,6 +143,11 @@ class FaultServer:
                 if int(s["id"]) <= int(cursor) and s["id"] not in self.broken
             }
 
+    def ids_between(self, tag: str, low: str, high: str) -> set[str]:
+        """Uris of a tag's statuses from `low` up to `high`: what an interrupted first-run walk's
+        cursor promises is archived (everything older than `low` is still to walk)."""
+        return self.ids_up_to(tag, high) - self.ids_up_to(tag, str(int(low) - 1))
+
     def fail(self, tag: str, kind: str, **options) -> None:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind}")
@@ -452,6 +457,10 @@ def cursor_gaps(server: FaultServer, state: ArchiveState) -> dict[str, int]:
     for name, cursor in state.cursors.items():
         if cursor and "/tag/" in name:
             tag = name.rsplit("/tag/", 1)[1].split("/")[0]
+            if cursor.startswith("{"):  # a first-run walk a failure interrupted (sources/mastodon/fetch.py)
+                walk = json.loads(cursor)
+                gaps[name] = len(server.ids_between(tag, walk["walk_below"], walk["walk_top"]) - saved)
+                continue
             gaps[name] = len(server.ids_up_to(tag, cursor) - saved)
     return gaps
 

@@ -97,6 +97,7 @@ class MockInstance:
     workdir: str
     session: requests.Session = field(default_factory=requests.Session)
     seeded: dict[str, Any] = field(default_factory=dict)
+    command: list[str] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -167,6 +168,25 @@ class MockInstance:
             url = response.links.get("next", {}).get("url")
         return found
 
+    def restart(self) -> None:
+        """Stop the server and start it again on the same port, from its database file (a mock
+        started with `in_memory=False`: what was posted survives)."""
+        self.terminate()
+        log = open(Path(self.workdir) / "server.log", "ab")  # noqa: SIM115 - the server owns it until stop
+        self.process = subprocess.Popen(
+            self.command, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir, env={**os.environ}
+        )
+        _wait_until_answering(self, self.port)
+
+    def terminate(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -198,14 +218,20 @@ def start_mock(config_text: str | None = None, in_memory: bool = True) -> MockIn
     command += ["--log-level", "warning"]
     log = open(Path(workdir) / "server.log", "wb")  # noqa: SIM115 - the server owns it until stop
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env={**os.environ})
-    instance = MockInstance(port, process, workdir)
+    instance = MockInstance(port, process, workdir, command=command)
+    _wait_until_answering(instance, port)
+    return instance
+
+
+def _wait_until_answering(instance: MockInstance, port: int) -> None:
+    workdir, process = instance.workdir, instance.process
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"mastodon_mock exited: {(Path(workdir) / 'server.log').read_text()[-2000:]}")
         try:
             if instance.session.get(f"{instance.base_url}/api/v1/instance", timeout=1).ok:
-                return instance
+                return
         except requests.RequestException:
             pass
         time.sleep(0.1)

@@ -28,6 +28,27 @@ def parse_source(head, options, path: str, line: int):
     return parse(head, options, path, line)
 
 
+def streams(timeline) -> bool:
+    """Hashtags and authors are followed live by `watch` (Jetstream, or a firehose per source); the rest is polled."""
+    from plnfilter.sources.bluesky.stream import streams as has_stream
+
+    return has_stream(timeline)
+
+
+def stream_misses(timeline) -> bool:
+    """An author's stream lacks their reposts: `watch` also fetches the feed every poll interval."""
+    from plnfilter.sources.bluesky.stream import stream_misses as misses
+
+    return misses(timeline)
+
+
+def subscribe(timeline, ctx: FetchContext, position: str | None = None):
+    """The timeline's stream, connected and buffering, resuming at `position` (a Jetstream or firehose `seq`)."""
+    from plnfilter.sources.bluesky.stream import subscribe as open_stream
+
+    return open_stream(timeline, ctx, position)
+
+
 def __getattr__(name: str):
     """`OPTIONS` (the keys a source takes) is read from options.py when asked for: the filter-file
     checks it lives with are not loaded by commands that only read the archive."""
@@ -64,6 +85,17 @@ def instance_of(author: str) -> str:
     return ""
 
 
+def home_of(author: str) -> str:
+    """Where an account lives, for counting how varied voices are: a handle's domain after its first
+    label (bsky.social for most), or the DID's method for an account known only by its DID."""
+    return author.partition(".")[2] or author.rpartition(":")[0] or author
+
+
+def profile_url(author: str, author_id: str = "") -> str:
+    """The account's page on the Bluesky web app."""
+    return f"https://bsky.app/profile/{author}" if author else ""
+
+
 def refresh_server(timeline) -> tuple[str, str, bool]:
     """(host, service, login): the anonymous AppView, or the source's own `service:` (logged in where
     the timeline is)."""
@@ -94,9 +126,16 @@ def refreshable(candidate) -> bool:
 
 
 def fetch_refreshed(
-    service: str, candidates: list, ctx: FetchContext, source: str, login: bool = False
+    service: str,
+    candidates: list,
+    ctx: FetchContext,
+    source: str,
+    login: bool = False,
+    budget: int = 1,
+    quirks: dict[str, str] | None = None,
 ) -> Iterator[Refreshed]:
-    """The current counts of these archived posts, one Refreshed per `app.bsky.feed.getPosts` request."""
+    """The current counts of these archived posts, one Refreshed per `app.bsky.feed.getPosts` request
+    (the candidates already fit in `budget` requests; no Bluesky server quirk is kept)."""
     from plnfilter.sources import matched
     from plnfilter.sources.bluesky.fetch import fetch_post_views
     from plnfilter.sources.bluesky.normalize import to_post as normalise

@@ -109,7 +109,9 @@ class BlueskyTimeline:
                 ) from None
         login = self.kind == "timeline" or credentials is not None
         service = self.service or (login_service(credentials) if login else appview_service())
+        # a `service:` may be a PDS, which serves lists, authors and feeds only with a session
         conn = connect(self.name, service, ctx, login)
+        conn.login_on_401 = bool(self.service)
         nsid, params, key, hint = self._request(conn)
         if self.kind == "search":  # servers that honour `since` send less; the walk stops anyway
             old = decode_cursor(cursor)
@@ -210,6 +212,7 @@ def walk(
     horizon = old[0] if old else since
     newest = old
     page_cursor: str | None = None
+    seen_cursors: set[str] = set()  # a server repeating a cursor ends the walk instead of looping
     pages = 0
     while True:
         data = conn.get(nsid, {**params, "cursor": page_cursor}, not_found_hint)
@@ -243,8 +246,13 @@ def walk(
                 merged = seen.reposted_by + tuple(r for r in post.reposted_by if r not in seen.reposted_by)
                 post = replace(seen, reposted_by=merged)
             posts[post.uri] = post
-        page_cursor = data.get("cursor") if isinstance(data.get("cursor"), str) else None
-        last = reached or not items or not page_cursor or pages >= max_pages
+        # Only the server's cursor says whether there is more: an AppView drops posts it will not show
+        # (blocked or muted authors) after taking a page, so a short or empty page can go on.
+        next_cursor = data.get("cursor") if isinstance(data.get("cursor"), str) else None
+        moved = bool(next_cursor) and next_cursor != page_cursor and next_cursor not in seen_cursors
+        seen_cursors.add(next_cursor or "")
+        page_cursor = next_cursor if moved else None
+        last = reached or not moved or pages >= max_pages
         if last and pages >= max_pages and not reached and page_cursor and old is not None:
             problems.append(
                 f"stopped after {pages} pages before reaching the last run's posts; raise max_pages to close the gap"
@@ -263,9 +271,10 @@ def fetch_post_views(
     `login`), so timeouts, rate limits and errors read the same. A deleted post is simply absent.
     https://docs.bsky.app/docs/api/app-bsky-feed-get-posts
     """
-    from plnfilter.sources.bluesky.session import connect
+    from plnfilter.sources.bluesky.session import appview_service, connect
 
     conn = connect(source, service, ctx, login)
+    conn.login_on_401 = service.rstrip("/") != appview_service()  # a PDS serves posts only with a session
     for chunk in in_chunks(uris, GET_POSTS, ctx, source):
         data = conn.get("app.bsky.feed.getPosts", {"uris": chunk}, "check the service URL")
         views = data.get("posts")

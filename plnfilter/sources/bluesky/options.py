@@ -25,7 +25,10 @@ OPTIONS = (
     "max_pages",
     "refresh",
     "name",
+    "stream",
+    "stream_url",
 )
+STREAMS = ("jetstream", "firehose", "off")
 AUTHOR_FEED_FILTERS = (
     "posts_with_replies",
     "posts_no_replies",
@@ -66,7 +69,7 @@ def _bluesky(head: Any, options: YMap, path: str, line: int) -> SourceSpec:
     check_keys(options, OPTIONS, path, "for a bluesky source", SYNONYMS)
     clean = common_options(options, path)
     lines = options.key_lines
-    for key in ("q", "lang", "sort", "list", "author", "filter", "feed", "service"):
+    for key in ("q", "lang", "sort", "list", "author", "filter", "feed", "service", "stream", "stream_url"):
         if key in options:
             clean[key] = as_text(options[key], path, lines[key], key)
     if "timeline" in options:
@@ -99,6 +102,15 @@ def _bluesky(head: Any, options: YMap, path: str, line: int) -> SourceSpec:
             _check_bluesky_ref(clean[key], kind, key, path, lines[key])
     if "service" in clean:
         check_url(clean["service"], path, lines["service"], "service", "https://public.api.bsky.app")
+    if clean.get("stream", STREAMS[0]) not in STREAMS:
+        raise FilterFileError(
+            path,
+            lines["stream"],
+            f"unknown stream {clean['stream']!r}",
+            "write `stream: jetstream` (the default), `stream: firehose` (with `stream_url:` or `service:`) or `stream: off`",
+        )
+    if "stream_url" in clean:
+        _check_stream_url(clean["stream_url"], path, lines["stream_url"])
     chosen = [key for key in ("hashtags", "q", "list", "author", "feed", "timeline") if clean.get(key)]
     if not chosen:
         raise FilterFileError(
@@ -125,6 +137,24 @@ def _bluesky(head: Any, options: YMap, path: str, line: int) -> SourceSpec:
     else:
         what = "timeline" if chosen[0] == "timeline" else f"{chosen[0]} {clean[chosen[0]]}"
     return SourceSpec("bluesky", "", clean, line, clean.get("name") or f"bluesky {what}")
+
+
+def _check_stream_url(text: str, path: str, line: int) -> None:
+    """A websocket (or http) address with a host: where `watch` follows the stream."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        ok = parts.scheme in ("ws", "wss", "http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:
+        ok = False
+    if not ok:
+        raise FilterFileError(
+            path,
+            line,
+            f"{text!r} is not a stream address",
+            "write e.g. `stream_url: wss://jetstream.us-east.bsky.network` or `stream_url: wss://my-pds.example`",
+        )
 
 
 def _check_bluesky_ref(text: str, kind: str, key: str, path: str, line: int) -> None:

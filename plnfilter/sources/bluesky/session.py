@@ -48,6 +48,9 @@ class Connection:
     credentials: auth_bluesky.Credentials | None = None
     blocked_until: float = 0.0  # epoch seconds: the rate limit is spent until then
     relogged: bool = field(default=False, repr=False)
+    # An anonymous connection to a `service:` that may be a PDS, which serves nothing without a
+    # session (401 AuthMissing): log in there with the configured login and ask again.
+    login_on_401: bool = False
 
     @property
     def logged_in(self) -> bool:
@@ -82,6 +85,8 @@ class Connection:
             except (exceptions.UnauthorizedError, exceptions.BadRequestError) as exc:
                 if self.logged_in and not self.relogged and auth_bluesky.is_session_error(exc):
                     self._login_again()
+                    continue
+                if self._may_log_in(exc):
                     continue
                 raise self._refused(nsid, exc, not_found_hint) from None
             except exceptions.RequestException as exc:
@@ -173,6 +178,20 @@ class Connection:
             "what was fetched is saved; the next run continues from there",
         )
 
+    def _may_log_in(self, exc: Exception) -> bool:
+        """After a 401 on an anonymous `login_on_401` connection: log in if a login is configured."""
+        response = getattr(exc, "response", None)
+        if self.logged_in or not self.login_on_401 or getattr(response, "status_code", 0) != 401:
+            return False
+        try:
+            if auth_bluesky.find_credentials() is None:
+                return False
+        except AuthError:
+            return False
+        self.ctx.log(f"{self.name}: {self._host} serves this only with a session; logging in there")
+        self.client, self.credentials = _shared_login(self.name, self.service, self.ctx)
+        return True
+
     def _login_again(self) -> None:
         """The saved session was refused (expired or revoked refresh token): one password login."""
         self.relogged = True
@@ -218,6 +237,12 @@ def connect(name: str, service: str, ctx: FetchContext, login: bool) -> Connecti
     service = service.rstrip("/")
     if not login:
         return Connection(name, service, Client(base_url=service, request=Request(timeout=ctx.timeout)), ctx)
+    client, credentials = _shared_login(name, service, ctx)
+    return Connection(name, service, client, ctx, credentials)
+
+
+def _shared_login(name: str, service: str, ctx: FetchContext) -> tuple[Any, auth_bluesky.Credentials]:
+    """The process's logged-in client for (service, handle) and its credentials; SourceError if none."""
     try:
         credentials = auth_bluesky.find_credentials()
         if credentials is None:
@@ -238,7 +263,7 @@ def connect(name: str, service: str, ctx: FetchContext, login: bool) -> Connecti
             f"cannot log in at {service} ({_cause(exc)})",
             "check the network and PLNFILTER_BSKY_SERVICE",
         ) from None
-    return Connection(name, service, client, ctx, credentials)
+    return client, credentials
 
 
 def seconds_until_reset(headers: dict) -> float | None:

@@ -3,14 +3,15 @@
 What the rest of plnfilter may ask of a network (the same names in every package listed in
 `plnfilter/sources/registry.py`): its filter-file options (`OPTIONS`, `KIND_SYNONYMS`,
 `parse_source`), its timelines (`timelines`), its raw objects (`recognises`, `to_post`), count
-refresh (`HAS_COUNTS`, `refresh_server`, `refreshable`, `fetch_refreshed`) and how it names an
-author's instance (`instance_of`). Logins live in `auth.py` (the `auth mastodon` command's logic).
+refresh (`HAS_COUNTS`, `refresh_server`, `refreshable`, `fetch_refreshed`), how it names an
+author's instance (`instance_of`) and, optionally, live streams for `watch` (`streams`, `subscribe`). Logins live in `auth.py` (the `auth mastodon` command's logic).
 Nothing here imports Mastodon.py or requests: `fetch.py` and `client.py` do, when a fetch starts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -22,6 +23,8 @@ NAME = "mastodon"
 MAKES_POSTS = True  # posts carry `network: mastodon`
 HAS_COUNTS = True  # favourites, boosts, replies, quotes: refreshed after a run
 KIND_SYNONYMS = ("instance", "server")  # written instead of `mastodon:` at the head of a source
+NO_MULTI_GET = "no-multi-get"  # the quirk kept for a Mastodon-API server without GET /api/v1/statuses
+MULTI_GET_RECHECK = timedelta(days=7)
 
 
 def parse_source(head, options, path: str, line: int):
@@ -48,6 +51,20 @@ def timelines(spec) -> list[Timeline]:
     return expand(spec)
 
 
+def streams(timeline) -> bool:
+    """Hashtag, list, home and public timelines have a live stream (`watch`); account timelines are polled."""
+    from plnfilter.sources.mastodon.stream import streams as has_stream
+
+    return has_stream(timeline)
+
+
+def subscribe(timeline, ctx: FetchContext, position: str | None = None):
+    """The timeline's stream (server-sent events), subscribed and buffering; SourceError when it cannot be opened."""
+    from plnfilter.sources.mastodon.stream import subscribe as open_stream
+
+    return open_stream(timeline, ctx, position)
+
+
 def recognises(raw: Any) -> bool:
     """A status as `/api/v1/timelines/...` sends it."""
     return isinstance(raw, dict) and "account" in raw and ("content" in raw or "reblog" in raw)
@@ -72,6 +89,19 @@ def instance_of(author: str) -> str:
     return author.rpartition("@")[2].lower() if "@" in author else ""
 
 
+def home_of(author: str) -> str:
+    """Where an account lives, for counting how varied voices are: its instance."""
+    return instance_of(author) or author
+
+
+def profile_url(author: str, author_id: str = "") -> str:
+    """The account's page: the URL its server gave as its id, else https://host/@user."""
+    if author_id.startswith(("https://", "http://")):
+        return author_id
+    user, _, host = author.lstrip("@").rpartition("@")
+    return f"https://{host}/@{user}" if user and host else ""
+
+
 def refresh_server(timeline) -> tuple[str, str, bool]:
     """(host, service, login) a timeline's posts are refreshed at: its own instance."""
     return timeline.host, timeline.instance, False
@@ -90,22 +120,62 @@ def refreshable(candidate) -> bool:
 
 
 def fetch_refreshed(
-    service: str, candidates: list, ctx: FetchContext, source: str, login: bool = False
+    service: str,
+    candidates: list,
+    ctx: FetchContext,
+    source: str,
+    login: bool = False,
+    budget: int = 1,
+    quirks: dict[str, str] | None = None,
 ) -> Iterator[Refreshed]:
-    """The current counts of these archived posts, one Refreshed per request (`GET /api/v1/statuses`)."""
-    from plnfilter.sources import Refreshed, matched
+    """The current counts of these archived posts, one Refreshed per request: `GET /api/v1/statuses`,
+    or one `GET /api/v1/statuses/:id` per post (at most `budget` requests) on a server without that
+    multi-get (405 on GoToSocial, 404 before Mastodon 4.3). `quirks` is what the archive knows the
+    server lacks (NO_MULTI_GET, and when it was last seen lacking it): the multi-get is then skipped,
+    and asked again after MULTI_GET_RECHECK, since a server may be upgraded. What a request learns
+    goes back in `Refreshed.learnt`; the note that the server lacks it is said once, when learnt."""
+    from plnfilter.sources import Refreshed
     from plnfilter.sources.mastodon.client import NotOffered
-    from plnfilter.sources.mastodon.fetch import fetch_statuses_by_id
-    from plnfilter.sources.mastodon.normalize import to_post as normalise
+    from plnfilter.sources.mastodon.fetch import MULTI_GET, fetch_statuses_by_id, fetch_statuses_one_by_one
+    from plnfilter.times import now_utc, to_iso
 
     uris_of: dict[str, list[str]] = {}
     for candidate in candidates:
         uris_of.setdefault(candidate.local_id, []).append(candidate.uri)
-    try:
-        for asked, statuses in fetch_statuses_by_id(service, list(uris_of), ctx, source):
-            wanted = {uri for local_id in asked for uri in uris_of[local_id]}
-            # A post found on several instances may carry another instance's id, which can name
-            # an unrelated status here: only an answer with the archived uri counts.
-            yield matched(wanted, statuses, lambda status: normalise(status, service, source))
-    except NotOffered as exc:
-        yield Refreshed([], 0, [], [f"{exc.message}; counts are not refreshed there ({exc.hint})"])
+    ids = list(uris_of)
+    noted = (quirks or {}).get(NO_MULTI_GET)
+    recheck = noted is not None and noted <= to_iso(now_utc() - MULTI_GET_RECHECK)
+    sent = 0
+    if noted is None or recheck:
+        try:
+            for asked, statuses in fetch_statuses_by_id(service, ids, ctx, source):
+                sent += 1
+                item = _matched(asked, uris_of, statuses, service, source)
+                if sent == 1 and recheck:
+                    item.learnt[NO_MULTI_GET] = False  # upgraded since: forget that it lacked the multi-get
+                yield item
+            return
+        except NotOffered as exc:
+            notes = []
+            if not recheck:  # said once, in the run that learns it
+                notes.append(
+                    f"{exc.what}, the request for many statuses at once (Mastodon 4.3 and later have it): "
+                    f"counts are fetched one status at a time there, at most {budget} a run "
+                    "(refresh_limit); asked again in 7 days"
+                )
+            yield Refreshed([], 0, [], notes, learnt={NO_MULTI_GET: True})
+            ids, budget = ids[sent * MULTI_GET :], budget - sent - 1
+    for asked, statuses in fetch_statuses_one_by_one(service, ids[: max(budget, 0)], ctx, source):
+        yield _matched(asked, uris_of, statuses, service, source)
+
+
+def _matched(
+    asked: list[str], uris_of: dict[str, list[str]], statuses: list[dict], service: str, source: str
+) -> Refreshed:
+    from plnfilter.sources import matched
+    from plnfilter.sources.mastodon.normalize import to_post as normalise
+
+    wanted = {uri for local_id in asked for uri in uris_of[local_id]}
+    # A post found on several instances may carry another instance's id, which can name
+    # an unrelated status here: only an answer with the archived uri counts.
+    return matched(wanted, statuses, lambda status: normalise(status, service, source))

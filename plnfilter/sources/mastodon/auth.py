@@ -26,6 +26,13 @@ def env_name(instance: str) -> str:
     return f"{GENERIC_ENV}_{re.sub(r'[^A-Za-z0-9]', '_', host).upper()}"
 
 
+def auth_target(instance: str) -> str:
+    """What to write after `plnfilter auth mastodon`: the host, or the whole base URL when it is not https
+    (`auth` adds https:// to a bare host, so `http://127.0.0.1:8080` must keep its scheme)."""
+    base, host = instance_base(instance)
+    return host if base.startswith("https://") else base
+
+
 def secret_name(instance: str) -> str:
     return f"mastodon-{instance_base(instance)[1]}"
 
@@ -70,7 +77,7 @@ def verify(instance: str, token: str, timeout: float = 20.0) -> dict[str, Any]:
     except MastodonUnauthorizedError:
         raise AuthError(
             f"{host} rejected the token",
-            f"create a new access token (read scope) on {host} and run: plnfilter auth mastodon {host}",
+            f"create a new access token (read scope) on {host} and run: plnfilter auth mastodon {auth_target(instance)}",
         ) from None
     except MastodonNetworkError as exc:
         raise AuthError(

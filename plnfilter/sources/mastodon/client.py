@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from plnfilter.errors import RateLimited, SourceError
 from plnfilter.sources import FetchContext
@@ -35,8 +35,19 @@ _BROKEN_CONNECTION = ("Connection aborted", "Connection broken", "reset by peer"
 _NOT_OFFERED = (400, 404, 405, 410, 422, 501)
 
 
+class NotFound(SourceError):
+    """The server answered 404 for what was asked (a timeline, an account, a list)."""
+
+
 class NotOffered(SourceError):
-    """The server does not offer this method (an older Mastodon, another server): worth a note, not a failure."""
+    """The server does not offer this method (an older Mastodon, another server): worth a note, not a failure.
+
+    `what` says so without the `source NAME:` prefix, for a caller that names the source itself.
+    """
+
+    def __init__(self, source: str, what: str, hint: str = "") -> None:
+        super().__init__(source, what, hint)
+        self.what = what
 
 
 @dataclass
@@ -46,6 +57,7 @@ class RawPage:
     statuses: list[dict[str, Any]]
     next_max_id: str | None = None  # older page
     prev_min_id: str | None = None  # newer page
+    linked: bool = True  # the answer had a `Link` header at all (a proxy may strip it)
 
 
 def _link_param(links: dict[str, Any], rel: str, key: str) -> str | None:
@@ -93,7 +105,9 @@ class MastodonClient:
             )
         statuses = [status for status in data if isinstance(status, dict)]
         links = response.links or {}
-        return RawPage(statuses, _link_param(links, "next", "max_id"), _link_param(links, "prev", "min_id"))
+        return RawPage(
+            statuses, _link_param(links, "next", "max_id"), _link_param(links, "prev", "min_id"), bool(links)
+        )
 
     def get_statuses(self, ids: list[str]) -> list[dict[str, Any]]:
         """The statuses with these instance-local ids that are still there and visible, in one request.
@@ -110,6 +124,14 @@ class MastodonClient:
                 f"check that {self.base} is a Mastodon-compatible server",
             )
         return [status for status in data if isinstance(status, dict)]
+
+    def get_status(self, status_id: str) -> list[dict[str, Any]]:
+        """`GET /api/v1/statuses/:id`: the status in a list, or [] when it is gone or not visible (404)."""
+        try:
+            data, _ = self.get_json(f"/api/v1/statuses/{quote(status_id, safe='')}", {})
+        except NotFound:
+            return []
+        return [data] if isinstance(data, dict) else []
 
     def get_json(self, endpoint: str, params: dict[str, Any], optional: bool = False) -> tuple[Any, Any]:
         """GET and parse; waits out a rate limit whose reset is near, raises RateLimited otherwise.
@@ -227,17 +249,17 @@ class MastodonClient:
                 raise SourceError(
                     self.source,
                     f"{self.host} rejected the access token (401)",
-                    f"create a new token on {self.host} and run `plnfilter auth mastodon {self.host}`",
+                    f"create a new token on {self.host} and run `plnfilter auth mastodon {_auth_target(self.base)}`",
                 )
             raise SourceError(
                 self.source,
                 f"{self.host} requires login for this timeline (401)",
-                f"run `plnfilter auth mastodon {self.host}` or set {_env_hint(self.host)}",
+                f"run `plnfilter auth mastodon {_auth_target(self.base)}` or set {_env_hint(self.host)}",
             )
         if optional and code in _NOT_OFFERED:
             raise self._not_offered(endpoint, "404 Not Found" if code == 404 else status)
         if code == 404:
-            raise SourceError(self.source, f"{self.not_found} on {self.host} (404)", "check the filter file")
+            raise NotFound(self.source, f"{self.not_found} on {self.host} (404)", "check the filter file")
         if code >= 500:
             error = SourceError(
                 self.source,
@@ -258,7 +280,7 @@ class MastodonClient:
         return NotOffered(
             self.source,
             f"{self.host} does not offer GET {endpoint} (it answered {status})",
-            "it needs Mastodon 4.3 or later; nothing to do, the rest of the run is unaffected",
+            "nothing to do, the rest of the run is unaffected",
         )
 
 
@@ -303,6 +325,12 @@ def _error_text(response: Any, token: str | None = None) -> str:
     else:
         text = "Mastodon API returned error"
     return text.replace(token, "[token]") if token else text
+
+
+def _auth_target(base: str) -> str:
+    from plnfilter.sources.mastodon.auth import auth_target
+
+    return auth_target(base)
 
 
 def _env_hint(host: str) -> str:

@@ -20,10 +20,17 @@ OPTIONS = (
     "tagged",
     "exclude_replies",
     "home",
+    "timeline",
+    "only_media",
+    "remote",
     "max_pages",
     "refresh",
     "name",
 )
+PUBLIC_TIMELINES = (
+    "federated",
+    "local",
+)  # the web UI's Federated and Local tabs: GET /api/v1/timelines/public
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$")
 _ACCOUNT = re.compile(r"^@?[A-Za-z0-9_.-]+@[A-Za-z0-9.-]+(:\d{1,5})?$")
 
@@ -68,19 +75,57 @@ def parse_source(head: Any, options: YMap, path: str, line: int) -> SourceSpec:
             "'exclude_replies' only works with 'account'",
             "add `account: user@host`",
         )
-    if not any(clean.get(key) not in (None, "", False) for key in ("hashtags", "list", "account", "home")):
+    clean.update(public_options(options, path))
+    if not any(
+        clean.get(key) not in (None, "", False) for key in ("hashtags", "list", "account", "home", "timeline")
+    ):
         raise FilterFileError(
             path,
             line,
             "this mastodon source says nothing to fetch",
-            "add hashtags: [edtech], list: NAME, account: user@host or home: true",
+            "add hashtags: [edtech], list: NAME, account: user@host, home: true or timeline: local",
         )
     label = target + (" " + " ".join("#" + tag for tag in clean["hashtags"]) if "hashtags" in clean else "")
     label += f" list {clean['list']}" if "list" in clean else ""
     label += f" account {clean['account']}" if "account" in clean else ""
     label += " home" if clean.get("home") else ""
+    label += f" {clean['timeline']} timeline" if clean.get("timeline") else ""
     label += " local" if clean.get("local") else ""
     return SourceSpec("mastodon", target, clean, line, clean.get("name") or f"mastodon {label}")
+
+
+def public_options(options: YMap, path: str) -> dict[str, Any]:
+    """`timeline: federated|local` (the instance's public timelines), with `only_media` and `remote`."""
+    lines = options.key_lines
+    clean: dict[str, Any] = {}
+    for key in ("only_media", "remote"):
+        if key in options:
+            clean[key] = as_bool(options[key], path, lines[key], key)
+            if "timeline" not in options:
+                raise FilterFileError(
+                    path,
+                    lines[key],
+                    f"'{key}' only works with 'timeline'",
+                    "add `timeline: federated` (or local)",
+                )
+    if "timeline" in options:
+        value = as_text(options["timeline"], path, lines["timeline"], "timeline", "federated").lower()
+        if value not in PUBLIC_TIMELINES:
+            raise FilterFileError(
+                path,
+                lines["timeline"],
+                f"timeline {value!r} is not one of the public timelines",
+                "write `timeline: federated` (every public post the instance knows) or `timeline: local`",
+            )
+        if value == "local" and clean.get("remote"):
+            raise FilterFileError(
+                path,
+                lines["remote"],
+                "'remote' asks for other servers' posts, 'timeline: local' for this one's",
+                "drop `remote: true`, or write `timeline: federated`",
+            )
+        clean["timeline"] = value
+    return clean
 
 
 def _instance(value: Any, path: str, line: int) -> str:

@@ -1,0 +1,115 @@
+"""Figure 10: `plnfilter voices suggest` and `voices report` on the benchmark archive, each a fresh
+process, beside `bare_query.py` (click + sqlite3) running a plain SQL aggregate of the same rows:
+the window's posts counted by author, which is the least either command must read.
+
+The filter file names 200 voices (the authors with most kept posts: 150 trusted, 30 outside-sector,
+20 dissenting) and one account source, as a network someone follows might.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import timedelta
+
+from measure import PLNFILTER, PYTHON, ROOT, Row, interleaved_children, median_seconds
+
+from plnfilter.times import to_iso
+
+BARE = str(ROOT / "benchmarks/bare_query.py")
+TARGET_S = 1.0
+# The plain aggregates: what each command reads at least, grouped by author (no signals, no JSON).
+SUGGEST_BASELINE = (
+    'SELECT "network", lower("author") AS a, count(*), sum("kept" = 1), max("created_at") '
+    'FROM "posts" WHERE "author" != \'\' AND "created_at" >= ? GROUP BY "network", a'
+)
+REPORT_BASELINE = (
+    'SELECT "network", lower("author") AS a, sum("kept" = 1 AND "created_at" >= ?), max("created_at") '
+    'FROM "posts" WHERE "author" != \'\' GROUP BY "network", a'
+)
+
+
+def write_filter(ctx) -> str:
+    """A filter file whose voices are the archive's 200 most-kept authors."""
+    conn = sqlite3.connect(f"file:{ctx.archive}?mode=ro", uri=True)
+    try:
+        authors = [
+            row[0]
+            for row in conn.execute(
+                'SELECT lower("author") FROM "posts" WHERE "kept" = 1 GROUP BY lower("author") '
+                'ORDER BY count(*) DESC, lower("author") LIMIT 200'
+            )
+        ]
+    finally:
+        conn.close()
+    path = ctx.work / "voices-bench.yaml"
+    path.write_text(
+        "name: voices-bench\n"
+        "sources:\n  - mastodon: mastodon.social\n    account: user1@mastodon.social\n"
+        f"voices:\n  trusted: {json.dumps(authors[:150])}\n"
+        f"  outside_sector: {json.dumps(authors[150:180])}\n  dissenting: {json.dumps(authors[180:])}\n"
+        "rank:\n  mix: {outside_sector: 2, dissenting: 1}\n",
+        encoding="utf-8",
+    )
+    return str(path)
+
+
+def measure(ctx) -> list[Row]:
+    env = ctx.child_env()
+    filter_path = write_filter(ctx)
+    since = to_iso(ctx.now - timedelta(days=30))
+    db = str(ctx.archive)
+    commands = {
+        "suggest": [
+            PLNFILTER,
+            "voices",
+            "suggest",
+            filter_path,
+            "--since",
+            since,
+            "--format",
+            "jsonl",
+            "--db",
+            db,
+        ],
+        "bare suggest": [PYTHON, BARE, "--db", db, "--sql-json", json.dumps([SUGGEST_BASELINE, [since]])],
+        "report": [
+            PLNFILTER,
+            "voices",
+            "report",
+            filter_path,
+            "--since",
+            since,
+            "--format",
+            "markdown",
+            "--db",
+            db,
+        ],
+        "bare report": [PYTHON, BARE, "--db", db, "--sql-json", json.dumps([REPORT_BASELINE, [since]])],
+    }
+    repeat = max(ctx.repeat_process // 4, 3)
+    results = interleaved_children(commands, repeat, env=env)
+    for name, runs in results.items():
+        if runs[0].returncode != 0:
+            raise RuntimeError(f"{name}: {runs[0].stderr.decode(errors='replace')[-500:]}")
+    rows = []
+    for name, what in (("suggest", "20 suggestions"), ("report", "the Markdown report")):
+        ours = median_seconds(results[name])
+        theirs = median_seconds(results[f"bare {name}"])
+        rows.append(
+            Row(
+                f"10 voices {name} (since 30d)",
+                "s",
+                ours,
+                theirs,
+                ours / theirs,
+                f"< {TARGET_S:g} s",
+                ours < TARGET_S,
+                f"{what}; baseline: click + sqlite3 grouping the same posts by author; {repeat} runs each",
+            )
+        )
+    return rows
+
+
+if __name__ == "__main__":
+    raise SystemExit("run benchmarks/run.py")
