@@ -25,8 +25,14 @@ SEARCH_WORDS = ("rubric", "edtech")
 
 
 def _sql(selection) -> tuple[str, list]:
+    """The SQL plnfilter runs for a selection, with the verdicts of the filter figure 1 ingested with."""
+    from dataclasses import replace
+
+    from plnfilter.filterfile import load
     from plnfilter.query import build_sql
 
+    if selection.filter is None:
+        selection = replace(selection, filter=load(ROOT / "filters/pln-digest.yaml").name)
     return build_sql(selection)
 
 

@@ -8,7 +8,7 @@ in its own transaction, as when a slow network hands over one page at a time. Th
 the very rows plnfilter wrote (already normalised, judged and serialised) with sqlite-utils
 `upsert_all` into a posts table with FTS triggers on the same columns, in one transaction, with
 the same WAL and synchronous settings: the cost of storing alone, without plnfilter's indexes
-(created_at, author, kept+score) and its post_sources table.
+(created_at, uri; a filter's kept posts by score) and its post_sources and verdicts tables.
 """
 
 from __future__ import annotations
@@ -57,25 +57,33 @@ def ingest(pages, db_path: Path, filter_file, now, batch_pages: int = QUEUE_PAGE
             posts = [bluesky.to_post(i, timeline.name) for i in items]
         batch.append((timeline, Page(posts, str(number))))
         if len(batch) >= batch_pages:
-            save_batch(db, batch, ruleset, filter_file.rank, report)
+            save_batch(db, batch, ruleset, filter_file.rank, report, filter_file.name)
             batch = []
     if batch:
-        save_batch(db, batch, ruleset, filter_file.rank, report)
+        save_batch(db, batch, ruleset, filter_file.rank, report, filter_file.name)
     db.conn.close()
+
+
+VERDICT_COLUMNS = ("kept", "score", "matched", "dropped_by")
 
 
 def stored_rows(db_path: Path) -> list[dict]:
     """The rows plnfilter stored, as dicts for sqlite-utils."""
     import sqlite3
+    import zlib
 
     from plnfilter.store import ROW_COLUMNS
 
     conn = sqlite3.connect(db_path)
-    try:
-        names = ", ".join(ROW_COLUMNS)
+    columns = (*ROW_COLUMNS, *VERDICT_COLUMNS, "raw")
+    try:  # each post with the filter's verdict and its raw JSON text, one row as the baseline stores it
+        names = ", ".join([*("posts." + c for c in ROW_COLUMNS), *("verdicts." + c for c in VERDICT_COLUMNS)])
         return [
-            dict(zip(ROW_COLUMNS, row, strict=True))
-            for row in conn.execute(f"SELECT {names} FROM posts")  # noqa: S608 (our column names)
+            dict(zip(columns, (*row[:-1], zlib.decompress(row[-1]).decode() if row[-1] else ""), strict=True))
+            for row in conn.execute(
+                f"SELECT {names}, post_raw.raw FROM posts LEFT JOIN verdicts ON verdicts.post_id = posts.id "  # noqa: S608
+                "LEFT JOIN post_raw ON post_raw.post_id = posts.id"
+            )
         ]
     finally:
         conn.close()
@@ -90,6 +98,9 @@ def baseline_upsert(rows: list[dict], db_path: Path) -> None:
     db.enable_wal()
     db.execute("PRAGMA synchronous = NORMAL")
     schema = {name: kind for name, kind in POST_SCHEMA.items() if name != "id"}
+    schema.update(
+        kept=int, score=float, matched=str, dropped_by=str, raw=str
+    )  # verdict and raw JSON text beside
     db["posts"].create(schema, pk="uri")
     db["posts"].enable_fts(list(FTS_COLUMNS), create_triggers=True)
     with db.atomic():

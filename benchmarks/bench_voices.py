@@ -18,15 +18,25 @@ from plnfilter.times import to_iso
 
 BARE = str(ROOT / "benchmarks/bare_query.py")
 TARGET_S = 1.0
-# The plain aggregates: what each command reads at least, grouped by author (no signals, no JSON).
+# The plain aggregates: what each command reads at least, grouped by author (no signals, no JSON);
+# kept is the verdict of the filter figure 1 ingested with (the first parameter).
 SUGGEST_BASELINE = (
-    'SELECT "network", lower("author") AS a, count(*), sum("kept" = 1), max("created_at") '
-    'FROM "posts" WHERE "author" != \'\' AND "created_at" >= ? GROUP BY "network", a'
+    'SELECT p."network", lower(p."author") AS a, count(*), sum(v."kept" = 1), max(p."created_at") '
+    'FROM "posts" p LEFT JOIN "verdicts" v ON v."post_id" = p."id" AND v."filter" = ? '
+    'WHERE p."author" != \'\' AND p."created_at" >= ? GROUP BY p."network", a'
 )
 REPORT_BASELINE = (
-    'SELECT "network", lower("author") AS a, sum("kept" = 1 AND "created_at" >= ?), max("created_at") '
-    'FROM "posts" WHERE "author" != \'\' GROUP BY "network", a'
+    'SELECT p."network", lower(p."author") AS a, sum(v."kept" = 1 AND p."created_at" >= ?), max(p."created_at") '
+    'FROM "posts" p LEFT JOIN "verdicts" v ON v."post_id" = p."id" AND v."filter" = ? '
+    'WHERE p."author" != \'\' GROUP BY p."network", a'
 )
+
+
+def judged_by() -> str:
+    """The filter whose verdicts the benchmark archive holds (figure 1 ingested with it)."""
+    from plnfilter.filterfile import load
+
+    return load(ROOT / "filters/pln-digest.yaml").name
 
 
 def write_filter(ctx) -> str:
@@ -36,8 +46,10 @@ def write_filter(ctx) -> str:
         authors = [
             row[0]
             for row in conn.execute(
-                'SELECT lower("author") FROM "posts" WHERE "kept" = 1 GROUP BY lower("author") '
-                'ORDER BY count(*) DESC, lower("author") LIMIT 200'
+                'SELECT lower(p."author") FROM "posts" p JOIN "verdicts" v ON v."post_id" = p."id" '
+                'WHERE v."filter" = ? AND v."kept" = 1 GROUP BY lower(p."author") '
+                'ORDER BY count(*) DESC, lower(p."author") LIMIT 200',
+                [judged_by()],
             )
         ]
     finally:
@@ -59,6 +71,7 @@ def measure(ctx) -> list[Row]:
     filter_path = write_filter(ctx)
     since = to_iso(ctx.now - timedelta(days=30))
     db = str(ctx.archive)
+    name = judged_by()
     commands = {
         "suggest": [
             PLNFILTER,
@@ -69,10 +82,19 @@ def measure(ctx) -> list[Row]:
             since,
             "--format",
             "jsonl",
+            "--filter",
+            name,
             "--db",
             db,
         ],
-        "bare suggest": [PYTHON, BARE, "--db", db, "--sql-json", json.dumps([SUGGEST_BASELINE, [since]])],
+        "bare suggest": [
+            PYTHON,
+            BARE,
+            "--db",
+            db,
+            "--sql-json",
+            json.dumps([SUGGEST_BASELINE, [name, since]]),
+        ],
         "report": [
             PLNFILTER,
             "voices",
@@ -82,10 +104,12 @@ def measure(ctx) -> list[Row]:
             since,
             "--format",
             "markdown",
+            "--filter",
+            name,
             "--db",
             db,
         ],
-        "bare report": [PYTHON, BARE, "--db", db, "--sql-json", json.dumps([REPORT_BASELINE, [since]])],
+        "bare report": [PYTHON, BARE, "--db", db, "--sql-json", json.dumps([REPORT_BASELINE, [since, name]])],
     }
     repeat = max(ctx.repeat_process // 4, 3)
     results = interleaved_children(commands, repeat, env=env)

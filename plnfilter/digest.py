@@ -18,7 +18,9 @@ from plnfilter.post import Post
 from plnfilter.rank import Score, score, select_top
 from plnfilter.rules import RuleSet, Verdict, compile_rules
 from plnfilter.store import Judged, get_post, judged_row
+from plnfilter.store.filters import filter_names
 from plnfilter.store.read import posts_with_verdicts
+from plnfilter.store.select import is_public
 
 NO_GROUP = {"rule": "(no rule)", "tag": "(no tag)"}
 
@@ -46,12 +48,15 @@ class Ranking:
 
     rules: RuleSet | None
     config: RankConfig
+    filter_name: str | None = None  # whose stored verdicts choose the candidates
 
     @classmethod
-    def from_filter(cls, filter_file: FilterFile | None) -> Ranking:
+    def from_filter(cls, filter_file: FilterFile | None, filter_name: str | None = None) -> Ranking:
+        """A filter file's rules and settings with its own stored verdicts, else the stored verdicts
+        of the filter `filter_name` with the default settings."""
         if filter_file is None:
-            return cls(None, RankConfig())
-        return cls(compile_rules(filter_file), filter_file.rank)
+            return cls(None, RankConfig(), filter_name)
+        return cls(compile_rules(filter_file), filter_file.rank, filter_file.name)
 
     def judge(self, post: Post, stored_kept: bool, stored_matched: tuple[str, ...], now: datetime) -> Verdict:
         """The filter file's verdict when there is one; otherwise what the archive recorded (no boosts)."""
@@ -66,6 +71,9 @@ def rescore(
     now: datetime,
     since: datetime | None = None,
     until: datetime | None = None,
+    *,
+    public_only: bool = False,
+    left_out: list[int] | None = None,
     seen_since: datetime | None = None,
 ) -> list[Ranked]:
     """Every post kept in the archive (and, with a filter file, still kept by its rules), scored at `now`;
@@ -73,13 +81,24 @@ def rescore(
     ranked = []
     # Scanned without `raw`; `with_raw` fetches it for the few chosen posts (the HTML export finds
     # images there).
-    for post, kept, matched in posts_with_verdicts(conn, since, until, seen_since=seen_since):
+    # A filter file that never judged this archive judges every post in the window itself.
+    unjudged = ranking.rules is not None and ranking.filter_name not in filter_names(conn)
+    candidates = posts_with_verdicts(
+        conn, since, until, filter_name=ranking.filter_name, unjudged=unjudged, seen_since=seen_since
+    )
+    hidden = 0
+    for post, kept, matched in candidates:
         verdict = ranking.judge(post, kept, matched, now)
+        if verdict.kept and public_only and not is_public(post):
+            hidden += 1  # publishing: not for people who may not see it
+            continue
         if verdict.kept:
             ranked.append(Ranked(post, verdict, score(post, verdict, now, ranking.config)))
     ranked.sort(key=lambda item: item.post.uri)
     ranked.sort(key=lambda item: item.post.created_at, reverse=True)
     ranked.sort(key=lambda item: item.score.total, reverse=True)  # ties: newest first
+    if left_out is not None:
+        left_out.append(hidden)
     return ranked
 
 
@@ -121,12 +140,20 @@ def build_digest(
     limit: int | None = 20,
     by: str | None = None,
     with_raw: bool = False,
+    filter_name: str | None = None,
+    public_only: bool = False,
+    left_out: list[int] | None = None,
     until: datetime | None = None,
     seen_since: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """What `plnfilter top` prints: the chosen posts as rows, grouped when asked (`raw` added if `with_raw`)."""
-    ranking = Ranking.from_filter(filter_file)
-    chosen = top_posts(rescore(conn, ranking, now, since, until, seen_since), ranking.config, limit)
+    """What `plnfilter top` prints: the chosen posts as rows, grouped when asked (`raw` added if `with_raw`).
+
+    The candidates are the posts `filter_file` (else the filter `filter_name`) keeps in the archive."""
+    ranking = Ranking.from_filter(filter_file, filter_name)
+    ranked = rescore(
+        conn, ranking, now, since, until, public_only=public_only, left_out=left_out, seen_since=seen_since
+    )
+    chosen = top_posts(ranked, ranking.config, limit)
     numbered = {id(item): rank for rank, item in enumerate(chosen, start=1)}
     if by:
         chosen = assign_groups(chosen, by)

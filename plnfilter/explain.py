@@ -35,9 +35,11 @@ class Explanation:
     score: Score
     now: datetime
     since: datetime | None
-    stored_kept: bool
+    stored_kept: bool | None  # None: the filter has not judged this post
     stored_score: float
     stored_matched: tuple[str, ...]
+    stored_dropped_by: str = ""
+    filter_name: str = ""
     rules: list[RuleResult] = field(default_factory=list)
     filter_path: str = ""
     rank: int | None = None  # 1-based among kept posts in the window, by score at `now`
@@ -45,6 +47,8 @@ class Explanation:
     top_position: int | None = None  # place in `plnfilter top --limit top_limit`, after caps and mix
     top_limit: int = 20
     left_out_because: str = ""  # why a ranked post is not in `top --limit top_limit`
+
+    voice_group: str = ""  # the `voices:` group of the post's author, if any
 
     @property
     def reason(self) -> str:
@@ -59,7 +63,12 @@ class Explanation:
             "author": self.post.author,
             "created_at": self.post.created_at,
             "text": self.post.text,
-            "filter": self.filter_path or None,
+            "lang": self.post.lang or None,
+            "visibility": self.post.visibility,
+            "author_opt_out": self.post.author_opt_out,
+            "voice_group": self.voice_group or None,
+            "filter": self.filter_name or None,
+            "filter_file": self.filter_path or None,
             "kept": self.verdict.kept,
             "reason": self.reason,
             "dropped_by": self.verdict.dropped_by or None,
@@ -78,17 +87,20 @@ class Explanation:
             "top_limit": self.top_limit,
             "left_out_because": self.left_out_because or None,
             "stored": {
+                "filter": self.filter_name or None,
                 "kept": self.stored_kept,
                 "score": self.stored_score,
                 "matched": list(self.stored_matched),
+                "dropped_by": self.stored_dropped_by or None,
             },
         }
 
 
 def find_stored(
-    conn: sqlite3.Connection | sqlite_utils.Database, uri: str
-) -> tuple[Post, bool, float, tuple[str, ...]]:
-    """The post with this uri (or web URL) and its stored verdict; UsageError when it is not archived."""
+    conn: sqlite3.Connection | sqlite_utils.Database, uri: str, filter_name: str | None = None
+) -> tuple[Post, bool | None, float, tuple[str, ...], str]:
+    """The post with this uri (or web URL) and the verdict the filter `filter_name` stored on it (kept
+    is None when that filter has not judged it); UsageError when it is not archived."""
     from plnfilter.store.read import get_post, stored_verdict, uri_of_url
 
     post = get_post(conn, uri)
@@ -100,7 +112,7 @@ def find_stored(
             f"no post {uri!r} in the archive",
             "give its uri (at://... or the Mastodon status uri) or web URL, as `plnfilter query --format jsonl` shows",
         )
-    return (post, *stored_verdict(conn, post.uri))
+    return (post, *stored_verdict(conn, post.uri, filter_name))
 
 
 def explain(
@@ -110,12 +122,20 @@ def explain(
     now: datetime,
     since: datetime | None = None,
     top_limit: int = 20,
+    filter_name: str | None = None,
     until: datetime | None = None,
 ) -> Explanation:
-    """Judge and score one archived post as `plnfilter top` would, and find its place among the kept posts."""
-    post, stored_kept, stored_score, stored_matched = find_stored(conn, uri)
-    ranking = Ranking.from_filter(filter_file)
-    verdict = ranking.judge(post, stored_kept, stored_matched, now)
+    """Judge and score one archived post as `plnfilter top` would, and find its place among the kept posts.
+
+    The stored verdict is `filter_file`'s own (by its `name:`), else the filter `filter_name`'s."""
+    ranking = Ranking.from_filter(filter_file, filter_name)
+    post, stored_kept, stored_score, stored_matched, stored_dropped_by = find_stored(
+        conn, uri, ranking.filter_name
+    )
+    if ranking.rules is not None:
+        verdict = ranking.rules.evaluate(post, now)
+    else:
+        verdict = Verdict(kept=bool(stored_kept), matched=stored_matched, dropped_by=stored_dropped_by)
     result = Explanation(
         post=post,
         verdict=verdict,
@@ -125,9 +145,12 @@ def explain(
         stored_kept=stored_kept,
         stored_score=stored_score,
         stored_matched=stored_matched,
+        stored_dropped_by=stored_dropped_by,
+        filter_name=ranking.filter_name or "",
         rules=ranking.rules.explain(post, now) if ranking.rules is not None else [],
         filter_path=filter_file.path if filter_file else "",
         top_limit=top_limit,
+        voice_group=voice_group_of(post, ranking.config),
     )
     ranked = rescore(conn, ranking, now, since, until)
     result.ranked_among = len(ranked)
@@ -147,6 +170,27 @@ def explain(
         if result.top_position is None:
             result.left_out_because = _why_left_out(post, result.score.total, top, ranking.config, top_limit)
     return result
+
+
+def voice_group_of(post: Post, config: RankConfig) -> str:
+    """The first `voices:` group (trusted, outside_sector, dissenting) listing the post's author."""
+    for group in ("trusted", "outside_sector", "dissenting"):
+        people = tuple(person.lstrip("@").lower() for person in getattr(config, group, ()) or ())
+        if people and author_matches(post, people):
+            return group
+    return ""
+
+
+def _stored_line(result: Explanation) -> str:
+    """What the archive holds for the post from the chosen filter."""
+    name = f" of filter '{result.filter_name}'" if result.filter_name else ""
+    if result.stored_kept is None:
+        return f"Stored verdict{name}: none (not judged yet: run or apply that filter)"
+    matched = ", ".join(result.stored_matched) or "none"
+    verdict = "kept" if result.stored_kept else "dropped"
+    if not result.stored_kept and result.stored_dropped_by:
+        verdict += f" by exclude rule '{result.stored_dropped_by}'"
+    return f"Stored verdict{name}: {verdict}; include rules matched: {matched}"
 
 
 def _why_left_out(post: Post, total: float, top: list[Ranked], config: RankConfig, limit: int) -> str:
@@ -189,6 +233,11 @@ def explanation_lines(result: Explanation) -> list[str]:
     ]
     if post.url:
         lines.append(f"  {post.url}")
+    facts = f"  language {post.lang or 'unknown'}, visible to {post.visibility}"
+    if post.author_opt_out:
+        facts += ", author opted out of being shown to people not logged in"
+    facts += f", voice group {result.voice_group}" if result.voice_group else ", in no voices: group"
+    lines.append(facts)
     excerpt = " ".join(post.text.split())
     if excerpt:
         cut = excerpt if len(excerpt) <= 200 else excerpt[:199] + "\u2026"
@@ -205,12 +254,9 @@ def explanation_lines(result: Explanation) -> list[str]:
                 effect = "  <- dropped it"
             lines.append(f"  {rule.section:7} {rule.name} (line {rule.line}): {mark}{boost}{effect}")
     else:
-        matched = ", ".join(result.stored_matched) or "none"
-        lines.append(
-            f"Stored verdict: {'kept' if result.stored_kept else 'dropped'}; include rules matched: {matched}"
-        )
+        lines.append(_stored_line(result))
         lines.append("  (give the filter file to see every rule's outcome and its boosts)")
-    if result.filter_path and result.verdict.kept != result.stored_kept:
+    if result.filter_path and result.stored_kept is not None and result.verdict.kept != result.stored_kept:
         lines.append(
             f"  The archive says {'kept' if result.stored_kept else 'dropped'}: "
             f"run `plnfilter apply {result.filter_path}` to store the current rules' verdicts"

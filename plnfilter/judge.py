@@ -16,5 +16,34 @@ def judge(posts: Iterable, ruleset, rank_config, now: datetime) -> list:
     for post in posts:
         verdict = ruleset.evaluate(post, now)
         total = score(post, verdict, now, rank_config).total
-        judged.append(Judged(post, verdict.kept, total, verdict.matched))
+        judged.append(Judged(post, verdict.kept, total, verdict.matched, verdict.dropped_by))
     return judged
+
+
+def rules_digest(filter_file) -> str:
+    """A hash of what decides a verdict and a score (rules, rank settings, voices), not of line
+    numbers, comments or sources: a filter's stored verdicts are current only under the same hash."""
+    import dataclasses
+    import hashlib
+
+    def plain(value):
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {
+                f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name != "line"
+            }
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+        if isinstance(value, list | tuple | set | frozenset):
+            items = [plain(v) for v in value]
+            return sorted(items, key=repr) if isinstance(value, set | frozenset) else items
+        if hasattr(value, "pattern"):  # a compiled regex
+            return ["re", value.pattern, getattr(value, "flags", 0)]
+        return repr(value)
+
+    shape = [
+        plain(filter_file.exclude),
+        plain(filter_file.include),
+        plain(filter_file.rank),
+        plain(filter_file.voices),
+    ]
+    return hashlib.sha256(repr(shape).encode("utf-8", "surrogatepass")).hexdigest()

@@ -42,6 +42,9 @@ class RunReport:
     refresh: dict[str, Any] = field(default_factory=dict)  # job name -> refresh.RefreshReport; never an error
     fetched_uris: set[str] = field(default_factory=set, repr=False)  # saved this run: counts already fresh
     regex_timeouts: int = 0  # regex searches abandoned at their time limit, each judged as no match
+    caught_up: int = 0  # archived posts (other filters' finds, changed facts, new rules) judged at the end
+    dropped_by: dict[str, int] = field(default_factory=dict)  # exclude rule -> posts it dropped this run
+    dropped_uris: dict[str, str] = field(default_factory=dict, repr=False)  # uri -> exclude rule, this run
 
     @property
     def fetched(self) -> int:
@@ -111,7 +114,9 @@ def run_filter(
 ) -> RunReport:
     """Fetch, judge and archive every source of `filter_file`; one source failing stops no other."""
     from plnfilter import store
+    from plnfilter.judge import rules_digest
     from plnfilter.rules import compile_rules
+    from plnfilter.store.verdicts import begin_judging
 
     ruleset = compile_rules(filter_file)
     found = expand_sources(filter_file)
@@ -121,15 +126,19 @@ def run_filter(
         started = to_iso(now_utc())
         report = RunReport(sources={t.name: SourceReport(t.name) for t in found})
         store.close_interrupted_runs(db, started)  # we hold the lock: a run still "running" was killed
+        claim_filter(db, filter_file.name, filter_file.path)
+        begin_judging(db, filter_file.name, rules_digest(filter_file))  # new rules: every verdict stale
         # The absolute path: `runs` is read later, from wherever cron or the person happens to be.
-        report.run_id = store.start_run(db, str(Path(filter_file.path).resolve()), started)
+        report.run_id = store.start_run(
+            db, str(Path(filter_file.path).resolve()), started, filter_name=filter_file.name
+        )
         deadline = time.monotonic() + max_time if max_time else None
         ctx = FetchContext(
             since=since, max_pages=max_pages, timeout=timeout, max_wait=max_wait, deadline=deadline, log=log
         )
         cursors = {t.name: store.get_cursor(db, t.name) for t in found}
         for batch in fetch_concurrently(found, lambda t: t.fetch(cursors.get(t.name), ctx), ctx):
-            saved = save_batch(db, batch, ruleset, filter_file.rank, report)
+            saved = save_batch(db, batch, ruleset, filter_file.rank, report, filter_file.name)
             for timeline, page, count in saved:
                 for problem in page.problems:
                     log(f"{timeline.name}: {problem}")
@@ -141,19 +150,22 @@ def run_filter(
         report.refresh = refresh_counts(
             db, filter_file, found, failed, report.fetched_uris, ctx, ruleset, log
         )
+        report.caught_up = judge_the_rest(db, filter_file, ruleset, report.dropped_uris)
+        report.dropped_by = count_rules(report.dropped_uris)
         report.regex_timeouts = ruleset.regex_timeouts
         per_source: dict[str, Any] = {name: vars(s) for name, s in report.sources.items()}
         per_source.update((name, vars(entry)) for name, entry in report.refresh.items())
         if report.regex_timeouts:
             per_source["rules"] = {"regex_timeouts": report.regex_timeouts}
-        record_end(db, report, per_source)
+        record_end(db, report, per_source, report.dropped_by)
         return report
     finally:
         lock.release()
 
 
-def record_end(db, report: RunReport, per_source: dict[str, Any]) -> None:
-    """Close the run (or watch session) `report` in the archive's runs table, ended now."""
+def record_end(db, report: RunReport, per_source: dict[str, Any], dropped_by: dict[str, int]) -> None:
+    """Close the run (or watch session) `report` in the archive's runs table, ended now, with what
+    each exclude rule removed."""
     from plnfilter import store
 
     store.finish_run(
@@ -166,10 +178,13 @@ def record_end(db, report: RunReport, per_source: dict[str, Any]) -> None:
         errors=[s.error for s in report.failed],
         status=report.status,
         per_source=per_source,
+        dropped_by=dropped_by,
     )
 
 
-def save_batch(db, batch: list, ruleset, rank_config, report: RunReport, on_judged=None) -> list:
+def save_batch(
+    db, batch: list, ruleset, rank_config, report: RunReport, filter_name: str = "default", on_judged=None
+) -> list:
     """Judge and save the pages of a batch (and record its failed sources) in one transaction.
 
     Each page keeps its own cursor and savepoint; one commit for the lot spares SQLite rewriting the
@@ -185,8 +200,11 @@ def save_batch(db, batch: list, ruleset, rank_config, report: RunReport, on_judg
             entry = report.sources[timeline.name]
             if isinstance(item, Page):
                 now = now_utc()
-                judged = judge(item.posts, ruleset, rank_config, now)
-                result = store.save_page(db, timeline, judged, item.cursor, to_iso(now))
+                # Direct messages reach some timelines (an account's, home) but are never archived.
+                posts = [post for post in item.posts if post.visibility != "direct"]
+                judged = judge(posts, ruleset, rank_config, now)
+                result = store.save_page(db, timeline, judged, item.cursor, to_iso(now), filter_name)
+                note_dropped(report.dropped_uris, judged)
                 entry.fetched += len(judged)
                 entry.new += result.new
                 entry.kept += sum(1 for j in judged if j.kept)
@@ -203,37 +221,82 @@ def save_batch(db, batch: list, ruleset, rank_config, report: RunReport, on_judg
     return saved
 
 
+def note_dropped(dropped: dict[str, str], judged: list) -> None:
+    """Remember which exclude rule dropped each post of `judged` (the last verdict of a post counts)."""
+    for item in judged:
+        if not item.kept and item.dropped_by:
+            dropped[item.post.uri] = item.dropped_by
+        else:
+            dropped.pop(item.post.uri, None)
+
+
+def count_rules(dropped: dict[str, str]) -> dict[str, int]:
+    """How many posts each exclude rule dropped, most first: {"giveaways": 14, "bots": 3}."""
+    counts: dict[str, int] = {}
+    for rule in dropped.values():
+        counts[rule] = counts.get(rule, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def judge_the_rest(
+    db, filter_file, ruleset, dropped: dict[str, str], *, everything: bool = False, batch: int = 2000
+) -> int:
+    """Give every archived post lacking this filter's current verdict one (every post with
+    `everything`); return how many were judged.
+
+    Current means judged since the post was last saved or refreshed, under the rules the filter has
+    now (`store.verdicts.begin_judging` makes every verdict stale when their hash changes): posts
+    other filters' runs fetched or refreshed, and every post after the rules changed. Only this
+    filter's verdicts are written.
+    """
+    from plnfilter import store
+    from plnfilter.store.verdicts import finish_judging, stale_batch, write_verdicts_by_id
+
+    now = now_utc()
+    stamp = to_iso(now)
+    total = 0
+    after = 0
+    while True:
+        rows = stale_batch(db, filter_file.name, after, batch, everything=everything)
+        if not rows:
+            break
+        after = rows[-1][0]
+        judged = judge([post for _, post in rows], ruleset, filter_file.rank, now)
+        pairs = [(post_id, item) for (post_id, _), item in zip(rows, judged, strict=True)]
+        with store.db_errors(db), store.write_transaction(db):
+            write_verdicts_by_id(db, filter_file.name, pairs, stamp)
+        note_dropped(dropped, judged)
+        total += len(judged)
+    finish_judging(db, filter_file.name, stamp)
+    return total
+
+
 def apply_filter(
     filter_file, db_path: Path, *, lock_wait: float = 60.0, batch: int = 2000
 ) -> tuple[int, int]:
-    """Re-judge the whole archive with the current rules, in batches; returns (posts, kept)."""
+    """Re-judge the whole archive with the current rules, in batches, as this filter's verdicts only;
+    returns (posts, kept)."""
     from plnfilter import store
+    from plnfilter.judge import rules_digest
     from plnfilter.rules import compile_rules
+    from plnfilter.store.verdicts import begin_judging, kept_count
 
     ruleset = compile_rules(filter_file)
     lock = archive_lock(db_path, lock_wait)
     try:
         db = store.open_archive(db_path)
-        now = now_utc()
-        total = kept = 0
-        pending = []
-        for post in store.iter_posts(db.conn):
-            pending.append(post)
-            if len(pending) >= batch:
-                total, kept = _apply_batch(db, pending, ruleset, filter_file.rank, now, total, kept)
-                pending = []
-        total, kept = _apply_batch(db, pending, ruleset, filter_file.rank, now, total, kept)
-        return total, kept
+        claim_filter(db, filter_file.name, filter_file.path)
+        begin_judging(db, filter_file.name, rules_digest(filter_file))
+        total = judge_the_rest(db, filter_file, ruleset, {}, everything=True, batch=batch)
+        return total, kept_count(db, filter_file.name)
     finally:
         lock.release()
 
 
-def _apply_batch(db, posts, ruleset, rank_config, now, total, kept):
-    from plnfilter import store
+def claim_filter(db, name: str, path: str) -> None:
+    from plnfilter.store.verdicts import claim_filter as claim
 
-    judged = judge(posts, ruleset, rank_config, now)
-    store.update_judgements(db, judged)
-    return total + len(judged), kept + sum(1 for j in judged if j.kept)
+    claim(db, name, path)
 
 
 def judge_stream(

@@ -44,6 +44,8 @@ class Post:
     card_url: str = ""
     card_title: str = ""
     source: str = ""  # name of the filter-file source that found it
+    visibility: str = "public"  # public | unlisted | followers | direct (each network's package maps its own)
+    author_opt_out: bool = False  # the author asked not to be shown to people who are not logged in
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property

@@ -153,7 +153,7 @@ def refresh_counts(
         return {}
     reports = {job.name: RefreshReport() for job in jobs}
     for batch in fetch_concurrently(jobs, lambda job: job.fetch(ctx), ctx):
-        save_refreshed_batch(db, batch, ruleset, filter_file.rank, reports)
+        save_refreshed_batch(db, batch, ruleset, filter_file.rank, reports, filter_name=filter_file.name)
     for name, entry in reports.items():
         entry.retries = ctx.retries.get(name, 0)
         for line in outcome(name, entry):
@@ -161,7 +161,9 @@ def refresh_counts(
     return reports
 
 
-def save_refreshed_batch(db, batch: list, ruleset, rank_config, reports: dict[str, RefreshReport]) -> None:
+def save_refreshed_batch(
+    db, batch: list, ruleset, rank_config, reports: dict[str, RefreshReport], filter_name: str = "default"
+) -> None:
     """In the writer, one transaction: each job's answers (new counts) or failure (a warning: no
     cursor, no source error)."""
     from plnfilter import store
@@ -173,7 +175,7 @@ def save_refreshed_batch(db, batch: list, ruleset, rank_config, reports: dict[st
                 entry.warning = str(item)
             else:
                 note_learnt(db, job.server, item, now_utc())
-                save_refreshed_item(db, item, ruleset, rank_config, entry, now_utc())
+                save_refreshed_item(db, item, ruleset, rank_config, entry, now_utc(), filter_name)
 
 
 def note_learnt(db, server: str, item: Refreshed, now: datetime) -> None:
@@ -188,7 +190,13 @@ def note_learnt(db, server: str, item: Refreshed, now: datetime) -> None:
 
 
 def save_refreshed_item(
-    db, item: Refreshed, ruleset, rank_config, entry: RefreshReport, now: datetime
+    db,
+    item: Refreshed,
+    ruleset,
+    rank_config,
+    entry: RefreshReport,
+    now: datetime,
+    filter_name: str = "default",
 ) -> None:
     """The new counts of the posts still archived, re-judged (engagement changed)."""
     from plnfilter.store.refresh import save_refreshed, stored_posts
@@ -206,7 +214,7 @@ def save_refreshed_item(
         counts = (fresh.likes, fresh.reposts, fresh.replies, fresh.quotes)
         entry.changed += counts != (old.likes, old.reposts, old.replies, old.quotes)
         merged.append(replace(old, likes=counts[0], reposts=counts[1], replies=counts[2], quotes=counts[3]))
-    entry.refreshed += save_refreshed(db, judge(merged, ruleset, rank_config, now), to_iso(now))
+    entry.refreshed += save_refreshed(db, judge(merged, ruleset, rank_config, now), to_iso(now), filter_name)
 
 
 def outcome(name: str, entry: RefreshReport) -> list[str]:

@@ -284,11 +284,12 @@ def suggest(
     limit: int | None = 20,
     near_threshold: float = NEAR_THRESHOLD,
     extra_sources: tuple[str, ...] = (),
+    filter_name: str | None = None,
 ) -> list[Candidate]:
     """Accounts you do not follow, best first, each grouped near (overlap >= near_threshold) or far."""
     follow = following(conn, filter_file, extra_sources)
     learn_dids(conn, follow)
-    signals = store.network_signals(conn, since, follow.trusted)
+    signals = store.network_signals(conn, since, follow.trusted, filter_name)
     learn_handles(follow, signals["act"])
     excluded = follow.everyone
     activity = {follow.name(row[1]): row for row in signals["act"]}

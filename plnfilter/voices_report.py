@@ -65,17 +65,18 @@ def build_report(
     quiet_after: timedelta = timedelta(days=14),
     stale_after: timedelta = timedelta(days=14),
     extra_sources: tuple[str, ...] = (),
+    filter_name: str | None = None,
 ) -> Report:
     report = Report(to_iso(since), to_iso(now), quiet_after, stale_after)
     follow = following(conn, filter_file, extra_sources)
     learn_dids(conn, follow)
-    authors = store.author_report(conn, report.since, report.now)
+    authors = store.author_report(conn, report.since, report.now, filter_name)
     kept = [(network, author, count) for network, author, count, _newest in authors if count]
     _variety(report, kept)
     if filter_file is not None:
         _mix(report, kept, filter_file, follow.name)
     _quiet(report, {author: newest for _network, author, _count, newest in authors}, follow, now)
-    _stale(report, conn, now)
+    _stale(report, conn, now, filter_name)
     return report
 
 
@@ -135,9 +136,12 @@ def _quiet(report: Report, newest: dict[str, str], follow, now: datetime) -> Non
             report.add("quiet", who, "", f"no post in the archive; {followed}")
 
 
-def _stale(report: Report, conn: sqlite3.Connection, now: datetime) -> None:
+def _stale(report: Report, conn: sqlite3.Connection, now: datetime, filter_name: str | None = None) -> None:
     cutoff = to_iso(now - report.stale_after)
-    found = {source: (seen, kept, last) for source, seen, kept, last in store.source_yield(conn, cutoff)}
+    found = {
+        source: (seen, kept, last)
+        for source, seen, kept, last in store.source_yield(conn, cutoff, filter_name)
+    }
     days = report.stale_after.days
     for name, _spec, last_run in store.source_specs(conn):
         if not last_run or last_run < cutoff:

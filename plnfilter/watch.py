@@ -26,7 +26,16 @@ from typing import Any
 
 from plnfilter.errors import ArchiveLocked, PlnError
 from plnfilter.follow import FollowStats, follow
-from plnfilter.pipeline import RunReport, SourceReport, archive_lock, expand_sources, record_end, save_batch
+from plnfilter.pipeline import (
+    RunReport,
+    SourceReport,
+    archive_lock,
+    claim_filter,
+    count_rules,
+    expand_sources,
+    record_end,
+    save_batch,
+)
 from plnfilter.sources import FetchContext, Page
 from plnfilter.times import now_utc, to_iso
 
@@ -85,10 +94,12 @@ def watch_filter(
         db = store.open_archive(db_path)
         started = to_iso(now_utc())
         store.close_sessions(db, [row["id"] for row in store.open_sessions(db) if _gone(row)], started)
+        claim_filter(db, filter_file.name, filter_file.path)  # its verdicts go under its name, as `run`'s do
         report.run_id = store.start_run(
             db,
             str(Path(filter_file.path).resolve()),
             started,
+            filter_name=filter_file.name,
             status="watching",
             per_source={"watch": {"pid": os.getpid(), "host": socket.gethostname()}},
         )
@@ -110,7 +121,7 @@ def watch_filter(
             daemon=True,
             name=f"follow {timeline.name}",
         ).start()
-    writer = _Writer(db, db_path, ruleset, filter_file.rank, report, lock_wait, log, on_kept)
+    writer = _Writer(db, db_path, ruleset, filter_file, report, lock_wait, log, on_kept)
     try:
         _write_until_stopped(out, stop, deadline, writer, batch_seconds, batch_posts)
     finally:
@@ -173,8 +184,11 @@ def _write_until_stopped(out, stop, deadline, writer, batch_seconds: float, batc
 class _Writer:
     """Saves batches under the archive lock and hands kept posts to `on_kept` after each commit."""
 
-    def __init__(self, db, db_path, ruleset, rank, report: WatchReport, lock_wait, log, on_kept) -> None:
-        self.db, self.db_path, self.ruleset, self.rank = db, db_path, ruleset, rank
+    def __init__(
+        self, db, db_path, ruleset, filter_file, report: WatchReport, lock_wait, log, on_kept
+    ) -> None:
+        self.db, self.db_path, self.ruleset, self.rank = db, db_path, ruleset, filter_file.rank
+        self.filter_name = filter_file.name
         self.report, self.lock_wait, self.log, self.on_kept = report, lock_wait, log, on_kept
         self.printed: OrderedDict[str, None] = OrderedDict()
         self.positions_saved: dict[str, str] = {}
@@ -196,6 +210,7 @@ class _Writer:
                     self.ruleset,
                     self.rank,
                     self.report,
+                    self.filter_name,
                     on_judged=lambda timeline, judged: kept.extend(j for j in judged if j.kept),
                 )
                 self._save_positions()
@@ -271,6 +286,6 @@ def _finish(writer: _Writer, report: WatchReport) -> None:
         "stopped_by": report.stopped_by or "signal",
     }
     try:
-        record_end(writer.db, report, per_source)
+        record_end(writer.db, report, per_source, count_rules(report.dropped_uris))
     except PlnError as exc:
         writer.log(f"could not record the end of the session: {exc.message}")

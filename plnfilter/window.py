@@ -93,16 +93,20 @@ def resolve_window(
     filter_file: str | None = None,
     filter_name: str = "",
     archive_words: bool = True,
+    kept_by: str | None = None,
 ) -> Window:
-    """Read the flags against the archive: `newest`, `last-run` (the start of the last successful run
-    of `filter_file`, any filter's when None) and `last-read` (the last digest of `filter_name` made
-    with --mark-read). Bad values are usage errors that list the forms."""
+    """Read the flags against the archive: `newest` (the newest post the filter `kept_by` kept; any
+    filter's when None), `last-run` (the start of the last successful run of `filter_file`, any
+    filter's when None) and `last-read` (the last digest of `filter_name` made with --mark-read).
+    Bad values are usage errors that list the forms."""
     check_flags(since, as_of, until, archive_words)
     from plnfilter.store.marks import last_read, last_run_started, newest_kept
 
     clock = now_utc()
     moment = parse_as_of(
-        as_of, newest_kept(conn) if as_of and as_of.strip().lower() == NEWEST else None, clock
+        as_of,
+        newest_kept(conn, filter_name=kept_by) if as_of and as_of.strip().lower() == NEWEST else None,
+        clock,
     )
     now = moment or clock
     notes: list[str] = []

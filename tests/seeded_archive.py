@@ -186,10 +186,17 @@ def build_archive(
     for post in seed_posts(now) if posts is None else posts:
         verdict = rules.evaluate(post, fetched)
         judged.append(
-            Judged(post, verdict.kept, score(post, verdict, fetched, filter_file.rank).total, verdict.matched)
+            Judged(
+                post,
+                verdict.kept,
+                score(post, verdict, fetched, filter_file.rank).total,
+                verdict.matched,
+                verdict.dropped_by,
+            )
         )
     db = open_archive(path)
-    save_page(db, Timeline("file:seed", "file", "seed"), judged, None, fetched)
+    # The verdicts are the filter's own, under its `name:` (each filter keeps its own).
+    save_page(db, Timeline("file:seed", "file", "seed"), judged, None, fetched, filter_name=filter_file.name)
     db.conn.close()
     return path
 

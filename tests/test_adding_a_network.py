@@ -110,7 +110,9 @@ def test_a_registered_package_is_a_network_for_the_whole_house(toy_network, tmp_
     assert (report.status, entry.fetched, entry.new, entry.kept) == ("ok", 2, 2, 1)
     conn = sqlite3.connect(db)
     try:
-        rows = conn.execute("SELECT network, text, kept FROM posts ORDER BY text").fetchall()
+        rows = conn.execute(
+            "SELECT network, text, kept FROM posts JOIN verdicts ON verdicts.post_id = posts.id ORDER BY text"
+        ).fetchall()
         cursor = conn.execute("SELECT cursor FROM sources WHERE name = 'toy:box'").fetchone()
     finally:
         conn.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import zlib
 from pathlib import Path
 
 import pytest
@@ -301,7 +302,13 @@ def test_rules_query_export_links_and_top_work_on_feed_items(server, tmp_path):
     )
     db = tmp_path / "a.db"
     assert run(filter_path, db).returncode == 0
-    kept = {row["author"] for row in rows(db, "SELECT author FROM posts WHERE kept = 1")}
+    kept = {
+        row["author"]
+        for row in rows(
+            db,
+            "SELECT author FROM posts JOIN verdicts ON verdicts.post_id = posts.id WHERE verdicts.kept = 1",
+        )
+    }
     assert "github-actions[bot]" not in kept and "Ruth Okafor" in kept
     article = server.url("/rss") + "#https://journal-of-open-ed.example/articles/10.5555/joe.2026.0117"
     explained = run_plnfilter("explain", article, filter_path, "--db", db, "--since", "3650d")
@@ -354,9 +361,13 @@ def test_saved_feed_items_replay_through_a_file_source(server, tmp_path):
     urls = serve_generators(server)
     db = tmp_path / "a.db"
     assert run(write_filter(tmp_path, f"  - feeds: [{', '.join(urls)}]\n"), db).returncode == 0
-    archived = rows(db, "SELECT uri, text, raw FROM posts ORDER BY uri")
-    saved = tmp_path / "items.jsonl"
-    saved.write_text("".join(row["raw"] + "\n" for row in archived), encoding="utf-8")
+    archived = rows(
+        db, "SELECT uri, text, raw FROM posts JOIN post_raw ON post_raw.post_id = posts.id ORDER BY uri"
+    )
+    saved = tmp_path / "items.jsonl"  # post_raw keeps each raw API object zlib-compressed
+    saved.write_text(
+        "".join(zlib.decompress(row["raw"]).decode() + "\n" for row in archived), encoding="utf-8"
+    )
     replay = tmp_path / "replay.db"
     replayed = run(write_filter(tmp_path, "  - file: items.jsonl\n"), replay)
     assert replayed.returncode == 0, replayed.stderr

@@ -89,7 +89,8 @@ def test_sigkill_at_50_moments_leaves_no_gap_and_no_duplicate(tmp_path, server, 
         server.add(fresh, 45 + (number * 17) % 60, minutes_ago=120)
         for tag in CATCH_UP:
             server.add(tag, 10 + (number * 29) % 70)
-        filter_path = write_filter(tmp_path / f"round{number}.yaml", server, [*CATCH_UP, fresh])
+        # one filter file, rewritten each round: a filter's name belongs to one file in an archive
+        filter_path = write_filter(tmp_path / "round.yaml", server, [*CATCH_UP, fresh])
         before = len(archive_state(db).uris) if db.exists() else 0
         how, request, delay = kill_plan(number)
 

@@ -149,7 +149,12 @@ def test_cli_run_of_the_local_timeline_with_rules_and_max_pages(mastodon_mock, t
     assert second.returncode == 0, second.stderr
     with sqlite3.connect(db) as conn:
         uris = [row[0] for row in conn.execute("SELECT uri FROM posts")]
-        kept = dict(conn.execute("SELECT uri, kept FROM posts WHERE uri IN (?, ?)", (kept_uri, dropped_uri)))
+        kept = dict(
+            conn.execute(
+                "SELECT uri, kept FROM posts JOIN verdicts ON verdicts.post_id = posts.id WHERE uri IN (?, ?)",
+                (kept_uri, dropped_uri),
+            )
+        )
         (cursor,) = conn.execute("SELECT cursor FROM sources WHERE name LIKE '%/public/local'").fetchone()
     assert len(uris) == len(set(uris))
     assert kept == {kept_uri: 1, dropped_uri: 0}

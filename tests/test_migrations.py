@@ -16,6 +16,7 @@ import plnfilter.store
 import plnfilter.store.schema as schema
 from plnfilter.store import MIGRATIONS, iter_posts, open_archive, open_readonly
 from plnfilter.store.columns import FTS_COLUMNS, POST_SCHEMA
+from plnfilter.store.rows import NULL_WHEN_MISSING
 
 FIXTURES = Path(__file__).parent / "fixtures" / "archives"
 FIXTURE_ARCHIVES = sorted(FIXTURES.glob("schema-*.db"))
@@ -119,9 +120,11 @@ def test_fixture_archive_was_made_by_the_release_it_names(fixture):
     number = int(fixture.stem.split("-")[1])
     assert migration_names(fixture) == [m.__name__ for m in MIGRATIONS[:number]]
     conn = sqlite3.connect(fixture)
+    # Verdicts sat in posts until m009 moved them to a table of their own, one per filter.
+    judged = "verdicts" if number >= 9 else "posts"
     try:
         kept, dropped, findings, runs = conn.execute(
-            "SELECT (SELECT count(*) FROM posts WHERE kept = 1), (SELECT count(*) FROM posts WHERE kept = 0),"
+            f"SELECT (SELECT count(*) FROM {judged} WHERE kept = 1), (SELECT count(*) FROM {judged} WHERE kept = 0),"  # noqa: S608
             " (SELECT count(*) FROM post_sources), (SELECT count(*) FROM runs)"
         ).fetchone()
     finally:
@@ -138,6 +141,20 @@ def test_fixture_archive_upgrades_in_place_losing_nothing(fixture, tmp_path):
     for table in TABLES_KEPT:
         old_names, old_rows = before[table]
         new_names, new_rows = after[table]
+        if table == "posts" and "kept" in old_names:  # m009 moves verdicts to the verdicts table
+            _assert_verdicts_moved(path, old_names, old_rows)
+            _assert_raw_moved(path, old_names, old_rows)
+            old_names = [name for name in old_names if name not in (*VERDICT_MOVED, "raw")]
+            old_rows = only_columns(old_rows, before[table][0], old_names)
+            # m009 stores a missing value as NULL, not ''
+            nulled = [old_names.index(name) for name in NULL_WHEN_MISSING]
+            old_rows = sorted(
+                (
+                    tuple(None if i in nulled and v == "" else v for i, v in enumerate(row))
+                    for row in old_rows
+                ),
+                key=repr,
+            )
         assert set(old_names) <= set(new_names), f"{table} lost a column"
         if table == "_migrations":  # the recorded ones kept as they were, with when they ran
             assert set(old_rows) <= set(new_rows)
@@ -157,6 +174,40 @@ def test_fixture_archive_upgrades_in_place_losing_nothing(fixture, tmp_path):
     finally:
         conn.close()
     assert uris == sorted(row[before["posts"][0].index("uri")] for row in before["posts"][1])
+
+
+VERDICT_MOVED = ("kept", "score", "matched")
+
+
+def _assert_verdicts_moved(path: Path, names: list[str], rows: list[tuple]) -> None:
+    """Each post's one verdict is now the verdict of the filter that ran last, under its `name:`."""
+    conn = sqlite3.connect(path)
+    try:
+        (name,) = conn.execute('SELECT "filter" FROM runs ORDER BY id DESC LIMIT 1').fetchone()
+        assert [row[0] for row in conn.execute("SELECT name FROM filters")] == [name]
+        moved = conn.execute(
+            "SELECT p.uri, v.kept, v.score, v.matched FROM verdicts v JOIN posts p ON p.id = v.post_id "
+            'WHERE v."filter" = ?',
+            [name],
+        ).fetchall()
+    finally:
+        conn.close()
+    assert sorted(moved) == only_columns(rows, names, ["uri", *VERDICT_MOVED])
+
+
+def _assert_raw_moved(path: Path, names: list[str], rows: list[tuple]) -> None:
+    """m009 keeps each post's raw API JSON, the same text, zlib-compressed in post_raw."""
+    import zlib
+
+    conn = sqlite3.connect(path)
+    try:
+        moved = conn.execute(
+            "SELECT p.uri, r.raw FROM post_raw r JOIN posts p ON p.id = r.post_id"
+        ).fetchall()
+    finally:
+        conn.close()
+    unpacked = sorted((uri, zlib.decompress(blob).decode("utf-8")) for uri, blob in moved)
+    assert unpacked == [row for row in only_columns(rows, names, ["uri", "raw"]) if row[1]]
 
 
 @pytest.mark.parametrize("done", range(len(MIGRATIONS) + 1))
@@ -207,14 +258,14 @@ def test_a_column_added_to_the_live_schema_does_not_change_the_shipped_migration
     """
     expected = normalised_schema(fresh_archive(tmp_path / "before.db"))
 
-    def m999_posts_visibility(db) -> None:
-        db.execute('ALTER TABLE "posts" ADD COLUMN "visibility" TEXT')
+    def m999_posts_edited_at(db) -> None:  # (the example was `visibility` until m009 added it)
+        db.execute('ALTER TABLE "posts" ADD COLUMN "edited_at" TEXT')
 
-    _extend_live_column_lists(monkeypatch, "visibility")
+    _extend_live_column_lists(monkeypatch, "edited_at")
     assert normalised_schema(fresh_archive(tmp_path / "same-migrations.db")) == expected
 
-    monkeypatch.setattr(schema, "MIGRATIONS", [*MIGRATIONS, m999_posts_visibility])
+    monkeypatch.setattr(schema, "MIGRATIONS", [*MIGRATIONS, m999_posts_edited_at])
     fresh = fresh_archive(tmp_path / "fresh.db")
-    assert migration_names(fresh)[-1] == "m999_posts_visibility"
+    assert migration_names(fresh)[-1] == "m999_posts_edited_at"
     for fixture in FIXTURE_ARCHIVES:
         assert normalised_schema(upgraded_copy(fixture, tmp_path)) == normalised_schema(fresh)

@@ -22,7 +22,7 @@ from plnfilter.cli import cli
 from plnfilter.export import to_parquet
 from plnfilter.post import Post
 from plnfilter.store import Judged, open_archive, save_page, update_judgements
-from plnfilter.store.dataset import DATASET_COLUMNS
+from plnfilter.store.dataset import DATASET_COLUMNS, VERDICT_COLUMNS
 from plnfilter.times import parse_iso
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,15 +121,23 @@ def epoch_us(text: str | None) -> int | None:
     return None if not text else int(parse_iso(text).timestamp()) * 1_000_000
 
 
-def archive_rows(db: Path, where: str = "1") -> list[dict]:
-    """What the dataset must hold, read with sqlite3 itself: the stored values decoded by hand."""
+def archive_rows(db: Path, where: str = "1", filter_name: str = "default") -> list[dict]:
+    """What the dataset must hold, read with sqlite3 itself: the stored values decoded by hand, the
+    verdict columns those of the filter `filter_name` (what `save` writes under: `default`)."""
     conn = sqlite3.connect(db)
     names = ", ".join(DATASET_COLUMNS)
     rows = []
-    for values in conn.execute(f"SELECT network, {names} FROM posts WHERE {where}"):  # noqa: S608
+    sql = (
+        f"SELECT network, {names} FROM posts LEFT JOIN verdicts "  # noqa: S608
+        f'ON verdicts.post_id = posts.id AND verdicts."filter" = ? WHERE {where}'
+    )
+    for values in conn.execute(sql, [filter_name]):
         row = dict(zip(("network", *DATASET_COLUMNS), values, strict=True))
         row["month"] = month_of(row["created_at"])
         for name in DATASET_COLUMNS:
+            if row[name] is None and name in VERDICT_COLUMNS:  # a post the filter has not judged
+                row[name] = [] if name in LISTS else None  # the dataset's empty list, as for any list
+                continue
             if name in LISTS:
                 row[name] = json.loads(row[name])
             elif name in FLAGS:
@@ -273,13 +281,18 @@ def test_re_export_rewrites_exactly_the_partitions_that_changed(archive, tmp_pat
 
 def test_a_run_on_a_file_source_then_a_prune_are_followed(archive, tmp_path):
     """New posts from `plnfilter run` (the bundled samples, through file sources), then the run's
-    month pruned down to its kept posts: the dataset follows both and touches nothing else."""
+    month pruned down to its kept posts: the dataset follows both and touches nothing else.
+
+    The dataset holds the verdicts of the filter `default` (the one `save` writes): the run's filter,
+    `demo`, judges every post under its own name, which changes nothing this dataset holds."""
     out = tmp_path / "dataset"
     export(archive, out, "--all")
     first = part_files(out)
     result = plnfilter("run", ROOT / "filters" / "demo.yaml", "--db", archive, "--quiet")
     assert result.exit_code == 0, result.output
-    export(archive, out, "--all")
+    refused = plnfilter("export", "--db", archive, "--format", "parquet", "-o", out, "--all")
+    assert refused.exit_code == 2 and "default, demo" in refused.output  # two filters: name one
+    export(archive, out, "--all", "--filter", "default")
     grown = part_files(out)
     assert len(dataset_rows(out)) > len(first_posts()) + 100
     assert dataset_rows(out) == archive_rows(archive)
@@ -290,9 +303,12 @@ def test_a_run_on_a_file_source_then_a_prune_are_followed(archive, tmp_path):
 
     conn = sqlite3.connect(archive)
     with conn:
-        conn.execute("DELETE FROM posts WHERE kept = 0 AND created_at >= '2026-11-'")
+        conn.execute(
+            "DELETE FROM posts WHERE created_at >= '2026-11-' "
+            "AND id IN (SELECT post_id FROM verdicts WHERE \"filter\" = 'demo' AND kept = 0)"
+        )
     conn.close()
-    export(archive, out, "--all")
+    export(archive, out, "--all", "--filter", "default")
     assert dataset_rows(out) == archive_rows(archive)
     assert all(part_files(out)[path] == first[path] for path in first if "2026-11" not in path)
 

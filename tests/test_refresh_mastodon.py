@@ -53,7 +53,14 @@ def row(db: Path, uri: str) -> dict:
     conn = sqlite3.connect(db)
     conn.row_factory = sqlite3.Row
     try:
-        return dict(conn.execute("SELECT * FROM posts WHERE uri = ?", (uri,)).fetchone())
+        return dict(  # the post's facts, with the verdict of the archive's one filter
+            conn.execute(
+                "SELECT posts.*, verdicts.kept, verdicts.score, verdicts.matched, post_raw.raw FROM posts "
+                "LEFT JOIN verdicts ON verdicts.post_id = posts.id "
+                "LEFT JOIN post_raw ON post_raw.post_id = posts.id WHERE uri = ?",
+                (uri,),
+            ).fetchone()
+        )
     finally:
         conn.close()
 

@@ -127,7 +127,10 @@ def test_an_archive_from_before_migration_4_is_upgraded_with_its_posts_and_findi
     db = open_archive(path)
     indexes = {row[1] for row in db.conn.execute("PRAGMA index_list('posts')")}
     assert "posts_author" not in indexes and "posts_kept_score" not in indexes
-    assert "posts_kept_by_score" in indexes
+    # m007 moved the verdicts, and the index of kept posts by score, to the verdicts table
+    assert "posts_kept_by_score" not in indexes
+    assert "verdicts_kept_by_score" in {row[1] for row in db.conn.execute("PRAGMA index_list('verdicts')")}
+    assert db.conn.execute("SELECT kept, score FROM verdicts").fetchall() == [(1, 2.5)]
     findings = db.conn.execute("SELECT uri, source, post_id FROM post_sources ORDER BY source").fetchall()
     assert findings == [(make_post(1).uri, T1.name, 1), (make_post(1).uri, T2.name, 1)]
     assert fts_uris(db, "old") == {make_post(1).uri}
@@ -389,11 +392,17 @@ def test_update_judgements_while_reading_posts_from_the_same_connection(db):
 
     changed = update_judgements(db, rejudge(), batch_size=3)
     assert changed == 10
-    kept = {row[0] for row in db.conn.execute("SELECT likes FROM posts WHERE kept = 1")}
+    verdicts = "SELECT {} FROM posts JOIN verdicts ON verdicts.post_id = posts.id WHERE "
+    kept = {row[0] for row in db.conn.execute(verdicts.format("likes") + "verdicts.kept = 1")}
     assert kept == {0, 2, 4, 6, 8}
-    assert json.loads(db.conn.execute("SELECT matched FROM posts WHERE likes = 4").fetchone()[0]) == ["even"]
-    # the same verdicts again change nothing
-    assert update_judgements(db, rejudge()) == 0
+    assert json.loads(db.conn.execute(verdicts.format("matched") + "likes = 4").fetchone()[0]) == ["even"]
+    # the same verdicts again leave them as they were (each one stamped as judged again)
+    before = db.conn.execute("SELECT post_id, kept, score, matched FROM verdicts ORDER BY post_id").fetchall()
+    assert update_judgements(db, rejudge()) == 10
+    assert (
+        db.conn.execute("SELECT post_id, kept, score, matched FROM verdicts ORDER BY post_id").fetchall()
+        == before
+    )
     assert update_judgements(db, [(make_post(3).uri, True, 9.0, ["x"])]) == 1
     check_fts(db)
 

@@ -76,7 +76,7 @@ def test_posts_made_while_watching_are_archived_and_printed_once(mock, tmp_path,
     assert len(uris) == len(set(uris))
     assert unlisted not in uris  # the tag's REST timeline does not show it, so the stream does not either
     with sqlite3.connect(db) as conn:
-        kept = dict(conn.execute("SELECT uri, kept FROM posts"))
+        kept = dict(conn.execute("SELECT uri, kept FROM posts JOIN verdicts ON verdicts.post_id = posts.id"))
         status, per_source = conn.execute("SELECT status, per_source FROM runs ORDER BY id DESC").fetchone()
     assert kept[dropped] == 0 and kept[made[0]] == 1
     assert status == "ok" and json.loads(per_source)["watch"]["stopped_by"] == "signal"

@@ -10,13 +10,24 @@ import click
 from plnfilter.cli.options import (
     as_of_option,
     build_selection,
+    chosen_filter,
     db_option,
+    filter_option,
     quiet_option,
     resolve_db,
     say,
     selection_options,
 )
-from plnfilter.cli.output import TABLE, atom_options, emit, output_options, self_url_option
+from plnfilter.cli.output import (
+    TABLE,
+    atom_options,
+    emit,
+    include_private_option,
+    output_options,
+    publishing,
+    say_left_out,
+    self_url_option,
+)
 from plnfilter.export import formats
 from plnfilter.export.formats import ARCHIVE
 
@@ -30,6 +41,7 @@ from plnfilter.export.formats import ARCHIVE
     help="At most this many rows (default 20 for a table).",
 )
 @click.option("--sql", help="Run your own read-only SELECT against the archive instead.")
+@filter_option
 @as_of_option
 @quiet_option
 @db_option
@@ -48,6 +60,7 @@ def query(
     exact,
     limit,
     sql,
+    filter_name,
     as_of,
     quiet,
     db_path,
@@ -59,7 +72,9 @@ def query(
     must appear in some form (textbook finds textbooks; --exact: as written); librar*
     is a prefix, "open textbook" a phrase, #edtech a hashtag; AND, OR, NOT (capitals),
     -word and ( ) combine them; Chinese, Japanese, Korean and Thai words are found
-    inside longer runs. A table marks the matched words. --sql runs any SELECT on a
+    inside longer runs. A table marks the matched words. Kept, dropped, score, matched
+    and dropped_by (the exclude rule that dropped a post) are one filter's verdict:
+    --filter NAME, else the archive's only filter. --sql runs any SELECT on a
     read-only connection. --columns picks columns (`html` and `raw` included). --as-of
     TIME reads the archive as it stood then: --since and --until count back from TIME,
     later posts stay out. When --since, --until or --as-of leave nothing, stderr says
@@ -89,11 +104,13 @@ def query(
     if output.fmt == TABLE:
         selection = replace(selection, highlight=True)
     conn = open_readonly(resolve_db(db_path))
+    if sql is None:
+        selection = replace(selection, filter=chosen_filter(conn, filter_name))
     window = None
     if sql is None and (since or until or as_of):
         from plnfilter.window import resolve_window
 
-        window = resolve_window(conn, since, as_of, until, archive_words=False)
+        window = resolve_window(conn, since, as_of, until, archive_words=False, kept_by=selection.filter)
         selection = replace(selection, since=window.since, until=window.until)
     count = emit(select(conn, selection), output, selected=sql is None)
     if count == 0 and window is not None and not quiet:
@@ -121,6 +138,8 @@ def _empty_query_hint(conn, selection, window) -> str:
     "--images", is_flag=True, help="HTML: show images from their servers instead of their alt text."
 )
 @self_url_option
+@include_private_option
+@filter_option
 @db_option
 @output_options(ARCHIVE, table=False, stdout=("jsonl", "jsonl"))
 def export(
@@ -139,16 +158,23 @@ def export(
     title,
     images,
     self_url,
+    include_private,
+    quiet,
+    filter_name,
     db_path,
     output,
 ) -> None:
     """Write the selected posts as csv, json, jsonl, markdown, html, atom or parquet.
 
-    Takes the same selection flags as `query`. The format is --format, else the -o file's
-    extension (.csv .json .jsonl .md .html .xml/.atom .parquet), else jsonl. Streams: a
-    100k-post export never holds the archive in memory. -o writes atomically (a temp file
-    renamed into place). An Atom feed's id stays the same for this archive and selection
-    (or is --self-url, the address it is published at).
+    Takes the same selection flags as `query`, and --filter NAME for whose verdicts. The
+    format is --format, else the -o file's extension (.csv .json .jsonl .md .html
+    .xml/.atom .parquet), else jsonl. html, atom and markdown are for publishing: they
+    leave out followers-only posts and authors who opted out of being shown to people not
+    logged in, and say how many on stderr, unless --include-private. csv and json
+    carry `visibility` and `author_opt_out` for every post. Streams: a 100k-post export
+    never holds the archive in memory. -o writes atomically (a temp file renamed into
+    place). An Atom feed's id stays the same for this archive and selection (or is
+    --self-url, the address it is published at).
 
     --format parquet -o DIR writes a folder partitioned by network and month for DuckDB,
     Spark or BigQuery; exporting again into DIR rewrites only the months whose posts
@@ -174,10 +200,11 @@ def export(
 
         selection = replace(selection, columns=(*OUTPUT_COLUMNS, "html"))
     path = resolve_db(db_path)
-    if formats.get(output.fmt).rows == ARCHIVE:
-        _export_dataset(open_readonly(path), selection, output, limit, self_url)
-        return
     conn = open_readonly(path)
+    selection = replace(selection, filter=chosen_filter(conn, filter_name))
+    if formats.get(output.fmt).rows == ARCHIVE:
+        _export_dataset(conn, selection, output, limit, self_url)
+        return
     feed = json.dumps(
         [
             "export",
@@ -188,9 +215,15 @@ def export(
             (selection.lang or "").lower(),
             selection.kept,
             *(["exact"] if exact else []),
+            *([selection.filter] if selection.filter else []),
         ]
     )
     options = atom_options(output, conn, path, feed, self_url)
+    if publishing(output, include_private):
+        from plnfilter.store.select import count_rows
+
+        say_left_out(count_rows(conn, replace(selection, audience="private")), quiet)
+        selection = replace(selection, audience="public")
     emit(
         select(conn, selection), output, selected=True, title=title, images=images, show_html=True, **options
     )
@@ -247,14 +280,96 @@ def sources(db_path, wide, output) -> None:
 @click.command()
 @db_option
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@filter_option
 @output_options()
-def runs(db_path, limit, output) -> None:
-    """The history of runs: when, what they fetched, what failed."""
+def runs(db_path, limit, filter_name, output) -> None:
+    """The history of one filter's runs: when, what they fetched, what failed, and (in
+    csv/json, as `dropped_by`) what each exclude rule dropped: {"giveaways": 14, "bots": 3}."""
     from plnfilter.store import list_runs, open_readonly
 
+    conn = open_readonly(resolve_db(db_path))
+    name = chosen_filter(conn, filter_name)
+    emit(list_runs(conn, limit, name), output, title="runs", table_columns=RUN_COLUMNS)
+
+
+@click.group(invoke_without_command=True)
+@db_option
+@output_options()
+@click.pass_context
+def filters(ctx, db_path, output) -> None:
+    """The filters whose verdicts the archive keeps: name, file, last run, kept and dropped.
+
+    Each filter file is known by its `name:` (else its file name): its verdicts are its own,
+    and another file claiming the same name is refused. `filters forget NAME` deletes a
+    filter's verdicts (the posts stay).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from plnfilter.store import open_readonly
+    from plnfilter.store.verdicts import list_filters
+
+    rows = list_filters(open_readonly(resolve_db(db_path)))
     emit(
-        list_runs(open_readonly(resolve_db(db_path)), limit), output, title="runs", table_columns=RUN_COLUMNS
+        rows,
+        output,
+        title="filters",
+        table_columns=(("name", 0), ("file", 0), ("last_run", 16), ("kept", 6), ("dropped", 7)),
     )
 
 
-COMMANDS = (query, export, sources, runs)
+@filters.command("forget")
+@click.argument("name")
+@db_option
+@click.option(
+    "--wait",
+    "lock_wait",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for a run's lock; then exit 75.",
+)
+def forget(name, db_path, lock_wait) -> None:
+    """Delete the verdicts of the filter NAME; the posts, sources and runs stay."""
+    from plnfilter.errors import UsageError
+    from plnfilter.pipeline import archive_lock
+    from plnfilter.store import open_archive, require_archive
+    from plnfilter.store.verdicts import filter_names, forget_filter
+
+    path = require_archive(resolve_db(db_path))
+    lock = archive_lock(path, lock_wait)
+    try:
+        db = open_archive(path)
+        known = filter_names(db.conn)
+        if name not in known:
+            raise UsageError(
+                f"no filter named {name!r} in {path}", "filters in it: " + (", ".join(known) or "none")
+            )
+        gone = forget_filter(db, name)
+    finally:
+        lock.release()
+    click.echo(f"forgot filter {name!r}: {gone} verdicts deleted")
+
+
+@click.command("datasette-metadata")
+@click.option("--title", default="plnfilter archive", show_default=True, help="The title Datasette shows.")
+@click.option(
+    "--database",
+    default=None,
+    help="The database's name in Datasette (its file name without .db). Default: from --db.",
+)
+@db_option
+def datasette_metadata(title, database, db_path) -> None:
+    """Print Datasette metadata (JSON) for the archive: titles, descriptions, facets and search.
+
+    \b
+    Example:
+      plnfilter datasette-metadata --db pln.db > metadata.json
+      datasette pln.db --metadata metadata.json
+    """
+    from plnfilter.store.datasette import metadata
+
+    name = database or resolve_db(db_path).stem
+    click.echo(json.dumps(metadata(name, title), indent=2, ensure_ascii=False))
+
+
+COMMANDS = (query, export, sources, runs, filters, datasette_metadata)

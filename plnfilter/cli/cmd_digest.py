@@ -9,8 +9,26 @@ from pathlib import Path
 import click
 
 from plnfilter.cli.console import clean
-from plnfilter.cli.options import as_of_option, db_option, load_filter, quiet_option, resolve_db, say
-from plnfilter.cli.output import TABLE, atom_options, emit, output_options, self_url_option
+from plnfilter.cli.options import (
+    as_of_option,
+    chosen_filter,
+    db_option,
+    filter_option,
+    load_filter,
+    quiet_option,
+    resolve_db,
+    say,
+)
+from plnfilter.cli.output import (
+    TABLE,
+    atom_options,
+    emit,
+    include_private_option,
+    output_options,
+    publishing,
+    say_left_out,
+    self_url_option,
+)
 from plnfilter.export.formats import POSTS
 
 DEFAULT_TOP = 20
@@ -26,6 +44,14 @@ LINK_COLUMNS = (("count", 5), ("url", 0), ("title", 0), ("shared_by", 30), ("bes
 
 def _open_filter(filter_path: Path | None):
     return None if filter_path is None else load_filter(filter_path)
+
+
+def _filter_of(conn, filter_file) -> str | None:
+    """FILTER's own verdicts (by its `name:`; if it has none here, its rules judge every post in the
+    window); else the archive's only filter."""
+    if filter_file is None:
+        return chosen_filter(conn, None)
+    return filter_file.name
 
 
 def _write_to(output: Path | None, write) -> None:
@@ -82,19 +108,31 @@ def _filter_identity(filter_file) -> tuple[str | None, str]:
     "--images", is_flag=True, help="HTML: show images from their servers instead of their alt text."
 )
 @self_url_option
-@quiet_option
+@include_private_option
 @db_option
 @output_options(POSTS, own=("markdown",), stdout=DIGEST_STDOUT)
 def top(
-    filter_path, since, as_of, mark_read, limit, by, title, images, self_url, quiet, db_path, output
+    filter_path,
+    since,
+    as_of,
+    mark_read,
+    limit,
+    by,
+    title,
+    images,
+    self_url,
+    include_private,
+    quiet,
+    db_path,
+    output,
 ) -> None:
     """The best kept posts of the last day (or --since), re-scored now, for reading or mailing.
 
     With FILTER, its rules decide again which posts are kept and what they are boosted by,
     and its `rank:` settings apply: half_life, weights, max_per_author, max_per_instance
     and the places `mix` keeps for outside_sector and dissenting voices; its `keep:` is
-    the default --limit. Without FILTER,
-    the posts the archive kept are scored with the default settings (12h half-life,
+    the default --limit; the candidates are the posts FILTER's own verdicts keep (by its
+    `name:`; every post in the window if it has not judged this archive). Without FILTER, the posts the archive's only filter kept are scored with the default settings (12h half-life,
     engagement + recency, no rule boosts, no caps), so give FILTER for your own digest.
     Posts stored as dropped stay out either way: run `plnfilter apply FILTER` after
     changing rules. --by rule puts each chosen post under its first matching include
@@ -136,13 +174,17 @@ def top(
         limit = (filter_file.keep if filter_file else None) or DEFAULT_TOP
     path = resolve_db(db_path)
     conn = open_readonly(path)
+    verdicts_of = _filter_of(conn, filter_file)
     filter_key, filter_name = _filter_identity(filter_file)
-    window = resolve_window(conn, since, as_of, filter_file=filter_key, filter_name=filter_name)
+    window = resolve_window(
+        conn, since, as_of, filter_file=filter_key, filter_name=filter_name, kept_by=verdicts_of
+    )
     note = say(quiet)
     for line in window.notes:
         note(line)
     feed = json.dumps(["top", filter_name])
     options = atom_options(output, conn, path, feed, self_url)
+    left_out: list[int] = []
     with_raw = images and output.fmt == "html"  # the HTML export finds image URLs in the raw API object
     rows = build_digest(
         conn,
@@ -152,11 +194,15 @@ def top(
         limit=limit,
         by=by,
         with_raw=with_raw,
+        filter_name=verdicts_of,
+        public_only=publishing(output, include_private),
+        left_out=left_out,
         until=window.until,
         seen_since=window.seen_since,
     )
+    say_left_out(sum(left_out), quiet)
     if not rows:
-        note(empty_hint(window, newest_kept(conn)))
+        note(empty_hint(window, newest_kept(conn, filter_name=verdicts_of)))
     emit(
         rows,
         output,
@@ -195,15 +241,17 @@ def top(
     help="Only links this many people shared.",
 )
 @click.option("--title", default="Links shared in your PLN", show_default=True, help="Title for markdown.")
+@filter_option
 @quiet_option
 @db_option
 @output_options(own=("markdown",), stdout=DIGEST_STDOUT)
-def links(since, as_of, limit, min_sharers, title, quiet, db_path, output) -> None:
+def links(since, as_of, limit, min_sharers, title, filter_name, quiet, db_path, output) -> None:
     """The links most people shared, each once per person across Mastodon and Bluesky.
 
     Links are compared without tracking parameters (utm_*, fbclid...), fragments, `www.`,
     trailing slashes or default ports. Each comes with who shared it, the title of its link
-    card, and the best kept post about it (scored now with the default settings).
+    card, and the best kept post about it (scored now with the default settings). Kept by
+    --filter NAME, else by the archive's only filter.
     A person is an author string: the same name on both networks counts twice.
 
     \b
@@ -221,15 +269,21 @@ def links(since, as_of, limit, min_sharers, title, quiet, db_path, output) -> No
 
     check_flags(since, as_of)
     conn = open_readonly(resolve_db(db_path))
-    window = resolve_window(conn, since, as_of)
+    verdicts_of = chosen_filter(conn, filter_name)
+    window = resolve_window(conn, since, as_of, kept_by=verdicts_of)
     note = say(quiet)
     for line in window.notes:
         note(line)
     ranked = rescore(
-        conn, Ranking.from_filter(None), window.now, window.since, window.until, window.seen_since
+        conn,
+        Ranking.from_filter(None, verdicts_of),
+        window.now,
+        window.since,
+        window.until,
+        seen_since=window.seen_since,
     )
     if not ranked:
-        note(empty_hint(window, newest_kept(conn)))
+        note(empty_hint(window, newest_kept(conn, filter_name=verdicts_of)))
     found = top_links(
         ((item.post, item.score.total) for item in ranked), limit=limit, min_sharers=min_sharers
     )
@@ -277,7 +331,8 @@ def explain(uri, filter_path, since, as_of, limit, fmt, db_path) -> None:
 
     URI is the post's uri (at://..., or the Mastodon status uri) or its web URL. With
     FILTER, every rule is checked again and the file's boosts and rank settings apply;
-    without it, the verdict stored in the archive is shown, scored with the defaults.
+    without it, the verdict the archive's filter stored is shown (the exclude rule that
+    dropped it, or the include rules it matched), scored with the defaults.
 
     \b
     Examples:
@@ -293,9 +348,17 @@ def explain(uri, filter_path, since, as_of, limit, fmt, db_path) -> None:
     check_flags(since, as_of, archive_words=False)
     filter_file = _open_filter(filter_path)
     conn = open_readonly(resolve_db(db_path))
-    window = resolve_window(conn, since, as_of, archive_words=False)
+    filter_name = filter_file.name if filter_file else chosen_filter(conn, None)
+    window = resolve_window(conn, since, as_of, archive_words=False, kept_by=filter_name)
     result = explain_post(
-        conn, uri, filter_file, window.now, window.since, top_limit=limit, until=window.until
+        conn,
+        uri,
+        filter_file,
+        window.now,
+        window.since,
+        top_limit=limit,
+        filter_name=filter_name,
+        until=window.until,
     )
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))

@@ -39,6 +39,9 @@ def run(filter_path: Path, db_path, since, max_pages, timeout, max_wait, max_tim
 
     Incremental: each timeline resumes where the last run stopped. Every post is
     archived with its verdict, kept or not; `plnfilter query` shows the kept ones.
+    The verdicts are FILTER's own (by its `name:`): by the end of the run every post
+    in the archive has one, other filters' verdicts are left alone, and the summary
+    says what each exclude rule dropped.
     Then the counts of posts first seen within the filter file's `refresh:` window
     (default 2d) are fetched again, at most `refresh_limit` requests per server.
 
@@ -80,6 +83,10 @@ def run(filter_path: Path, db_path, since, max_pages, timeout, max_wait, max_tim
         f"{len(report.sources)} timelines: {report.fetched} posts fetched ({report.new} new to the archive), "
         f"{report.kept} kept by the rules, in {time.monotonic() - started:.1f}s"
     )
+    if report.caught_up:
+        log(f"{report.caught_up} more archived posts judged by '{filter_file.name}' (new to it, or changed)")
+    if report.dropped_by:
+        log("dropped by exclude rules: " + ", ".join(f"{rule} {n}" for rule, n in report.dropped_by.items()))
     if report.status == "failed":
         sys.exit(EXIT_ERROR)
     if report.status == "partial":
@@ -94,8 +101,8 @@ def run(filter_path: Path, db_path, since, max_pages, timeout, max_wait, max_tim
 def apply(filter_path: Path, db_path, lock_wait, quiet) -> None:
     """Re-evaluate every archived post with FILTER's current rules; no network.
 
-    Run it after editing the rules: the archive's kept flags, scores and matched rules change,
-    the posts do not.
+    Run it after editing the rules: FILTER's kept flags, scores, matched rules and the
+    exclude rules that dropped posts change; the posts and other filters' verdicts do not.
     """
     from plnfilter.pipeline import apply_filter
     from plnfilter.store import require_archive

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from plnfilter.cli.options import db_option, load_filter, parse_time, resolve_db
+from plnfilter.cli.options import chosen_filter, db_option, filter_option, load_filter, parse_time, resolve_db
 from plnfilter.cli.output import TABLE, Output, emit, output_options
 
 SUGGEST_COLUMNS = (("group", 5), ("account", 30), ("score", 6), ("why", 0))
@@ -17,6 +17,16 @@ YAML = {"yaml": (".yaml", ".yml")}
 
 def _filter(filter_path: Path | None):
     return None if filter_path is None else load_filter(filter_path)
+
+
+def _verdicts_of(conn, filter_file, filter_name: str | None) -> str | None:
+    """Whose verdicts say what was kept: --filter NAME, else FILTER's `name:` when it has judged this
+    archive, else the archive's only filter (several and none named: exit 2 listing them)."""
+    from plnfilter.store.filters import filter_names
+
+    if filter_name is None and filter_file is not None and filter_file.name in filter_names(conn):
+        return filter_file.name
+    return chosen_filter(conn, filter_name)
 
 
 def _duration(value: str, flag: str):
@@ -86,9 +96,10 @@ def voices() -> None:
     help="Near your topics when at least this share of an account's hashtag uses is on your usual tags.",
 )
 @follows_option
+@filter_option
 @db_option
 @output_options(local=YAML, stdout=(TABLE, "jsonl"))
-def suggest(filter_path, since, limit, near_threshold, extra_sources, db_path, output) -> None:
+def suggest(filter_path, since, limit, near_threshold, extra_sources, filter_name, db_path, output) -> None:
     """Accounts your voices endorse that you do not follow yet, each with why.
 
     You follow: everyone in FILTER's `voices:`, its account: and author: sources, and
@@ -124,6 +135,7 @@ def suggest(filter_path, since, limit, near_threshold, extra_sources, db_path, o
         limit=limit,
         near_threshold=near_threshold,
         extra_sources=extra_sources,
+        filter_name=_verdicts_of(conn, filter_file, filter_name),
     )
     rows = [item.row(rank) for rank, item in enumerate(found, start=1)]
     title = f"plnfilter voices suggest {filter_file.name if filter_file else ''}".strip()
@@ -156,9 +168,12 @@ def _iso(moment) -> str | None:
 )
 @click.option("--title", default="Your network", show_default=True, help="Title for markdown and html.")
 @follows_option
+@filter_option
 @db_option
 @output_options(own=("markdown", "html"), stdout=(TABLE, "markdown"))
-def report(filter_path, since, quiet_after, stale_after, title, extra_sources, db_path, output) -> None:
+def report(
+    filter_path, since, quiet_after, stale_after, title, extra_sources, filter_name, db_path, output
+) -> None:
     """How varied your kept posts were, which followed voices went quiet, which sources kept nothing.
 
     Variety: kept posts, distinct authors and instances, the share of the top 5 authors
@@ -184,7 +199,14 @@ def report(filter_path, since, quiet_after, stale_after, title, extra_sources, d
     stale = _duration(stale_after, "--stale-after")
     conn = open_readonly(resolve_db(db_path))
     found = build_report(
-        conn, filter_file, now_utc(), start, quiet_after=quiet, stale_after=stale, extra_sources=extra_sources
+        conn,
+        filter_file,
+        now_utc(),
+        start,
+        quiet_after=quiet,
+        stale_after=stale,
+        extra_sources=extra_sources,
+        filter_name=_verdicts_of(conn, filter_file, filter_name),
     )
 
     def markdown(rows, out, title: str = title, **_options) -> int:

@@ -28,6 +28,23 @@ def resolve_db(db_path: Path | None) -> Path:
     return db_path or default_db_path()
 
 
+def filter_option(command: Callable) -> Callable:
+    return click.option(
+        "--filter",
+        "filter_name",
+        metavar="NAME",
+        help="Whose verdicts: the filter with this `name:`. Default: the archive's only filter "
+        "(with several, name one; `plnfilter filters` lists them).",
+    )(command)
+
+
+def chosen_filter(conn, filter_name: str | None) -> str | None:
+    """The filter a reader shows: --filter, else the archive's only one; exit 2 when several."""
+    from plnfilter.store.filters import choose_filter
+
+    return choose_filter(conn, filter_name)
+
+
 def filter_argument(command: Callable) -> Callable:
     return click.argument("filter_path", metavar="FILTER", type=click.Path(path_type=Path))(command)
 

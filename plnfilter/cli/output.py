@@ -330,3 +330,37 @@ def atom_options(output: Output, conn, db_path: Path, feed: str, self_url: str |
                 "run `plnfilter run` or `plnfilter apply` on it once, or give --self-url",
             ) from error
     return {"feed_id": feed_id(found, feed)}
+
+
+PUBLISHING_FORMATS = ("html", "atom", "markdown")
+"""Formats meant for publishing: they leave out followers-only posts and opted-out authors by default."""
+
+
+def include_private_option(command: Callable) -> Callable:
+    command = click.option(
+        "--quiet",
+        "-q",
+        is_flag=True,
+        help="No notes on stderr: how many posts were left out, the hint when the window is empty.",
+    )(command)
+    return click.option(
+        "--include-private",
+        is_flag=True,
+        help="html, atom and markdown: also publish followers-only and direct posts and posts by authors "
+        "who opted out of being shown to people not logged in (left out by default).",
+    )(command)
+
+
+def publishing(output: Output, include_private: bool) -> bool:
+    """Whether this output leaves out posts not everyone may see."""
+    return output.fmt in PUBLISHING_FORMATS and not include_private
+
+
+def say_left_out(count: int, quiet: bool) -> None:
+    if count and not quiet:
+        click.echo(
+            f"left out {count} post{'s' if count != 1 else ''} not everyone may see (followers-only, "
+            "or by authors who opted out of being shown to people not logged in); --include-private "
+            "publishes them",
+            err=True,
+        )

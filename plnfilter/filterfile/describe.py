@@ -103,10 +103,19 @@ def describe_condition(condition: Condition) -> str:
         "domains": ("links to ", " or ", ""),
         "network": ("on ", " or ", ""),
         "source": ("found by source ", " or ", ""),
+        "visibility": ("visible to ", " or ", ""),
+        "voices": ("by the voices ", " or ", ""),
     }[key]
     prefix, joiner, mark = shown
     quote = key in ("words", "text", "regex")
-    return prefix + joiner.join(f"'{item}'" if quote else f"{mark}{item}" for item in value)
+    described = prefix + joiner.join(f"'{item}'" if quote else f"{mark}{item}" for item in value)
+    if key == "lang":
+        described += (
+            " (unknown: posts that declare no language)"
+            if "unknown" in value
+            else " (a post that declares no language does not match it; `unknown` names those)"
+        )
+    return described
 
 
 def describe_rank(rank: RankConfig) -> list[str]:

@@ -34,7 +34,11 @@ TEXT_KEYS = {
     "domains": "[youtube.com, substack.com]",
     "network": "mastodon",
     "source": "'mastodon*'",
+    "visibility": "[public, unlisted]",
+    "voices": "[trusted]",
 }
+VOICE_GROUPS = ("trusted", "outside_sector", "dissenting")
+VISIBILITIES = ("public", "unlisted", "followers", "direct")
 BOOL_KEYS = ("has_link", "has_media", "is_reply", "is_repost", "bot", "sensitive")
 COUNT_KEYS = ("min_likes", "min_reposts", "min_engagement", "min_tags", "max_tags", "min_length")
 DURATION_KEYS = ("max_age",)
@@ -182,6 +186,26 @@ def parse_condition(key: str, value: Any, path: str, line: int, section: str) ->
                 )
         return tuple(item.lower() for item in items)
     if key == "lang":
+        return tuple(item.lower() for item in items)
+    if key == "voices":
+        for item in items:
+            if item.lower() not in VOICE_GROUPS:
+                raise FilterFileError(
+                    path,
+                    line,
+                    f"unknown voice group {item!r}",
+                    "write any of " + ", ".join(VOICE_GROUPS) + " (the groups listed under `voices:`)",
+                )
+        return tuple(item.lower() for item in items)
+    if key == "visibility":
+        for item in items:
+            if item.lower() not in VISIBILITIES:
+                raise FilterFileError(
+                    path,
+                    line,
+                    f"unknown visibility {item!r}",
+                    "write any of " + ", ".join(VISIBILITIES) + " (Mastodon's `private` is `followers`)",
+                )
         return tuple(item.lower() for item in items)
     if key == "regex":
         for pattern in items:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from plnfilter.filterfile.model import FilterFile, Rule
 from plnfilter.post import Post
@@ -62,8 +63,10 @@ NOT_INCLUDED = Verdict(kept=False)
 class RuleSet:
     """Compiled rules; `evaluate` is pure apart from the regex timeout counter."""
 
-    def __init__(self, exclude: Iterable[Rule] = (), include: Iterable[Rule] = ()) -> None:
-        compiler = Compiler()
+    def __init__(
+        self, exclude: Iterable[Rule] = (), include: Iterable[Rule] = (), voices: Any = None
+    ) -> None:
+        compiler = Compiler(voices)
         self.exclude_rules = tuple(exclude)
         self.include_rules = tuple(include)
         self._exclude: tuple[tuple[Check, Verdict], ...] = tuple(
@@ -129,4 +132,4 @@ class RuleSet:
 
 def compile_rules(filter_file: FilterFile) -> RuleSet:
     """Compile a loaded filter file's exclude and include rules (regexes compiled once, here)."""
-    return RuleSet(filter_file.exclude, filter_file.include)
+    return RuleSet(filter_file.exclude, filter_file.include, filter_file.voices)

@@ -6,6 +6,7 @@ import fnmatch
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from plnfilter.filterfile.model import Condition, Rule
 from plnfilter.post import Post
@@ -25,7 +26,7 @@ COST = {
     "authors": 3,
     "not_authors": 3,
 }
-COST.update({"lang": 2, "source": 3, "tags": 1, "tags_all": 1, "network": 1, "max_age": 1})
+COST.update({"visibility": 1, "lang": 2, "source": 3, "tags": 1, "tags_all": 1, "network": 1, "max_age": 1})
 
 
 class Cutoff:
@@ -41,7 +42,8 @@ class Cutoff:
 class Compiler:
     """Holds what the closures share: the per-post text cache, regex stats and the max_age cutoffs."""
 
-    def __init__(self) -> None:
+    def __init__(self, voices: Any = None) -> None:
+        self.voices = voices  # the filter file's `voices:` groups, which `voices:` conditions name
         self.cache = TextCache()
         self.stats = RegexStats()
         self.cutoffs: list[Cutoff] = []
@@ -90,12 +92,28 @@ class Compiler:
     def _max_tags(self, value: int) -> Check:
         return lambda post: len(post.tags) <= value
 
+    def _voices(self, value: tuple[str, ...]) -> Check:
+        """The author is in one of these `voices:` groups of the filter file."""
+        people = tuple(
+            person.lstrip("@").lower() for group in value for person in getattr(self.voices, group, ()) or ()
+        )
+        if not people:
+            return lambda post: False
+        return author_in(people)
+
+    def _visibility(self, value: tuple[str, ...]) -> Check:
+        wanted = frozenset(value)
+        return lambda post: (post.visibility or "public") in wanted
+
     def _lang(self, value: tuple[str, ...]) -> Check:
         exact = frozenset(value)
         prefixes = tuple(code + "-" for code in value)
+        unknown = "unknown" in exact  # `unknown` names the posts that declare no language
 
         def check(post: Post) -> bool:
             lang = post.lang
+            if not lang:
+                return unknown
             if lang in exact:
                 return True
             lang = lang.lower()

@@ -42,11 +42,20 @@ POST_SCHEMA: dict[str, type] = {
     "card_url": str,
     "card_title": str,
     "source": str,
+    "first_seen": str,
+    "last_seen": str,
+    "search_grams": str,  # the text's CJK/Thai runs as bigrams for the full-text index (store/grams.py)
+    "visibility": str,
+    "author_opt_out": int,
+}
+
+VERDICT_SCHEMA: dict[str, type] = {
+    "filter": str,
+    "post_id": int,
     "kept": int,
     "score": float,
     "matched": str,
-    "first_seen": str,
-    "last_seen": str,
-    "raw": str,
-    "search_grams": str,  # the text's CJK/Thai runs as bigrams for the full-text index (store/grams.py)
+    "dropped_by": str,
+    "judged_at": str,
 }
+"""The verdicts table: one filter's judgement of one post (see schema.m009)."""

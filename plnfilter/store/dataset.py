@@ -70,14 +70,13 @@ _MASK = (1 << 64) - 1
 
 
 def verdict_sql(filter_name: str | None = None) -> dict[str, str]:
-    """The SQL giving the verdict columns (kept, score, matched) of posts.
+    """The SQL giving the verdict columns (kept, score, matched) of posts: those of the filter the
+    `VERDICT_JOIN` names (NULL for a post it has not judged). This is the one place that reads them."""
+    return {name: f"verdicts.{name}" for name in VERDICT_COLUMNS}
 
-    The archive stores one verdict per post, the last filter's; `filter_name` will pick a filter's own
-    verdicts once the archive keeps them per filter. This is the one place that reads them.
-    """
-    if filter_name is not None:
-        raise ValueError("this archive keeps one verdict per post, not one per filter")
-    return {name: f"posts.{name}" for name in VERDICT_COLUMNS}
+
+# Each post beside the chosen filter's verdict (its one parameter: the filter's name).
+VERDICT_JOIN = 'LEFT JOIN verdicts ON verdicts.post_id = posts.id AND verdicts."filter" = ?'
 
 
 def _expressions(columns: Sequence[str], filter_name: str | None) -> list[str]:
@@ -85,7 +84,7 @@ def _expressions(columns: Sequence[str], filter_name: str | None) -> list[str]:
     verdicts = verdict_sql(filter_name)
     parts = []
     for name in columns:
-        if name not in POST_SCHEMA:
+        if name not in POST_SCHEMA and name not in verdicts:
             raise ValueError(f"not a posts column: {name!r}")
         if name in verdicts:
             parts.append(verdicts[name])
@@ -134,12 +133,17 @@ def _where(selection: Selection) -> tuple[str, list[Any]]:
 
     plain = replace(selection, kept=None, order="oldest", limit=None, columns=None, sql=None)
     conditions, params = ["1"], []
-    if selection.kept is not None:
-        conditions.append("posts.kept = 1" if selection.kept else "posts.kept = 0")
-    if plain != type(selection)(kept=None, order="oldest"):
+    if selection.kept is not None:  # the chosen filter's verdict, joined by VERDICT_JOIN
+        conditions.append("verdicts.kept = 1" if selection.kept else "verdicts.kept = 0")
+    if replace(plain, filter=None) != type(selection)(kept=None, order="oldest"):
         sql, params = build_sql(plain, columns=("id",))
         conditions.append(f"posts.id IN ({sql})")
     return " AND ".join(conditions), params
+
+
+def _filter_of(selection: Selection, filter_name: str | None) -> str | None:
+    """Whose verdicts: `filter_name`, else the selection's filter (the caller chose it)."""
+    return filter_name if filter_name is not None else selection.filter
 
 
 def partitions(
@@ -150,8 +154,9 @@ def partitions(
     cells = ", ".join(_expressions(DATASET_COLUMNS, filter_name))
     sql = (
         f"SELECT posts.network, {_MONTH_SQL} AS month, count(*), max(posts.last_seen), "  # noqa: S608 (names from DATASET_COLUMNS)
-        f"{_FINGERPRINT}(json_array({cells})) FROM posts WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2"
+        f"{_FINGERPRINT}(json_array({cells})) FROM posts {VERDICT_JOIN} WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2"
     )
+    params = [_filter_of(selection, filter_name), *params]
     conn.create_aggregate(_FINGERPRINT, 1, _Fingerprint)
     with db_errors(conn):
         return [
@@ -178,11 +183,11 @@ def partition_rows(
         in_month = f"posts.created_at >= ? AND posts.created_at < ? AND ({_MONTH_SQL}) = ?"
         month_params = [month + "-", month + ".", month]
     sql = (
-        f"SELECT {_select_list(DATASET_COLUMNS, filter_name)} FROM posts "  # noqa: S608 (names from DATASET_COLUMNS)
+        f"SELECT {_select_list(DATASET_COLUMNS, filter_name)} FROM posts {VERDICT_JOIN} "  # noqa: S608 (names from DATASET_COLUMNS)
         f"WHERE posts.network = ? AND {in_month} AND {where} ORDER BY posts.created_at, posts.id"
     )
     with db_errors(conn):
-        cursor = conn.execute(sql, [network, *month_params, *params])
+        cursor = conn.execute(sql, [_filter_of(selection, filter_name), network, *month_params, *params])
         while batch := cursor.fetchmany(batch_size):
             yield batch
 

@@ -51,12 +51,22 @@ def mark_read(path: str | Path, name: str, when: datetime) -> None:
         db.conn.close()
 
 
-def newest_kept(conn: sqlite3.Connection, until: datetime | None = None) -> str | None:
-    """The `created_at` of the newest kept post (created before `until` when given), or None."""
-    sql = "SELECT max(created_at) FROM posts WHERE kept = 1"
+def newest_kept(
+    conn: sqlite3.Connection, until: datetime | None = None, filter_name: str | None = None
+) -> str | None:
+    """The `created_at` of the newest post the filter `filter_name` kept (any filter's when None;
+    created before `until` when given), or None."""
+    sql = (
+        "SELECT max(posts.created_at) FROM posts WHERE EXISTS (SELECT 1 FROM verdicts "
+        "WHERE verdicts.post_id = posts.id AND verdicts.kept = 1"
+    )
     params: list[str] = []
+    if filter_name is not None:
+        sql += ' AND verdicts."filter" = ?'
+        params.append(filter_name)
+    sql += ")"
     if until is not None:
-        sql += " AND created_at < ?"
+        sql += " AND posts.created_at < ?"
         params.append(to_iso(until))
     with db_errors(conn):
         row = conn.execute(sql, params).fetchone()

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 from plnfilter.errors import UsageError
 from plnfilter.store.archive import as_connection, db_errors
-from plnfilter.store.rows import ALL_COLUMNS, ROW_COLUMNS, clean_text, load_list, row_decoder, row_to_post
+from plnfilter.store.rows import (
+    ALL_COLUMNS,
+    RAW_SQL,
+    ROW_COLUMNS,
+    clean_text,
+    column_sql,
+    load_list,
+    row_decoder,
+    row_to_post,
+)
 from plnfilter.times import to_iso
 
 if TYPE_CHECKING:
@@ -18,9 +27,10 @@ if TYPE_CHECKING:
     from plnfilter.post import Post
     from plnfilter.store.select import Selection
 
-_ALL = ", ".join(ROW_COLUMNS)
-# Every post column but `raw`: rules and scores never read it, and parsing it is most of a scan's cost.
-SCAN_COLUMNS = tuple(name for name in ROW_COLUMNS if name != "raw")
+# Every post column, and the raw API object from `post_raw`.
+_ALL = ", ".join(ROW_COLUMNS) + ", " + RAW_SQL + " AS raw"
+# The post columns (no raw object): rules and scores never read it, and unpacking it is most of a scan's cost.
+SCAN_COLUMNS = ROW_COLUMNS
 
 
 def _posts(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> Iterator[Post]:
@@ -46,7 +56,7 @@ def iter_posts(
 
     if where.sql is not None:
         return _posts(conn, where.sql, params)
-    sql, query_params = build_sql(where, columns=ROW_COLUMNS)
+    sql, query_params = build_sql(where, columns=(*ROW_COLUMNS, "raw"))
     return _posts(conn, sql, query_params)
 
 
@@ -58,15 +68,23 @@ def get_post(db: sqlite_utils.Database | sqlite3.Connection, uri: str) -> Post |
 
 
 def get_row(
-    conn: sqlite3.Connection, uri: str, columns: Sequence[str] = ALL_COLUMNS
+    conn: sqlite3.Connection, uri: str, columns: Sequence[str] = ALL_COLUMNS, filter_name: str | None = None
 ) -> dict[str, Any] | None:
-    """One post with its verdict as an output row (lists decoded), or None."""
-    unknown = [c for c in columns if c not in ROW_COLUMNS]
+    """One post with the filter `filter_name`'s verdict (None: the archive's only filter's) as an
+    output row (lists decoded), or None."""
+    if filter_name is None:
+        from plnfilter.store.filters import choose_filter
+
+        filter_name = choose_filter(conn, None)
+    unknown = [c for c in columns if c not in ALL_COLUMNS]
     if unknown:
         raise UsageError(f"unknown column {unknown[0]!r}", "choose from: " + ", ".join(ALL_COLUMNS))
-    sql = f"SELECT {', '.join(columns)} FROM posts WHERE uri = ?"  # noqa: S608 (names from a whitelist)
+    sql = (
+        f"SELECT {', '.join(column_sql(c) for c in columns)} FROM posts "  # noqa: S608 (names from a whitelist)
+        'LEFT JOIN verdicts ON verdicts.post_id = posts.id AND verdicts."filter" = ? WHERE posts.uri = ?'
+    )
     with db_errors(conn):
-        cursor = conn.execute(sql, [clean_text(uri)])
+        cursor = conn.execute(sql, [filter_name, clean_text(uri)])
         decode = row_decoder([d[0] for d in cursor.description or ()])
         row = cursor.fetchone()
     return None if row is None else decode(row)
@@ -77,24 +95,42 @@ def posts_with_verdicts(
     since: datetime | None = None,
     until: datetime | None = None,
     kept_only: bool = True,
+    filter_name: str | None = None,
+    unjudged: bool = False,
     seen_since: datetime | None = None,
 ) -> Iterator[tuple[Post, bool, tuple[str, ...]]]:
     """Posts created in the window (and first seen at `seen_since` or later, when given; without
-    `raw`), oldest saved first, each with its stored verdict (kept, matched rules)."""
-    where, params = ["1"], []
+    `raw`), oldest saved first, each with the stored verdict of the filter `filter_name` (None: the
+    archive's only filter) (kept, matched rules); only the posts it judged; with `unjudged`, every
+    post in the window as kept with no rules matched (for a filter file that has not judged this
+    archive: its caller judges them)."""
+    from plnfilter.store.filters import choose_filter
+
+    conn = as_connection(db)
+    if filter_name is None and not unjudged:
+        filter_name = choose_filter(conn, None)
+    where: list[str] = ['verdicts."filter" = ?']
+    params: list[Any] = [filter_name]
     if kept_only:
-        where.append("kept = 1")
+        where.append("verdicts.kept = 1")
+    source = "verdicts JOIN posts ON posts.id = verdicts.post_id"
+    if unjudged:  # every post in the window, as if kept: the caller judges them itself
+        where, params = ["1"], []
+        source = "posts LEFT JOIN verdicts ON 0"
     if since is not None:
-        where.append("created_at >= ?")
+        where.append("posts.created_at >= ?")
         params.append(to_iso(since))
     if until is not None:
-        where.append("created_at < ?")
+        where.append("posts.created_at < ?")
         params.append(to_iso(until))
     if seen_since is not None:
-        where.append("first_seen >= ?")
+        where.append("posts.first_seen >= ?")
         params.append(to_iso(seen_since))
-    sql = f"SELECT {', '.join(SCAN_COLUMNS)} FROM posts WHERE {' AND '.join(where)} ORDER BY id"  # noqa: S608
-    conn = as_connection(db)
+    columns = ", ".join("posts." + c for c in SCAN_COLUMNS)
+    sql = (
+        f"SELECT {columns}, coalesce(verdicts.kept, 1) AS kept, verdicts.matched FROM {source} "  # noqa: S608
+        f"WHERE {' AND '.join(where)} ORDER BY posts.id"
+    )
     with db_errors(conn):
         cursor = conn.execute(sql, params)
         names = [d[0] for d in cursor.description]
@@ -110,10 +146,24 @@ def uri_of_url(db: sqlite_utils.Database | sqlite3.Connection, url: str) -> str 
 
 
 def stored_verdict(
-    db: sqlite_utils.Database | sqlite3.Connection, uri: str
-) -> tuple[bool, float, tuple[str, ...]]:
-    """The verdict stored beside an archived post: kept, score, matched rules."""
-    kept, score, matched = (
-        as_connection(db).execute("SELECT kept, score, matched FROM posts WHERE uri = ?", [uri]).fetchone()
+    db: sqlite_utils.Database | sqlite3.Connection, uri: str, filter_name: str | None = None
+) -> tuple[bool | None, float, tuple[str, ...], str]:
+    """The verdict the filter `filter_name` (None: the archive's only filter) stored on an archived
+    post: kept (None: not judged by it), score, matched rules, the exclude rule that dropped it."""
+    if filter_name is None:
+        from plnfilter.store.filters import choose_filter
+
+        filter_name = choose_filter(as_connection(db), None)
+    row = (
+        as_connection(db)
+        .execute(
+            "SELECT v.kept, v.score, v.matched, v.dropped_by FROM verdicts v JOIN posts p ON p.id = v.post_id "
+            'WHERE p.uri = ? AND v."filter" = ?',
+            [uri, filter_name],
+        )
+        .fetchone()
     )
-    return bool(kept), float(score or 0.0), tuple(load_list(matched))
+    if row is None:
+        return None, 0.0, (), ""
+    kept, score, matched, dropped_by = row
+    return bool(kept), float(score or 0.0), tuple(load_list(matched)), dropped_by or ""

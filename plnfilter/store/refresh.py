@@ -2,7 +2,7 @@
 
 A refresh never inserts a post, adds no `post_sources` finding (it found nothing new: the post's
 sources stay the timelines that found it) and touches no cursor. It updates the four counts,
-`last_seen`, and the verdict and score judged from the new counts; `first_seen`, `raw` (what the
+`last_seen`, and the running filter's verdict and score judged from the new counts; `first_seen`, `raw` (what the
 timeline said, kept as received) and everything else stay as they were.
 """
 
@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from plnfilter.post import Post
 from plnfilter.store.archive import as_connection, db_errors
 from plnfilter.store.read import iter_posts
-from plnfilter.store.rows import clean_text, dump_list
+from plnfilter.store.rows import clean_text, unpack_raw
 from plnfilter.store.transaction import write_transaction
+from plnfilter.store.verdicts import DEFAULT_FILTER, write_verdicts
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -28,17 +29,13 @@ if TYPE_CHECKING:
 # are read, never the whole archive. `windows` is a JSON object {timeline name: oldest first_seen}.
 # The local id is the boosted original's for a Mastodon boost (the raw object is the wrapper).
 _CANDIDATES_SQL = (
-    "SELECT p.uri, CASE WHEN json_valid(p.raw) THEN "
-    "COALESCE(json_extract(p.raw, '$.reblog.id'), json_extract(p.raw, '$.id')) END "
+    "SELECT p.uri, (SELECT raw FROM post_raw WHERE post_raw.post_id = p.id) "
     "FROM posts p WHERE p.uri IN ("
     "SELECT ps.uri FROM json_each(?) w JOIN post_sources ps ON ps.source = w.key AND ps.first_seen >= w.value"
     ") AND p.network = ? AND p.uri NOT IN (SELECT value FROM json_each(?)) "
     "ORDER BY p.created_at DESC, p.id DESC LIMIT ?"
 )
-_UPDATE_SQL = (
-    "UPDATE posts SET likes = ?, reposts = ?, replies = ?, quotes = ?, last_seen = ?, "
-    "kept = ?, score = ?, matched = ? WHERE uri = ?"
-)
+_UPDATE_SQL = "UPDATE posts SET likes = ?, reposts = ?, replies = ?, quotes = ?, last_seen = ? WHERE uri = ?"
 
 
 class Candidate(NamedTuple):
@@ -68,7 +65,13 @@ def refresh_candidates(
                 int(limit),
             ],
         ).fetchall()
-    return [Candidate(uri, "" if local_id is None else str(local_id)) for uri, local_id in rows]
+    found = []
+    for uri, blob in rows:
+        raw = unpack_raw(blob)
+        original = raw["reblog"] if isinstance(raw.get("reblog"), dict) else raw
+        local_id = original.get("id", raw.get("id"))
+        found.append(Candidate(uri, "" if local_id is None else str(local_id)))
+    return found
 
 
 def stored_posts(db: Db, uris: Iterable[str]) -> dict[str, Post]:
@@ -80,11 +83,13 @@ def stored_posts(db: Db, uris: Iterable[str]) -> dict[str, Post]:
     return {post.uri: post for post in posts}
 
 
-def save_refreshed(db: Db, judged: Iterable[Any], now: str) -> int:
-    """Store re-fetched counts with the verdict and score judged from them; return the rows updated.
+def save_refreshed(db: Db, judged: Iterable[Any], now: str, filter_name: str = DEFAULT_FILTER) -> int:
+    """Store re-fetched counts with `filter_name`'s verdict and score judged from them; return the
+    rows updated. Other filters' verdicts on these posts become stale (judged before `last_seen`).
 
     `judged` items need `.post .kept .score .matched` (see `store.Judged`).
     """
+    judged = list(judged)
     rows = [
         (
             int(item.post.likes or 0),
@@ -92,9 +97,6 @@ def save_refreshed(db: Db, judged: Iterable[Any], now: str) -> int:
             int(item.post.replies or 0),
             int(item.post.quotes or 0),
             now,
-            1 if item.kept else 0,
-            float(item.score),
-            dump_list(item.matched),
             clean_text(item.post.uri),
         )
         for item in judged
@@ -104,4 +106,6 @@ def save_refreshed(db: Db, judged: Iterable[Any], now: str) -> int:
     conn = as_connection(db)
     with db_errors(conn), write_transaction(db):
         cursor = conn.executemany(_UPDATE_SQL, rows)
-    return cursor.rowcount
+        updated = cursor.rowcount
+        write_verdicts(conn, filter_name, judged, now)
+    return updated

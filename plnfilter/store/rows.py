@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from plnfilter.store.columns import POST_SCHEMA
+from plnfilter.store.columns import POST_SCHEMA, VERDICT_SCHEMA
 
 if TYPE_CHECKING:
     from plnfilter.post import Post
@@ -34,6 +35,7 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "score",
     "kept",
     "matched",
+    "dropped_by",
     "lang",
     "reply_to",
     "quote_of",
@@ -48,6 +50,8 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "author_id",
     "author_followers",
     "author_bot",
+    "visibility",
+    "author_opt_out",
     "first_seen",
     "last_seen",
 )
@@ -56,8 +60,19 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
 ALL_COLUMNS: tuple[str, ...] = OUTPUT_COLUMNS + ("html", "raw")
 """Every column a selection may ask for."""
 
+VERDICT_COLUMNS = frozenset({"kept", "score", "matched", "dropped_by"})
+"""Output columns read from the chosen filter's row in `verdicts`; the others are the post's facts."""
+
+
+def column_sql(name: str) -> str:
+    """Where an output column lives in a SELECT joining `posts` and the chosen filter's `verdicts`."""
+    if name == "raw":
+        return RAW_SQL + " AS raw"
+    return f"verdicts.{name}" if name in VERDICT_COLUMNS else f"posts.{name}"
+
+
 JSON_LIST_COLUMNS = frozenset({"tags", "links", "mentions", "reposted_by", "media_alt", "matched"})
-BOOL_COLUMNS = frozenset({"author_bot", "has_media", "sensitive", "kept"})
+BOOL_COLUMNS = frozenset({"author_bot", "has_media", "sensitive", "kept", "author_opt_out"})
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _LIST_FIELDS = ("tags", "links", "mentions", "reposted_by", "media_alt")
@@ -115,6 +130,28 @@ def load_list(text: str | None) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
+RAW_LEVEL = 1  # zlib level: raw JSON shrinks ~4x at level 1; higher levels gain little and cost ingest time
+
+
+def pack_raw(raw: Mapping[str, Any] | None) -> bytes:
+    """The raw API object as stored in `post_raw`: zlib-compressed UTF-8 JSON (see `dump_raw`)."""
+    return zlib.compress(dump_raw(raw).encode("utf-8", "surrogatepass"), RAW_LEVEL)
+
+
+def unpack_raw(value: bytes | str | None) -> dict[str, Any]:
+    """The inverse of `pack_raw` (text is read as JSON); a damaged blob reads as {}."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        try:
+            value = zlib.decompress(bytes(value)).decode("utf-8", "surrogatepass")
+        except (zlib.error, UnicodeDecodeError):
+            return {}
+    return load_raw(value)
+
+
+RAW_SQL = "(SELECT post_raw.raw FROM post_raw WHERE post_raw.post_id = posts.id)"
+"""The stored raw blob of the post in the row (decoded by `decode_row`/`row_decoder`/`unpack_raw`)."""
+
+
 def load_raw(text: str | None) -> dict[str, Any]:
     if not text:
         return {}
@@ -125,28 +162,44 @@ def load_raw(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"value": value}
 
 
-def post_to_row(post: Post, kept: bool, score: float, matched: Sequence[str], now: str) -> tuple[Any, ...]:
-    """The values for ROW_COLUMNS; first_seen and last_seen are both `now` (the upsert keeps first_seen)."""
+NULL_WHEN_MISSING = (
+    "url",
+    "author_name",
+    "author_id",
+    "html",
+    "lang",
+    "reply_to",
+    "quote_of",
+    "card_url",
+    "card_title",
+)
+"""Text columns stored as NULL, not '', when a post has no value (`reply_to IS NULL` finds non-replies).
+The full-text columns (text, author, tags, spoiler) keep '' so the index is never rewritten for it."""
+
+
+def post_to_row(post: Post, now: str) -> tuple[Any, ...]:
+    """The values for ROW_COLUMNS; first_seen and last_seen are both `now` (the upsert keeps first_seen);
+    a missing value of NULL_WHEN_MISSING is NULL."""
     from plnfilter.store.grams import search_grams  # the save path only: readers never load it
 
     return (
         clean_text(post.uri),
         clean_text(post.network),
-        clean_text(post.url),
+        clean_text(post.url) or None,
         clean_text(post.author),
-        clean_text(post.author_name),
-        clean_text(post.author_id),
+        clean_text(post.author_name) or None,
+        clean_text(post.author_id) or None,
         1 if post.author_bot else 0,
         int(post.author_followers or 0),
         clean_text(post.created_at),
         clean_text(post.text),
-        clean_text(post.html),
-        clean_text(post.lang),
+        clean_text(post.html) or None,
+        clean_text(post.lang) or None,
         dump_list(post.tags),
         dump_list(post.links),
         dump_list(post.mentions),
-        clean_text(post.reply_to),
-        clean_text(post.quote_of),
+        clean_text(post.reply_to) or None,
+        clean_text(post.quote_of) or None,
         dump_list(post.reposted_by),
         1 if post.has_media else 0,
         dump_list(post.media_alt),
@@ -156,16 +209,14 @@ def post_to_row(post: Post, kept: bool, score: float, matched: Sequence[str], no
         int(post.reposts or 0),
         int(post.replies or 0),
         int(post.quotes or 0),
-        clean_text(post.card_url),
-        clean_text(post.card_title),
+        clean_text(post.card_url) or None,
+        clean_text(post.card_title) or None,
         clean_text(post.source),
-        1 if kept else 0,
-        float(score),
-        dump_list(matched),
         now,
         now,
-        dump_raw(post.raw),
         search_grams(clean_text(post.text), clean_text(post.spoiler), " ".join(post.tags)),
+        clean_text(post.visibility or "public"),
+        1 if post.author_opt_out else 0,
     )
 
 
@@ -211,7 +262,9 @@ def row_to_post(row: Mapping[str, Any]) -> Post:
         card_url=text("card_url"),
         card_title=text("card_title"),
         source=text("source"),
-        raw=load_raw(row.get("raw")),
+        visibility=text("visibility") or "public",
+        author_opt_out=bool(row.get("author_opt_out")),
+        raw=unpack_raw(row.get("raw")),
     )
 
 
@@ -223,8 +276,8 @@ def decode_row(row: Mapping[str, Any]) -> dict[str, Any]:
             out[name] = load_list(value)
         elif name in BOOL_COLUMNS and isinstance(value, int):
             out[name] = bool(value)
-        elif name == "raw" and isinstance(value, str):
-            out[name] = load_raw(value)
+        elif name == "raw" and isinstance(value, str | bytes):
+            out[name] = unpack_raw(value)
         else:
             out[name] = value
     return out
@@ -247,14 +300,16 @@ def row_decoder(names: Sequence[str]) -> Callable[[Sequence[Any]], dict[str, Any
             value = out[name]
             if isinstance(value, int):
                 out[name] = bool(value)
-        if raw and isinstance(out["raw"], str):
-            out["raw"] = load_raw(out["raw"])
+        if raw and isinstance(out["raw"], str | bytes):
+            out["raw"] = unpack_raw(out["raw"])
         return out
 
     return decode
 
 
-_FLOAT_COLUMNS = frozenset(name for name, kind in POST_SCHEMA.items() if kind is float)
+_FLOAT_COLUMNS = frozenset(
+    name for name, kind in (*POST_SCHEMA.items(), *VERDICT_SCHEMA.items()) if kind is float
+)
 _JSON_TEXT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
 
 
@@ -269,7 +324,7 @@ def _list_sql(column: str) -> str:
 def _check_sql_columns(names: Sequence[str], form: str) -> None:
     """Names spliced into SQL must be archive columns; `raw` is stored ASCII-escaped, so it has no
     ready-made form."""
-    unknown = [n for n in names if n not in POST_SCHEMA or n == "raw"]
+    unknown = [n for n in names if (n not in POST_SCHEMA and n not in VERDICT_COLUMNS) or n == "raw"]
     if unknown:
         raise ValueError(f"no {form} form for column {unknown[0]!r}")
 
@@ -309,7 +364,7 @@ def json_object_sql(names: Sequence[str]) -> tuple[str, Callable[[Sequence[Any]]
             run.clear()
 
     for name in names:
-        column = f"posts.{name}"
+        column = column_sql(name)
         if name in _FLOAT_COLUMNS:
             close_run()
             selects.append(column)
@@ -360,7 +415,7 @@ def csv_cells_sql(names: Sequence[str]) -> str:
     _check_sql_columns(names, "CSV")
     cells = []
     for name in names:
-        column = f"posts.{name}"
+        column = column_sql(name)
         if name in JSON_LIST_COLUMNS:
             joined = f"(SELECT group_concat(value, ' ') FROM json_each({_list_sql(column)}))"  # noqa: S608 (names from POST_SCHEMA)
             cells.append(f"(SELECT {_csv_text_sql('j')} FROM (SELECT {joined} AS j))")  # noqa: S608
@@ -376,7 +431,11 @@ def csv_cells_sql(names: Sequence[str]) -> str:
 
 def judged_row(item: Any, now: str = "") -> dict[str, Any]:
     """A judged Post as an output row (OUTPUT_COLUMNS), without touching the archive (`plnfilter filter`)."""
-    values = dict(
-        zip(ROW_COLUMNS, post_to_row(item.post, item.kept, item.score, item.matched, now), strict=True)
+    values = dict(zip(ROW_COLUMNS, post_to_row(item.post, now), strict=True))
+    values.update(
+        kept=1 if item.kept else 0,
+        score=float(item.score),
+        matched=dump_list(item.matched),
+        dropped_by=clean_text(getattr(item, "dropped_by", "") or "") or None,
     )
     return decode_row({name: values[name] for name in OUTPUT_COLUMNS})

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from plnfilter.post import Post
 from plnfilter.store.archive import as_connection, db_errors
-from plnfilter.store.rows import ROW_COLUMNS, clean_text, dump_list, post_to_row
+from plnfilter.store.rows import ROW_COLUMNS, clean_text, pack_raw, post_to_row
 from plnfilter.store.transaction import write_transaction
+from plnfilter.store.verdicts import DEFAULT_FILTER, write_verdicts, write_verdicts_by_id
 from plnfilter.times import to_iso
 
 if TYPE_CHECKING:
@@ -66,19 +67,30 @@ _UPSERT_SOURCE_SQL = (
     "cursor = COALESCE(excluded.cursor, sources.cursor), last_run = excluded.last_run, last_error = NULL"
 )
 _EXISTING_SQL = "SELECT uri FROM posts WHERE uri IN (SELECT value FROM json_each(?))"
-_UPDATE_JUDGEMENT_SQL = (
-    "UPDATE posts SET kept = ?, score = ?, matched = ? "
-    "WHERE uri = ? AND (kept IS NOT ? OR score IS NOT ? OR matched IS NOT ?)"
-)
+_EXISTING_IDS_SQL = "SELECT uri, id FROM posts WHERE uri IN (SELECT value FROM json_each(?))"
+_RAW_PER_STATEMENT = 100
+
+
+def _upsert_raw(conn: sqlite3.Connection, rows: Sequence[tuple[int, bytes]]) -> None:
+    """Each post's compressed raw object into post_raw, a hundred rows per statement."""
+    for start in range(0, len(rows), _RAW_PER_STATEMENT):
+        chunk = rows[start : start + _RAW_PER_STATEMENT]
+        values = ", ".join(["(?, ?)"] * len(chunk))
+        conn.execute(
+            f"INSERT INTO post_raw (post_id, raw) VALUES {values} "  # noqa: S608 (placeholders only)
+            "ON CONFLICT(post_id) DO UPDATE SET raw = excluded.raw",
+            [value for row in chunk for value in row],
+        )
 
 
 class Judged(NamedTuple):
-    """A post with the verdict and score this run gave it."""
+    """A post with the verdict and score this run gave it, and the exclude rule that dropped it."""
 
     post: Post
     kept: bool
     score: float
     matched: tuple[str, ...] = ()
+    dropped_by: str = ""
 
 
 class TimelineLike(Protocol):
@@ -106,7 +118,11 @@ def _merge_duplicates(judged: Iterable[Any]) -> list[Any]:
         if earlier is not None:
             reposters = tuple(dict.fromkeys(earlier.post.reposted_by + item.post.reposted_by))
             item = Judged(
-                replace(item.post, reposted_by=reposters), item.kept, item.score, tuple(item.matched)
+                replace(item.post, reposted_by=reposters),
+                item.kept,
+                item.score,
+                tuple(item.matched),
+                getattr(item, "dropped_by", ""),
             )
         by_uri[uri] = item
     return list(by_uri.values())
@@ -118,14 +134,16 @@ def save_page(
     judged: Sequence[Any],
     cursor: str | None,
     now: datetime | str,
+    filter_name: str = DEFAULT_FILTER,
 ) -> SaveResult:
-    """Upsert a page of judged posts, record who found them and advance the cursor, all or nothing.
+    """Upsert a page of judged posts with `filter_name`'s verdicts, record who found them and advance
+    the cursor, all or nothing.
 
     `judged` items need `.post .kept .score .matched` (see `Judged`). `cursor=None` keeps the saved one.
     """
     stamp = _iso(now)
     items = _merge_duplicates(judged)
-    rows = [post_to_row(i.post, i.kept, i.score, i.matched, stamp) for i in items]
+    rows = [post_to_row(i.post, stamp) for i in items]
     uris = [row[0] for row in rows]
     source = clean_text(timeline.name)
     conn = as_connection(db)
@@ -135,6 +153,10 @@ def save_page(
         _upsert_rows(conn, rows)
         if uris:
             conn.execute(_INSERT_FINDINGS_SQL, [source, stamp, uri_list])
+        ids = dict(conn.execute(_EXISTING_IDS_SQL, [uri_list]).fetchall()) if uris else {}
+        pairs = [(ids[uri], item) for uri, item in zip(uris, items, strict=True) if uri in ids]
+        _upsert_raw(conn, [(post_id, pack_raw(item.post.raw)) for post_id, item in pairs])
+        write_verdicts_by_id(conn, filter_name, pairs, stamp)
         conn.execute(
             _UPSERT_SOURCE_SQL,
             [source, clean_text(timeline.network), clean_text(timeline.spec), cursor, stamp],
@@ -143,29 +165,36 @@ def save_page(
     return SaveResult(new=new, updated=len(uris) - new)
 
 
-def update_judgements(db: sqlite_utils.Database, items: Iterable[Any], batch_size: int = 1000) -> int:
-    """Store new verdicts (`plnfilter apply`) in batched transactions; return how many rows changed.
+def update_judgements(
+    db: sqlite_utils.Database,
+    items: Iterable[Any],
+    batch_size: int = 1000,
+    filter_name: str = DEFAULT_FILTER,
+    now: datetime | str | None = None,
+) -> int:
+    """Store `filter_name`'s new verdicts (`plnfilter apply`) in batched transactions; return how many.
 
     Items are `Judged` or `(uri, kept, score, matched)` tuples. Read the posts from another
-    connection (`open_readonly`) while writing here.
+    connection (`open_readonly`) while writing here. Another filter's verdicts are never touched.
     """
+    from plnfilter.times import now_utc
+
+    stamp = _iso(now if now is not None else now_utc())
     conn = as_connection(db)
     changed = 0
-    batch: list[tuple[Any, ...]] = []
+    batch: list[Any] = []
 
     def flush() -> int:
         with db_errors(conn), write_transaction(db):
-            cursor = conn.executemany(_UPDATE_JUDGEMENT_SQL, batch)
+            count = write_verdicts(conn, filter_name, batch, stamp)
         batch.clear()
-        return cursor.rowcount
+        return count
 
     for item in items:
-        if isinstance(item, Judged) or hasattr(item, "post"):
-            uri, kept, score, matched = item.post.uri, item.kept, item.score, item.matched
-        else:
+        if not (isinstance(item, Judged) or hasattr(item, "post")):
             uri, kept, score, matched = item
-        k, s, m = 1 if kept else 0, float(score), dump_list(matched)
-        batch.append((k, s, m, clean_text(uri), k, s, m))
+            item = Judged(Post(uri=uri, network=""), kept, score, tuple(matched))
+        batch.append(item)
         if len(batch) >= batch_size:
             changed += flush()
     if batch:

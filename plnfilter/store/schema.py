@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import re
 import uuid
+import zlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from plnfilter.store.transaction import write_transaction
@@ -280,6 +282,154 @@ def m008_server_quirks(db: sqlite_utils.Database) -> None:
     )
 
 
+_M009_FILTERS = """CREATE TABLE "filters" (
+   "name" TEXT PRIMARY KEY,
+   "file" TEXT NOT NULL,
+   "rules_hash" TEXT,
+   "last_run" TEXT
+)"""
+
+_M009_VERDICTS = """CREATE TABLE "verdicts" (
+   "filter" TEXT NOT NULL,
+   "post_id" INTEGER NOT NULL,
+   "kept" INTEGER NOT NULL,
+   "score" REAL,
+   "matched" TEXT,
+   "dropped_by" TEXT,
+   "judged_at" TEXT,
+   PRIMARY KEY ("filter", "post_id")
+) WITHOUT ROWID"""
+
+_M009_KEPT_POSTS = """CREATE VIEW "kept_posts" AS
+SELECT v."filter", v."score", v."matched", p."id", p."uri", p."network", p."created_at", p."author",
+       p."author_name", p."text", p."url", p."tags", p."links", p."lang"
+FROM "verdicts" v JOIN "posts" p ON p."id" = v."post_id"
+WHERE v."kept" = 1"""
+
+_M009_DROPPED_POSTS = """CREATE VIEW "dropped_posts" AS
+SELECT v."filter", v."dropped_by", v."matched", p."id", p."uri", p."network", p."created_at", p."author",
+       p."text", p."url"
+FROM "verdicts" v JOIN "posts" p ON p."id" = v."post_id"
+WHERE v."kept" = 0"""
+
+_M009_LINK_SHARERS = """CREATE VIEW "link_sharers" AS
+SELECT l."value" AS "link", p."author", p."author_name", p."network", p."created_at", p."uri", p."id"
+FROM "posts" p, json_each(CASE WHEN json_valid(p."links") THEN p."links" ELSE '[]' END) l"""
+
+
+_M009_POST_RAW = """CREATE TABLE "post_raw" (
+   "post_id" INTEGER PRIMARY KEY,
+   "raw" BLOB NOT NULL
+)"""
+
+_M009_VISIBILITY = """UPDATE "posts" SET
+  "visibility" = CASE WHEN json_valid("raw") THEN
+    CASE lower(COALESCE(json_extract("raw", '$.reblog.visibility'), json_extract("raw", '$.visibility'), 'public'))
+      WHEN 'public' THEN 'public' WHEN 'unlisted' THEN 'unlisted' WHEN 'private' THEN 'followers'
+      WHEN 'direct' THEN 'direct' ELSE 'followers' END
+    ELSE 'public' END,
+  "author_opt_out" = CASE WHEN json_valid("raw") AND (
+      json_extract("raw", '$.reblog.account.noindex') = 1
+      OR (json_extract("raw", '$.reblog') IS NULL AND json_extract("raw", '$.account.noindex') = 1)
+      OR EXISTS (SELECT 1 FROM json_each("raw", '$.post.author.labels') l
+                 WHERE json_extract(l."value", '$.val') = '!no-unauthenticated'
+                   AND COALESCE(json_extract(l."value", '$.neg'), 0) = 0)
+      OR EXISTS (SELECT 1 FROM json_each("raw", '$.author.labels') l
+                 WHERE json_extract(l."value", '$.val') = '!no-unauthenticated'
+                   AND COALESCE(json_extract(l."value", '$.neg'), 0) = 0))
+    THEN 1 ELSE 0 END"""
+
+
+def _m009_filter_name(path: str) -> str:
+    """The `name:` a filter file gives itself, if the file still reads; else its file name without
+    the extension (the name a filter file without `name:` has), else 'unnamed'."""
+    try:
+        import yaml
+
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        name = data.get("name") if isinstance(data, dict) else None
+        if isinstance(name, str) and name.strip():
+            return name.strip()
+    except (OSError, ValueError, ImportError, yaml.YAMLError):
+        pass
+    return Path(path).stem or "unnamed"
+
+
+def m009_verdicts_per_filter(db: sqlite_utils.Database) -> None:
+    """Each filter's verdict on each post in its own table, keyed by (filter name, post id), with the
+    exclude rule that dropped it; the filters an archive knows; the posts table keeps only facts.
+
+    An archive's one verdict per post becomes the verdict of the filter that ran last (its file's
+    `name:` if the file still reads, else its file name's stem), judged when the post was last seen;
+    its rules hash is unknown, so that filter's next run or apply judges every post again. Runs
+    record their filter's name and what each exclude rule removed. Posts gain who may see them
+    (`visibility`: public, unlisted, followers, direct) and whether their author opted out of being
+    shown to people not logged in (`author_opt_out`), read from each post's raw API object; that
+    object moves to `post_raw`, zlib-compressed UTF-8 JSON keyed by the post's id. Views
+    for SQL users: kept_posts, dropped_posts, link_sharers.
+    """
+    db.execute(_M009_FILTERS)
+    db.execute(_M009_VERDICTS)
+    db.execute('CREATE INDEX "verdicts_kept_by_score" ON "verdicts" ("filter", "score") WHERE "kept" = 1')
+    db.execute('ALTER TABLE "runs" ADD COLUMN "filter" TEXT')
+    db.execute('ALTER TABLE "runs" ADD COLUMN "dropped_by" TEXT')
+    names: dict[str, str] = {}
+    for run_id, path in db.execute('SELECT "id", "filter_file" FROM "runs"').fetchall():
+        if path not in names:
+            names[path] = _m009_filter_name(path or "")
+        db.execute('UPDATE "runs" SET "filter" = ? WHERE "id" = ?', [names[path], run_id])
+    last = db.execute(
+        'SELECT "filter_file", COALESCE("finished", "started") FROM "runs" ORDER BY "id" DESC LIMIT 1'
+    ).fetchone()
+    if db.execute('SELECT 1 FROM "posts" WHERE "kept" IS NOT NULL LIMIT 1').fetchone():
+        name = names[last[0]] if last else "unnamed"
+        db.execute(
+            'INSERT INTO "filters" ("name", "file", "rules_hash", "last_run") VALUES (?, ?, NULL, ?)',
+            [name, (last[0] or "") if last else "", last[1] if last else None],
+        )
+        db.execute(
+            'INSERT INTO "verdicts" ("filter", "post_id", "kept", "score", "matched", "dropped_by", "judged_at") '
+            'SELECT ?, "id", "kept", "score", "matched", NULL, "last_seen" FROM "posts" WHERE "kept" IS NOT NULL',
+            [name],
+        )
+    db.execute('DROP INDEX IF EXISTS "posts_kept_by_score"')
+    for column in ("kept", "score", "matched"):
+        db.execute(f'ALTER TABLE "posts" DROP COLUMN "{column}"')
+    # Who may see a post, read from the raw API object each archived post kept (statuses carry
+    # `visibility`, Mastodon's `private` being followers-only; accounts `noindex`; Bluesky authors
+    # the `!no-unauthenticated` label). Anything unreadable is public and not opted out.
+    db.execute('ALTER TABLE "posts" ADD COLUMN "visibility" TEXT')
+    db.execute('ALTER TABLE "posts" ADD COLUMN "author_opt_out" INTEGER')
+    db.execute(_M009_VISIBILITY)
+    # The raw API object in a table of its own, zlib-compressed: half an archive was raw JSON as
+    # text, and every page of posts (a Datasette page, a scan) carried it.
+    db.execute(_M009_POST_RAW)
+    rows = db.execute('SELECT "id", "raw" FROM "posts" WHERE "raw" IS NOT NULL AND "raw" != \'\'')
+    while True:
+        chunk = rows.fetchmany(1000)
+        if not chunk:
+            break
+        db.conn.executemany(
+            'INSERT INTO "post_raw" ("post_id", "raw") VALUES (?, ?)',
+            [
+                (post_id, zlib.compress(str(raw).encode("utf-8", "surrogatepass"), 6))
+                for post_id, raw in chunk
+            ],
+        )
+    db.execute('ALTER TABLE "posts" DROP COLUMN "raw"')
+    # A missing value is NULL, not '' (`reply_to IS NULL` finds the posts that reply to nothing);
+    # the full-text columns keep '' so the index is not rewritten.
+    db.execute(
+        'UPDATE "posts" SET "url" = NULLIF("url", \'\'), "author_name" = NULLIF("author_name", \'\'), '
+        '"author_id" = NULLIF("author_id", \'\'), "html" = NULLIF("html", \'\'), "lang" = NULLIF("lang", \'\'), '
+        '"reply_to" = NULLIF("reply_to", \'\'), "quote_of" = NULLIF("quote_of", \'\'), '
+        '"card_url" = NULLIF("card_url", \'\'), "card_title" = NULLIF("card_title", \'\')'
+    )
+    db.execute(_M009_KEPT_POSTS)
+    db.execute(_M009_DROPPED_POSTS)
+    db.execute(_M009_LINK_SHARERS)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m001_posts,
     m002_sources_and_runs,
@@ -289,6 +439,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m006_settings,
     m007_search_index,
     m008_server_quirks,
+    m009_verdicts_per_filter,
 ]
 
 

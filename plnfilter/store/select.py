@@ -27,6 +27,7 @@ from plnfilter.store.rows import (
     ALL_COLUMNS,
     OUTPUT_COLUMNS,
     clean_text,
+    column_sql,
     csv_cells_sql,
     json_object_sql,
     row_decoder,
@@ -35,10 +36,10 @@ from plnfilter.times import normalise_iso, to_iso
 
 ORDERS = ("score", "newest", "oldest", "relevance")
 _ORDER_SQL = {
-    "score": "posts.score DESC, posts.created_at DESC",
+    "score": "verdicts.score DESC, posts.created_at DESC",
     "newest": "posts.created_at DESC",
     "oldest": "posts.created_at ASC",
-    "relevance": "{fts}.rank, posts.score DESC",
+    "relevance": "{fts}.rank, verdicts.score DESC",
 }
 SYNTAXES = ("words", "catalogue")
 HIGHLIGHT = "_highlight"
@@ -52,6 +53,30 @@ _REFUSED = (
     "may not be modified",
     "prohibited",
 )
+
+
+PUBLIC_SQL = (
+    "coalesce(posts.visibility, 'public') IN ('public', 'unlisted') AND NOT coalesce(posts.author_opt_out, 0)"
+)
+"""Posts anyone may see and be shown: public or unlisted, by an author who did not opt out."""
+
+
+def is_public(post: Any) -> bool:
+    """PUBLIC_SQL for a Post (or a row with the same fields)."""
+    visibility = getattr(post, "visibility", None) if not isinstance(post, dict) else post.get("visibility")
+    opted_out = (
+        getattr(post, "author_opt_out", None) if not isinstance(post, dict) else post.get("author_opt_out")
+    )
+    return (visibility or "public") in ("public", "unlisted") and not opted_out
+
+
+def count_rows(conn: sqlite3.Connection, selection: Selection) -> int:
+    """How many posts a selection holds (its limit ignored)."""
+    from dataclasses import replace
+
+    sql, params = _build_sql(replace(selection, limit=None, order="newest"), "posts.id")
+    with db_errors(conn):
+        return int(conn.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0])  # noqa: S608
 
 
 @dataclass(frozen=True)
@@ -70,6 +95,8 @@ class Selection:
     limit: int | None = None
     sql: str | None = None  # a user's own SELECT; the other filters are then ignored
     columns: Sequence[str] | None = None  # default OUTPUT_COLUMNS; any of ALL_COLUMNS
+    filter: str | None = None  # whose verdicts (kept, score, matched, dropped_by); None: the only filter
+    audience: str | None = None  # "public": posts anyone may see; "private": the others; None: all
     syntax: str = "words"  # how `text` is read: words (all required, as written) | catalogue
     exact: bool = False  # catalogue: words as written (posts_fts), not any of their forms (posts_search)
     highlight: bool = False  # rows (as dicts) carry HIGHLIGHT: the words of the text that matched
@@ -105,7 +132,7 @@ def selected_columns(selection: Selection) -> tuple[str, ...]:
 def build_sql(selection: Selection, columns: Sequence[str] | None = None) -> tuple[str, list[Any]]:
     """SQL and parameters for a flag-based selection; every user value is a parameter."""
     columns = tuple(columns) if columns else selected_columns(selection)
-    return _build_sql(selection, ", ".join("posts." + c for c in columns))
+    return _build_sql(selection, ", ".join(column_sql(c) for c in columns))
 
 
 @dataclass(frozen=True)
@@ -186,9 +213,17 @@ def _build_sql(
     if selection.until is not None:
         where.append("posts.created_at < ?")
         params.append(_moment(selection.until, "--until"))
+    # The chosen filter's verdict beside each post: only posts it judged when kept or dropped ones are
+    # asked for (so SQLite can walk that filter's kept posts by score), every post with --all.
+    join = "JOIN" if selection.kept is not None else "LEFT JOIN"
+    joins = f' {join} verdicts ON verdicts.post_id = posts.id AND verdicts."filter" = ?' + joins
+    params.insert(0, selection.filter)
+    if selection.audience is not None:
+        public = f"({PUBLIC_SQL})"
+        where.append(public if selection.audience == "public" else f"NOT {public}")
     if selection.kept is not None:
         # A literal, not a parameter: only then can SQLite use the partial index of kept posts by score.
-        where.append("posts.kept = 1" if selection.kept else "posts.kept = 0")
+        where.append("verdicts.kept = 1" if selection.kept else "verdicts.kept = 0")
     if marks is not None and fts is not None:
         select_list += f", highlight({fts}, 0, ?, ?) AS {HIGHLIGHT}"
         params = [*marks, *params]
@@ -231,7 +266,8 @@ def run_sql(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> I
         if isinstance(error, sqlite3.OperationalError):
             raise UsageError(
                 f"--sql: {error}",
-                "check the statement; tables: posts, post_sources, sources, runs, posts_fts",
+                "check the statement; tables: posts, verdicts, filters, post_sources, sources, runs, posts_fts; "
+                "views: kept_posts, dropped_posts, link_sharers",
             ) from error
         raise ArchiveError(f"archive {archive_path(conn)}: {error}", "check the archive file") from error
 
@@ -239,6 +275,12 @@ def run_sql(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> I
 def select_rows(conn: sqlite3.Connection, selection: Selection) -> Rows:
     """A flag-based selection's rows (`Rows`), read lazily; UsageError now for a bad column, order or date."""
     columns = selected_columns(selection)
+    if selection.filter is None:
+        from dataclasses import replace
+
+        from plnfilter.store.filters import choose_filter
+
+        selection = replace(selection, filter=choose_filter(conn, None))
     if not selection.highlight:
         sql, params = build_sql(selection, columns)
         return Rows(conn, selection, columns, sql, params)
@@ -247,7 +289,7 @@ def select_rows(conn: sqlite3.Connection, selection: Selection) -> Rows:
     # Markers no post can hold (a fresh random tag), so the text between them is what matched.
     tag = secrets.token_hex(8)
     marks = (f"[{tag}>", f"<{tag}]")
-    sql, params = _build_sql(selection, ", ".join("posts." + c for c in columns), marks)
+    sql, params = _build_sql(selection, ", ".join(column_sql(c) for c in columns), marks)
     return Rows(conn, selection, columns, sql, params, _matched_words(marks, highlight_runs(selection)))
 
 

@@ -77,21 +77,23 @@ def start_run(
     db: Db,
     filter_file: str,
     now: datetime | str,
+    filter_name: str | None = None,
     status: str = "running",
     per_source: Mapping[str, Any] | None = None,
 ) -> int:
-    """Record that a run began (status 'running', or 'watching' for a `watch` session, until
-    `finish_run`); return its id."""
+    """Record that a run of the filter `filter_name` began (status 'running', or 'watching' for a
+    `watch` session, until `finish_run`); return its id."""
     conn = as_connection(db)
     with db_errors(conn), write_transaction(db):
         cursor = conn.execute(
-            "INSERT INTO runs (started, filter_file, fetched, new, kept, errors, status, per_source) "
-            "VALUES (?, ?, 0, 0, 0, '[]', ?, ?)",
+            'INSERT INTO runs (started, filter_file, fetched, new, kept, errors, status, per_source, "filter", '
+            "dropped_by) VALUES (?, ?, 0, 0, 0, '[]', ?, ?, ?, '{}')",
             [
                 _iso(now),
                 clean_text(str(filter_file)),
                 status,
                 json.dumps(per_source or {}, ensure_ascii=True, default=str),
+                clean_text(filter_name) if filter_name is not None else None,
             ],
         )
     return int(cursor.lastrowid)
@@ -137,13 +139,15 @@ def finish_run(
     errors: Sequence[str],
     status: str,
     per_source: Mapping[str, Any] | None = None,
+    dropped_by: Mapping[str, int] | None = None,
 ) -> None:
-    """Close a run with its totals; `per_source` maps a timeline name to its counts."""
+    """Close a run with its totals; `per_source` maps a timeline name to its counts, `dropped_by` an
+    exclude rule to the posts it dropped."""
     conn = as_connection(db)
     with db_errors(conn), write_transaction(db):
         conn.execute(
-            "UPDATE runs SET finished = ?, fetched = ?, new = ?, kept = ?, errors = ?, status = ?, per_source = ? "
-            "WHERE id = ?",
+            "UPDATE runs SET finished = ?, fetched = ?, new = ?, kept = ?, errors = ?, status = ?, per_source = ?, "
+            "dropped_by = ? WHERE id = ?",
             [
                 _iso(now),
                 int(fetched),
@@ -152,6 +156,10 @@ def finish_run(
                 json.dumps([clean_text(str(e)) for e in errors], ensure_ascii=False),
                 status,
                 json.dumps(per_source or {}, ensure_ascii=True, default=str),
+                json.dumps(
+                    dict(sorted((dropped_by or {}).items(), key=lambda kv: (-kv[1], kv[0]))),
+                    ensure_ascii=False,
+                ),
                 int(run_id),
             ],
         )
@@ -177,20 +185,23 @@ def list_sources(db: Db) -> list[dict[str, Any]]:
         )
 
 
-def list_runs(db: Db, limit: int | None = 20) -> list[dict[str, Any]]:
-    """The most recent runs first, with `errors` and `per_source` decoded."""
+def list_runs(db: Db, limit: int | None = 20, filter_name: str | None = None) -> list[dict[str, Any]]:
+    """The most recent runs first (of the filter `filter_name` only, if given), with `errors`,
+    `per_source` and `dropped_by` decoded."""
     conn = as_connection(db)
+    where, params = ("", []) if filter_name is None else ('WHERE "filter" = ? ', [clean_text(filter_name)])
     with db_errors(conn):
         rows = _dicts(
             conn.execute(
-                "SELECT id, started, finished, filter_file, fetched, new, kept, errors, status, per_source "
-                "FROM runs ORDER BY id DESC LIMIT ?",
-                [-1 if limit is None else int(limit)],
+                'SELECT id, started, finished, "filter", filter_file, fetched, new, kept, dropped_by, errors, '  # noqa: S608
+                f"status, per_source FROM runs {where}ORDER BY id DESC LIMIT ?",
+                [*params, -1 if limit is None else int(limit)],
             )
         )
     for row in rows:
         row["errors"] = _load(row["errors"], [])
         row["per_source"] = _load(row["per_source"], {})
+        row["dropped_by"] = _load(row["dropped_by"], {})
     return rows
 
 

@@ -3,8 +3,8 @@ whom, who shared which links and tags, what each source found and kept.
 
 Every query here returns small grouped rows (one per author, pair or source), never the posts, so
 the commands stay fast on a large archive; the judging of those rows lives in `plnfilter/voices.py`.
-Authors are compared lower-cased. Kept-ness is read through `kept_sql` alone, so the per-filter
-verdicts of a later schema change one function.
+Authors are compared lower-cased. Kept-ness is one filter's verdict (the caller chooses the filter),
+read through `kept_sql` alone.
 """
 
 from __future__ import annotations
@@ -15,15 +15,22 @@ from collections.abc import Iterable
 from typing import Any
 
 from plnfilter.store.archive import db_errors
+from plnfilter.store.rows import clean_text
 
 _VOICES = "(SELECT value FROM json_each(?))"  # a JSON list of lower-cased authors, as one parameter
 
 
 def kept_sql(alias: str = "p", filter_name: str | None = None) -> str:
-    """The SQL truth value "the post aliased `alias` was kept". Today one verdict per post lives in
-    `posts.kept`; when verdicts become per filter, this is the one place that joins them."""
-    del filter_name  # one verdict per post today
-    return f'{alias}."kept" = 1'
+    """The SQL truth value "the filter `filter_name` kept the post aliased `alias`" (None: no filter,
+    so nothing was kept). The name is written as an SQL string literal, its quotes doubled, so the
+    statements keep their positional parameters."""
+    if filter_name is None:
+        return "0"
+    name = "'" + clean_text(filter_name).replace("'", "''") + "'"
+    return (
+        f'EXISTS (SELECT 1 FROM "verdicts" v WHERE v."post_id" = {alias}."id" '  # noqa: S608 (quoted above)
+        f'AND v."filter" = {name} AND v."kept" = 1)'
+    )
 
 
 def _window(alias: str, since: str | None, until: str | None = None) -> tuple[str, list[Any]]:
@@ -63,7 +70,7 @@ def _part(kind: str, columns: str, rest: str) -> str:
 
 
 def network_signals(
-    conn: sqlite3.Connection, since: str | None, trusted: Iterable[str]
+    conn: sqlite3.Connection, since: str | None, trusted: Iterable[str], filter_name: str | None = None
 ) -> dict[str, list[tuple]]:
     """Everything `voices suggest` reads, in one statement that reads the window's posts once:
 
@@ -81,7 +88,7 @@ def network_signals(
     rough = rough_link_sql('l."value"')
     sql = (
         'WITH w AS MATERIALIZED (SELECT p."network" AS network, lower(p."author") AS a, '  # noqa: S608
-        f'p."author_name" AS n, p."author_id" AS i, ({kept_sql("p")}) AS kept, p."created_at" AS c, p."tags" AS tags, '
+        f'p."author_name" AS n, p."author_id" AS i, ({kept_sql("p", filter_name)}) AS kept, p."created_at" AS c, p."tags" AS tags, '
         'p."links" AS links, p."reposted_by" AS r, p."mentions" AS m, p."quote_of" AS q, p."reply_to" AS y '
         f'FROM "posts" p WHERE p."author" != \'\' AND {where}), '
         f"v AS {_VOICES}, "
@@ -161,22 +168,24 @@ def authors_found_by(conn: sqlite3.Connection, sources: Iterable[str]) -> list[t
     return _rows(conn, sql, [names, names])
 
 
-def author_report(conn: sqlite3.Connection, since: str, until: str) -> list[tuple]:
+def author_report(
+    conn: sqlite3.Connection, since: str, until: str, filter_name: str | None = None
+) -> list[tuple]:
     """(network, author, kept posts created in [since, until), newest post ever) per author: the
     variety figures and the quiet voices from one read of the archive."""
     sql = (
         'SELECT p."network", lower(p."author") AS a, '  # noqa: S608
-        f'sum({kept_sql("p")} AND p."created_at" >= ? AND p."created_at" < ?), max(p."created_at") '
+        f'sum({kept_sql("p", filter_name)} AND p."created_at" >= ? AND p."created_at" < ?), max(p."created_at") '
         'FROM "posts" p WHERE p."author" != \'\' GROUP BY p."network", a'
     )
     return _rows(conn, sql, [since, until])
 
 
-def source_yield(conn: sqlite3.Connection, since: str) -> list[tuple]:
+def source_yield(conn: sqlite3.Connection, since: str, filter_name: str | None = None) -> list[tuple]:
     """(source, posts found since, kept posts found since, when it last found a kept post, ever) per
     source; "found" is when the source first saw the post. Reads the findings and the kept posts'
     index, never the posts themselves."""
-    kept_ids = f'SELECT p."id" FROM "posts" p WHERE {kept_sql("p")}'  # noqa: S608
+    kept_ids = f'SELECT p."id" FROM "posts" p WHERE {kept_sql("p", filter_name)}'  # noqa: S608
     sql = (
         f'WITH k AS MATERIALIZED ({kept_ids}) SELECT s."source", sum(s."first_seen" >= ?), '  # noqa: S608
         'sum(s."first_seen" >= ? AND s."post_id" IN k), '

@@ -123,6 +123,8 @@ def _from_view(view: dict, raw: dict, source: str, reposted_by: tuple[str, ...])
         card_url=facts[2],
         card_title=facts[3],
         source=source,
+        visibility="public",  # every Bluesky post is public
+        author_opt_out=_opted_out(author),
         raw=raw,
     )
 
@@ -229,6 +231,18 @@ def _is_sensitive(labels: Any) -> bool:
     return any(
         isinstance(label, dict) and label.get("val") in SENSITIVE_LABELS and not label.get("neg")
         for label in labels
+    )
+
+
+OPT_OUT_LABEL = "!no-unauthenticated"
+
+
+def _opted_out(author: dict) -> bool:
+    """The author labelled themselves (or was labelled) `!no-unauthenticated`: not to be shown to
+    people who are not logged in. A negated label cancels it."""
+    labels = author.get("labels")
+    return isinstance(labels, list) and any(
+        isinstance(lab, dict) and lab.get("val") == OPT_OUT_LABEL and not lab.get("neg") for lab in labels
     )
 
 

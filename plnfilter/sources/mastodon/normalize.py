@@ -136,5 +136,29 @@ def to_post(status: dict[str, Any], instance: str, source: str = "") -> Post:
         card_url=card_url,
         card_title=card.get("title") or "",
         source=source,
+        visibility=_visibility(original.get("visibility")),
+        author_opt_out=account.get("noindex") is True,
         raw=status,
     )
+
+
+# Mastodon's visibilities as stored; `private` is Mastodon's word for followers-only. Anything
+# unknown (a fork's `local`, a missing key) is kept as `public` only when the key is absent.
+_VISIBILITIES = {"public": "public", "unlisted": "unlisted", "private": "followers", "direct": "direct"}
+
+
+def _visibility(value: Any) -> str:
+    """Who may see a status: public, unlisted, followers or direct. A missing visibility is public
+    (older servers and some captured pages leave it out); an unknown one is followers, the cautious
+    reading for publishing."""
+    if value is None:
+        return "public"
+    return _VISIBILITIES.get(str(value).lower(), "followers")
+
+
+def is_direct(status: Any) -> bool:
+    """A direct message (never archived)."""
+    if not isinstance(status, dict):
+        return False
+    original = status.get("reblog") or status
+    return isinstance(original, dict) and str(original.get("visibility") or "").lower() == "direct"

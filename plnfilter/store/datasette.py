@@ -1,0 +1,53 @@
+"""Datasette metadata for an archive: what each table and view holds, its facets, and full-text search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_POSTS = "One row per post, its facts once, from Mastodon or Bluesky; full-text search over text, author, tags and content warnings."
+
+
+def metadata(database: str, title: str = "plnfilter archive") -> dict[str, Any]:
+    """The metadata.json Datasette reads (`datasette archive.db --metadata metadata.json`)."""
+    tables: dict[str, Any] = {
+        "posts": {
+            "description": _POSTS,
+            "facets": ["network", {"array": "tags"}, "lang", "author", "visibility"],
+            "fts_table": "posts_fts",
+            "fts_pk": "id",
+            "sort_desc": "created_at",
+            "hidden": False,
+        },
+        "verdicts": {
+            "description": "Each filter's verdict on each post: kept, score, the include rules matched "
+            "and the exclude rule that dropped it (dropped_by), when judged.",
+            "facets": ["filter", "kept", "dropped_by"],
+        },
+        "filters": {"description": "The filters (by their name:) whose verdicts the archive keeps."},
+        "post_sources": {"description": "Which timeline found which post, and when."},
+        "sources": {"description": "Each timeline: its cursor, last run and last error."},
+        "runs": {
+            "description": "The history of runs: per filter, what was fetched, kept and dropped by each exclude rule."
+        },
+        "kept_posts": {
+            "description": "Kept posts per filter, with their score and the include rules they matched.",
+            "facets": ["filter", "network", "lang", "author"],
+            "sort_desc": "score",
+        },
+        "dropped_posts": {
+            "description": "Dropped posts per filter, with the exclude rule that dropped them.",
+            "facets": ["filter", "dropped_by", "network"],
+        },
+        "link_sharers": {
+            "description": "Each link shared in a post, with who shared it and when.",
+            "facets": ["network", "author"],
+        },
+        "posts_fts": {"hidden": True},
+        "_migrations": {"hidden": True},
+        "settings": {"hidden": True},
+    }
+    return {
+        "title": title,
+        "description": "Posts fetched, filtered and ranked by plnfilter.",
+        "databases": {database: {"tables": tables}},
+    }
