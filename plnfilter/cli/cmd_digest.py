@@ -246,13 +246,13 @@ def top(
 @db_option
 @output_options(own=("markdown",), stdout=DIGEST_STDOUT)
 def links(since, as_of, limit, min_sharers, title, filter_name, quiet, db_path, output) -> None:
-    """The links most people shared, each once per person across Mastodon and Bluesky.
+    """The links most people shared, each once per person across every network (Mastodon, Bluesky, feeds).
 
     Links are compared without tracking parameters (utm_*, fbclid...), fragments, `www.`,
     trailing slashes or default ports. Each comes with who shared it, the title of its link
     card, and the best kept post about it (scored now with the default settings). Kept by
     --filter NAME, else by the archive's only filter.
-    A person is an author string: the same name on both networks counts twice.
+    A person is an author string: the same name on two networks counts twice.
 
     \b
     Examples:

@@ -39,6 +39,11 @@ TEXT_KEYS = {
 }
 VOICE_GROUPS = ("trusted", "outside_sector", "dissenting")
 VISIBILITIES = ("public", "unlisted", "followers", "direct")
+# Rule keys whose values come from a fixed list: key -> (the list, what one value is, a note for the fix).
+CLOSED_VALUES = {
+    "voices": (VOICE_GROUPS, "voice group", " (the groups listed under `voices:`)"),
+    "visibility": (VISIBILITIES, "visibility", " (Mastodon's `private` is `followers`)"),
+}
 BOOL_KEYS = ("has_link", "has_media", "is_reply", "is_repost", "bot", "sensitive")
 COUNT_KEYS = ("min_likes", "min_reposts", "min_engagement", "min_tags", "max_tags", "min_length")
 DURATION_KEYS = ("max_age",)
@@ -187,24 +192,12 @@ def parse_condition(key: str, value: Any, path: str, line: int, section: str) ->
         return tuple(item.lower() for item in items)
     if key == "lang":
         return tuple(item.lower() for item in items)
-    if key == "voices":
+    if key in CLOSED_VALUES:
+        known, what, aside = CLOSED_VALUES[key]
         for item in items:
-            if item.lower() not in VOICE_GROUPS:
+            if item.lower() not in known:
                 raise FilterFileError(
-                    path,
-                    line,
-                    f"unknown voice group {item!r}",
-                    "write any of " + ", ".join(VOICE_GROUPS) + " (the groups listed under `voices:`)",
-                )
-        return tuple(item.lower() for item in items)
-    if key == "visibility":
-        for item in items:
-            if item.lower() not in VISIBILITIES:
-                raise FilterFileError(
-                    path,
-                    line,
-                    f"unknown visibility {item!r}",
-                    "write any of " + ", ".join(VISIBILITIES) + " (Mastodon's `private` is `followers`)",
+                    path, line, f"unknown {what} {item!r}", "write any of " + ", ".join(known) + aside
                 )
         return tuple(item.lower() for item in items)
     if key == "regex":
