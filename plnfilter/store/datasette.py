@@ -11,6 +11,7 @@ def metadata(database: str, title: str = "plnfilter archive") -> dict[str, Any]:
     """The metadata.json Datasette reads (`datasette archive.db --metadata metadata.json`)."""
     tables: dict[str, Any] = {
         "posts": {
+            "title": "Posts",
             "description": _POSTS,
             "facets": ["network", {"array": "tags"}, "lang", "author", "visibility"],
             "fts_table": "posts_fts",
@@ -19,26 +20,49 @@ def metadata(database: str, title: str = "plnfilter archive") -> dict[str, Any]:
             "hidden": False,
         },
         "verdicts": {
+            "title": "Verdicts",
             "description": "Each filter's verdict on each post: kept, score, the include rules matched "
             "and the exclude rule that dropped it (dropped_by), when judged.",
             "facets": ["filter", "kept", "dropped_by"],
         },
-        "filters": {"description": "The filters (by their name:) whose verdicts the archive keeps."},
-        "post_sources": {"description": "Which timeline found which post, and when."},
-        "sources": {"description": "Each timeline: its cursor, last run and last error."},
+        "filters": {
+            "title": "Filters",
+            "description": "The filters (by their name:) whose verdicts the archive keeps.",
+        },
+        "post_sources": {
+            "title": "Where posts came from",
+            "description": "Which timeline found which post, and when.",
+        },
+        "post_raw": {
+            "title": "Raw API JSON",
+            "description": "Each post's JSON as its server sent it, zlib-compressed "
+            "(plnfilter query --columns uri,raw gives it back decoded).",
+        },
+        "sources": {
+            "title": "Timelines",
+            "description": "Each timeline: its cursor, last run and last error.",
+        },
+        "server_quirks": {
+            "title": "Server quirks",
+            "description": "What a server's API lacks, and when it was last seen lacking it.",
+        },
         "runs": {
-            "description": "The history of runs: per filter, what was fetched, kept and dropped by each exclude rule."
+            "title": "Runs",
+            "description": "The history of runs: per filter, what was fetched, kept and dropped by each exclude rule.",
         },
         "kept_posts": {
+            "title": "Kept posts per filter",
             "description": "Kept posts per filter, with their score and the include rules they matched.",
             "facets": ["filter", "network", "lang", "author"],
             "sort_desc": "score",
         },
         "dropped_posts": {
+            "title": "Dropped posts per filter",
             "description": "Dropped posts per filter, with the exclude rule that dropped them.",
             "facets": ["filter", "dropped_by", "network"],
         },
         "link_sharers": {
+            "title": "Links and who shared them",
             "description": "Each link shared in a post, with who shared it and when.",
             "facets": ["network", "author"],
         },
