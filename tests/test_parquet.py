@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOW = "2026-11-28T12:00:00Z"
 LATER = "2026-11-29T12:00:00Z"
 LISTS = {"tags", "links", "mentions", "media_alt", "reposted_by", "matched"}
-FLAGS = {"author_bot", "has_media", "sensitive", "kept"}
+FLAGS = {"author_bot", "has_media", "sensitive", "author_opt_out", "kept"}
 TIMES = {"created_at", "first_seen", "last_seen"}
 HOSTILE = {
     "nul": "before\x00after",
@@ -65,22 +66,39 @@ def save(db_path: Path, judged: list[Judged], now: str = NOW) -> None:
 
 
 def first_posts() -> list[Judged]:
-    """Four months over two networks, a post without a date, hostile text, lists and flags."""
+    """Four months over two networks, a post without a date, hostile text, lists and flags, a post
+    only followers may see, an author who opted out, a post an exclude rule dropped."""
     posts = [
         Judged(
             post("901", "mastodon", "2026-09-03T08:00:00Z", tags=("edtech", "pln")), True, 2.5, ("topics",)
         ),
-        Judged(post("902", "mastodon", "2026-09-30T23:59:59Z", links=("https://oer.example/a",)), False, 0.0),
+        Judged(
+            post("902", "mastodon", "2026-09-30T23:59:59Z", links=("https://oer.example/a",)),
+            False,
+            0.0,
+            (),
+            "giveaways",
+        ),
         Judged(
             post("1001", "mastodon", "2026-10-01T00:00:00Z", author_bot=True, likes=7), True, 1.25, ("a", "b")
         ),
         Judged(
-            post("1002", "mastodon", "2026-10-15T10:30:00Z", has_media=True, media_alt=("a chart",)),
+            post(
+                "1002",
+                "mastodon",
+                "2026-10-15T10:30:00Z",
+                has_media=True,
+                media_alt=("a chart",),
+                visibility="followers",
+            ),
             True,
             0.5,
         ),
         Judged(
-            post("b1", "bluesky", "2026-10-20T10:00:00Z", mentions=("ana.bsky.social",)), True, 3.0, ("x",)
+            post("b1", "bluesky", "2026-10-20T10:00:00Z", mentions=("ana.bsky.social",), author_opt_out=True),
+            True,
+            3.0,
+            ("x",),
         ),
         Judged(post("b2", "bluesky", "2026-11-02T10:00:00Z", sensitive=True, spoiler="cw"), False, 0.0),
         Judged(post("nodate", "mastodon", "", text="a post whose server gave no date"), True, 0.1),
@@ -485,3 +503,93 @@ def test_one_export_at_a_time_and_an_older_layout_is_rewritten_whole(archive, tm
     export(archive, out, "--all")
     assert all(part_files(out)[path] != first[path] for path in first)
     assert manifest(out)["schema_version"] == to_parquet.SCHEMA_VERSION
+
+
+def test_who_may_see_a_post_and_why_it_was_dropped_are_columns_as_in_csv_and_json(archive, tmp_path):
+    """The dataset is data, like CSV and JSON: every post, with the columns to leave some out. The
+    publishing rule is for pages (html, atom, markdown), so a followers-only post and an opted-out
+    author are in it without --include-private."""
+    out = tmp_path / "dataset"
+    export(archive, out, "--all")
+    read = {r["uri"]: r for r in dataset_rows(out)}
+    lines = plnfilter("export", "--db", archive, "--all", "--format", "jsonl").stdout.split("\n")
+    exported = {row["uri"]: row for row in map(json.loads, filter(None, lines))}  # text holds U+2028
+    assert sorted(read) == sorted(exported)
+    columns = ("visibility", "author_opt_out", "kept", "score", "matched", "dropped_by")
+    for uri, row in exported.items():
+        assert {c: read[uri][c] for c in columns} == {c: row[c] for c in columns}, uri
+    assert read[post("1002", "mastodon", "").uri]["visibility"] == "followers"
+    assert read[post("b1", "bluesky", "").uri]["author_opt_out"] is True
+    assert read[post("902", "mastodon", "").uri]["dropped_by"] == "giveaways"
+    public = duckdb.sql(
+        f"SELECT count(*) FROM read_parquet('{out}/**/*.parquet', hive_partitioning = true) "  # noqa: S608
+        "WHERE visibility IN ('public', 'unlisted') AND NOT author_opt_out"
+    ).fetchone()[0]
+    assert public == len(read) - 2
+
+
+def schemas(out: Path) -> set[tuple[str, ...]]:
+    """The column names of each data file, as a set: one element when the dataset has one schema."""
+    return {tuple(pq.read_schema(path).names) for path in out.glob("network=*/month=*/*.parquet")}
+
+
+OLD_DATASETS = sorted((ROOT / "tests" / "fixtures" / "parquet").glob("schema-*"))
+
+
+def old_dataset(fixture: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of a dataset an earlier schema version wrote (tests/fixtures/parquet/README.md) and a
+    copy of the archive it was written from, brought up to today's schema."""
+    out, db = tmp_path / "dataset", tmp_path / "schema-009.db"
+    shutil.copytree(fixture, out)
+    shutil.copy(ROOT / "tests" / "fixtures" / "archives" / "schema-009.db", db)
+    open_archive(db).conn.close()
+    assert manifest(out)["schema_version"] == int(fixture.name.split("-")[1]) < to_parquet.SCHEMA_VERSION
+    assert schemas(out) != {DATASET_COLUMNS}
+    return out, db
+
+
+def test_a_dataset_of_each_earlier_schema_is_kept_as_a_fixture():
+    assert [p.name for p in OLD_DATASETS] == [f"schema-{n}" for n in range(1, to_parquet.SCHEMA_VERSION)]
+
+
+@pytest.mark.parametrize("fixture", OLD_DATASETS, ids=lambda p: p.name)
+def test_a_dataset_of_an_earlier_schema_is_rewritten_whole(fixture, tmp_path):
+    out, db = old_dataset(fixture, tmp_path)
+    first = part_files(out)
+    export(db, out, "--all")
+    assert set(part_files(out)) == set(first)
+    assert all(part_files(out)[path] != first[path] for path in first)
+    assert schemas(out) == {DATASET_COLUMNS}
+    assert dataset_rows(out) == archive_rows(db, filter_name="fixture")
+    assert manifest(out)["schema_version"] == to_parquet.SCHEMA_VERSION
+    assert sorted(manifest(out)["last_export"]["written"]) == sorted(first)
+    export(db, out, "--all")  # and from then on, as any dataset: nothing changed, nothing rewritten
+    assert manifest(out)["last_export"]["written"] == []
+
+
+@pytest.mark.parametrize("fixture", OLD_DATASETS, ids=lambda p: p.name)
+def test_a_failed_rewrite_of_an_earlier_schema_leaves_it_whole(fixture, tmp_path, monkeypatch):
+    """No partition of the new schema lands before all of them are written: a reader of a dataset
+    whose rewrite failed half way still reads one schema (DuckDB would drop the newer columns)."""
+    out, db = old_dataset(fixture, tmp_path)
+    first, before = part_files(out), dataset_rows(out)
+    real = to_parquet.to_record_batch
+    calls = []
+
+    def fill_the_disk(rows, schema):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real(rows, schema)
+
+    monkeypatch.setattr(to_parquet, "to_record_batch", fill_the_disk)
+    result = plnfilter("export", "--db", db, "--all", "--format", "parquet", "-o", out)
+    assert result.exit_code == 1 and "No space left on device" in result.stderr
+    assert len(calls) == 2  # one partition was written in full before the failure
+    assert part_files(out) == first and dataset_rows(out) == before
+    assert len(schemas(out)) == 1 and not list(out.rglob("*.tmp"))
+    assert manifest(out)["schema_version"] < to_parquet.SCHEMA_VERSION
+    monkeypatch.setattr(to_parquet, "to_record_batch", real)
+    export(db, out, "--all")
+    assert schemas(out) == {DATASET_COLUMNS}
+    assert dataset_rows(out) == archive_rows(db, filter_name="fixture")

@@ -170,8 +170,8 @@ def export(
     format is --format, else the -o file's extension (.csv .json .jsonl .md .html
     .xml/.atom .parquet), else jsonl. html, atom and markdown are for publishing: they
     leave out followers-only posts and authors who opted out of being shown to people not
-    logged in, and say how many on stderr, unless --include-private. csv and json
-    carry `visibility` and `author_opt_out` for every post. Streams: a 100k-post export
+    logged in, and say how many on stderr, unless --include-private. csv, json and
+    parquet carry `visibility` and `author_opt_out` for every post. Streams: a 100k-post export
     never holds the archive in memory. -o writes atomically (a temp file renamed into
     place). An Atom feed's id stays the same for this archive and selection (or is
     --self-url, the address it is published at).

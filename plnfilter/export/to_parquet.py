@@ -6,8 +6,10 @@
 DuckDB, Spark and BigQuery read the folder names as the `network` and `month` columns (hive
 partitioning). Exporting again into DIR rewrites only the partitions whose rows changed, each
 written to a hidden temp file in its folder and renamed over the old one, and removes the files of
-partitions that have no rows any more; a reader sees each partition whole, old or new. pyarrow is
-imported here only: `pip install 'plnfilter[parquet]'`.
+partitions that have no rows any more; a reader sees each partition whole, old or new. A dataset an
+earlier plnfilter wrote with another schema is rewritten whole, every temp file written before any
+is renamed, so readers never meet two schemas in one dataset (DuckDB takes the first file's columns
+and silently drops the rest). pyarrow is imported here only: `pip install 'plnfilter[parquet]'`.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from plnfilter.times import now_utc, parse_iso, to_iso
 if TYPE_CHECKING:
     import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: visibility, author_opt_out, dropped_by
 MANIFEST = "_plnfilter.json"  # a leading _ : Spark and Hadoop skip it, and it is no *.parquet
 LOCK = "_plnfilter.lock"
 PART = "part-00000.parquet"
@@ -141,7 +143,8 @@ def _replace_file(path: Path, data: bytes) -> None:
 
 def _update(dataset: ArchiveDataset, folder: Path) -> int:
     old = _read_manifest(folder)
-    known = old.get("partitions") if old.get("schema_version") == SCHEMA_VERSION else None
+    same_schema = old.get("schema_version") == SCHEMA_VERSION and old.get("columns") == list(DATASET_COLUMNS)
+    known = old.get("partitions") if same_schema else None
     known = known if isinstance(known, dict) else {}
     if not (folder / MANIFEST).exists():
         _write_manifest(folder, {}, {})  # claim the folder before the first partition lands
@@ -150,20 +153,34 @@ def _update(dataset: ArchiveDataset, folder: Path) -> int:
     written, unchanged = [], 0
     stamp = to_iso(now_utc())
     schema = None
-    for path, partition in wanted.items():
-        before = known.get(path)
-        if (
-            isinstance(before, dict)
-            and before.get("fingerprint") == partition.fingerprint
-            and (folder / path / PART).is_file()
-        ):
-            entries[path] = before
-            unchanged += 1
-            continue
-        schema = schema or arrow_schema()
-        rows = _write_partition(dataset, partition, folder / path, schema)
-        entries[path] = {"rows": rows, "fingerprint": partition.fingerprint, "written": stamp}
-        written.append(path)
+    # Files of another schema (or of a manifest that no longer reads) are replaced together at the end.
+    hold = not same_schema and any(folder.glob(f"network=*/month=*/{PART}"))
+    held: list[tuple[Path, Path]] = []  # (temp file, the part file it replaces)
+    try:
+        for path, partition in wanted.items():
+            before = known.get(path)
+            if (
+                isinstance(before, dict)
+                and before.get("fingerprint") == partition.fingerprint
+                and (folder / path / PART).is_file()
+            ):
+                entries[path] = before
+                unchanged += 1
+                continue
+            schema = schema or arrow_schema()
+            tmp, rows = _write_partition(dataset, partition, folder / path, schema)
+            if hold:
+                held.append((tmp, folder / path / PART))
+            else:
+                os.replace(tmp, folder / path / PART)
+            entries[path] = {"rows": rows, "fingerprint": partition.fingerprint, "written": stamp}
+            written.append(path)
+    except BaseException:
+        for tmp, _ in held:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, part in held:
+        os.replace(tmp, part)
     removed = _remove_others(folder, set(wanted))
     _write_manifest(
         folder, entries, {"at": stamp, "written": written, "removed": removed, "unchanged": unchanged}
@@ -171,7 +188,10 @@ def _update(dataset: ArchiveDataset, folder: Path) -> int:
     return sum(p.rows for p in wanted.values())
 
 
-def _write_partition(dataset: ArchiveDataset, partition: Partition, where: Path, schema: pa.Schema) -> int:
+def _write_partition(
+    dataset: ArchiveDataset, partition: Partition, where: Path, schema: pa.Schema
+) -> tuple[Path, int]:
+    """The partition's rows in a hidden temp file in `where`, on disk; the caller renames it into place."""
     import pyarrow.parquet as pq
 
     where.mkdir(parents=True, exist_ok=True)
@@ -185,11 +205,10 @@ def _write_partition(dataset: ArchiveDataset, partition: Partition, where: Path,
                     count += len(batch)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(tmp, where / PART)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return count
+    return tmp, count
 
 
 def _remove_others(folder: Path, wanted: set[str]) -> list[str]:

@@ -49,15 +49,19 @@ DATASET_COLUMNS: tuple[str, ...] = (
     "replies",
     "quotes",
     "source",
+    "visibility",
+    "author_opt_out",
     "kept",
     "score",
     "matched",
+    "dropped_by",
     "first_seen",
     "last_seen",
 )
-"""The posts columns a dataset file holds, in file order (`network` and `month` are its folders)."""
+"""The posts columns a dataset file holds, in file order (`network` and `month` are its folders):
+every post with who may see it (`visibility`, `author_opt_out`), as CSV and JSON carry them."""
 
-VERDICT_COLUMNS = ("kept", "score", "matched")
+VERDICT_COLUMNS = ("kept", "score", "matched", "dropped_by")
 TIME_COLUMNS = frozenset({"created_at", "first_seen", "last_seen"})
 
 # The month a post belongs to: the `YYYY-MM` its created_at starts with; NULL when it has no date.
@@ -70,7 +74,7 @@ _MASK = (1 << 64) - 1
 
 
 def verdict_sql(filter_name: str | None = None) -> dict[str, str]:
-    """The SQL giving the verdict columns (kept, score, matched) of posts: those of the filter the
+    """The SQL giving the verdict columns (kept, score, matched, dropped_by) of posts: those of the filter the
     `VERDICT_JOIN` names (NULL for a post it has not judged). This is the one place that reads them."""
     return {name: f"verdicts.{name}" for name in VERDICT_COLUMNS}
 
