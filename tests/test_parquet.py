@@ -189,6 +189,28 @@ def manifest(out: Path) -> dict:
     return json.loads((out / "_plnfilter.json").read_text(encoding="utf-8"))
 
 
+def export_filling_the_disk(db: Path, out: Path, monkeypatch) -> int:
+    """An export whose second partition fails as a full disk makes it fail: exit 1 with the reason,
+    no traceback. Returns how many batches it converted; the real converter is put back."""
+    real = to_parquet.to_record_batch
+    calls = []
+
+    def fill_the_disk(rows, schema):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real(rows, schema)
+
+    monkeypatch.setattr(to_parquet, "to_record_batch", fill_the_disk)
+    try:
+        result = plnfilter("export", "--db", db, "--all", "--format", "parquet", "-o", out)
+    finally:
+        monkeypatch.setattr(to_parquet, "to_record_batch", real)
+    assert result.exit_code == 1 and "No space left on device" in result.stderr
+    assert "Traceback" not in result.output
+    return len(calls)
+
+
 def test_the_dataset_equals_the_archive_row_for_row(archive, tmp_path):
     out = tmp_path / "dataset"
     export(archive, out, "--all")
@@ -355,25 +377,12 @@ def test_a_failed_export_leaves_every_partition_whole(archive, tmp_path, monkeyp
     with conn:
         conn.execute("UPDATE posts SET likes = likes + 1000")
     conn.close()
-    real = to_parquet.to_record_batch
-    calls = []
-
-    def fill_the_disk(rows, schema):
-        calls.append(1)
-        if len(calls) == 2:
-            raise OSError(28, "No space left on device")
-        return real(rows, schema)
-
-    monkeypatch.setattr(to_parquet, "to_record_batch", fill_the_disk)
-    result = plnfilter("export", "--db", archive, "--all", "--format", "parquet", "-o", out)
-    assert result.exit_code == 1 and "No space left on device" in result.stderr
-    assert "Traceback" not in result.output
+    export_filling_the_disk(archive, out, monkeypatch)
     assert not list(out.rglob("*.tmp"))
     after = {r["uri"]: r for r in dataset_rows(out)}
     assert sorted(after) == [r["uri"] for r in before]  # every post once: none lost, none twice
     bumped = {r["network"] + str(r["month"]) for r in after.values() if r["likes"] >= 1000}
     assert len(bumped) == 1  # exactly the partition written before the failure
-    monkeypatch.setattr(to_parquet, "to_record_batch", real)
     (out / "network=bluesky" / "month=2026-10" / ".part-99999.tmp").write_bytes(b"killed mid-write")
     export(archive, out, "--all")
     assert dataset_rows(out) == archive_rows(archive)
@@ -573,23 +582,10 @@ def test_a_failed_rewrite_of_an_earlier_schema_leaves_it_whole(fixture, tmp_path
     whose rewrite failed half way still reads one schema (DuckDB would drop the newer columns)."""
     out, db = old_dataset(fixture, tmp_path)
     first, before = part_files(out), dataset_rows(out)
-    real = to_parquet.to_record_batch
-    calls = []
-
-    def fill_the_disk(rows, schema):
-        calls.append(1)
-        if len(calls) == 2:
-            raise OSError(28, "No space left on device")
-        return real(rows, schema)
-
-    monkeypatch.setattr(to_parquet, "to_record_batch", fill_the_disk)
-    result = plnfilter("export", "--db", db, "--all", "--format", "parquet", "-o", out)
-    assert result.exit_code == 1 and "No space left on device" in result.stderr
-    assert len(calls) == 2  # one partition was written in full before the failure
+    assert export_filling_the_disk(db, out, monkeypatch) == 2  # one partition written in full first
     assert part_files(out) == first and dataset_rows(out) == before
     assert len(schemas(out)) == 1 and not list(out.rglob("*.tmp"))
     assert manifest(out)["schema_version"] < to_parquet.SCHEMA_VERSION
-    monkeypatch.setattr(to_parquet, "to_record_batch", real)
     export(db, out, "--all")
     assert schemas(out) == {DATASET_COLUMNS}
     assert dataset_rows(out) == archive_rows(db, filter_name="fixture")
