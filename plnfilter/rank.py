@@ -7,16 +7,25 @@ Pure functions: no I/O, no clock (callers pass `now`).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from plnfilter.filterfile.model import RankConfig
+from plnfilter.filterfile.model import VOICE_GROUPS, RankConfig
 from plnfilter.post import Post
 from plnfilter.times import parse_iso
 
-__all__ = ["RankConfig", "Score", "author_matches", "instance_of", "score", "select_top"]
+__all__ = [
+    "VOICE_GROUPS",
+    "RankConfig",
+    "Score",
+    "author_matches",
+    "instance_of",
+    "score",
+    "select_top",
+    "voice_grouper",
+]
 
 
 # The engagement a post from a network without counts (a feed item) is scored with: one like and one
@@ -88,6 +97,18 @@ def author_matches(item: Any, people: Iterable[str]) -> bool:
     author = str(_field(item, "author") or "").lower().lstrip("@")
     author_id = str(_field(item, "author_id") or "").lower()
     return author in wanted or (bool(author_id) and author_id in wanted)
+
+
+def voice_grouper(rank: RankConfig) -> Callable[[Any], str]:
+    """A function giving an item's `voices:` group (the first of VOICE_GROUPS listing its author, ''
+    for none); the groups are read once, so labelling a long export stays cheap."""
+    groups = [(group, frozenset(getattr(rank, group, ()) or ())) for group in VOICE_GROUPS]
+    groups = [(group, people) for group, people in groups if people]
+
+    def group_of(item: Any) -> str:
+        return next((group for group, people in groups if author_matches(item, people)), "")
+
+    return group_of
 
 
 def instance_of(item: Any) -> str:

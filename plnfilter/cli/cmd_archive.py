@@ -19,6 +19,7 @@ from plnfilter.cli.options import (
     selection_options,
 )
 from plnfilter.cli.output import (
+    PUBLISHING_FORMATS,
     TABLE,
     atom_options,
     emit,
@@ -171,7 +172,9 @@ def export(
     .xml/.atom .parquet), else jsonl. html, atom and markdown are for publishing: they
     leave out followers-only posts and authors who opted out of being shown to people not
     logged in, and say how many on stderr, unless --include-private. csv and json
-    carry `visibility` and `author_opt_out` for every post. Streams: a 100k-post export
+    carry `visibility` and `author_opt_out` for every post. Cards in html, atom and markdown
+    say which `voices:` group their author is in, as the filter's file listed them at its last
+    run or apply. Streams: a 100k-post export
     never holds the archive in memory. -o writes atomically (a temp file renamed into
     place). An Atom feed's id stays the same for this archive and selection (or is
     --self-url, the address it is published at).
@@ -224,9 +227,14 @@ def export(
 
         say_left_out(count_rows(conn, replace(selection, audience="private")), quiet)
         selection = replace(selection, audience="public")
-    emit(
-        select(conn, selection), output, selected=True, title=title, images=images, show_html=True, **options
-    )
+    rows = select(conn, selection)
+    if output.fmt in PUBLISHING_FORMATS:  # cards: each labelled with its author's voice group
+        from plnfilter.voice_labels import recorded_voices, with_voice_groups
+
+        voices = recorded_voices(conn, selection.filter)  # as of the filter's last run or apply
+        if voices is not None:
+            rows = with_voice_groups(rows, voices)
+    emit(rows, output, selected=True, title=title, images=images, show_html=True, **options)
 
 
 def _export_dataset(conn, selection, output, limit, self_url) -> None:

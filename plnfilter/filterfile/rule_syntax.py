@@ -19,7 +19,7 @@ from plnfilter.filterfile.checks import (
     need_list,
     need_mapping,
 )
-from plnfilter.filterfile.model import Condition, Rule
+from plnfilter.filterfile.model import VOICE_GROUPS, Condition, Rule
 from plnfilter.filterfile.problems import Problems
 
 TEXT_KEYS = {
@@ -37,7 +37,6 @@ TEXT_KEYS = {
     "visibility": "[public, unlisted]",
     "voices": "[trusted]",
 }
-VOICE_GROUPS = ("trusted", "outside_sector", "dissenting")
 VISIBILITIES = ("public", "unlisted", "followers", "direct")
 # Rule keys whose values come from a fixed list: key -> (the list, what one value is, a note for the fix).
 CLOSED_VALUES = {
