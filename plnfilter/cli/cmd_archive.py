@@ -264,6 +264,7 @@ RUN_COLUMNS = (
     ("fetched", 7),
     ("new", 6),
     ("kept", 6),
+    ("dropped_by", 0),
     ("filter_file", 0),
     ("errors", 0),
 )
@@ -291,13 +292,20 @@ def sources(db_path, wide, output) -> None:
 @filter_option
 @output_options()
 def runs(db_path, limit, filter_name, output) -> None:
-    """The history of one filter's runs: when, what they fetched, what failed, and (in
-    csv/json, as `dropped_by`) what each exclude rule dropped: {"giveaways": 14, "bots": 3}."""
+    """The history of one filter's runs: when, what they fetched, what failed, and what
+    each exclude rule dropped (`dropped_by`: "giveaways 14, bots 3" in the table,
+    {"giveaways": 14, "bots": 3} in csv and json)."""
     from plnfilter.store import list_runs, open_readonly
 
     conn = open_readonly(resolve_db(db_path))
     name = chosen_filter(conn, filter_name)
-    emit(list_runs(conn, limit, name), output, title="runs", table_columns=RUN_COLUMNS)
+    emit(
+        list_runs(conn, limit, name),
+        output,
+        title="runs",
+        table_columns=RUN_COLUMNS,
+        table_optional=("new",),  # at 80 columns what each rule dropped matters more
+    )
 
 
 @click.group(invoke_without_command=True)
