@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -146,12 +146,12 @@ def build_digest(
     left_out: list[int] | None = None,
     until: datetime | None = None,
     seen_since: datetime | None = None,
-    voices: RankConfig | None = None,
+    voices: Mapping[str, Iterable[str]] | None = None,
 ) -> list[dict[str, Any]]:
     """What `plnfilter top` prints: the chosen posts as rows, grouped when asked (`raw` added if `with_raw`).
 
     The candidates are the posts `filter_file` (else the filter `filter_name`) keeps in the archive.
-    Each row's `voice_group` comes from `filter_file`'s `voices:`, else from `voices`."""
+    Each row's `voice_group` comes from `filter_file`'s `voices:`, else from `voices` (group -> people)."""
     ranking = Ranking.from_filter(filter_file, filter_name)
     ranked = rescore(
         conn, ranking, now, since, until, public_only=public_only, left_out=left_out, seen_since=seen_since

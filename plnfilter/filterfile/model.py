@@ -42,10 +42,6 @@ class Rule:
     boost: float = 0.0
 
 
-VOICE_GROUPS = ("trusted", "outside_sector", "dissenting")
-"""The `voices:` groups, in the order that decides the group of an author listed in two."""
-
-
 @dataclass(frozen=True)
 class Voices:
     """Authors named in `voices:`: trusted ones score higher; the others get reserved slots in a digest."""

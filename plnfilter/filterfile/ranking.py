@@ -14,7 +14,8 @@ from plnfilter.filterfile.checks import (
     need_mapping,
 )
 from plnfilter.filterfile.lined import YMap
-from plnfilter.filterfile.model import DEFAULT_INTERACTIONS, DEFAULT_WEIGHTS, VOICE_GROUPS, RankConfig, Voices
+from plnfilter.filterfile.model import DEFAULT_INTERACTIONS, DEFAULT_WEIGHTS, RankConfig, Voices
+from plnfilter.rank import VOICE_GROUPS
 
 RANK_KEYS = ("half_life", "weights", "interactions", "max_per_author", "max_per_instance", "mix")
 MIX_GROUPS = ("outside_sector", "dissenting", "trusted")

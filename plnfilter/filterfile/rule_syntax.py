@@ -19,8 +19,9 @@ from plnfilter.filterfile.checks import (
     need_list,
     need_mapping,
 )
-from plnfilter.filterfile.model import VOICE_GROUPS, Condition, Rule
+from plnfilter.filterfile.model import Condition, Rule
 from plnfilter.filterfile.problems import Problems
+from plnfilter.rank import VOICE_GROUPS
 
 TEXT_KEYS = {
     "tags": "[edtech, pln]",
