@@ -136,6 +136,7 @@ def _view(row: Mapping[str, Any], show_html: bool, images: bool) -> dict[str, An
     html = str(row.get("html") or "")
     text = clean_text(str(row.get("text") or "")).replace("\x00", "")
     body, extra_links = linked_text(text, row.get("links")) if not (show_html and html) else ("", [])
+    voice = voice_label(row)
     return {
         "author": clean_text(str(row.get("author") or "")),
         "author_name": clean_text(str(row.get("author_name") or "")),
@@ -149,8 +150,8 @@ def _view(row: Mapping[str, Any], show_html: bool, images: bool) -> dict[str, An
         "html": sanitise_html(html) if show_html and html else "",
         "instance": instance_of(row),
         "why": reason_of(row),
-        "voice": voice_label(row),
-        "voice_group": str(row.get("voice_group") or "") if voice_label(row) else "",
+        "voice": voice,
+        "voice_group": str(row["voice_group"]) if voice else "",  # a known group: safe in a class name
         "tags": [clean_text(str(t)) for t in row.get("tags") or ()],
         "alts": [clean_text(str(a)) for a in row.get("media_alt") or () if a],
         "images": media_images(row) if images else [],
