@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from plnfilter.filterfile.model import FilterFile, RankConfig
 from plnfilter.post import Post
-from plnfilter.rank import Score, score, select_top
+from plnfilter.rank import Score, score, select_top, voice_grouper
 from plnfilter.rules import RuleSet, Verdict, compile_rules
 from plnfilter.store import Judged, get_post, judged_row
 from plnfilter.store.filters import filter_names
@@ -33,13 +33,14 @@ class Ranked:
     verdict: Verdict
     score: Score
     group: str = ""
+    voice_group: str = ""  # the author's `voices:` group, which labels the card
 
     def row(self, rank: int) -> dict[str, Any]:
         """An output row: the archive's post columns, the new score (whole: CSV and tables round it),
-        its place and its group."""
+        its place, its group and its author's voice group."""
         row = judged_row(Judged(self.post, self.verdict.kept, self.score.total, self.verdict.matched))
         row["html"] = self.post.html
-        return {"rank": rank, "group": self.group, **row}
+        return {"rank": rank, "group": self.group, "voice_group": self.voice_group or None, **row}
 
 
 @dataclass(frozen=True)
@@ -145,15 +146,20 @@ def build_digest(
     left_out: list[int] | None = None,
     until: datetime | None = None,
     seen_since: datetime | None = None,
+    voices: Mapping[str, Iterable[str]] | None = None,
 ) -> list[dict[str, Any]]:
     """What `plnfilter top` prints: the chosen posts as rows, grouped when asked (`raw` added if `with_raw`).
 
-    The candidates are the posts `filter_file` (else the filter `filter_name`) keeps in the archive."""
+    The candidates are the posts `filter_file` (else the filter `filter_name`) keeps in the archive.
+    Each row's `voice_group` comes from `filter_file`'s `voices:`, else from `voices` (group -> people)."""
     ranking = Ranking.from_filter(filter_file, filter_name)
     ranked = rescore(
         conn, ranking, now, since, until, public_only=public_only, left_out=left_out, seen_since=seen_since
     )
     chosen = top_posts(ranked, ranking.config, limit)
+    group_of = voice_grouper(voices if filter_file is None and voices is not None else ranking.config)
+    for item in chosen:
+        item.voice_group = group_of(item.post)
     numbered = {id(item): rank for rank, item in enumerate(chosen, start=1)}
     if by:
         chosen = assign_groups(chosen, by)

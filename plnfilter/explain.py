@@ -11,7 +11,7 @@ from plnfilter.digest import Ranked, Ranking, rescore, top_posts
 from plnfilter.errors import UsageError
 from plnfilter.filterfile.model import FilterFile, RankConfig
 from plnfilter.post import Post
-from plnfilter.rank import Score, author_matches, instance_of, score
+from plnfilter.rank import Score, author_matches, instance_of, score, voice_grouper
 from plnfilter.rules import RuleResult, Verdict
 from plnfilter.times import to_iso
 
@@ -150,7 +150,7 @@ def explain(
         rules=ranking.rules.explain(post, now) if ranking.rules is not None else [],
         filter_path=filter_file.path if filter_file else "",
         top_limit=top_limit,
-        voice_group=voice_group_of(post, ranking.config),
+        voice_group=voice_grouper(ranking.config)(post),
     )
     ranked = rescore(conn, ranking, now, since, until)
     result.ranked_among = len(ranked)
@@ -170,15 +170,6 @@ def explain(
         if result.top_position is None:
             result.left_out_because = _why_left_out(post, result.score.total, top, ranking.config, top_limit)
     return result
-
-
-def voice_group_of(post: Post, config: RankConfig) -> str:
-    """The first `voices:` group (trusted, outside_sector, dissenting) listing the post's author."""
-    for group in ("trusted", "outside_sector", "dissenting"):
-        people = tuple(person.lstrip("@").lower() for person in getattr(config, group, ()) or ())
-        if people and author_matches(post, people):
-            return group
-    return ""
 
 
 def _stored_line(result: Explanation) -> str:

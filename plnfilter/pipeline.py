@@ -126,7 +126,7 @@ def run_filter(
         started = to_iso(now_utc())
         report = RunReport(sources={t.name: SourceReport(t.name) for t in found})
         store.close_interrupted_runs(db, started)  # we hold the lock: a run still "running" was killed
-        claim_filter(db, filter_file.name, filter_file.path)
+        claim_filter(db, filter_file)
         begin_judging(db, filter_file.name, rules_digest(filter_file))  # new rules: every verdict stale
         # The absolute path: `runs` is read later, from wherever cron or the person happens to be.
         report.run_id = store.start_run(
@@ -285,7 +285,7 @@ def apply_filter(
     lock = archive_lock(db_path, lock_wait)
     try:
         db = store.open_archive(db_path)
-        claim_filter(db, filter_file.name, filter_file.path)
+        claim_filter(db, filter_file)
         begin_judging(db, filter_file.name, rules_digest(filter_file))
         total = judge_the_rest(db, filter_file, ruleset, {}, everything=True, batch=batch)
         return total, kept_count(db, filter_file.name)
@@ -293,10 +293,14 @@ def apply_filter(
         lock.release()
 
 
-def claim_filter(db, name: str, path: str) -> None:
+def claim_filter(db, filter_file) -> None:
+    """Record `filter_file` as the filter its `name:` names, with its `voices:` groups (which label
+    the cards of readers that are not given the file)."""
+    from dataclasses import asdict
+
     from plnfilter.store.verdicts import claim_filter as claim
 
-    claim(db, name, path)
+    claim(db, filter_file.name, filter_file.path, asdict(filter_file.voices))
 
 
 def judge_stream(

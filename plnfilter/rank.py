@@ -7,16 +7,40 @@ Pure functions: no I/O, no clock (callers pass `now`).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from plnfilter.filterfile.model import RankConfig
-from plnfilter.post import Post
 from plnfilter.times import parse_iso
 
-__all__ = ["RankConfig", "Score", "author_matches", "instance_of", "score", "select_top"]
+# Types only: `export` imports this module to label cards, and should not pay for the filterfile
+# package (regex, YAML checks). `from plnfilter.rank import RankConfig` still works (__getattr__).
+if TYPE_CHECKING:
+    from plnfilter.filterfile.model import RankConfig
+    from plnfilter.post import Post
+
+__all__ = [
+    "VOICE_GROUPS",
+    "RankConfig",
+    "Score",
+    "author_matches",
+    "instance_of",
+    "score",
+    "select_top",
+    "voice_grouper",
+]
+
+VOICE_GROUPS = ("trusted", "outside_sector", "dissenting")
+"""The `voices:` groups, in the order that decides the group of an author listed in two."""
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RankConfig":
+        from plnfilter.filterfile.model import RankConfig
+
+        return RankConfig
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # The engagement a post from a network without counts (a feed item) is scored with: one like and one
@@ -88,6 +112,22 @@ def author_matches(item: Any, people: Iterable[str]) -> bool:
     author = str(_field(item, "author") or "").lower().lstrip("@")
     author_id = str(_field(item, "author_id") or "").lower()
     return author in wanted or (bool(author_id) and author_id in wanted)
+
+
+def voice_grouper(rank: RankConfig | Mapping[str, Iterable[str]]) -> Callable[[Any], str]:
+    """A function giving an item's `voices:` group (the first of VOICE_GROUPS listing its author, ''
+    for none), from rank settings or a mapping group -> people; the groups are read once, so
+    labelling a long export stays cheap."""
+    people_of = (
+        rank.get if isinstance(rank, Mapping) else lambda group, default: getattr(rank, group, default)
+    )
+    groups = [(group, frozenset(people_of(group, ()) or ())) for group in VOICE_GROUPS]
+    groups = [(group, people) for group, people in groups if people]
+
+    def group_of(item: Any) -> str:
+        return next((group for group, people in groups if author_matches(item, people)), "")
+
+    return group_of
 
 
 def instance_of(item: Any) -> str:

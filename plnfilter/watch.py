@@ -94,7 +94,7 @@ def watch_filter(
         db = store.open_archive(db_path)
         started = to_iso(now_utc())
         store.close_sessions(db, [row["id"] for row in store.open_sessions(db) if _gone(row)], started)
-        claim_filter(db, filter_file.name, filter_file.path)  # its verdicts go under its name, as `run`'s do
+        claim_filter(db, filter_file)  # its verdicts go under its name, as `run`'s do
         report.run_id = store.start_run(
             db,
             str(Path(filter_file.path).resolve()),

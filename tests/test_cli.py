@@ -201,7 +201,8 @@ def test_runs_record_the_filter_files_full_path_and_the_table_shows_its_name(tmp
         )
         assert table.returncode == 0, table.stderr
         row = next(line for line in table.stdout.splitlines() if "264" in line or " ok " in line)
-        assert "…" in row and "filters/demo.yaml" in row, table.stdout
+        # at 80 columns what each exclude rule dropped takes some of the file's room: its name stays
+        assert "…" in row and ("filters/demo.yaml" if width > 80 else "/demo.yaml") in row, table.stdout
 
 
 @pytest.mark.parametrize("command", ["query", "export"])

@@ -233,7 +233,7 @@ def test_the_columns_offered_are_the_columns_written(archive, filter_path):
     [link] = json.loads(plnfilter("links", *SINCE, "--db", archive, "--format", "json").stdout)
     assert tuple(link) == ROW_FIELDS
     rows = json.loads(plnfilter("top", filter_path, *SINCE, "--db", archive, "--format", "json").stdout)
-    assert set(rows[0]) == {"rank", "group", "html", *OUTPUT_COLUMNS}
+    assert set(rows[0]) == {"rank", "group", "voice_group", "html", *OUTPUT_COLUMNS}
 
 
 def test_columns_do_not_apply_to_a_digest_page(archive, tmp_path):

@@ -189,3 +189,27 @@ def test_hostile_author_link_and_cursor_stay_inert(tmp_path, colour):
         if not colour:
             assert "\x1b" not in out
         assert "[bold red]" in out  # shown as typed, not read as markup
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_runs_table_shows_what_each_exclude_rule_dropped_as_the_run_said(tmp_path, width):
+    db = tmp_path / "demo.db"
+    ran = plnfilter("run", str(ROOT / "filters" / "demo.yaml"), "--db", str(db))
+    summary = next(line for line in ran.stderr.splitlines() if line.startswith("dropped by exclude rules: "))
+    said = [item.rsplit(" ", 1) for item in summary.removeprefix("dropped by exclude rules: ").split(", ")]
+    assert len(said) >= 3  # demo.yaml's giveaways, hashtag-stuffing, bots, ... each dropped something
+    table = plnfilter("runs", "--db", str(db), "--format", "table", width=width).stdout
+    assert all(len(line) <= width for line in table.splitlines())
+    header = header_of(table)
+    assert "dropped_by" in header and "kept" in header and "filter_file" in header
+    [row] = rows_of(table)
+    shown = [line.rsplit(" ", 1) for line in row[header.index("dropped_by")].split("\n")]
+    assert [count for _, count in shown] == [count for _, count in said]  # one rule a line, in order
+    for (name, _), (full, _) in zip(shown, said, strict=True):  # a long name is cut, never wrapped
+        assert name == full or (name.endswith("…") and full.startswith(name[:-1]))
+    assert (shown == said) == (width >= 120)  # at 80 columns "hashtag-stuffing" is cut
+    [stored] = [
+        json.loads(line)
+        for line in plnfilter("runs", "--db", str(db), "--format", "jsonl").stdout.splitlines()
+    ]
+    assert stored["dropped_by"] == {name: int(count) for name, count in said}

@@ -19,6 +19,7 @@ from plnfilter.cli.options import (
     selection_options,
 )
 from plnfilter.cli.output import (
+    PUBLISHING_FORMATS,
     TABLE,
     atom_options,
     emit,
@@ -171,7 +172,9 @@ def export(
     .xml/.atom .parquet), else jsonl. html, atom and markdown are for publishing: they
     leave out followers-only posts and authors who opted out of being shown to people not
     logged in, and say how many on stderr, unless --include-private. csv, json and
-    parquet carry `visibility` and `author_opt_out` for every post. Streams: a 100k-post export
+    parquet carry `visibility` and `author_opt_out` for every post. Cards in html, atom and
+    markdown say which `voices:` group their author is in, as the filter's file listed them at
+    its last run or apply. Streams: a 100k-post export
     never holds the archive in memory. -o writes atomically (a temp file renamed into
     place). An Atom feed's id stays the same for this archive and selection (or is
     --self-url, the address it is published at).
@@ -224,9 +227,14 @@ def export(
 
         say_left_out(count_rows(conn, replace(selection, audience="private")), quiet)
         selection = replace(selection, audience="public")
-    emit(
-        select(conn, selection), output, selected=True, title=title, images=images, show_html=True, **options
-    )
+    rows = select(conn, selection)
+    if output.fmt in PUBLISHING_FORMATS:  # cards: each labelled with its author's voice group
+        from plnfilter.voice_labels import recorded_voices, with_voice_groups
+
+        voices = recorded_voices(conn, selection.filter)  # as of the filter's last run or apply
+        if voices is not None:
+            rows = with_voice_groups(rows, voices)
+    emit(rows, output, selected=True, title=title, images=images, show_html=True, **options)
 
 
 def _export_dataset(conn, selection, output, limit, self_url) -> None:
@@ -256,6 +264,7 @@ RUN_COLUMNS = (
     ("fetched", 7),
     ("new", 6),
     ("kept", 6),
+    ("dropped_by", 0),
     ("filter_file", 0),
     ("errors", 0),
 )
@@ -283,13 +292,20 @@ def sources(db_path, wide, output) -> None:
 @filter_option
 @output_options()
 def runs(db_path, limit, filter_name, output) -> None:
-    """The history of one filter's runs: when, what they fetched, what failed, and (in
-    csv/json, as `dropped_by`) what each exclude rule dropped: {"giveaways": 14, "bots": 3}."""
+    """The history of one filter's runs: when, what they fetched, what failed, and what
+    each exclude rule dropped (`dropped_by`: "giveaways 14, bots 3" in the table,
+    {"giveaways": 14, "bots": 3} in csv and json)."""
     from plnfilter.store import list_runs, open_readonly
 
     conn = open_readonly(resolve_db(db_path))
     name = chosen_filter(conn, filter_name)
-    emit(list_runs(conn, limit, name), output, title="runs", table_columns=RUN_COLUMNS)
+    emit(
+        list_runs(conn, limit, name),
+        output,
+        title="runs",
+        table_columns=RUN_COLUMNS,
+        table_optional=("new",),  # at 80 columns what each rule dropped matters more
+    )
 
 
 @click.group(invoke_without_command=True)

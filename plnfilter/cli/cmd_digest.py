@@ -136,7 +136,10 @@ def top(
     engagement + recency, no rule boosts, no caps), so give FILTER for your own digest.
     Posts stored as dropped stay out either way: run `plnfilter apply FILTER` after
     changing rules. --by rule puts each chosen post under its first matching include
-    rule; --by tag under the hashtag most of the chosen posts share. -o takes the format
+    rule; --by tag under the hashtag most of the chosen posts share. Each card says which
+    `voices:` group its author is in (trusted voice, outside your sector, dissenting voice;
+    `voice_group` in csv and json); without FILTER the groups are those the archive's
+    filter had at its last run or apply. -o takes the format
     from the file's extension; an Atom feed keeps one id for this archive and FILTER's
     `name:` (or is --self-url, the address it is published at), whatever its --title.
 
@@ -160,6 +163,7 @@ def top(
     from plnfilter.store.marks import mark_read as record_read
     from plnfilter.store.marks import newest_kept
     from plnfilter.times import now_utc
+    from plnfilter.voice_labels import recorded_voices
     from plnfilter.window import check_flags, empty_hint, resolve_window
 
     if mark_read and as_of:
@@ -186,6 +190,8 @@ def top(
     options = atom_options(output, conn, path, feed, self_url)
     left_out: list[int] = []
     with_raw = images and output.fmt == "html"  # the HTML export finds image URLs in the raw API object
+    # The cards' voice labels: FILTER's groups, else those the archive recorded for its filter.
+    voices = recorded_voices(conn, verdicts_of) if filter_file is None else None
     rows = build_digest(
         conn,
         filter_file,
@@ -199,6 +205,7 @@ def top(
         left_out=left_out,
         until=window.until,
         seen_since=window.seen_since,
+        voices=voices,
     )
     say_left_out(sum(left_out), quiet)
     if not rows:
@@ -209,7 +216,7 @@ def top(
         table_columns=TOP_COLUMNS,
         table_optional=("score",),  # at 80 columns when and where a post is matter more
         title=title,
-        known=("rank", "group", *OUTPUT_COLUMNS, "html"),
+        known=("rank", "group", "voice_group", *OUTPUT_COLUMNS, "html"),
         writers={"markdown": _grouped_markdown},
         images=images,
         show_html=True,

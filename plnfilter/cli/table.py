@@ -199,6 +199,11 @@ def cell_text(value, name: str, text_width: int = 70) -> str:
         return ""
     if isinstance(value, float):
         return f"{value:.2f}"
+    if isinstance(value, dict):  # counts by name (`runs`'s dropped_by): one a line, long names cut
+        return "\n".join(
+            f"{one_line(str(key), max(text_width - len(str(count)) - 1, 4))} {count}"
+            for key, count in value.items()
+        )
     if isinstance(value, list | tuple):
         prefix = "#" if name == "tags" else ""
         return " ".join(prefix + clean(str(v), keep_newlines=False) for v in value)

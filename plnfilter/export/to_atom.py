@@ -10,12 +10,14 @@ from typing import Any, TextIO
 from urllib.parse import quote
 from xml.sax.saxutils import escape, quoteattr
 
+from plnfilter.export.to_markdown import voice_label
 from plnfilter.store.rows import clean_text
 from plnfilter.times import normalise_iso, now_utc, to_iso
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 TAG_AUTHORITY = "tag:plnfilter,2024:"
 GROUP_SCHEME = TAG_AUTHORITY + "group"
+VOICE_SCHEME = TAG_AUTHORITY + "voice"
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`\x00-\x1f\x7f]+$")
 TITLE_LENGTH = 80
@@ -86,11 +88,16 @@ def _entry(row: Mapping[str, Any], fallback: str) -> str:
         parts.append(f'<link rel="alternate" type="text/html" href={xml_attr(url)}/>')
     if row.get("group"):  # `top --by rule|tag`: readers that sort by category show the digest's groups
         parts.append(f"<category term={xml_attr(row['group'])} scheme={xml_attr(GROUP_SCHEME)}/>")
+    voice = voice_label(row)
+    if voice:  # the author's `voices:` group: a category readers can filter on, and words in the text
+        term = xml_attr(row["voice_group"])
+        parts.append(f"<category term={term} scheme={xml_attr(VOICE_SCHEME)} label={xml_attr(voice)}/>")
     for tag in row.get("tags") or ():
         parts.append(f"<category term={xml_attr(tag)}/>")
     text = str(row.get("text") or "")
     spoiler = str(row.get("spoiler") or "")
     content = f"CW: {spoiler}\n\n{text}" if spoiler else text
+    content = f"[{voice}]\n\n{content}" if voice else content
     parts.append(f'<content type="text">{xml_text(content)}</content>')
     parts.append("</entry>\n")
     return "".join(parts)

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from plnfilter.export.to_markdown import counted, display_time, instance_of, reason_of
+from plnfilter.export.to_markdown import counted, display_time, instance_of, reason_of, voice_label
 from plnfilter.links import without_tracking
 from plnfilter.store.rows import clean_text
 from plnfilter.times import now_utc, to_iso
@@ -136,6 +136,7 @@ def _view(row: Mapping[str, Any], show_html: bool, images: bool) -> dict[str, An
     html = str(row.get("html") or "")
     text = clean_text(str(row.get("text") or "")).replace("\x00", "")
     body, extra_links = linked_text(text, row.get("links")) if not (show_html and html) else ("", [])
+    voice = voice_label(row)
     return {
         "author": clean_text(str(row.get("author") or "")),
         "author_name": clean_text(str(row.get("author_name") or "")),
@@ -149,6 +150,8 @@ def _view(row: Mapping[str, Any], show_html: bool, images: bool) -> dict[str, An
         "html": sanitise_html(html) if show_html and html else "",
         "instance": instance_of(row),
         "why": reason_of(row),
+        "voice": voice,
+        "voice_group": str(row["voice_group"]) if voice else "",  # a known group: safe in a class name
         "tags": [clean_text(str(t)) for t in row.get("tags") or ()],
         "alts": [clean_text(str(a)) for a in row.get("media_alt") or () if a],
         "images": media_images(row) if images else [],

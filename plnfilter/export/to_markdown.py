@@ -57,6 +57,19 @@ def reason_of(row: Mapping[str, Any]) -> str:
     return "kept: no rule dropped it" if verb == "kept by" else ""
 
 
+VOICE_LABELS = {
+    "trusted": "trusted voice",
+    "outside_sector": "outside your sector",
+    "dissenting": "dissenting voice",
+}
+"""The words on a card for its author's `voices:` group (a row's `voice_group`)."""
+
+
+def voice_label(row: Mapping[str, Any]) -> str:
+    """`trusted voice`, `outside your sector` or `dissenting voice`; '' for no group (or one not known)."""
+    return VOICE_LABELS.get(str(row.get("voice_group") or ""), "")
+
+
 def _post(row: Mapping[str, Any], level: int = 2) -> str:
     author = str(row.get("author") or "")
     name = str(row.get("author_name") or "")
@@ -66,7 +79,11 @@ def _post(row: Mapping[str, Any], level: int = 2) -> str:
         else f"@{escape_markdown(author)}"
     )
     lines = [f"{'#' * level} {who} · {display_time(row.get('created_at'))}", ""]
-    where = [escape_markdown(part) for part in (str(row.get("network") or ""), instance_of(row)) if part]
+    where = [
+        escape_markdown(part)
+        for part in (str(row.get("network") or ""), instance_of(row), voice_label(row))
+        if part
+    ]
     why = reason_of(row)
     if where or why:
         lines += ["*" + " · ".join([*where, *([escape_markdown(why)] if why else [])]) + "*", ""]

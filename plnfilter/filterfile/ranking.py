@@ -15,9 +15,9 @@ from plnfilter.filterfile.checks import (
 )
 from plnfilter.filterfile.lined import YMap
 from plnfilter.filterfile.model import DEFAULT_INTERACTIONS, DEFAULT_WEIGHTS, RankConfig, Voices
+from plnfilter.rank import VOICE_GROUPS
 
 RANK_KEYS = ("half_life", "weights", "interactions", "max_per_author", "max_per_instance", "mix")
-VOICE_GROUPS = ("trusted", "outside_sector", "dissenting")
 MIX_GROUPS = ("outside_sector", "dissenting", "trusted")
 
 

@@ -21,6 +21,7 @@ from plnfilter.filterfile.checks import (
 )
 from plnfilter.filterfile.model import Condition, Rule
 from plnfilter.filterfile.problems import Problems
+from plnfilter.rank import VOICE_GROUPS
 
 TEXT_KEYS = {
     "tags": "[edtech, pln]",
@@ -37,7 +38,6 @@ TEXT_KEYS = {
     "visibility": "[public, unlisted]",
     "voices": "[trusted]",
 }
-VOICE_GROUPS = ("trusted", "outside_sector", "dissenting")
 VISIBILITIES = ("public", "unlisted", "followers", "direct")
 # Rule keys whose values come from a fixed list: key -> (the list, what one value is, a note for the fix).
 CLOSED_VALUES = {

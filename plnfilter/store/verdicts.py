@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from plnfilter.errors import UsageError
 from plnfilter.store.archive import as_connection, db_errors
-from plnfilter.store.filters import choose_filter, filter_names
+from plnfilter.store.filters import choose_filter, filter_names, forget_filter_voices, save_filter_voices
 from plnfilter.store.read import SCAN_COLUMNS
 from plnfilter.store.rows import clean_text, dump_list
 from plnfilter.store.transaction import write_transaction
@@ -109,8 +109,9 @@ def _resolved(path: str) -> str:
         return path
 
 
-def claim_filter(db: Db, name: str, path: str) -> None:
-    """Record that the filter file at `path` is the filter `name`; refuse a name another file holds.
+def claim_filter(db: Db, name: str, path: str, voices: dict[str, Any] | None = None) -> None:
+    """Record that the filter file at `path` is the filter `name`, with its `voices:` groups (kept in
+    `settings`, see `store.settings.filter_voices`); refuse a name another file holds.
 
     A name whose recorded file no longer exists (moved or renamed) passes to the new file. Call
     holding the archive lock.
@@ -129,6 +130,8 @@ def claim_filter(db: Db, name: str, path: str) -> None:
             "INSERT INTO filters (name, file) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET file = excluded.file",
             [name, path],
         )
+        if voices is not None:
+            save_filter_voices(conn, name, voices)
 
 
 def rules_hash(db: Db, name: str) -> str | None:
@@ -217,6 +220,7 @@ def forget_filter(db: Db, name: str) -> int:
     with db_errors(conn), write_transaction(db):
         gone = conn.execute('DELETE FROM verdicts WHERE "filter" = ?', [clean_text(name)]).rowcount
         conn.execute("DELETE FROM filters WHERE name = ?", [clean_text(name)])
+        forget_filter_voices(conn, clean_text(name))
     return gone
 
 

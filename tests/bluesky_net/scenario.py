@@ -23,7 +23,9 @@ PEOPLE = {
     "stuffer.test": "Growth Hacker",
     "curator.test": "PLN Curator",
     "pln-runner.test": "Reader",
+    "hushed.test": "Hushed Teacher",  # asks apps not to show the account to logged-out people
 }
+OPTED_OUT = "hushed.test"
 
 
 def seed_pln(seeder: Seeder, network) -> dict:
@@ -122,6 +124,13 @@ def seed_pln(seeder: Seeder, network) -> dict:
         age=timedelta(minutes=30),
     )
     p["EDTECH_upper"] = post("adjoa.test", "Shouting about #EDTECH budgets again", age=timedelta(minutes=20))
+    p["opted_out"] = post(  # a hashtag of its own: no other test's search or timeline sees it
+        OPTED_OUT,
+        "Rubric drafts I would rather keep off public pages #rubricnotes",
+        age=timedelta(minutes=10),
+    )
+    # "Discourage apps from showing my account to logged-out users", set after posting, as people do
+    seeder.set_profile_labels(OPTED_OUT, ("!no-unauthenticated",))
 
     likes = {
         "slides": ["adjoa.test", "liwei.test", "maria.test", "yuki.test"],
@@ -158,4 +167,5 @@ def seed_pln(seeder: Seeder, network) -> dict:
         "feed": feed_uri,
         "feed_posts": feed_posts,
         "timeline_follows": ["kate.test", "adjoa.test", "liwei.test"],
+        "opted_out": OPTED_OUT,
     }

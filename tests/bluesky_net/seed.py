@@ -9,7 +9,8 @@ indexes each one, and indexes different authors' repos concurrently, so two like
 indexed at once can both count 1 and the stored count stays 1 for good (a race in the server,
 not a delay). With `network` set, every write that changes a post's counts waits until the
 AppView has indexed it before the next one; `settle()` then polls the AppView until it reports
-the counts written here.
+the counts written here, and the profile self-labels (`set_profile_labels`) on every post view of
+their authors.
 """
 
 from __future__ import annotations
@@ -94,6 +95,8 @@ class Seeder:
     network: Any = None  # the running Network: count-changing writes are indexed one at a time
     accounts: dict[str, Account] = field(default_factory=dict)
     counts: dict[str, Counts] = field(default_factory=dict)
+    profile_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)  # handle -> self-labels
+    posts_by: dict[str, list[str]] = field(default_factory=dict)  # handle -> uris of its posts
 
     def _counted(self, subject: Ref, kind: str) -> None:
         """Record one more like/repost/reply/quote of `subject`; let the AppView index it alone."""
@@ -103,14 +106,18 @@ class Seeder:
             self.network.process_all()
 
     def settle(self, timeout: float = 30.0) -> None:
-        """Wait until the AppView has indexed every write and reports every count written here.
+        """Wait until the AppView has indexed every write, reports every count written here and shows
+        each author's profile self-labels on every post view of theirs.
 
-        Raises AssertionError naming the posts whose counts never arrived, so a test never reads
-        a half-indexed network.
+        Raises AssertionError naming the posts whose counts or labels never arrived, so a test never
+        reads a half-indexed network.
         """
         if self.network is not None:
             self.network.process_all()
-        if not self.counts or not self.accounts:
+        if not self.accounts:
+            return
+        self._settle_labels(timeout)
+        if not self.counts:
             return
         reader = next(iter(self.accounts.values())).client
         uris = list(self.counts)
@@ -131,6 +138,65 @@ class Seeder:
         if not wait_until(lambda: not mismatches(), timeout=timeout):
             detail = "; ".join(f"{uri}: wrote {w}, AppView says {s}" for uri, (w, s) in mismatches().items())
             raise AssertionError(f"the AppView never reported the seeded counts: {detail}")
+
+    def _settle_labels(self, timeout: float) -> None:
+        """Poll the AppView (as a logged-in reader) until the post views of every author given profile
+        self-labels carry them in `author.labels`."""
+        reader = next(iter(self.accounts.values())).client
+        wanted = {
+            uri: set(labels)
+            for handle, labels in self.profile_labels.items()
+            for uri in self.posts_by.get(handle, ())
+        }
+
+        def missing() -> dict[str, set[str]]:
+            uris = list(wanted)
+            seen: dict[str, set[str]] = {}
+            for start in range(0, len(uris), 25):
+                for view in reader.app.bsky.feed.get_posts({"uris": uris[start : start + 25]}).posts:
+                    seen[view.uri] = {label.val for label in view.author.labels or () if not label.neg}
+            return {
+                uri: want - seen.get(uri, set())
+                for uri, want in wanted.items()
+                if want - seen.get(uri, set())
+            }
+
+        if wanted and not wait_until(lambda: not missing(), timeout=timeout):
+            raise AssertionError(
+                f"the AppView never showed these profile self-labels on post views: {missing()}"
+            )
+
+    def set_profile_labels(self, handle: str, values: tuple[str, ...]) -> None:
+        """Self-label an account on its profile record, as the Bluesky app does (read the record, add
+        `labels`, write it back if unchanged meanwhile): `!no-unauthenticated` is its "discourage apps
+        from showing my account to logged-out users". `settle()` waits until post views show them."""
+        from atproto import models
+
+        account = self.accounts[handle]
+        current = account.client.com.atproto.repo.get_record(
+            {"repo": account.did, "collection": "app.bsky.actor.profile", "rkey": "self"}
+        )
+        value = current.value
+        record = (
+            value.model_dump(by_alias=True, exclude_none=True)
+            if hasattr(value, "model_dump")
+            else dict(value)
+        )
+        record["$type"] = "app.bsky.actor.profile"
+        record["labels"] = {
+            "$type": "com.atproto.label.defs#selfLabels",
+            "values": [{"val": val} for val in values],
+        }
+        account.client.com.atproto.repo.put_record(
+            models.ComAtprotoRepoPutRecord.Data(
+                repo=account.did,
+                collection="app.bsky.actor.profile",
+                rkey="self",
+                record=record,
+                swap_record=current.cid,
+            )
+        )
+        self.profile_labels[handle] = tuple(values)
 
     def account(self, handle: str, display_name: str = "", description: str = "") -> Account:
         from atproto import Client, models
@@ -279,6 +345,7 @@ class Seeder:
         elif media is not None:
             record["embed"] = media
         uri, cid = self._create(account, "app.bsky.feed.post", record)
+        self.posts_by.setdefault(handle, []).append(uri)
         if reply_to is not None:
             self._counted(reply_to, "replies")
         if quote is not None:
