@@ -14,9 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from plnfilter.errors import ArchiveError, ArchiveLocked
 from plnfilter.fetching import fetch_concurrently
 from plnfilter.judge import judge
+from plnfilter.locks import archive_lock
 from plnfilter.refresh import refresh_counts
 from plnfilter.sources import FetchContext, Page, Timeline
 from plnfilter.times import now_utc, to_iso
@@ -45,6 +45,7 @@ class RunReport:
     caught_up: int = 0  # archived posts (other filters' finds, changed facts, new rules) judged at the end
     dropped_by: dict[str, int] = field(default_factory=dict)  # exclude rule -> posts it dropped this run
     dropped_uris: dict[str, str] = field(default_factory=dict, repr=False)  # uri -> exclude rule, this run
+    retained: Any = None  # prune.PruneReport of the filter's `retain:` at the end of the run, if set
 
     @property
     def fetched(self) -> int:
@@ -77,26 +78,6 @@ def expand_sources(filter_file) -> list[Timeline]:
     for spec in filter_file.sources:
         found.extend(timelines(spec))
     return found
-
-
-def archive_lock(db_path: Path, wait: float):
-    """The lock beside the archive; raises ArchiveLocked after `wait` seconds."""
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(db_path) + ".lock")
-    try:
-        lock.acquire(timeout=wait)
-    except Timeout:
-        raise ArchiveLocked(
-            f"another plnfilter run holds {db_path}.lock (waited {wait:g}s)",
-            "let it finish, or raise --wait; a cron schedule shorter than a run causes this",
-        ) from None
-    except OSError as exc:  # a read-only directory or mount, a full disk, a missing permission
-        raise ArchiveError(
-            f"cannot create the lock file {db_path}.lock: {exc.strerror or exc}",
-            "the archive's directory must be writable (check its permissions and mount), or choose another --db",
-        ) from None
-    return lock
 
 
 def run_filter(
@@ -157,6 +138,11 @@ def run_filter(
         per_source.update((name, vars(entry)) for name, entry in report.refresh.items())
         if report.regex_timeouts:
             per_source["rules"] = {"regex_timeouts": report.regex_timeouts}
+        if filter_file.retain is not None:
+            from plnfilter.prune import prune_posts
+
+            report.retained = prune_posts(db, now_utc() - filter_file.retain)
+            per_source["retain"] = report.retained.as_dict()
         record_end(db, report, per_source, report.dropped_by)
         return report
     finally:

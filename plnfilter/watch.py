@@ -26,10 +26,10 @@ from typing import Any
 
 from plnfilter.errors import ArchiveLocked, PlnError
 from plnfilter.follow import FollowStats, follow
+from plnfilter.locks import archive_lock
 from plnfilter.pipeline import (
     RunReport,
     SourceReport,
-    archive_lock,
     claim_filter,
     count_rules,
     expand_sources,

@@ -83,9 +83,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from plnfilter.cli import cmd_archive, cmd_auth, cmd_digest, cmd_run, cmd_voices, cmd_watch
+    from plnfilter.cli import cmd_archive, cmd_auth, cmd_digest, cmd_prune, cmd_run, cmd_voices, cmd_watch
 
-    for module in (cmd_run, cmd_watch, cmd_archive, cmd_digest, cmd_auth, cmd_voices):
+    for module in (cmd_run, cmd_watch, cmd_archive, cmd_prune, cmd_digest, cmd_auth, cmd_voices):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -331,7 +331,7 @@ def filters(ctx, db_path, output) -> None:
 def forget(name, db_path, lock_wait) -> None:
     """Delete the verdicts of the filter NAME; the posts, sources and runs stay."""
     from plnfilter.errors import UsageError
-    from plnfilter.pipeline import archive_lock
+    from plnfilter.locks import archive_lock
     from plnfilter.store import open_archive, require_archive
     from plnfilter.store.verdicts import filter_names, forget_filter
 

@@ -44,6 +44,7 @@ def run(filter_path: Path, db_path, since, max_pages, timeout, max_wait, max_tim
     says what each exclude rule dropped.
     Then the counts of posts first seen within the filter file's `refresh:` window
     (default 2d) are fetched again, at most `refresh_limit` requests per server.
+    With `retain: 90d` in the filter file the run ends as `plnfilter prune --before 90d`.
 
     \b
     Example (crontab, every 30 minutes):
@@ -87,6 +88,13 @@ def run(filter_path: Path, db_path, since, max_pages, timeout, max_wait, max_tim
         log(f"{report.caught_up} more archived posts judged by '{filter_file.name}' (new to it, or changed)")
     if report.dropped_by:
         log("dropped by exclude rules: " + ", ".join(f"{rule} {n}" for rule, n in report.dropped_by.items()))
+    if report.retained is not None:
+        from plnfilter.prune import summary
+
+        first, *rest = summary(report.retained)
+        log(f"retain: {first}")
+        for line in rest:
+            log(f"  {line}")
     if report.status == "failed":
         sys.exit(EXIT_ERROR)
     if report.status == "partial":

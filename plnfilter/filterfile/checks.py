@@ -180,3 +180,24 @@ def as_refresh(value: Any, path: str, line: int, key: str = "refresh") -> timede
         f"'{key}' needs a duration or off, not {type_name(value) if not isinstance(value, str) else repr(value)}",
         f"write `{key}: 48h` (how long after a post is first seen its counts are re-fetched) or `{key}: off`",
     )
+
+
+def as_retain(value: Any, path: str, line: int) -> timedelta | None:
+    """`retain:` how long posts no filter keeps stay in the archive (`90d`, `26w`), or `forever`."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("forever", "off", "never")):
+        return None
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        try:
+            window = parse_duration(value)
+        except (ValueError, OverflowError):
+            window = None
+        if window is not None and timedelta(days=1) <= window < timedelta(days=36500):
+            return window
+    raise FilterFileError(
+        path,
+        line,
+        f"'retain' needs a duration of a day or more, or forever, not "
+        f"{type_name(value) if not isinstance(value, str) else repr(value)}",
+        "write `retain: 90d` (each run then removes posts older than that which no filter keeps) "
+        "or `retain: forever`",
+    )
