@@ -16,7 +16,7 @@ from typing import Any
 
 from plnfilter.fetching import fetch_concurrently
 from plnfilter.judge import judge
-from plnfilter.locks import archive_lock
+from plnfilter.locks import run_lock
 from plnfilter.refresh import refresh_counts
 from plnfilter.sources import FetchContext, Page, Timeline
 from plnfilter.times import now_utc, to_iso
@@ -101,18 +101,20 @@ def run_filter(
 
     ruleset = compile_rules(filter_file)
     found = expand_sources(filter_file)
-    lock = archive_lock(db_path, lock_wait)
+    lock = run_lock(db_path, filter_file.name, lock_wait)  # held throughout; the write lock per batch
     try:
-        db = store.open_archive(db_path)
+        db = store.open_archive(db_path, lock_wait)
         started = to_iso(now_utc())
         report = RunReport(sources={t.name: SourceReport(t.name) for t in found})
-        store.close_interrupted_runs(db, started)  # we hold the lock: a run still "running" was killed
-        claim_filter(db, filter_file.name, filter_file.path)
-        begin_judging(db, filter_file.name, rules_digest(filter_file))  # new rules: every verdict stale
-        # The absolute path: `runs` is read later, from wherever cron or the person happens to be.
-        report.run_id = store.start_run(
-            db, str(Path(filter_file.path).resolve()), started, filter_name=filter_file.name
-        )
+        with store.db_errors(db), store.write_transaction(db):
+            # we hold this filter's run lock: a run of it still "running" was killed
+            store.close_interrupted_runs(db, started, filter_file.name)
+            claim_filter(db, filter_file.name, filter_file.path)
+            begin_judging(db, filter_file.name, rules_digest(filter_file))  # new rules: every verdict stale
+            # The absolute path: `runs` is read later, from wherever cron or the person happens to be.
+            report.run_id = store.start_run(
+                db, str(Path(filter_file.path).resolve()), started, filter_name=filter_file.name
+            )
         deadline = time.monotonic() + max_time if max_time else None
         ctx = FetchContext(
             since=since, max_pages=max_pages, timeout=timeout, max_wait=max_wait, deadline=deadline, log=log
@@ -180,15 +182,20 @@ def save_batch(
     """
     from plnfilter import store
 
+    now = now_utc()
+    # Judged before the write lock is taken: the lock covers the writes alone.
+    # Direct messages reach some timelines (an account's, home) but are never archived.
+    judged_pages = [
+        judge([p for p in item.posts if p.visibility != "direct"], ruleset, rank_config, now)
+        if isinstance(item, Page)
+        else None
+        for _, item in batch
+    ]
     saved = []
     with store.db_errors(db), store.write_transaction(db):
-        for timeline, item in batch:
+        for (timeline, item), judged in zip(batch, judged_pages, strict=True):
             entry = report.sources[timeline.name]
             if isinstance(item, Page):
-                now = now_utc()
-                # Direct messages reach some timelines (an account's, home) but are never archived.
-                posts = [post for post in item.posts if post.visibility != "direct"]
-                judged = judge(posts, ruleset, rank_config, now)
                 result = store.save_page(db, timeline, judged, item.cursor, to_iso(now), filter_name)
                 note_dropped(report.dropped_uris, judged)
                 entry.fetched += len(judged)
@@ -202,7 +209,7 @@ def save_batch(
             else:
                 entry.error = str(item)
                 store.record_source_error(
-                    db, timeline.name, timeline.network, timeline.spec, entry.error, to_iso(now_utc())
+                    db, timeline.name, timeline.network, timeline.spec, entry.error, to_iso(now)
                 )
     return saved
 
@@ -236,7 +243,7 @@ def judge_the_rest(
     filter's verdicts are written.
     """
     from plnfilter import store
-    from plnfilter.store.verdicts import finish_judging, stale_batch, write_verdicts_by_id
+    from plnfilter.store.verdicts import existing_ids, finish_judging, stale_batch, write_verdicts_by_id
 
     now = now_utc()
     stamp = to_iso(now)
@@ -249,8 +256,9 @@ def judge_the_rest(
         after = rows[-1][0]
         judged = judge([post for _, post in rows], ruleset, filter_file.rank, now)
         pairs = [(post_id, item) for (post_id, _), item in zip(rows, judged, strict=True)]
-        with store.db_errors(db), store.write_transaction(db):
-            write_verdicts_by_id(db, filter_file.name, pairs, stamp)
+        with store.db_errors(db), store.write_transaction(db):  # one chunk holds the write lock
+            alive = existing_ids(db, [post_id for post_id, _ in pairs])  # a prune may have come between
+            write_verdicts_by_id(db, filter_file.name, [p for p in pairs if p[0] in alive], stamp)
         note_dropped(dropped, judged)
         total += len(judged)
     finish_judging(db, filter_file.name, stamp)
@@ -268,11 +276,12 @@ def apply_filter(
     from plnfilter.store.verdicts import begin_judging, kept_count
 
     ruleset = compile_rules(filter_file)
-    lock = archive_lock(db_path, lock_wait)
+    lock = run_lock(db_path, filter_file.name, lock_wait)
     try:
-        db = store.open_archive(db_path)
-        claim_filter(db, filter_file.name, filter_file.path)
-        begin_judging(db, filter_file.name, rules_digest(filter_file))
+        db = store.open_archive(db_path, lock_wait)
+        with store.db_errors(db), store.write_transaction(db):
+            claim_filter(db, filter_file.name, filter_file.path)
+            begin_judging(db, filter_file.name, rules_digest(filter_file))
         total = judge_the_rest(db, filter_file, ruleset, {}, everything=True, batch=batch)
         return total, kept_count(db, filter_file.name)
     finally:

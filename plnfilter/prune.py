@@ -79,9 +79,11 @@ def prune_archive(
 ) -> PruneReport:
     """`plnfilter prune`: open the archive, prune it and, with `vacuum`, give the space back.
 
-    A dry run reads through a read-only connection and takes no lock."""
+    No run lock: each batch holds the archive's write lock for its own transaction, so runs and
+    `watch` write between them. The vacuum holds the write lock throughout. A dry run reads through
+    a read-only connection and takes no lock."""
     from plnfilter import store
-    from plnfilter.locks import archive_lock
+    from plnfilter.errors import ArchiveLocked
     from plnfilter.store.prune import archive_bytes, compact
 
     if dry_run:
@@ -90,18 +92,25 @@ def prune_archive(
             return prune_posts(conn, before, everything=everything, dry_run=True)
         finally:
             conn.close()
-    lock = archive_lock(db_path, lock_wait)
+    db = store.open_archive(db_path, lock_wait)
     try:
-        db = store.open_archive(db_path)
         report = prune_posts(db, before, everything=everything, batch=batch)
         if vacuum:
             report.bytes_before = archive_bytes(str(db_path))
-            compact(db)
+            try:
+                compact(db)
+            except ArchiveLocked as exc:
+                raise ArchiveLocked(
+                    f"--vacuum needs the archive to itself, and another plnfilter process (a run, watch or "
+                    f"prune) kept writing to {db_path} for longer than --wait ({lock_wait:g}s); "
+                    f"{report.posts} posts were removed, the space was not given back",
+                    "run `plnfilter prune --vacuum` again when no run or watch is writing (stop `watch` "
+                    "for the while), or raise --wait",
+                ) from exc
             report.bytes_after = archive_bytes(str(db_path))
-        db.conn.close()
         return report
     finally:
-        lock.release()
+        db.conn.close()
 
 
 def summary(report: PruneReport) -> list[str]:

@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -107,7 +108,7 @@ def test_sigkill_during_prune_loses_nothing_that_should_stay(tmp_path, template,
     )
 
 
-def test_prune_beside_a_run_both_succeed_and_nothing_is_lost(tmp_path, fault_server):
+def test_prune_with_wait_0_while_a_run_is_mid_fetch_exits_0_and_nothing_is_lost(tmp_path, fault_server):
     db = tmp_path / "archive.db"
     old_tag = "archived"
     filter_path = write_filter(
@@ -130,11 +131,13 @@ def test_prune_beside_a_run_both_succeed_and_nothing_is_lost(tmp_path, fault_ser
     seen = len(fault_server.timeline_requests("gate"))
     running = Forked(["run", filter_path, "--db", db, "--quiet", "--timeout", "90"], tmp_path)
     wait_for(lambda: len(fault_server.timeline_requests("gate")) > seen, "the run to reach the server")
-    pruning = Forked(["prune", "--before", CUTOFF, "--db", db, "--wait", "60"], tmp_path)
+    # the run holds its run lock while it waits for the server, and the write lock only per batch
+    pruning = run_forked(tmp_path, "prune", "--before", CUTOFF, "--db", db, "--wait", "0", timeout=60)
+    assert pruning.returncode == 0, pruning.stderr
+    assert f"removed {len(old)} posts no filter keeps" in pruning.stderr
+    assert running.alive() and not (old & set(archive_state(db).uris))
     gate.set()
     assert running.wait(60) == 0, running.stderr
-    assert pruning.wait(60) == 0, pruning.stderr
-    assert "removed" in pruning.stderr
 
     state = archive_state(db)
     assert state.integrity == "ok" and state.duplicates == 0 and state.duplicate_findings == 0
@@ -147,3 +150,35 @@ def test_prune_beside_a_run_both_succeed_and_nothing_is_lost(tmp_path, fault_ser
     again = run_forked(tmp_path, "run", filter_path, "--db", db, "--quiet")
     assert again.returncode == 0, again.stderr
     assert set(archive_state(db).uris) == fault_server.uris() - old
+
+
+def test_a_run_gets_its_turns_beside_a_prune_of_thousands_of_batches(
+    tmp_path, template, fault_server, report
+):
+    """The write lock's turnstile: a prune that writes batch after batch cannot starve a run that
+    waits at most a second for each of its own batches."""
+    source, remove, keep = template
+    db = tmp_path / "archive.db"
+    shutil.copy(source, db)
+    fault_server.add("beside", 60)
+    filter_path = write_filter(
+        tmp_path / "pln.yaml", fault_server, ["beside"], extra="include:\n  - {name: own, tags: [beside]}\n"
+    )
+    pruning = Forked(["prune", "--before", CUTOFF, "--db", db, "--batch-size", "1", "--quiet"], tmp_path)
+    wait_for(lambda: len(posts_in(db)) < 5990, "the prune's first batches")
+    started = time.monotonic()
+    beside = run_forked(tmp_path, "run", filter_path, "--db", db, "--wait", "1", "--quiet", timeout=60)
+    took = time.monotonic() - started
+    assert beside.returncode == 0, beside.stderr
+    assert pruning.alive(), "the prune ended before the run: nothing was shown"
+    left_then = len(posts_in(db) & remove)
+    assert pruning.wait(120) == 0, pruning.stderr
+    # posts the prune reached while the new filter had not judged them yet stayed; now it has
+    again = run_forked(tmp_path, "prune", "--before", CUTOFF, "--db", db, "--quiet")
+    assert again.returncode == 0, again.stderr
+    assert posts_in(db) == keep | fault_server.uris()
+    assert consistency(db) == CONSISTENT
+    report(
+        f"turnstile: a run (--wait 1, {took:.1f}s) saved 60 posts beside a prune of {len(remove)} one-post "
+        f"batches, which still had {left_then} to go; both exit 0, nothing lost"
+    )

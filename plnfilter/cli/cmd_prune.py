@@ -41,7 +41,11 @@ from plnfilter.cli.options import db_option, parse_time, resolve_db, say, second
     help="Posts removed per transaction.",
 )
 @seconds_option(
-    "--wait", "lock_wait", minimum=0, default=60.0, help="Seconds to wait for a run's lock; then exit 75."
+    "--wait",
+    "lock_wait",
+    minimum=0,
+    default=60.0,
+    help="Seconds each batch (and --vacuum) waits for the archive's write lock; then exit 75.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No summary on stderr.")
 @db_option

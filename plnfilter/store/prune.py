@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from plnfilter.store.archive import as_connection, db_errors
-from plnfilter.store.transaction import write_transaction
+from plnfilter.store.transaction import write_transaction, writing
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -158,9 +158,10 @@ def compact(db: Db) -> None:
     """Reclaim the space removed posts left: merge the full-text indexes, rebuild the file (VACUUM,
     which writes a copy of the archive through a temporary file and the WAL), and fold the WAL back.
 
-    Needs free disk of about twice the archive's size, and no other writer (the caller holds the lock)."""
+    Needs free disk of about twice the archive's size; holds the archive's write lock throughout
+    (ArchiveLocked when another writer keeps it past the connection's wait)."""
     conn = as_connection(db)
-    with db_errors(conn):
+    with db_errors(conn), writing(conn):
         with write_transaction(conn):
             for table in ("posts_fts", "posts_search"):
                 conn.execute(f"INSERT INTO {table} ({table}) VALUES ('optimize')")  # noqa: S608
