@@ -83,12 +83,17 @@ def prune_archive(
     `watch` write between them. The vacuum holds the write lock throughout. A dry run reads through
     a read-only connection and takes no lock."""
     from plnfilter import store
-    from plnfilter.errors import ArchiveLocked
-    from plnfilter.store.prune import archive_bytes, compact
+    from plnfilter.errors import ArchiveError, ArchiveLocked
+    from plnfilter.store.prune import archive_bytes, compact, knows_filters
 
     if dry_run:
         conn = store.open_readonly(db_path)
         try:
+            if not knows_filters(conn):
+                raise ArchiveError(
+                    f"{db_path} was made by an older plnfilter and has not been upgraded yet",
+                    "a run of any filter, or prune without --dry-run, upgrades it in place",
+                )
             return prune_posts(conn, before, everything=everything, dry_run=True)
         finally:
             conn.close()

@@ -5,6 +5,7 @@ archives two filters built with `plnfilter run` over a saved timeline (file sour
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from plnfilter.cli import cli
 
 HOST = "edu.example"
 CUTOFF = "2026-01-01"
+BUILT = "2026-11-30T12:00:00Z"  # when the archive fixture's runs ran
 
 
 def plnfilter(*args, env: dict[str, str] | None = None):
@@ -63,7 +65,7 @@ def archive(tmp_path) -> Path:
     db = tmp_path / "archive.db"
     a, b = write_filters(tmp_path, timeline())
     for path in (a, b):
-        result = plnfilter("run", path, "--db", db, "--quiet")
+        result = plnfilter("run", path, "--db", db, "--quiet", env={"PLNFILTER_NOW": BUILT})
         assert result.exit_code == 0, result.output
     return db
 
@@ -189,22 +191,25 @@ def test_prune_all_removes_kept_old_posts_too(archive):
     assert fts_uris(archive, "posts_fts", "kept") == set()
 
 
-def test_an_old_post_a_filter_has_not_judged_stays_until_it_has(tmp_path, archive):
+def test_an_old_post_a_filter_has_not_judged_as_it_is_now_stays_until_it_has(tmp_path, archive):
+    """A's later run saves three more old posts, and saves the old ones again (the file changed):
+    B has not judged any of them as they are now, so B might keep them."""
     later = [status(60 + n, "nobody", f"2025-06-{1 + n:02d}T10:00:00", "found later") for n in range(3)]
     a, b = write_filters(tmp_path, timeline() + later)
-    assert plnfilter("run", a, "--db", archive, "--quiet").exit_code == 0  # B has not seen them yet
+    result = plnfilter("run", a, "--db", archive, "--quiet", env={"PLNFILTER_NOW": "2026-12-01T12:00:00Z"})
+    assert result.exit_code == 0, result.output
 
     result = plnfilter("prune", "--before", CUTOFF, "--db", archive)
     assert result.exit_code == 0, result.output
-    assert "removed 8 posts" in result.stderr
-    assert "3 older posts stay until filter 'b' has judged them as they are now: run or apply it" in (
+    assert "removed 0 posts" in result.stderr
+    assert "11 older posts stay until filter 'b' has judged them as they are now: run or apply it" in (
         result.stderr
     )
-    assert {uri_of(60 + n) for n in range(3)} <= uris(archive)
+    assert {uri_of(60 + n) for n in range(3)} | OLD_NOBODY <= uris(archive)
 
     assert plnfilter("apply", b, "--db", archive, "--quiet").exit_code == 0
     result = plnfilter("prune", "--before", CUTOFF, "--db", archive)
-    assert "removed 3 posts" in result.stderr and "until filter" not in result.stderr
+    assert "removed 11 posts" in result.stderr and "until filter" not in result.stderr
     assert uris(archive) == OLD_KEPT | YOUNG
     assert consistency(archive) == CONSISTENT
 
@@ -298,3 +303,14 @@ def test_prune_waits_for_the_archive_lock_then_exits_75(archive):
     assert result.exit_code == 75, result.output
     assert "another plnfilter run holds" in result.output and "--wait" in result.output
     assert uris(archive) == before
+
+
+def test_an_archive_of_an_older_release_is_upgraded_by_prune_not_by_a_dry_run(tmp_path):
+    db = tmp_path / "old.db"
+    shutil.copy(Path(__file__).parent / "fixtures" / "archives" / "schema-005.db", db)
+    dry = plnfilter("prune", "--before", "2026-11-26", "--db", db, "--dry-run")
+    assert dry.exit_code == 1 and "made by an older plnfilter and has not been upgraded yet" in dry.output
+    result = plnfilter("prune", "--before", "2026-11-26", "--db", db, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["posts"] > 0
+    assert consistency(db) == CONSISTENT

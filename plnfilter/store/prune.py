@@ -91,6 +91,14 @@ class Removed:
         self.verdicts += other.verdicts
 
 
+def knows_filters(db: Db) -> bool:
+    """Whether the archive has per-filter verdicts (schema m009): one opened read-only may not yet."""
+    conn = as_connection(db)
+    with db_errors(conn):
+        sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'filters'"
+        return conn.execute(sql).fetchone() is not None
+
+
 def old_posts(db: Db, before: str, everything: bool = False) -> Candidates:
     """Every post older than `before` (an ISO time), sorted into removable and staying ones."""
     conn = as_connection(db)
