@@ -69,7 +69,7 @@ class ArchiveError(PlnError):
 
 
 class ArchiveLocked(PlnError):
-    """Another run holds the archive lock."""
+    """Another run of the filter holds its run lock, or a write could not get the archive's write lock."""
 
     exit_code = EXIT_LOCKED
 

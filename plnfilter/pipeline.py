@@ -14,9 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from plnfilter.errors import ArchiveError, ArchiveLocked
 from plnfilter.fetching import fetch_concurrently
 from plnfilter.judge import judge
+from plnfilter.locks import run_lock
 from plnfilter.refresh import refresh_counts
 from plnfilter.sources import FetchContext, Page, Timeline
 from plnfilter.times import now_utc, to_iso
@@ -45,6 +45,7 @@ class RunReport:
     caught_up: int = 0  # archived posts (other filters' finds, changed facts, new rules) judged at the end
     dropped_by: dict[str, int] = field(default_factory=dict)  # exclude rule -> posts it dropped this run
     dropped_uris: dict[str, str] = field(default_factory=dict, repr=False)  # uri -> exclude rule, this run
+    retained: Any = None  # prune.PruneReport of the filter's `retain:` at the end of the run, if set
 
     @property
     def fetched(self) -> int:
@@ -79,26 +80,6 @@ def expand_sources(filter_file) -> list[Timeline]:
     return found
 
 
-def archive_lock(db_path: Path, wait: float):
-    """The lock beside the archive; raises ArchiveLocked after `wait` seconds."""
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(db_path) + ".lock")
-    try:
-        lock.acquire(timeout=wait)
-    except Timeout:
-        raise ArchiveLocked(
-            f"another plnfilter run holds {db_path}.lock (waited {wait:g}s)",
-            "let it finish, or raise --wait; a cron schedule shorter than a run causes this",
-        ) from None
-    except OSError as exc:  # a read-only directory or mount, a full disk, a missing permission
-        raise ArchiveError(
-            f"cannot create the lock file {db_path}.lock: {exc.strerror or exc}",
-            "the archive's directory must be writable (check its permissions and mount), or choose another --db",
-        ) from None
-    return lock
-
-
 def run_filter(
     filter_file,
     db_path: Path,
@@ -120,18 +101,20 @@ def run_filter(
 
     ruleset = compile_rules(filter_file)
     found = expand_sources(filter_file)
-    lock = archive_lock(db_path, lock_wait)
+    lock = run_lock(db_path, filter_file.name, lock_wait)  # held throughout; the write lock per batch
     try:
-        db = store.open_archive(db_path)
+        db = store.open_archive(db_path, lock_wait)
         started = to_iso(now_utc())
         report = RunReport(sources={t.name: SourceReport(t.name) for t in found})
-        store.close_interrupted_runs(db, started)  # we hold the lock: a run still "running" was killed
-        claim_filter(db, filter_file)
-        begin_judging(db, filter_file.name, rules_digest(filter_file))  # new rules: every verdict stale
-        # The absolute path: `runs` is read later, from wherever cron or the person happens to be.
-        report.run_id = store.start_run(
-            db, str(Path(filter_file.path).resolve()), started, filter_name=filter_file.name
-        )
+        with store.db_errors(db), store.write_transaction(db):
+            # we hold this filter's run lock: a run of it still "running" was killed
+            store.close_interrupted_runs(db, started, filter_file.name)
+            claim_filter(db, filter_file)
+            begin_judging(db, filter_file.name, rules_digest(filter_file))  # new rules: every verdict stale
+            # The absolute path: `runs` is read later, from wherever cron or the person happens to be.
+            report.run_id = store.start_run(
+                db, str(Path(filter_file.path).resolve()), started, filter_name=filter_file.name
+            )
         deadline = time.monotonic() + max_time if max_time else None
         ctx = FetchContext(
             since=since, max_pages=max_pages, timeout=timeout, max_wait=max_wait, deadline=deadline, log=log
@@ -157,6 +140,11 @@ def run_filter(
         per_source.update((name, vars(entry)) for name, entry in report.refresh.items())
         if report.regex_timeouts:
             per_source["rules"] = {"regex_timeouts": report.regex_timeouts}
+        if filter_file.retain is not None:
+            from plnfilter.prune import prune_posts
+
+            report.retained = prune_posts(db, now_utc() - filter_file.retain)
+            per_source["retain"] = report.retained.as_dict()
         record_end(db, report, per_source, report.dropped_by)
         return report
     finally:
@@ -194,15 +182,20 @@ def save_batch(
     """
     from plnfilter import store
 
+    now = now_utc()
+    # Judged before the write lock is taken: the lock covers the writes alone.
+    # Direct messages reach some timelines (an account's, home) but are never archived.
+    judged_pages = [
+        judge([p for p in item.posts if p.visibility != "direct"], ruleset, rank_config, now)
+        if isinstance(item, Page)
+        else None
+        for _, item in batch
+    ]
     saved = []
     with store.db_errors(db), store.write_transaction(db):
-        for timeline, item in batch:
+        for (timeline, item), judged in zip(batch, judged_pages, strict=True):
             entry = report.sources[timeline.name]
             if isinstance(item, Page):
-                now = now_utc()
-                # Direct messages reach some timelines (an account's, home) but are never archived.
-                posts = [post for post in item.posts if post.visibility != "direct"]
-                judged = judge(posts, ruleset, rank_config, now)
                 result = store.save_page(db, timeline, judged, item.cursor, to_iso(now), filter_name)
                 note_dropped(report.dropped_uris, judged)
                 entry.fetched += len(judged)
@@ -216,7 +209,7 @@ def save_batch(
             else:
                 entry.error = str(item)
                 store.record_source_error(
-                    db, timeline.name, timeline.network, timeline.spec, entry.error, to_iso(now_utc())
+                    db, timeline.name, timeline.network, timeline.spec, entry.error, to_iso(now)
                 )
     return saved
 
@@ -250,7 +243,7 @@ def judge_the_rest(
     filter's verdicts are written.
     """
     from plnfilter import store
-    from plnfilter.store.verdicts import finish_judging, stale_batch, write_verdicts_by_id
+    from plnfilter.store.verdicts import existing_ids, finish_judging, stale_batch, write_verdicts_by_id
 
     now = now_utc()
     stamp = to_iso(now)
@@ -263,8 +256,9 @@ def judge_the_rest(
         after = rows[-1][0]
         judged = judge([post for _, post in rows], ruleset, filter_file.rank, now)
         pairs = [(post_id, item) for (post_id, _), item in zip(rows, judged, strict=True)]
-        with store.db_errors(db), store.write_transaction(db):
-            write_verdicts_by_id(db, filter_file.name, pairs, stamp)
+        with store.db_errors(db), store.write_transaction(db):  # one chunk holds the write lock
+            alive = existing_ids(db, [post_id for post_id, _ in pairs])  # a prune may have come between
+            write_verdicts_by_id(db, filter_file.name, [p for p in pairs if p[0] in alive], stamp)
         note_dropped(dropped, judged)
         total += len(judged)
     finish_judging(db, filter_file.name, stamp)
@@ -282,11 +276,12 @@ def apply_filter(
     from plnfilter.store.verdicts import begin_judging, kept_count
 
     ruleset = compile_rules(filter_file)
-    lock = archive_lock(db_path, lock_wait)
+    lock = run_lock(db_path, filter_file.name, lock_wait)
     try:
-        db = store.open_archive(db_path)
-        claim_filter(db, filter_file)
-        begin_judging(db, filter_file.name, rules_digest(filter_file))
+        db = store.open_archive(db_path, lock_wait)
+        with store.db_errors(db), store.write_transaction(db):
+            claim_filter(db, filter_file)
+            begin_judging(db, filter_file.name, rules_digest(filter_file))
         total = judge_the_rest(db, filter_file, ruleset, {}, everything=True, batch=batch)
         return total, kept_count(db, filter_file.name)
     finally:

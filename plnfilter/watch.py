@@ -1,11 +1,12 @@
 """The live session (`plnfilter watch`): followers in threads (plnfilter/follow.py), one writer.
 
 The writer (the calling thread) saves what the followers hand over in batches, a second's worth
-or `batch_posts` posts, whichever comes first, through the same `save_batch` as `run`. It does
-not hold the run lock (`ARCHIVE.lock`, which keeps two `run`s apart) beyond opening the archive:
-each batch is one SQLite write transaction, and a cron `run`'s batches are too, so the two take
-turns batch by batch (SQLite's own write lock, waited for up to its busy timeout) and neither
-waits for the other to finish.
+or `batch_posts` posts, whichever comes first, through the same `save_batch` as `run`. Each batch
+is one write transaction holding the archive's write lock (plnfilter/locks.py) for that long, as
+each batch of a cron `run` or a `prune` does, so they take turns batch by batch and none waits
+for another to finish; a batch that cannot get the lock within `lock_wait` ends the session
+(ArchiveLocked, exit 75: the next session's catch-up fetches what it held). `watch` takes no run
+lock: a `run` of the same filter goes on beside it.
 Kept posts are passed to `on_kept` once their batch is committed, each once per session. Setting
 `stop` (SIGINT/SIGTERM in the CLI) or reaching `max_time` saves the last batch and returns.
 """
@@ -29,7 +30,6 @@ from plnfilter.follow import FollowStats, follow
 from plnfilter.pipeline import (
     RunReport,
     SourceReport,
-    archive_lock,
     claim_filter,
     count_rules,
     expand_sources,
@@ -50,18 +50,6 @@ class WatchReport(RunReport):
     batches: int = 0
     errors: int = 0  # source failures, each retried
     stopped_by: str = ""
-
-
-SETUP_LOCK_WAIT = 5.0  # a run holding the lock longer has long finished migrating the archive
-
-
-def _setup_lock(db_path: Path, lock_wait: float):
-    """The run lock while the archive is opened (and migrated) if it comes within a few seconds;
-    else None: a run holds it, and has migrated the archive already."""
-    try:
-        return archive_lock(db_path, min(lock_wait, SETUP_LOCK_WAIT))
-    except ArchiveLocked:
-        return None
 
 
 def watch_filter(
@@ -89,10 +77,9 @@ def watch_filter(
     ruleset = compile_rules(filter_file)
     found = expand_sources(filter_file)
     report = WatchReport(sources={t.name: SourceReport(t.name) for t in found})
-    lock = _setup_lock(db_path, lock_wait)
-    try:
-        db = store.open_archive(db_path)
-        started = to_iso(now_utc())
+    db = store.open_archive(db_path, lock_wait)
+    started = to_iso(now_utc())
+    with store.db_errors(db), store.write_transaction(db):
         store.close_sessions(db, [row["id"] for row in store.open_sessions(db) if _gone(row)], started)
         claim_filter(db, filter_file)  # its verdicts go under its name, as `run`'s do
         report.run_id = store.start_run(
@@ -103,11 +90,8 @@ def watch_filter(
             status="watching",
             per_source={"watch": {"pid": os.getpid(), "host": socket.gethostname()}},
         )
-        cursors = {t.name: store.get_cursor(db, t.name) for t in found}
-        positions = {t.name: store.get_stream_position(db, t.name) for t in found}
-    finally:
-        if lock is not None:
-            lock.release()
+    cursors = {t.name: store.get_cursor(db, t.name) for t in found}
+    positions = {t.name: store.get_stream_position(db, t.name) for t in found}
     deadline = time.monotonic() + max_time if max_time else None
     ctx = FetchContext(
         since=since, max_pages=max_pages, timeout=timeout, max_wait=max_wait, deadline=deadline, log=log
@@ -121,7 +105,7 @@ def watch_filter(
             daemon=True,
             name=f"follow {timeline.name}",
         ).start()
-    writer = _Writer(db, db_path, ruleset, filter_file, report, lock_wait, log, on_kept)
+    writer = _Writer(db, ruleset, filter_file, report, log, on_kept)
     try:
         _write_until_stopped(out, stop, deadline, writer, batch_seconds, batch_posts)
     finally:
@@ -182,14 +166,13 @@ def _write_until_stopped(out, stop, deadline, writer, batch_seconds: float, batc
 
 
 class _Writer:
-    """Saves batches under the archive lock and hands kept posts to `on_kept` after each commit."""
+    """Saves batches, each holding the archive's write lock, and hands kept posts to `on_kept` after
+    each commit."""
 
-    def __init__(
-        self, db, db_path, ruleset, filter_file, report: WatchReport, lock_wait, log, on_kept
-    ) -> None:
-        self.db, self.db_path, self.ruleset, self.rank = db, db_path, ruleset, filter_file.rank
+    def __init__(self, db, ruleset, filter_file, report: WatchReport, log, on_kept) -> None:
+        self.db, self.ruleset, self.rank = db, ruleset, filter_file.rank
         self.filter_name = filter_file.name
-        self.report, self.lock_wait, self.log, self.on_kept = report, lock_wait, log, on_kept
+        self.report, self.log, self.on_kept = report, log, on_kept
         self.printed: OrderedDict[str, None] = OrderedDict()
         self.positions_saved: dict[str, str] = {}
 
@@ -202,22 +185,16 @@ class _Writer:
         for timeline, error in errors:
             self.log(f"{timeline.name}: {error}; trying again")
             self.report.errors += 1
-        while True:
-            try:
-                save_batch(
-                    self.db,
-                    batch,
-                    self.ruleset,
-                    self.rank,
-                    self.report,
-                    self.filter_name,
-                    on_judged=lambda timeline, judged: kept.extend(j for j in judged if j.kept),
-                )
-                self._save_positions()
-                break
-            except ArchiveLocked as exc:  # another writer held SQLite's lock past the busy timeout
-                self.log(f"{exc.message}; saving this batch again")
-                kept.clear()
+        save_batch(  # ArchiveLocked past --wait ends the session
+            self.db,
+            batch,
+            self.ruleset,
+            self.rank,
+            self.report,
+            self.filter_name,
+            on_judged=lambda timeline, judged: kept.extend(j for j in judged if j.kept),
+        )
+        self.save_positions()  # after the posts they follow, in a transaction of their own
         self.report.batches += 1
         for timeline, item in batch:
             if isinstance(item, Page):
@@ -245,17 +222,12 @@ class _Writer:
             return
         try:
             with store.db_errors(self.db), store.write_transaction(self.db):
-                self._save_positions()
+                for name, position in changed:
+                    store.set_stream_position(self.db, name, position)
         except ArchiveLocked as exc:
             self.log(f"{exc.message}; stream positions are saved with the next batch")
-
-    def _save_positions(self) -> None:
-        from plnfilter import store
-
-        for name, position in list(self.report.stats.positions.items()):
-            if self.positions_saved.get(name) != position:
-                store.set_stream_position(self.db, name, position)
-                self.positions_saved[name] = position
+            return
+        self.positions_saved.update(changed)
 
 
 def _merge(pending: list) -> list:

@@ -353,6 +353,41 @@ def test_a_run_on_a_file_source_then_a_prune_are_followed(archive, tmp_path):
     assert all(part_files(out)[path] == first[path] for path in first if "2026-11" not in path)
 
 
+def test_re_export_after_plnfilter_prune_replaces_exactly_the_partitions_that_lost_rows(archive, tmp_path):
+    out = tmp_path / "dataset"
+    export(archive, out, "--all")
+    first = part_files(out)
+
+    pruned = plnfilter("prune", "--db", archive, "--before", "2026-10-10", "--quiet")  # 902: nobody keeps it
+    assert pruned.exit_code == 0, pruned.output
+    export(archive, out, "--all")
+    last = manifest(out)["last_export"]
+    assert (last["written"], last["removed"]) == (["network=mastodon/month=2026-09"], [])
+    now = part_files(out)
+    assert now["network=mastodon/month=2026-09"] != first["network=mastodon/month=2026-09"]
+    assert {p: f for p, f in now.items() if "2026-09" not in p} == {
+        p: f for p, f in first.items() if "2026-09" not in p
+    }
+    assert dataset_rows(out) == archive_rows(archive)
+
+    # --all takes the kept ones too: 901 (all that was left of 2026-09) and 1001 (2026-10)
+    pruned = plnfilter("prune", "--db", archive, "--before", "2026-10-02", "--all", "--quiet")
+    assert pruned.exit_code == 0, pruned.output
+    export(archive, out, "--all")
+    last = manifest(out)["last_export"]
+    assert (last["written"], last["removed"]) == (
+        ["network=mastodon/month=2026-10"],
+        ["network=mastodon/month=2026-09"],
+    )
+    after = part_files(out)
+    assert after["network=mastodon/month=2026-10"] != now["network=mastodon/month=2026-10"]
+    untouched = set(first) - {"network=mastodon/month=2026-09", "network=mastodon/month=2026-10"}
+    assert {p: after[p] for p in untouched} == {p: first[p] for p in untouched}
+    rows = dataset_rows(out)
+    assert rows == archive_rows(archive)
+    assert len(rows) == len(first_posts()) - 3
+
+
 def test_selection_flags_choose_the_rows_and_a_new_selection_replaces_the_old(archive, tmp_path):
     out = tmp_path / "dataset"
     export(archive, out)  # like every export: the kept posts unless --all or --dropped

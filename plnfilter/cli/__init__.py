@@ -1,7 +1,7 @@
 """The command line: the only layer that imports click and rich, and turns errors into exit codes.
 
 Exit codes: 0 success, 1 error, 2 bad usage or bad filter file, 3 partial success (a source
-failed, the rest was saved), 75 another run holds the archive lock.
+failed, the rest was saved), 75 locked (another run of the filter, or a write that waited past --wait).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ Exit codes:
   1   error (nothing half-written)
   2   bad usage or bad filter file
   3   partial success: a source failed, the rest was saved
-  75  another run holds the archive lock (try again later)
+  75  locked: another run of the filter, or a write waited --wait (try again later)
 """
 
 
@@ -83,9 +83,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from plnfilter.cli import cmd_archive, cmd_auth, cmd_digest, cmd_run, cmd_voices, cmd_watch
+    from plnfilter.cli import cmd_archive, cmd_auth, cmd_digest, cmd_prune, cmd_run, cmd_voices, cmd_watch
 
-    for module in (cmd_run, cmd_watch, cmd_archive, cmd_digest, cmd_auth, cmd_voices):
+    for module in (cmd_run, cmd_watch, cmd_archive, cmd_prune, cmd_digest, cmd_auth, cmd_voices):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -342,19 +342,19 @@ def filters(ctx, db_path, output) -> None:
     type=click.FloatRange(min=0),
     default=60.0,
     show_default=True,
-    help="Seconds to wait for a run's lock; then exit 75.",
+    help="Seconds to wait for a run of NAME to end, and for the write lock; then exit 75.",
 )
 def forget(name, db_path, lock_wait) -> None:
     """Delete the verdicts of the filter NAME; the posts, sources and runs stay."""
     from plnfilter.errors import UsageError
-    from plnfilter.pipeline import archive_lock
+    from plnfilter.locks import run_lock
     from plnfilter.store import open_archive, require_archive
     from plnfilter.store.verdicts import filter_names, forget_filter
 
     path = require_archive(resolve_db(db_path))
-    lock = archive_lock(path, lock_wait)
+    lock = run_lock(path, name, lock_wait)  # not while a run of NAME writes its verdicts
     try:
-        db = open_archive(path)
+        db = open_archive(path, lock_wait)
         known = filter_names(db.conn)
         if name not in known:
             raise UsageError(

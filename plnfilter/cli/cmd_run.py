@@ -31,7 +31,7 @@ from plnfilter.errors import EXIT_ERROR, EXIT_PARTIAL
     since="How far back a first run reaches (24h, 7d, 1d12h, yesterday, or a date).",
     max_pages="At most this many pages per timeline per run.",
     max_time="Stop the whole run after this many seconds (rate-limit waits and retries included).",
-    wait="Seconds to wait for another run's lock; then exit 75.",
+    wait="Seconds to wait for another run of FILTER to end, and for each write batch's turn; then exit 75.",
     quiet="Print nothing on success (failures still reach stderr).",
 )
 def run(filter_path: Path, db_path, since, max_pages, timeout, max_wait, max_time, lock_wait, quiet) -> None:
@@ -44,6 +44,7 @@ def run(filter_path: Path, db_path, since, max_pages, timeout, max_wait, max_tim
     says what each exclude rule dropped.
     Then the counts of posts first seen within the filter file's `refresh:` window
     (default 2d) are fetched again, at most `refresh_limit` requests per server.
+    With `retain: 90d` in the filter file the run ends as `plnfilter prune --before 90d`.
 
     \b
     Example (crontab, every 30 minutes):
@@ -87,6 +88,13 @@ def run(filter_path: Path, db_path, since, max_pages, timeout, max_wait, max_tim
         log(f"{report.caught_up} more archived posts judged by '{filter_file.name}' (new to it, or changed)")
     if report.dropped_by:
         log("dropped by exclude rules: " + ", ".join(f"{rule} {n}" for rule, n in report.dropped_by.items()))
+    if report.retained is not None:
+        from plnfilter.prune import summary
+
+        first, *rest = summary(report.retained)
+        log(f"retain: {first}")
+        for line in rest:
+            log(f"  {line}")
     if report.status == "failed":
         sys.exit(EXIT_ERROR)
     if report.status == "partial":
@@ -96,7 +104,13 @@ def run(filter_path: Path, db_path, since, max_pages, timeout, max_wait, max_tim
 @click.command()
 @filter_argument
 @db_option
-@seconds_option("--wait", "lock_wait", minimum=0, default=60.0, help="Seconds to wait for a run's lock.")
+@seconds_option(
+    "--wait",
+    "lock_wait",
+    minimum=0,
+    default=60.0,
+    help="Seconds to wait for a run of FILTER, and per write batch.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on success.")
 def apply(filter_path: Path, db_path, lock_wait, quiet) -> None:
     """Re-evaluate every archived post with FILTER's current rules; no network.

@@ -31,7 +31,7 @@ from plnfilter.cli.progress import plain_log
     since="How far back the first catch-up of a new timeline reaches (24h, 7d, or a date).",
     max_pages="At most this many pages per catch-up fetch.",
     max_time="End the session after this many seconds (the last batch is saved); default: until stopped.",
-    wait="Seconds to wait for the archive lock at the start; later batches wait as long as it takes.",
+    wait="Seconds each batch waits for the archive's write lock; then exit 75.",
     quiet="No messages on stderr (warnings about failures still come).",
 )
 @seconds_option(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from plnfilter.errors import FilterFileError
-from plnfilter.filterfile.checks import as_count, as_refresh, as_text, check_keys
+from plnfilter.filterfile.checks import as_count, as_refresh, as_retain, as_text, check_keys
 from plnfilter.filterfile.describe import describe
 from plnfilter.filterfile.model import Condition, FilterFile, RankConfig, Rule, SourceSpec, Voices
 from plnfilter.filterfile.problems import Problems
@@ -45,6 +45,7 @@ TOP_KEYS = (
     "keep",
     "refresh",
     "refresh_limit",
+    "retain",
 )
 
 
@@ -144,6 +145,9 @@ def parse(text: str, path: str = "<filter>") -> FilterFile:
             fields["refresh_limit"] = as_count(
                 top["refresh_limit"], path, lines["refresh_limit"], "refresh_limit", minimum=1
             )
+    with problems.gather():
+        if "retain" in top:
+            fields["retain"] = as_retain(top["retain"], path, lines["retain"])
     problems.raise_any()
     return FilterFile(**fields)
 

@@ -157,6 +157,17 @@ def as_duration(value: Any, path: str, line: int, key: str) -> timedelta:
     )
 
 
+def _window(value: Any, shortest: timedelta) -> timedelta | None:
+    """A duration (`48h`, `90d`, a number of hours) from `shortest` up to a century, else None."""
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        return None
+    try:
+        window = parse_duration(value)
+    except (ValueError, OverflowError):
+        return None
+    return window if shortest <= window < timedelta(days=36500) else None
+
+
 def as_refresh(value: Any, path: str, line: int, key: str = "refresh") -> timedelta | None:
     """`refresh:` a window (`48h`, `2d`), `on` for the default window, or `off`: None means off."""
     from plnfilter.filterfile.model import DEFAULT_REFRESH
@@ -167,16 +178,29 @@ def as_refresh(value: Any, path: str, line: int, key: str = "refresh") -> timede
         return None
     if isinstance(value, str) and value.strip().lower() in ("off", "none", "never"):
         return None
-    if isinstance(value, str | int | float) and not isinstance(value, bool):
-        try:
-            window = parse_duration(value)
-        except (ValueError, OverflowError):
-            window = None
-        if window is not None and timedelta(0) < window < timedelta(days=36500):
-            return window
+    window = _window(value, shortest=timedelta(0))
+    if window is not None and window > timedelta(0):
+        return window
     raise FilterFileError(
         path,
         line,
         f"'{key}' needs a duration or off, not {type_name(value) if not isinstance(value, str) else repr(value)}",
         f"write `{key}: 48h` (how long after a post is first seen its counts are re-fetched) or `{key}: off`",
+    )
+
+
+def as_retain(value: Any, path: str, line: int) -> timedelta | None:
+    """`retain:` how long posts no filter keeps stay in the archive (`90d`, `26w`), or `forever`."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("forever", "off", "never")):
+        return None
+    window = _window(value, shortest=timedelta(days=1))
+    if window is not None:
+        return window
+    raise FilterFileError(
+        path,
+        line,
+        f"'retain' needs a duration of a day or more, or forever, not "
+        f"{type_name(value) if not isinstance(value, str) else repr(value)}",
+        "write `retain: 90d` (each run then removes posts older than that which no filter keeps) "
+        "or `retain: forever`",
     )

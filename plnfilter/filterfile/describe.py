@@ -49,6 +49,11 @@ def describe(filter_file: FilterFile) -> list[str]:
         out.append("include: none, so every post not excluded is kept")
     out.extend(describe_rank(filter_file.rank))
     out.append(f"keep: the top {filter_file.keep} posts" if filter_file.keep else "keep: no limit")
+    out.append(
+        f"retain: each run ends by removing posts older than {_duration(filter_file.retain)} that no filter keeps"
+        if filter_file.retain
+        else "retain: forever (`plnfilter prune` removes old posts when asked)"
+    )
     out.append(describe_refresh(filter_file))
     return out
 

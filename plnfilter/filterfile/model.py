@@ -83,3 +83,4 @@ class FilterFile:
         DEFAULT_REFRESH  # re-fetch counts of posts first seen this recently; None: off
     )
     refresh_limit: int = DEFAULT_REFRESH_LIMIT  # at most this many count requests per server per run
+    retain: timedelta | None = None  # each run ends by pruning posts older than this no filter keeps

@@ -92,9 +92,14 @@ def archive_errors(path: str | Path) -> Iterator[None]:
         raise _translate(error, str(path)) from error
 
 
-def open_archive(path: str | Path) -> sqlite_utils.Database:
-    """Open (creating if needed) and migrate the archive for writing; WAL so readers never wait."""
+def open_archive(path: str | Path, lock_wait: float = 60.0) -> sqlite_utils.Database:
+    """Open (creating if needed) and migrate the archive for writing; WAL so readers never wait.
+
+    Every write transaction on it holds the archive's write lock (plnfilter/locks.py), waiting at
+    most `lock_wait` seconds for it (then ArchiveLocked); so does creating or migrating the archive."""
     import sqlite_utils  # here, not at import: it costs ~0.1 s that read-only commands never need
+
+    from plnfilter.store.transaction import LockedConnection, writing
 
     memory = str(path) == ":memory:"
     if not memory:
@@ -106,12 +111,16 @@ def open_archive(path: str | Path) -> sqlite_utils.Database:
                 f"cannot create the directory for archive {path}: {error.strerror}", "choose another --db"
             ) from error
     with archive_errors(path):
-        conn = sqlite3.connect(":memory:" if memory else str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(
+            ":memory:" if memory else str(path), timeout=BUSY_TIMEOUT_MS / 1000, factory=LockedConnection
+        )
         try:
+            if not memory:
+                from plnfilter.locks import write_lock
+
+                conn.write_lock = write_lock(path, lock_wait)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             db = sqlite_utils.Database(conn)
-            if not memory:
-                db.enable_wal()
             conn.execute("PRAGMA synchronous = NORMAL")
             # A busy writer touches index and FTS pages all over a large archive: keep more of them
             # cached, and checkpoint (two fsyncs, and FTS pages written back) every ~160 MB of WAL
@@ -120,9 +129,14 @@ def open_archive(path: str | Path) -> sqlite_utils.Database:
             conn.execute("PRAGMA wal_autocheckpoint = 40000")
             conn.execute("PRAGMA journal_size_limit = 67108864")
             conn.execute("PRAGMA temp_store = MEMORY")  # FTS merges and sorts: no temp files on disk
-            from plnfilter.store.schema import migrate  # writers only: readers never load the migrations
+            from plnfilter.store.schema import migrate, pending  # writers only: readers never load them
 
-            migrate(db)
+            wal = memory or conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
+            if not wal or pending(db):  # two processes opening an old archive at once take turns
+                with writing(conn):
+                    if not memory:
+                        db.enable_wal()
+                    migrate(db)
         except BaseException:
             conn.close()
             raise

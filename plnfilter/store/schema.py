@@ -443,16 +443,25 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
 ]
 
 
+def pending(db: sqlite_utils.Database) -> list[str]:
+    """The names of the migrations this archive has not recorded yet (all of them for a new one)."""
+    table = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").fetchone()
+    done = {row[0] for row in db.execute('SELECT name FROM "_migrations"')} if table else set()
+    return [migration.__name__ for migration in MIGRATIONS if migration.__name__ not in done]
+
+
 def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply the migrations not yet recorded, each in its own transaction; return their names."""
+    """Apply the migrations not yet recorded, each in its own transaction; return their names.
+
+    Each is looked up again inside its transaction: another process that opened the archive at the
+    same moment may have applied it meanwhile (the write lock makes them take turns)."""
     db.execute('CREATE TABLE IF NOT EXISTS "_migrations" (name TEXT PRIMARY KEY, applied_at TEXT)')
-    done = {row[0] for row in db.execute('SELECT name FROM "_migrations"')}
     applied = []
     for migration in MIGRATIONS:
         name = migration.__name__
-        if name in done:
-            continue
         with write_transaction(db):
+            if db.execute('SELECT 1 FROM "_migrations" WHERE name = ?', [name]).fetchone():
+                continue
             migration(db)
             db.execute(
                 'INSERT INTO "_migrations" (name, applied_at) VALUES (?, ?)', [name, to_iso(now_utc())]

@@ -119,12 +119,14 @@ def close_sessions(db: Db, ids: Sequence[int], now: datetime | str) -> None:
         )
 
 
-def close_interrupted_runs(db: Db, now: datetime | str) -> int:
-    """Mark runs still 'running' as 'interrupted' (killed, or the machine stopped); call holding the lock."""
+def close_interrupted_runs(db: Db, now: datetime | str, filter_name: str) -> int:
+    """Mark the runs of `filter_name` still 'running' as 'interrupted' (killed, or the machine
+    stopped); call holding that filter's run lock (plnfilter/locks.py), which a live run holds."""
     conn = as_connection(db)
     with db_errors(conn), write_transaction(db):
         cursor = conn.execute(
-            "UPDATE runs SET status = 'interrupted', finished = ? WHERE status = 'running'", [_iso(now)]
+            "UPDATE runs SET status = 'interrupted', finished = ? WHERE status = 'running' AND \"filter\" = ?",
+            [_iso(now), clean_text(filter_name)],
         )
     return cursor.rowcount
 

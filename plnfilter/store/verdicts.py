@@ -102,6 +102,18 @@ def write_verdicts_by_id(db: Db, name: str, pairs: list[tuple[int, Any]], now: s
     return len(pairs)
 
 
+def existing_ids(db: Db, ids: list[int]) -> set[int]:
+    """Those of `ids` that are still posts of the archive."""
+    conn = as_connection(db)
+    with db_errors(conn):
+        return {
+            row[0]
+            for row in conn.execute(
+                "SELECT id FROM posts WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(ids)]
+            )
+        }
+
+
 def _resolved(path: str) -> str:
     try:
         return str(Path(path).resolve())
@@ -113,8 +125,7 @@ def claim_filter(db: Db, name: str, path: str, voices: dict[str, Any] | None = N
     """Record that the filter file at `path` is the filter `name`, with its `voices:` groups (kept in
     `settings`, see `store.settings.filter_voices`); refuse a name another file holds.
 
-    A name whose recorded file no longer exists (moved or renamed) passes to the new file. Call
-    holding the archive lock.
+    A name whose recorded file no longer exists (moved or renamed) passes to the new file.
     """
     conn = as_connection(db)
     name, path = clean_text(name), clean_text(_resolved(path))
@@ -215,7 +226,8 @@ def list_filters(db: Db) -> list[dict[str, Any]]:
 
 
 def forget_filter(db: Db, name: str) -> int:
-    """Delete a filter's verdicts and its entry; return how many verdicts went. Call holding the lock."""
+    """Delete a filter's verdicts and its entry; return how many verdicts went. Call holding the
+    filter's run lock (plnfilter/locks.py): a run of it would write verdicts again."""
     conn = as_connection(db)
     with db_errors(conn), write_transaction(db):
         gone = conn.execute('DELETE FROM verdicts WHERE "filter" = ?', [clean_text(name)]).rowcount
