@@ -31,6 +31,9 @@ class Page:
     posts: list[Post]
     cursor: str | None = None
     problems: list[str] = field(default_factory=list)  # e.g. "skipped malformed post at://..."
+    # uri -> the post's raw API object as the archive stores it, packed by the fetch thread
+    # (`fetching.packed`) so the single writer does not; a post missing here is packed when saved.
+    packed_raw: dict[str, bytes] = field(default_factory=dict, repr=False)
 
 
 @dataclass
