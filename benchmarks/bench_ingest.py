@@ -25,11 +25,12 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from measure import ROOT, Row, rate_ratio
+from measure import ROOT, Row
 
 FILTER = ROOT / "filters/pln-digest.yaml"
 WRITTEN = ("posts", "post_raw", "verdicts", "post_sources")
 """The tables a page of posts writes (besides one sources row for its cursor)."""
+PAGE = 40  # posts per API page, as the corpus makes them
 KEYS = {
     "posts": "id",
     "post_raw": "post_id",
@@ -151,7 +152,11 @@ def stored_schema(db_path: Path) -> list[str]:
         conn.close()
 
 
-def baseline_upsert(tables: dict[str, list[dict]], schema: list[str], db_path: Path) -> None:
+def baseline_upsert(
+    tables: dict[str, list[dict]], schema: list[str], db_path: Path, page_size: int | None = None
+) -> None:
+    """sqlite-utils storing the rows: all in one transaction, or `page_size` posts (with their raw
+    JSON, verdicts and findings) per transaction, as pages arriving one at a time are."""
     import sqlite_utils
 
     from plnfilter.store.archive import WRITER_PRAGMAS
@@ -162,10 +167,26 @@ def baseline_upsert(tables: dict[str, list[dict]], schema: list[str], db_path: P
         db.execute(pragma)
     for sql in schema:
         db.execute(sql)
-    with db.atomic():
-        for table in WRITTEN:
-            db[table].upsert_all(tables[table], pk=KEYS[table])
+    for part in _pages(tables, page_size) if page_size else [tables]:
+        with db.atomic():
+            for table in WRITTEN:
+                db[table].upsert_all(part[table], pk=KEYS[table])
     db.conn.close()
+
+
+def _pages(tables: dict[str, list[dict]], size: int) -> list[dict[str, list[dict]]]:
+    """The stored rows cut into pages of `size` posts (by id, the order they were saved in)."""
+    posts = sorted(tables["posts"], key=lambda row: row["id"])
+    page_of = {row["id"]: n // size for n, row in enumerate(posts)}
+    pages: list[dict[str, list[dict]]] = [
+        {table: [] for table in WRITTEN} for _ in range(len(posts) // size + 1)
+    ]
+    for row in posts:
+        pages[page_of[row["id"]]]["posts"].append(row)
+    for table in WRITTEN[1:]:
+        for row in tables[table]:
+            pages[page_of[row["post_id"]]][table].append(row)
+    return [page for page in pages if page["posts"]]
 
 
 def _fresh(path: Path) -> Path:
@@ -188,8 +209,14 @@ def measure(ctx) -> list[Row]:
     filter_file = load(FILTER)
     pages = list(ctx.corpus.pages(ctx.posts))
     count = sum(len(items) for _, items in pages)
-    runs: dict[str, list[tuple[float, float, object]]] = {"single": [], "batched": [], "theirs": []}
+    runs: dict[str, list[tuple[float, float, object]]] = {
+        "single": [],
+        "batched": [],
+        "theirs": [],
+        "pages": [],
+    }
     tables = schema = None
+    baseline = ctx.work / "baseline-upsert.db"
     for _ in range(ctx.repeat_ingest):
         runs["single"].append(
             _timed(lambda: ingest(pages, _fresh(ctx.archive), filter_file, ctx.now, page_by_page=True))
@@ -197,41 +224,45 @@ def measure(ctx) -> list[Row]:
         runs["batched"].append(_timed(lambda: ingest(pages, _fresh(ctx.archive), filter_file, ctx.now)))
         if tables is None:
             tables, schema = stored_rows(ctx.archive), stored_schema(ctx.archive)
-        baseline_path = _fresh(ctx.work / "baseline-upsert.db")
-        runs["theirs"].append(
-            _timed(lambda t=tables, s=schema, path=baseline_path: baseline_upsert(t, s, path))
-        )
-    _fresh(ctx.work / "baseline-upsert.db")
+        runs["theirs"].append(_timed(lambda t=tables, s=schema: baseline_upsert(t, s, _fresh(baseline))))
+        runs["pages"].append(_timed(lambda t=tables, s=schema: baseline_upsert(t, s, _fresh(baseline), PAGE)))
+    _fresh(baseline)
     wall = {name: statistics.median(r[0] for r in results) for name, results in runs.items()}
     cpu = {name: statistics.median(r[1] for r in results) for name, results in runs.items()}
     stored = len(tables["posts"])
-    rates = {name: (stored if name == "theirs" else count) / seconds for name, seconds in wall.items()}
-    ratio = rate_ratio(rates["batched"], rates["theirs"])
-    single_ratio = rate_ratio(rates["single"], rates["theirs"])
+    rates = {
+        name: (stored if name in ("theirs", "pages") else count) / seconds for name, seconds in wall.items()
+    }
     per_transaction = statistics.median(r[2] for r in runs["batched"])
-    cpu_note = "CPU s (all threads) {:.2f}, baseline {:.2f}: CPU ratio {:.2f}"
+
+    def cpu_note(ours: str, theirs: str) -> str:
+        return f"CPU s (all threads) {cpu[ours]:.2f} vs {cpu[theirs]:.2f}: CPU ratio {cpu[ours] / cpu[theirs]:.2f}"
+
+    # Both store the same rows: the ratio is of the times (plnfilter also reads the duplicates).
+    busy, single = wall["batched"] / wall["theirs"], wall["single"] / wall["pages"]
     return [
         Row(
             f"1 ingest {count:,} posts (writer busy)",
             "posts/s",
             rates["batched"],
             rates["theirs"],
-            ratio,
+            busy,
             "ratio <= 1.0",
-            ratio <= 1.0,
-            f"pages of 40 from 2 fetch threads, {per_transaction:.1f} per transaction; baseline: sqlite-utils "
-            f"upsert_all of the {stored:,} stored posts' rows (posts, raw, verdicts, findings) into the same "
-            f"schema with both FTS indexes, 1 transaction; {cpu_note.format(cpu['batched'], cpu['theirs'], cpu['batched'] / cpu['theirs'])}",
+            busy <= 1.0,
+            f"pages of {PAGE} from 2 fetch threads, {per_transaction:.1f} per transaction; baseline: sqlite-utils "
+            f"upsert_all of the rows stored for the {stored:,} posts (posts, raw, verdicts, findings) into the "
+            f"same schema with both FTS indexes, 1 transaction; {cpu_note('batched', 'theirs')}",
         ),
         Row(
             f"1 ingest {count:,} posts (page by page)",
             "posts/s",
             rates["single"],
-            rates["theirs"],
-            single_ratio,
+            rates["pages"],
+            single,
             "ratio <= 1.0",
-            single_ratio <= 1.0,
-            "one transaction per page of 40, as when the network hands over one page at a time; "
-            + cpu_note.format(cpu["single"], cpu["theirs"], cpu["single"] / cpu["theirs"]),
+            single <= 1.0,
+            f"one transaction per page of {PAGE}, as when the network hands over one page at a time; baseline: "
+            f"the same upsert_all, {PAGE} posts per transaction; {cpu_note('single', 'pages')}; against the "
+            f"1-transaction baseline: {wall['single'] / wall['theirs']:.2f}",
         ),
     ]

@@ -38,7 +38,7 @@ def fetch_concurrently(
         with host_slots[job.host], starting:
             try:
                 for page in start(job):
-                    pages.put((job, packed(page) if isinstance(page, Page) else page))
+                    pages.put((job, prepared(page) if isinstance(page, Page) else page))
                     if ctx.past_deadline():
                         raise SourceError(job.name, "stopped by --max-time", "raise --max-time")
             except PlnError as exc:
@@ -95,15 +95,17 @@ def fetch_concurrently(
             yield batch
 
 
-def packed(page: Page) -> Page:
-    """`page` with its posts' raw API objects compressed as the archive stores them (`Page.packed_raw`).
+def prepared(page: Page) -> Page:
+    """`page` with what the archive stores of each post made ready (`Page.prepared`): its row and
+    its raw API JSON, compressed.
 
-    Fetch threads call this before handing a page over: compressing is a quarter of saving a page,
-    and zlib releases the GIL, so it runs beside the single writer instead of on it.
+    Fetch threads call this before handing a page over, so the single writer only judges and
+    writes: compressing alone was a quarter of saving a page, and zlib releases the GIL, so it
+    runs beside the writer instead of on it.
     """
-    from plnfilter.store.rows import pack_raw
+    from plnfilter.store.rows import stored_form
 
-    return replace(page, packed_raw={post.uri: pack_raw(post.raw) for post in page.posts})
+    return replace(page, prepared={post.uri: (post, stored_form(post)) for post in page.posts})
 
 
 def _by_name(jobs: list[Any], name: str) -> Any:

@@ -206,10 +206,7 @@ def save_batch(
             return
         results = save_pages(
             db,
-            [
-                PageToSave(timeline, judged, page.cursor, page.packed_raw)
-                for timeline, page, judged in waiting
-            ],
+            [PageToSave(timeline, judged, page.cursor, page.prepared) for timeline, page, judged in waiting],
             to_iso(now),
             filter_name,
         )

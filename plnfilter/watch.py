@@ -272,7 +272,7 @@ def _merge(pending: list) -> list:
                     page.posts + item.posts,
                     None,
                     page.problems + item.problems,
-                    {**page.packed_raw, **item.packed_raw},
+                    {**page.prepared, **item.prepared},
                 ),
             )
             continue

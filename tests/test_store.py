@@ -30,6 +30,7 @@ from plnfilter.store import (
     start_run,
     update_judgements,
 )
+from plnfilter.store.rows import pack_raw
 from plnfilter.store.save import PageToSave, save_pages
 
 
@@ -377,6 +378,21 @@ def test_saving_pages_twice_gives_the_same_archive_as_saving_once(page_list):
         twice.close()
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text() | st.sampled_from(["\ud800", "a\udfffb", "\u2028", "\x00", "\x7f", "</"]), max_size=4)
+)
+def test_list_cells_are_the_json_modules_compact_text(values):
+    """List columns are written with orjson when it can; the text must be what the json module
+    writes (which every reader and the exports expect), lone surrogates replaced with U+FFFD."""
+    import re
+
+    from plnfilter.store.rows import dump_list
+
+    expected = json.dumps(values, ensure_ascii=False, separators=(",", ":")) if values else "[]"
+    assert dump_list(tuple(values)) == re.sub("[\ud800-\udfff]", "\ufffd", expected)
+
+
 def archive_tables(db) -> dict[str, list]:
     """Everything a saved page leaves, table by table (sources without their timestamps)."""
     tables = {
@@ -413,27 +429,30 @@ def test_a_batch_of_pages_saves_what_its_pages_save_one_by_one(page_list):
         batched.close()
 
 
-def test_raw_packed_before_the_writer_is_stored_as_it_was_packed(db):
-    """A fetch thread packs each post's raw object (`fetching.packed`); the writer stores those bytes
-    and packs only what came unpacked."""
-    from plnfilter.fetching import packed
+def test_rows_prepared_before_the_writer_are_stored_as_prepared(db):
+    """A fetch thread prepares what the archive stores of each post (`fetching.prepared`): the
+    writer stores those values and raw bytes, and prepares only what came without them."""
+    from plnfilter.fetching import prepared
     from plnfilter.sources import Page
-    from plnfilter.store.rows import unpack_raw
+    from plnfilter.store.rows import stored_form, unpack_raw
 
     first, second = make_post(1), make_post(2, raw={"id": "2", "emoji": "\U0001f393", "lone": "\ud800"})
-    page = packed(Page([first, second], "c1"))
-    assert set(page.packed_raw) == {first.uri, second.uri}
-    assert unpack_raw(page.packed_raw[second.uri]) == second.raw
-    only_first = {first.uri: page.packed_raw[first.uri]}
-    save_pages(db, [PageToSave(T1, judged(first, second), "c1", only_first)], "2026-11-26T10:00:00Z")
-    stored = dict(
-        db.conn.execute(
-            "SELECT posts.uri, post_raw.raw FROM posts JOIN post_raw ON post_raw.post_id = posts.id"
-        )
-    )
-    assert stored[first.uri] == page.packed_raw[first.uri]
-    assert get_post(db, first.uri).raw == first.raw
+    page = prepared(Page([first, second], "c1"))
+    assert page.prepared == {
+        first.uri: (first, stored_form(first)),
+        second.uri: (second, stored_form(second)),
+    }
+    assert unpack_raw(page.prepared[second.uri][1][-1]) == second.raw
+    # A marker in the prepared raw shows the writer used it; the second post comes unprepared.
+    marked = (first, (*stored_form(first)[:-1], pack_raw({"prepared": True})))
+    save_pages(db, [PageToSave(T1, judged(first, second), "c1", {first.uri: marked})], "2026-11-26T10:00:00Z")
+    assert get_post(db, first.uri).raw == {"prepared": True}
     assert get_post(db, second.uri).raw == second.raw
+    # Prepared for another object with the same uri (a post merged from two findings): not used.
+    other = replace(first, likes=99)
+    save_pages(db, [PageToSave(T1, judged(other), None, {first.uri: marked})], "2026-11-26T11:00:00Z")
+    assert get_post(db, first.uri).raw == first.raw
+    assert get_post(db, first.uri).likes == 99
 
 
 def test_a_failure_between_pages_of_a_batch_is_recorded_where_it_came(db, tmp_path):

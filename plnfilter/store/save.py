@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from plnfilter.post import Post
 from plnfilter.store.archive import as_connection, db_errors
-from plnfilter.store.rows import ROW_COLUMNS, clean_text, dump_list, pack_raw, post_to_row
+from plnfilter.store.rows import FACT_COLUMNS, ROW_COLUMNS, clean_text, dump_list, stored_form
 from plnfilter.store.transaction import write_transaction
 from plnfilter.store.verdicts import DEFAULT_FILTER, ensure_filter, write_verdicts
 from plnfilter.times import to_iso
@@ -31,7 +31,6 @@ _REPOSTED_BY_UNION = (
     "SELECT value FROM json_each(excluded.reposted_by) "
     "WHERE value NOT IN (SELECT value FROM json_each(posts.reposted_by)))) END"
 )
-_NAMES = ", ".join(ROW_COLUMNS)
 _SETS = ", ".join(f"{c} = excluded.{c}" for c in _UPDATED) + f", reposted_by = {_REPOSTED_BY_UNION}"
 
 # A batch of pages is written through a staging table: its rows go in with one executemany (cheap: a
@@ -40,8 +39,10 @@ _SETS = ", ".join(f"{c} = excluded.{c}" for c in _UPDATED) + f", reposted_by = {
 # pending terms into a new segment at the end of every statement that writes it, and a segment per
 # post kept FTS5 busy merging them; a multi-row VALUES statement of a batch's size would be one
 # statement too, but SQLite compiles one as long as it takes to run it, for every new row count.
-# `finder` is the timeline that found the post (post_sources), `raw` the packed API object.
-_STAGED = (*ROW_COLUMNS, "raw", "kept", "score", "matched", "dropped_by", "finder")
+# A staged row is `rows.stored_form` (the post's facts and its packed raw JSON), its verdict, and the
+# timeline that found it (`finder`, for post_sources); the save's stamp comes as a parameter.
+_STAGED = (*FACT_COLUMNS, "raw", "kept", "score", "matched", "dropped_by", "finder")
+_FACTS = ", ".join(FACT_COLUMNS)
 _STAGE_SQL = f"CREATE TEMP TABLE IF NOT EXISTS pln_staged ({', '.join(_STAGED)})"
 _STAGE_ROW_SQL = f"INSERT INTO temp.pln_staged VALUES ({', '.join('?' for _ in _STAGED)})"  # noqa: S608
 _UNSTAGE_SQL = "DELETE FROM temp.pln_staged"
@@ -49,8 +50,8 @@ _UNSTAGE_SQL = "DELETE FROM temp.pln_staged"
 # each with its post's id; CROSS JOIN keeps SQLite scanning the few staged rows, not the archive.
 _STAGED_POSTS = "FROM temp.pln_staged AS s CROSS JOIN posts AS p ON p.uri = s.uri"
 _UPSERT_STAGED_SQL = (
-    f"INSERT INTO posts ({_NAMES}) SELECT {_NAMES} FROM temp.pln_staged WHERE true ORDER BY rowid "  # noqa: S608
-    f"ON CONFLICT(uri) DO UPDATE SET {_SETS}"
+    f"INSERT INTO posts ({_FACTS}, first_seen, last_seen) SELECT {_FACTS}, ?1, ?1 FROM temp.pln_staged "  # noqa: S608
+    f"WHERE true ORDER BY rowid ON CONFLICT(uri) DO UPDATE SET {_SETS}"
 )
 _STAGED_IDS_SQL = f"SELECT p.id {_STAGED_POSTS} ORDER BY s.rowid"  # noqa: S608
 _INSERT_FINDINGS_SQL = (
@@ -123,14 +124,15 @@ def _merge_duplicates(judged: Iterable[Any]) -> list[Any]:
 class PageToSave(NamedTuple):
     """A page of judged posts to save, with the cursor that covers it (None keeps the saved one).
 
-    `packed_raw` maps a post's uri to its raw API object as `post_raw` stores it, when a fetch thread
-    has packed it already (`Page.packed_raw`); the writer packs the others.
+    `prepared` maps a post's uri to (post, `rows.stored_form(post)`) when a fetch thread has
+    prepared it already (`Page.prepared`); the writer prepares the others (and any post that is
+    not the very object prepared, such as one merged from two findings).
     """
 
     timeline: TimelineLike
     judged: Sequence[Any]
     cursor: str | None
-    packed_raw: Mapping[str, bytes] = MappingProxyType({})
+    prepared: Mapping[str, tuple[Post, tuple[Any, ...]]] = MappingProxyType({})
 
 
 def save_page(
@@ -163,14 +165,13 @@ def save_pages(
     sizes: list[int] = []
     for page in pages:
         items = _merge_duplicates(page.judged)
-        finder, packed = clean_text(page.timeline.name), page.packed_raw
+        finder, prepared = clean_text(page.timeline.name), page.prepared
         for item in items:
             post = item.post
-            raw = packed.get(post.uri)
+            ready = prepared.get(post.uri)
             staged.append(
                 (
-                    *post_to_row(post, stamp),
-                    pack_raw(post.raw) if raw is None else raw,
+                    *(ready[1] if ready is not None and ready[0] is post else stored_form(post)),
                     1 if item.kept else 0,
                     float(item.score),
                     dump_list(item.matched),
@@ -186,7 +187,7 @@ def save_pages(
         last_id = conn.execute(_LAST_ID_SQL).fetchone()[0]
         if staged:
             conn.executemany(_STAGE_ROW_SQL, staged)
-            conn.execute(_UPSERT_STAGED_SQL)
+            conn.execute(_UPSERT_STAGED_SQL, [stamp])
             ids = [row[0] for row in conn.execute(_STAGED_IDS_SQL)]
             conn.execute(_INSERT_FINDINGS_SQL, [stamp])
             conn.execute(_UPSERT_RAW_SQL)
