@@ -416,13 +416,14 @@ def json_object_sql(names: Sequence[str]) -> tuple[str, Callable[[Sequence[Any]]
     return ", ".join(selects), assemble
 
 
-_FORMULA_SQL = "('=', '+', '-', '@', char(9), char(13))"
+FORMULA_START_SQL = "('=', '+', '-', '@', char(9), char(13))"
+"""The first characters that make a spreadsheet read a cell as a formula (`export.to_csv.cell`)."""
 
 
 def _csv_text_sql(expression: str) -> str:
     """Text starting like a spreadsheet formula gets a leading ' (as `export.to_csv.cell`); numbers stay."""
     return (
-        f"CASE WHEN typeof({expression}) = 'text' AND substr({expression}, 1, 1) IN {_FORMULA_SQL} "
+        f"CASE WHEN typeof({expression}) = 'text' AND substr({expression}, 1, 1) IN {FORMULA_START_SQL} "
         f"THEN '''' || {expression} ELSE {expression} END"
     )
 
