@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 
 from plnfilter.errors import PlnError, SourceError
+from plnfilter.fetching import prepared
 from plnfilter.sources import FetchContext, Page, streaming
 
 STREAM_PAGE = 200  # posts handed over at once while following a busy stream
@@ -62,7 +63,12 @@ class Backoff:
 
 
 def hand_over(out: queue.Queue, item, stop: threading.Event) -> bool:
-    """Put an item on the writer's bounded queue, waiting while it is full; False once stopping."""
+    """Put an item on the writer's bounded queue, waiting while it is full; False once stopping.
+
+    A page's rows are prepared here, in the follower's thread (see `fetching.prepared`)."""
+    timeline, page = item
+    if isinstance(page, Page):
+        item = (timeline, prepared(page))
     while not stop.is_set():
         try:
             out.put(item, timeout=0.5)

@@ -175,14 +175,17 @@ def save_batch(
 ) -> list:
     """Judge and save the pages of a batch (and record its failed sources) in one transaction.
 
-    Each page keeps its own cursor and savepoint; one commit for the lot spares SQLite rewriting the
-    same index pages and FTS segments once per page when pages arrive faster than they are saved.
+    The pages between two failures are written together, each archive table in one statement
+    (`store.save_pages`), each page with its own cursor: when pages arrive faster than they are
+    saved, SQLite rewrites the same index pages and FTS segments once per batch, not once per page.
     Returns (timeline, page, posts) for each page saved; `on_judged(timeline, judged)` sees each
     page's verdicts once they are in the transaction (`watch` prints the kept ones after the commit).
     """
     from plnfilter import store
 
-    now = now_utc()
+    saved: list = []
+    waiting: list = []  # (timeline, page, judged) of the pages not written yet
+    now = now_utc()  # the batch's pages are judged and stamped at one moment
     # Judged before the write lock is taken: the lock covers the writes alone.
     # Direct messages reach some timelines (an account's, home) but are never archived.
     judged_pages = [
@@ -191,26 +194,43 @@ def save_batch(
         else None
         for _, item in batch
     ]
-    saved = []
+
+    def write() -> None:
+        from plnfilter.store.save import PageToSave, save_pages
+
+        if not waiting:
+            return
+        results = save_pages(
+            db,
+            [PageToSave(timeline, judged, page.cursor, page.prepared) for timeline, page, judged in waiting],
+            to_iso(now),
+            filter_name,
+        )
+        for (timeline, page, judged), result in zip(waiting, results, strict=True):
+            entry = report.sources[timeline.name]
+            note_dropped(report.dropped_uris, judged)
+            entry.fetched += len(judged)
+            entry.new += result.new
+            entry.kept += sum(1 for j in judged if j.kept)
+            entry.problems.extend(page.problems)
+            report.fetched_uris.update(post.uri for post in page.posts)
+            saved.append((timeline, page, len(judged)))
+            if on_judged is not None:
+                on_judged(timeline, judged)
+        waiting.clear()
+
     with store.db_errors(db), store.write_transaction(db):
         for (timeline, item), judged in zip(batch, judged_pages, strict=True):
-            entry = report.sources[timeline.name]
             if isinstance(item, Page):
-                result = store.save_page(db, timeline, judged, item.cursor, to_iso(now), filter_name)
-                note_dropped(report.dropped_uris, judged)
-                entry.fetched += len(judged)
-                entry.new += result.new
-                entry.kept += sum(1 for j in judged if j.kept)
-                entry.problems.extend(item.problems)
-                report.fetched_uris.update(post.uri for post in item.posts)
-                saved.append((timeline, item, len(judged)))
-                if on_judged is not None:
-                    on_judged(timeline, judged)
+                waiting.append((timeline, item, judged))
             else:
+                write()  # a source's failure is recorded after the pages it brought before it
+                entry = report.sources[timeline.name]
                 entry.error = str(item)
                 store.record_source_error(
                     db, timeline.name, timeline.network, timeline.spec, entry.error, to_iso(now)
                 )
+        write()
     return saved
 
 

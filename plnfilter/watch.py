@@ -238,7 +238,15 @@ def _merge(pending: list) -> list:
         if isinstance(item, Page) and item.cursor is None and timeline.name in streamed:
             index = streamed[timeline.name]
             page = merged[index][1]
-            merged[index] = (timeline, Page(page.posts + item.posts, None, page.problems + item.problems))
+            merged[index] = (
+                timeline,
+                Page(
+                    page.posts + item.posts,
+                    None,
+                    page.problems + item.problems,
+                    {**page.prepared, **item.prepared},
+                ),
+            )
             continue
         if isinstance(item, Page) and item.cursor is None:
             streamed[timeline.name] = len(merged)

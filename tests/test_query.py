@@ -396,6 +396,94 @@ def test_jsonl_lines_built_by_sqlite_equal_the_decoded_rows(tmp_path):
     conn.close()
 
 
+def _damaged_everywhere(tmp_path):
+    """`_hostile_archive` with a cell of every awkward kind another tool could leave in each kind of
+    column: a BLOB, a REAL or text where a count or a flag belongs, lists that are almost plain,
+    commas, quotes, control characters and formula starts outside the free-text columns."""
+    import sqlite3
+
+    path = _hostile_archive(tmp_path)
+    db = open_archive(path)
+    more = [
+        Post(
+            uri=f"https://example.social/users/kate/statuses/{100 + n}",
+            network="mastodon",
+            author="kate@example.social",
+            author_name=f"Kate, {n}",
+            created_at=f"2026-11-{10 + n:02d}T09:00:00Z",
+            text=f'post {n}, with "quotes", commas\nand lines',
+            tags=("edtech", "pln"),
+            links=(f"https://oer.example/{n}",),
+            media_alt=("a chart",) if n % 2 else (),
+            likes=n,
+        )
+        for n in range(20)
+    ]
+    save_page(
+        db,
+        FakeTimeline(),
+        [Judged(p, n % 3 > 0, n / 7, ("topics",)) for n, p in enumerate(more)],
+        None,
+        "2026-11-26T00:00:00Z",
+    )
+    db.close()
+    damage = sqlite3.connect(path)
+    uris = [row[0] for row in damage.execute("SELECT uri FROM posts ORDER BY id DESC")]
+    changes = [  # one cell a row, so each must send its row to the slow path on its own
+        ("uri", "=cmd|' /C calc'!A0"),
+        ("likes", 0.1 + 0.2),
+        ("author", b"\xff\x00 not text"),
+        ("reposts", "=1+1"),
+        ("has_media", 0.5),
+        ("url", "https://a.example/x,y"),
+        ("tags", '["a",1,"b"]'),
+        ("links", '["a"]x["b"]'),
+        ("replies", -3),
+        ("tags", '["tab\there"]'),
+        ("lang", "@en"),
+        ("reposted_by", '["x","y, z"]'),
+        ("source", 'we"ird'),
+        ("media_alt", '["a",["b"]]'),
+        ("author_followers", b"blob"),
+        ("author_name", b"\x01"),
+    ]
+    for (column, value), uri in zip(changes, uris[1:17], strict=True):
+        damage.execute(f"UPDATE posts SET {column} = ? WHERE uri = ?", [value, uri])  # noqa: S608
+    damage.execute("UPDATE verdicts SET score = 'high' WHERE post_id = (SELECT max(id) FROM posts)")
+    damage.commit()
+    damage.close()
+    return path
+
+
+def test_csv_lines_made_by_sqlite_equal_the_cells_of_the_rows(tmp_path):
+    """`export --format csv` takes whole lines from SQLite (`store.csv_lines`): byte for byte what the
+    row dicts give, for every cell another tool damaged too; most rows never reach the csv module."""
+    from plnfilter.export import write
+    from plnfilter.export.to_csv import _number_cell
+
+    conn = open_readonly(_damaged_everywhere(tmp_path))
+    selections = (
+        *_READY_SELECTIONS,
+        Selection(columns=("text", "score", "html", "media_alt", "likes", "kept"), kept=None),
+        Selection(columns=("uri", "author"), kept=None, order="oldest"),
+        Selection(columns=("score", "uri"), kept=False),
+    )
+    for selection in selections:
+        from_dicts, from_lines = io.StringIO(), io.StringIO()
+        rows = list(select(conn, selection))
+        assert write(iter(rows), "csv", from_dicts) == len(rows)
+        assert write(select(conn, selection), "csv", from_lines) == len(rows)
+        assert from_lines.getvalue() == from_dicts.getvalue(), selection
+    made = list(select(conn, Selection(kept=None)).csv_lines(_number_cell))
+    lines = [item for item in made if isinstance(item, str)]
+    assert len(made) == len(POSTS) + 1 + 20
+    # Slow: the 16 damaged cells, the score made text, the hostile post's escaped tags and the
+    # sample post whose links are not JSON; every other row is a line SQLite made.
+    assert len(lines) == len(made) - 19
+    assert select(conn, Selection(columns=("text",), kept=None)).csv_lines(_number_cell) is None
+    conn.close()
+
+
 def test_csv_cells_built_by_sqlite_equal_the_cells_of_the_rows(tmp_path):
     """CSV export takes its cells from SQLite: byte for byte what the row dicts give, formulas neutralised."""
     from plnfilter.export import write

@@ -30,6 +30,8 @@ from plnfilter.store import (
     start_run,
     update_judgements,
 )
+from plnfilter.store.rows import pack_raw
+from plnfilter.store.save import PageToSave, save_pages
 
 
 @dataclass
@@ -374,6 +376,121 @@ def test_saving_pages_twice_gives_the_same_archive_as_saving_once(page_list):
     finally:
         once.close()
         twice.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text() | st.sampled_from(["\ud800", "a\udfffb", "\u2028", "\x00", "\x7f", "</"]), max_size=4)
+)
+def test_list_cells_are_the_json_modules_compact_text(values):
+    """List columns are written with orjson when it can; the text must be what the json module
+    writes (which every reader and the exports expect), lone surrogates replaced with U+FFFD."""
+    import re
+
+    from plnfilter.store.rows import dump_list
+
+    expected = json.dumps(values, ensure_ascii=False, separators=(",", ":")) if values else "[]"
+    assert dump_list(tuple(values)) == re.sub("[\ud800-\udfff]", "\ufffd", expected)
+
+
+def archive_tables(db) -> dict[str, list]:
+    """Everything a saved page leaves, table by table (sources without their timestamps)."""
+    tables = {
+        table: db.conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()  # noqa: S608
+        for table in ("posts", "post_sources", "post_raw", "verdicts")
+    }
+    tables["sources"] = db.conn.execute(
+        "SELECT name, cursor, last_error FROM sources ORDER BY name"
+    ).fetchall()
+    return tables
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.lists(posts, max_size=5), st.one_of(st.none(), st.text(max_size=5))),
+        max_size=6,
+    )
+)
+def test_a_batch_of_pages_saves_what_its_pages_save_one_by_one(page_list):
+    """`save_pages` (the busy writer) writes each table once per batch; the archive must be the one
+    `save_page` leaves page after page: a post found twice counts as new once, the later page's
+    verdict and counts win, reposters and findings accumulate, each timeline keeps its last cursor."""
+    one_by_one, batched = open_archive(":memory:"), open_archive(":memory:")
+    stamp = "2026-11-26T10:00:00Z"
+    try:
+        pages = [PageToSave(T2 if second else T1, page, cursor) for second, page, cursor in page_list]
+        expected = [save_page(one_by_one, p.timeline, p.judged, p.cursor, stamp) for p in pages]
+        assert save_pages(batched, pages, stamp) == expected
+        assert archive_tables(batched) == archive_tables(one_by_one)
+        check_fts(batched)
+    finally:
+        one_by_one.close()
+        batched.close()
+
+
+def test_rows_prepared_before_the_writer_are_stored_as_prepared(db):
+    """A fetch thread prepares what the archive stores of each post (`fetching.prepared`): the
+    writer stores those values and raw bytes, and prepares only what came without them."""
+    from plnfilter.fetching import prepared
+    from plnfilter.sources import Page
+    from plnfilter.store.rows import stored_form, unpack_raw
+
+    first, second = make_post(1), make_post(2, raw={"id": "2", "emoji": "\U0001f393", "lone": "\ud800"})
+    page = prepared(Page([first, second], "c1"))
+    assert page.prepared == {
+        first.uri: (first, stored_form(first)),
+        second.uri: (second, stored_form(second)),
+    }
+    assert unpack_raw(page.prepared[second.uri][1][-1]) == second.raw
+    # A marker in the prepared raw shows the writer used it; the second post comes unprepared.
+    marked = (first, (*stored_form(first)[:-1], pack_raw({"prepared": True})))
+    save_pages(db, [PageToSave(T1, judged(first, second), "c1", {first.uri: marked})], "2026-11-26T10:00:00Z")
+    assert get_post(db, first.uri).raw == {"prepared": True}
+    assert get_post(db, second.uri).raw == second.raw
+    # Prepared for another object with the same uri (a post merged from two findings): not used.
+    other = replace(first, likes=99)
+    save_pages(db, [PageToSave(T1, judged(other), None, {first.uri: marked})], "2026-11-26T11:00:00Z")
+    assert get_post(db, first.uri).raw == first.raw
+    assert get_post(db, first.uri).likes == 99
+
+
+def test_a_failure_between_pages_of_a_batch_is_recorded_where_it_came(db, tmp_path):
+    """The writer saves the pages between two failures together; the archive must say what saving
+    them in order says: a source that failed and then brought a page again (watch retries) is
+    cleared, one whose failure came last keeps it, and every page's posts and cursor are saved."""
+    from plnfilter.errors import SourceError
+    from plnfilter.filterfile import load
+    from plnfilter.pipeline import RunReport, SourceReport, save_batch
+    from plnfilter.rules import compile_rules
+    from plnfilter.sources import Page
+
+    path = tmp_path / "f.yaml"
+    path.write_text("name: f\nsources:\n  - file: x.json\ninclude:\n  - name: all\n    tags: [edtech]\n")
+    filter_file = load(path)
+    report = RunReport(sources={t.name: SourceReport(t.name) for t in (T1, T2)})
+    batch = [
+        (T1, Page([make_post(1)], "a1")),
+        (T2, Page([make_post(2)], "b1")),
+        (T1, SourceError(T1.name, "HTTP 503", "try later")),
+        (T2, SourceError(T2.name, "HTTP 502", "try later")),
+        (T1, Page([make_post(3), make_post(2)], "a2")),
+    ]
+    saved = save_batch(db, batch, compile_rules(filter_file), filter_file.rank, report, "f")
+    assert [(timeline.name, count) for timeline, _, count in saved] == [
+        (T1.name, 1),
+        (T2.name, 1),
+        (T1.name, 2),
+    ]
+    sources = {row["name"]: row for row in list_sources(db)}
+    assert (sources[T1.name]["cursor"], sources[T1.name]["last_error"]) == ("a2", None)
+    assert (sources[T2.name]["cursor"], sources[T2.name]["last_error"]) == (
+        "b1",
+        f"source {T2.name}: HTTP 502; try later",
+    )
+    assert (report.sources[T1.name].new, report.sources[T2.name].new) == (2, 1)
+    kept = db.conn.execute("SELECT count(*) FROM verdicts WHERE \"filter\" = 'f' AND kept = 1").fetchone()[0]
+    assert kept == 3
 
 
 # --- re-judging, sources, runs

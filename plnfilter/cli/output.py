@@ -276,6 +276,7 @@ class _Counter:
             self.columns = rows.columns
             self.json_lines = lambda: self._counting(rows.json_lines())
             self.csv_cells = lambda: self._counting(rows.csv_cells())
+            self.csv_lines = lambda number_cell: self._counting(rows.csv_lines(number_cell))
 
     def _counting(self, items: Iterator | None) -> Iterator | None:
         if items is None:

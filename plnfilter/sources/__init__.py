@@ -31,6 +31,9 @@ class Page:
     posts: list[Post]
     cursor: str | None = None
     problems: list[str] = field(default_factory=list)  # e.g. "skipped malformed post at://..."
+    # uri -> (post, what the archive stores of it: `store.rows.stored_form`), prepared by the fetch
+    # thread (`fetching.prepared`) so the single writer does not; the writer prepares what is missing.
+    prepared: dict[str, tuple[Post, tuple]] = field(default_factory=dict, repr=False)
 
 
 @dataclass

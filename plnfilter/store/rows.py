@@ -103,6 +103,11 @@ def dump_list(values: Sequence[str]) -> str:
     """A JSON array of strings as stored in the list columns (compact, as SQLite's json functions write)."""
     if not values:
         return "[]"
+    if all(v.__class__ is str for v in values):
+        try:  # the same text as the json module writes, ~8x faster; lone surrogates are refused
+            return _orjson_dumps(values).decode("utf-8")
+        except TypeError:
+            pass
     return clean_text(_LIST_ENCODE([str(v) for v in values]))
 
 
@@ -177,9 +182,14 @@ NULL_WHEN_MISSING = (
 The full-text columns (text, author, tags, spoiler) keep '' so the index is never rewritten for it."""
 
 
-def post_to_row(post: Post, now: str) -> tuple[Any, ...]:
-    """The values for ROW_COLUMNS; first_seen and last_seen are both `now` (the upsert keeps first_seen);
-    a missing value of NULL_WHEN_MISSING is NULL."""
+STAMP_COLUMNS = ("first_seen", "last_seen")
+FACT_COLUMNS: tuple[str, ...] = tuple(name for name in ROW_COLUMNS if name not in STAMP_COLUMNS)
+"""The columns whose values come from the post alone (`post_facts`), in table order; the stamps say
+when it was saved."""
+
+
+def post_facts(post: Post) -> tuple[Any, ...]:
+    """The values for FACT_COLUMNS; a missing value of NULL_WHEN_MISSING is NULL."""
     from plnfilter.store.grams import search_grams  # the save path only: readers never load it
 
     return (
@@ -212,12 +222,23 @@ def post_to_row(post: Post, now: str) -> tuple[Any, ...]:
         clean_text(post.card_url) or None,
         clean_text(post.card_title) or None,
         clean_text(post.source),
-        now,
-        now,
         search_grams(clean_text(post.text), clean_text(post.spoiler), " ".join(post.tags)),
         clean_text(post.visibility or "public"),
         1 if post.author_opt_out else 0,
     )
+
+
+def post_to_row(post: Post, now: str) -> tuple[Any, ...]:
+    """The values for ROW_COLUMNS; first_seen and last_seen are both `now` (the upsert keeps first_seen)."""
+    values = dict(zip(FACT_COLUMNS, post_facts(post), strict=True))
+    values.update(first_seen=now, last_seen=now)
+    return tuple(values[name] for name in ROW_COLUMNS)
+
+
+def stored_form(post: Post) -> tuple[Any, ...]:
+    """What the writer stores of a post whenever it is saved: `post_facts`, then its packed raw JSON.
+    A fetch thread prepares it (`fetching.prepared`), so the single writer need not."""
+    return (*post_facts(post), pack_raw(post.raw))
 
 
 def row_to_post(row: Mapping[str, Any]) -> Post:
@@ -395,13 +416,14 @@ def json_object_sql(names: Sequence[str]) -> tuple[str, Callable[[Sequence[Any]]
     return ", ".join(selects), assemble
 
 
-_FORMULA_SQL = "('=', '+', '-', '@', char(9), char(13))"
+FORMULA_START_SQL = "('=', '+', '-', '@', char(9), char(13))"
+"""The first characters that make a spreadsheet read a cell as a formula (`export.to_csv.cell`)."""
 
 
 def _csv_text_sql(expression: str) -> str:
     """Text starting like a spreadsheet formula gets a leading ' (as `export.to_csv.cell`); numbers stay."""
     return (
-        f"CASE WHEN typeof({expression}) = 'text' AND substr({expression}, 1, 1) IN {_FORMULA_SQL} "
+        f"CASE WHEN typeof({expression}) = 'text' AND substr({expression}, 1, 1) IN {FORMULA_START_SQL} "
         f"THEN '''' || {expression} ELSE {expression} END"
     )
 

@@ -1,19 +1,19 @@
-"""Writing fetched pages and new verdicts: each page and its cursor in one transaction."""
+"""Writing fetched pages and new verdicts: each page (or batch of pages) and its cursors in one transaction."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from plnfilter.post import Post
 from plnfilter.store.archive import as_connection, db_errors
-from plnfilter.store.rows import ROW_COLUMNS, clean_text, pack_raw, post_to_row
+from plnfilter.store.rows import FACT_COLUMNS, ROW_COLUMNS, clean_text, dump_list, stored_form
 from plnfilter.store.transaction import write_transaction
-from plnfilter.store.verdicts import DEFAULT_FILTER, write_verdicts, write_verdicts_by_id
+from plnfilter.store.verdicts import DEFAULT_FILTER, ensure_filter, write_verdicts
 from plnfilter.times import to_iso
 
 if TYPE_CHECKING:
@@ -31,56 +31,49 @@ _REPOSTED_BY_UNION = (
     "SELECT value FROM json_each(excluded.reposted_by) "
     "WHERE value NOT IN (SELECT value FROM json_each(posts.reposted_by)))) END"
 )
-_NAMES = ", ".join(ROW_COLUMNS)
-_MARKS = "(" + ", ".join("?" for _ in ROW_COLUMNS) + ")"
 _SETS = ", ".join(f"{c} = excluded.{c}" for c in _UPDATED) + f", reposted_by = {_REPOSTED_BY_UNION}"
-# Rows per upsert statement. FTS5 (SQLite < 3.44) flushes its pending terms into a new segment at the
-# end of every statement that writes it: one statement per row (executemany) made a segment per post
-# and kept FTS5 busy merging them. Several rows per statement flush once.
-_ROWS_PER_STATEMENT = 40
 
-
-def _upsert_sql(count: int) -> str:
-    """The upsert of `count` rows in one statement (column names are constants, values parameters)."""
-    values = ", ".join([_MARKS] * count)
-    return f"INSERT INTO posts ({_NAMES}) VALUES {values} ON CONFLICT(uri) DO UPDATE SET {_SETS}"  # noqa: S608
-
-
-def _upsert_rows(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Upsert rows a few dozen per statement (within SQLite's limit on parameters)."""
-    limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    per = max(1, min(_ROWS_PER_STATEMENT, limit // len(ROW_COLUMNS)))
-    for start in range(0, len(rows), per):
-        chunk = rows[start : start + per]
-        conn.execute(_upsert_sql(len(chunk)), [value for row in chunk for value in row])
-
-
-# A page's findings in one statement, keyed by the post's id (see schema.m005), looked up in the uri
-# index the upsert has just touched.
-_INSERT_FINDINGS_SQL = (
-    "INSERT OR IGNORE INTO post_sources (uri, source, first_seen, post_id) "
-    "SELECT uri, ?, ?, id FROM posts WHERE uri IN (SELECT value FROM json_each(?))"
+# A batch of pages is written through a staging table: its rows go in with one executemany (cheap: a
+# temporary table in memory, without indexes or triggers), then each archive table takes them in one
+# INSERT ... SELECT. One statement per table and batch matters: FTS5 (SQLite < 3.44) flushes its
+# pending terms into a new segment at the end of every statement that writes it, and a segment per
+# post kept FTS5 busy merging them; a multi-row VALUES statement of a batch's size would be one
+# statement too, but SQLite compiles one as long as it takes to run it, for every new row count.
+# A staged row is `rows.stored_form` (the post's facts and its packed raw JSON), its verdict, and the
+# timeline that found it (`finder`, for post_sources); the save's stamp comes as a parameter.
+_STAGED = (*FACT_COLUMNS, "raw", "kept", "score", "matched", "dropped_by", "finder")
+_FACTS = ", ".join(FACT_COLUMNS)
+_STAGE_SQL = f"CREATE TEMP TABLE IF NOT EXISTS pln_staged ({', '.join(_STAGED)})"
+_STAGE_ROW_SQL = f"INSERT INTO temp.pln_staged VALUES ({', '.join('?' for _ in _STAGED)})"  # noqa: S608
+_UNSTAGE_SQL = "DELETE FROM temp.pln_staged"
+# Staged rows in the order they came (a uri found twice in a batch is upserted twice, the later last),
+# each with its post's id; CROSS JOIN keeps SQLite scanning the few staged rows, not the archive.
+_STAGED_POSTS = "FROM temp.pln_staged AS s CROSS JOIN posts AS p ON p.uri = s.uri"
+_UPSERT_STAGED_SQL = (
+    f"INSERT INTO posts ({_FACTS}, first_seen, last_seen) SELECT {_FACTS}, ?1, ?1 FROM temp.pln_staged "  # noqa: S608
+    f"WHERE true ORDER BY rowid ON CONFLICT(uri) DO UPDATE SET {_SETS}"
 )
+_STAGED_IDS_SQL = f"SELECT p.id {_STAGED_POSTS} ORDER BY s.rowid"  # noqa: S608
+_INSERT_FINDINGS_SQL = (
+    "INSERT OR IGNORE INTO post_sources (uri, source, first_seen, post_id) "  # noqa: S608
+    f"SELECT p.uri, s.finder, ?, p.id {_STAGED_POSTS} ORDER BY s.rowid"
+)
+_UPSERT_RAW_SQL = (
+    f"INSERT INTO post_raw (post_id, raw) SELECT p.id, s.raw {_STAGED_POSTS} WHERE true ORDER BY s.rowid "  # noqa: S608
+    "ON CONFLICT(post_id) DO UPDATE SET raw = excluded.raw"
+)
+_UPSERT_VERDICTS_SQL = (
+    'INSERT INTO verdicts ("filter", post_id, kept, score, matched, dropped_by, judged_at) '  # noqa: S608
+    f"SELECT ?, p.id, s.kept, s.score, s.matched, s.dropped_by, ? {_STAGED_POSTS} WHERE true ORDER BY s.rowid "
+    'ON CONFLICT("filter", post_id) DO UPDATE SET kept = excluded.kept, score = excluded.score, '
+    "matched = excluded.matched, dropped_by = excluded.dropped_by, judged_at = excluded.judged_at"
+)
+_LAST_ID_SQL = "SELECT coalesce(max(id), 0) FROM posts"
 _UPSERT_SOURCE_SQL = (
     "INSERT INTO sources (name, network, spec, cursor, last_run, last_error) VALUES (?, ?, ?, ?, ?, NULL) "
     "ON CONFLICT(name) DO UPDATE SET network = excluded.network, spec = excluded.spec, "
     "cursor = COALESCE(excluded.cursor, sources.cursor), last_run = excluded.last_run, last_error = NULL"
 )
-_EXISTING_SQL = "SELECT uri FROM posts WHERE uri IN (SELECT value FROM json_each(?))"
-_EXISTING_IDS_SQL = "SELECT uri, id FROM posts WHERE uri IN (SELECT value FROM json_each(?))"
-_RAW_PER_STATEMENT = 100
-
-
-def _upsert_raw(conn: sqlite3.Connection, rows: Sequence[tuple[int, bytes]]) -> None:
-    """Each post's compressed raw object into post_raw, a hundred rows per statement."""
-    for start in range(0, len(rows), _RAW_PER_STATEMENT):
-        chunk = rows[start : start + _RAW_PER_STATEMENT]
-        values = ", ".join(["(?, ?)"] * len(chunk))
-        conn.execute(
-            f"INSERT INTO post_raw (post_id, raw) VALUES {values} "  # noqa: S608 (placeholders only)
-            "ON CONFLICT(post_id) DO UPDATE SET raw = excluded.raw",
-            [value for row in chunk for value in row],
-        )
 
 
 class Judged(NamedTuple):
@@ -128,6 +121,20 @@ def _merge_duplicates(judged: Iterable[Any]) -> list[Any]:
     return list(by_uri.values())
 
 
+class PageToSave(NamedTuple):
+    """A page of judged posts to save, with the cursor that covers it (None keeps the saved one).
+
+    `prepared` maps a post's uri to (post, `rows.stored_form(post)`) when a fetch thread has
+    prepared it already (`Page.prepared`); the writer prepares the others (and any post that is
+    not the very object prepared, such as one merged from two findings).
+    """
+
+    timeline: TimelineLike
+    judged: Sequence[Any]
+    cursor: str | None
+    prepared: Mapping[str, tuple[Post, tuple[Any, ...]]] = MappingProxyType({})
+
+
 def save_page(
     db: sqlite_utils.Database,
     timeline: TimelineLike,
@@ -141,28 +148,75 @@ def save_page(
 
     `judged` items need `.post .kept .score .matched` (see `Judged`). `cursor=None` keeps the saved one.
     """
+    return save_pages(db, [PageToSave(timeline, judged, cursor)], now, filter_name)[0]
+
+
+def save_pages(
+    db: sqlite_utils.Database | sqlite3.Connection,
+    pages: Sequence[PageToSave],
+    now: datetime | str,
+    filter_name: str = DEFAULT_FILTER,
+) -> list[SaveResult]:
+    """`save_page` for several pages at once, in order, all or nothing: each archive table takes the
+    batch's rows in one statement (see `_STAGED`). A post in two pages counts as new in the first."""
     stamp = _iso(now)
-    items = _merge_duplicates(judged)
-    rows = [post_to_row(i.post, stamp) for i in items]
-    uris = [row[0] for row in rows]
-    source = clean_text(timeline.name)
+    verdict_filter = clean_text(filter_name)
+    staged: list[tuple[Any, ...]] = []
+    sizes: list[int] = []
+    for page in pages:
+        items = _merge_duplicates(page.judged)
+        finder, prepared = clean_text(page.timeline.name), page.prepared
+        for item in items:
+            post = item.post
+            ready = prepared.get(post.uri)
+            staged.append(
+                (
+                    *(ready[1] if ready is not None and ready[0] is post else stored_form(post)),
+                    1 if item.kept else 0,
+                    float(item.score),
+                    dump_list(item.matched),
+                    clean_text(getattr(item, "dropped_by", "") or "") or None,
+                    finder,
+                )
+            )
+        sizes.append(len(items))
     conn = as_connection(db)
     with db_errors(conn), write_transaction(db):
-        uri_list = json.dumps(uris)
-        existing = {r[0] for r in conn.execute(_EXISTING_SQL, [uri_list])} if uris else set()
-        _upsert_rows(conn, rows)
-        if uris:
-            conn.execute(_INSERT_FINDINGS_SQL, [source, stamp, uri_list])
-        ids = dict(conn.execute(_EXISTING_IDS_SQL, [uri_list]).fetchall()) if uris else {}
-        pairs = [(ids[uri], item) for uri, item in zip(uris, items, strict=True) if uri in ids]
-        _upsert_raw(conn, [(post_id, pack_raw(item.post.raw)) for post_id, item in pairs])
-        write_verdicts_by_id(conn, filter_name, pairs, stamp)
-        conn.execute(
-            _UPSERT_SOURCE_SQL,
-            [source, clean_text(timeline.network), clean_text(timeline.spec), cursor, stamp],
-        )
-    new = sum(1 for uri in uris if uri not in existing)
-    return SaveResult(new=new, updated=len(uris) - new)
+        conn.execute(_STAGE_SQL)
+        ensure_filter(conn, verdict_filter)
+        last_id = conn.execute(_LAST_ID_SQL).fetchone()[0]
+        if staged:
+            conn.executemany(_STAGE_ROW_SQL, staged)
+            conn.execute(_UPSERT_STAGED_SQL, [stamp])
+            ids = [row[0] for row in conn.execute(_STAGED_IDS_SQL)]
+            conn.execute(_INSERT_FINDINGS_SQL, [stamp])
+            conn.execute(_UPSERT_RAW_SQL)
+            conn.execute(_UPSERT_VERDICTS_SQL, [verdict_filter, stamp])
+            conn.execute(_UNSTAGE_SQL)
+        else:
+            ids = []
+        for page in pages:
+            timeline = page.timeline
+            conn.execute(
+                _UPSERT_SOURCE_SQL,
+                [
+                    clean_text(timeline.name),
+                    clean_text(timeline.network),
+                    clean_text(timeline.spec),
+                    page.cursor,
+                    stamp,
+                ],
+            )
+    results = []
+    seen: set[int] = set()
+    at = 0
+    for size in sizes:
+        page_ids = ids[at : at + size]
+        at += size
+        new = sum(1 for post_id in page_ids if post_id > last_id and post_id not in seen)
+        seen.update(page_ids)
+        results.append(SaveResult(new=new, updated=size - new))
+    return results
 
 
 def update_judgements(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -352,6 +352,26 @@ class Rows:
         sql, params = _build_sql(self._selection, select_list)
         self._dicts = iter(())  # the rows are now read as lines
         return _lines(self._conn, sql, params, assemble)
+
+    def csv_lines(
+        self, number_cell: Callable[[str, Any], str | None]
+    ) -> Iterator[str | dict[str, Any]] | None:
+        """Each row as its CSV line, made mostly by SQLite (`store.csv_lines`), or as its dict for a
+        row SQLite cannot vouch for; None if unavailable (see `csv_cells`)."""
+        from plnfilter.store.csv_lines import csv_lines, line_plan, slow_row_sql
+
+        plan = line_plan(self.columns) if self._ready() else None
+        if plan is None:
+            return None
+        sql, params = _build_sql(self._selection, plan.select_list)
+        slow_sql, conn, name = slow_row_sql(self.columns), self._conn, self._selection.filter
+        decode = row_decoder(self.columns)
+        self._dicts = iter(())  # the rows are now read as lines
+
+        def slow_row(post_id: int) -> dict[str, Any]:
+            return decode(conn.execute(slow_sql, [name, post_id]).fetchone())
+
+        return csv_lines(conn, plan, sql, params, slow_row, number_cell)
 
     def csv_cells(self) -> Iterator[Sequence[Any]] | None:
         """Each row as the CSV cells `export.to_csv` makes of its dict, computed by SQLite; None if unavailable."""

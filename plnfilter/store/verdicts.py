@@ -56,11 +56,16 @@ def verdict_rows(name: str, items: Iterable[Any], now: str) -> list[tuple[Any, .
     ]
 
 
+def ensure_filter(db: Db, name: str) -> None:
+    """The filter `name` has a row in `filters` (its file unknown until a run claims it)."""
+    as_connection(db).execute(_ENSURE_FILTER_SQL, [clean_text(name)])
+
+
 def write_verdicts(db: Db, name: str, items: Iterable[Any], now: str) -> int:
     """Store one filter's verdicts on archived posts (inside the caller's transaction); return how many."""
     rows = verdict_rows(name, items, now)
     conn = as_connection(db)
-    conn.execute(_ENSURE_FILTER_SQL, [clean_text(name)])
+    ensure_filter(conn, name)
     if not rows:
         return 0
     return conn.executemany(_UPSERT_SQL, rows).rowcount
@@ -84,7 +89,7 @@ def write_verdicts_by_id(db: Db, name: str, pairs: list[tuple[int, Any]], now: s
     rows per statement (the writer's hot path: every saved page and every judged batch)."""
     conn = as_connection(db)
     filter_name = clean_text(name)
-    conn.execute(_ENSURE_FILTER_SQL, [filter_name])
+    ensure_filter(conn, filter_name)
     for start in range(0, len(pairs), _ROWS_PER_STATEMENT):
         chunk = pairs[start : start + _ROWS_PER_STATEMENT]
         params: list[Any] = []
@@ -255,6 +260,7 @@ __all__ = [
     "begin_judging",
     "choose_filter",
     "claim_filter",
+    "ensure_filter",
     "filter_names",
     "finish_judging",
     "forget_filter",
