@@ -14,6 +14,7 @@ import json
 import re
 import sqlite3
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,9 +116,10 @@ def following(
     return result
 
 
-def learn_handles(result: Following, activity: list[tuple]) -> None:
-    """Bluesky DIDs the archive can name, so `voices: [did:plc:...]` and a handle are one person."""
-    for _network, author, _name, author_id, *_ in activity:
+def learn_handles(result: Following, authors: Iterable[tuple[str, str | None]]) -> None:
+    """Bluesky DIDs the archive can name, so `voices: [did:plc:...]` and a handle are one person
+    (`authors`: each author with their author_id)."""
+    for author, author_id in authors:
         if author_id and str(author_id).startswith("did:"):  # only Bluesky names people by DID
             result.handles[str(author_id).lower()] = author
     for attr in ("accounts", "seen"):
@@ -129,9 +131,7 @@ def learn_dids(conn: sqlite3.Connection, follow: Following) -> None:
     """Handles for the voices named by a DID, before the archive is searched for their posts."""
     dids = [who for who in follow.everyone if who.startswith("did:")]
     if dids:
-        learn_handles(
-            follow, [("bluesky", handle, "", did) for did, handle in store.handles_of_dids(conn, dids)]
-        )
+        learn_handles(follow, [(handle, did) for did, handle in store.handles_of_dids(conn, dids)])
 
 
 @dataclass
@@ -226,11 +226,12 @@ SUGGESTION_FIELDS = tuple(Candidate("").row(0))
 
 
 def _candidate(who: str, network: str, row: tuple | None) -> Candidate:
-    """A Candidate with what the archive says of the account (its `act` row of `network_signals`)."""
+    """A Candidate with what the archive says of the account (its `act` row of `network_signals`;
+    its name and tags are read for the chosen few, in `suggest`)."""
     if row is None:
         return Candidate(who, network or "")
-    network, _author, name, author_id, posts, kept, *_ = row
-    return Candidate(who, network or "", name or "", author_id or "", posts or 0, kept or 0)
+    network, _author, author_id, posts, kept, *_ = row
+    return Candidate(who, network or "", "", author_id or "", posts or 0, kept or 0)
 
 
 def _plural(count: int, noun: str) -> str:
@@ -250,6 +251,11 @@ def target_of(uri: str, network: str | None, author: str | None) -> tuple[str, s
     if found:
         return "mastodon", f"{found.group(2)}@{found.group(1)}".lower()
     return None
+
+
+def kept_tag_counts(items: str | None) -> list[tuple[str, int]]:
+    """(tag, kept posts carrying it) from the kept posts' tags, given as one JSON list's items."""
+    return list(Counter(json.loads(f"[{items}]")).items()) if items else []
 
 
 def usual_tags(tag_counts: list[tuple], kept: int, filter_file: FilterFile | None) -> set[str]:
@@ -290,7 +296,7 @@ def suggest(
     follow = following(conn, filter_file, extra_sources)
     learn_dids(conn, follow)
     signals = store.network_signals(conn, since, follow.trusted, filter_name)
-    learn_handles(follow, signals["act"])
+    learn_handles(follow, [(row[1], row[2]) for row in signals["act"]])
     excluded = follow.everyone
     activity = {follow.name(row[1]): row for row in signals["act"]}
     found: dict[str, Candidate] = {}
@@ -326,10 +332,10 @@ def suggest(
             item.links[key] = sharers[key]
     # Accounts with nothing but kept posts of their own: only the best few can make the list.
     quiet_ones = (
-        (who, row) for who, row in activity.items() if row[5] and who not in found and who not in excluded
+        (who, row) for who, row in activity.items() if row[4] and who not in found and who not in excluded
     )
     best_kept = heapq.nsmallest(
-        limit or len(activity), quiet_ones, key=lambda pair: (-min(pair[1][5], KEPT_CAP), pair[0])
+        limit or len(activity), quiet_ones, key=lambda pair: (-min(pair[1][4], KEPT_CAP), pair[0])
     )
     for who, row in best_kept:
         found[who] = _candidate(who, row[0], row)
@@ -343,12 +349,15 @@ def suggest(
     ]
     if limit is not None:
         chosen = chosen[:limit]
-    kept_total = sum(row[5] or 0 for row in signals["act"])
-    tag_lists = {item.account: (activity.get(item.account) or (None,) * 8)[7] for item in chosen}
-    usual = usual_tags(signals["tag"], kept_total, filter_file)
+    kept_total = sum(row[4] or 0 for row in signals["act"])
+    usual = usual_tags(kept_tag_counts(signals["tags"]), kept_total, filter_file)
+    shown = {item.account: activity[item.account][:2] for item in chosen if item.account in activity}
+    details = store.author_details(conn, since, shown.values())
     for item in chosen:
-        if tag_lists.get(item.account):
-            for tags in json.loads(f"[{tag_lists[item.account]}]"):
+        name, tag_lists = details.get(shown.get(item.account), (None, None))
+        item.name = name or ""
+        if tag_lists:
+            for tags in json.loads(f"[{tag_lists}]"):
                 item.tags.update(str(tag).lower() for tag in tags)
         item.overlap = overlap(item.tags, usual)
         item.group = "near" if item.tags and item.overlap >= near_threshold else "far"

@@ -355,3 +355,31 @@ def test_the_yaml_format_follows_the_shared_output_rules(archive, tmp_path):
     )
     assert chosen.exit_code == 0, chosen.output
     assert chosen.stdout.splitlines()[0] == "account,group,why"
+
+
+def test_a_filter_name_with_a_quote_reaches_the_sql_as_a_bound_value(tmp_path):
+    """The filter whose verdicts count is named by a parameter, never written into a statement: a
+    quote, a comment marker and a NUL (which no statement's text may hold) in its name change nothing."""
+    rows = [_row("a@one.example", n) for n in range(3)] + [_row("b@two.example", 3)]
+    rows += [_row("z@one.example", 9, text="spam spam")]  # dropped by the rules
+    source = _write_jsonl(tmp_path / "rows.jsonl", rows)
+    mine = tmp_path / "quoted.yaml"
+    mine.write_text(
+        f'name: "it\'s \\"ours\\"\\0; --"\nsources:\n  - file: {source}\n    name: rows\n' + RULES,
+        encoding="utf-8",
+    )
+    db = tmp_path / "archive.db"
+    result = _invoke("run", str(mine), "--db", str(db), "--quiet")
+    assert result.exit_code == 0, result.output
+    report = [json.loads(line) for line in _report(db, str(mine), "--since", "30d").splitlines()]
+    figures = {row["item"]: row["value"] for row in report if row["section"] == "variety"}
+    assert figures["kept posts"] == 4
+    assert figures["distinct authors"] == 2
+    assert [row["item"] for row in report if row["section"] == "stale"] == []  # its source kept posts
+    result = _invoke("voices", "suggest", str(mine), "--db", str(db), "--since", "30d", "--format", "jsonl")
+    assert result.exit_code == 0, result.output
+    suggested = {row["account"]: row for row in map(json.loads, result.stdout.splitlines())}
+    assert suggested["a@one.example"]["kept_posts"] == 3
+    assert suggested["a@one.example"]["why"] == "3 kept posts"
+    assert suggested["b@two.example"]["kept_posts"] == 1
+    assert "z@one.example" not in suggested  # every post of theirs dropped

@@ -3,8 +3,10 @@ whom, who shared which links and tags, what each source found and kept.
 
 Every query here returns small grouped rows (one per author, pair or source), never the posts, so
 the commands stay fast on a large archive; the judging of those rows lives in `plnfilter/voices.py`.
-Authors are compared lower-cased. Kept-ness is one filter's verdict (the caller chooses the filter),
-read through `kept_sql` alone.
+Per-author figures stream from the index `posts_by_author` (migration m010: author, case-folded as
+`lower()` folds, then network, time, and the few columns read), never from the posts' rows. Authors
+are compared lower-cased. Kept-ness is one filter's verdict (the caller chooses the filter), read
+through `_KEPT` alone, its name a bound parameter like every value here.
 """
 
 from __future__ import annotations
@@ -18,19 +20,13 @@ from plnfilter.store.archive import db_errors
 from plnfilter.store.rows import clean_text
 
 _VOICES = "(SELECT value FROM json_each(?))"  # a JSON list of lower-cased authors, as one parameter
+# The ids of the posts one filter kept; its name is the parameter (None: no filter, nothing kept).
+_KEPT = '(SELECT "post_id" FROM "verdicts" WHERE "filter" = ? AND "kept" = 1)'
 
 
-def kept_sql(alias: str = "p", filter_name: str | None = None) -> str:
-    """The SQL truth value "the filter `filter_name` kept the post aliased `alias`" (None: no filter,
-    so nothing was kept). The name is written as an SQL string literal, its quotes doubled, so the
-    statements keep their positional parameters."""
-    if filter_name is None:
-        return "0"
-    name = "'" + clean_text(filter_name).replace("'", "''") + "'"
-    return (
-        f'EXISTS (SELECT 1 FROM "verdicts" v WHERE v."post_id" = {alias}."id" '  # noqa: S608 (quoted above)
-        f'AND v."filter" = {name} AND v."kept" = 1)'
-    )
+def _filter_param(filter_name: str | None) -> str | None:
+    """The filter's name as `verdicts` stores it (see store/verdicts.py), bound to `_KEPT`'s `?`."""
+    return None if filter_name is None else clean_text(filter_name)
 
 
 def _window(alias: str, since: str | None, until: str | None = None) -> tuple[str, list[Any]]:
@@ -59,7 +55,16 @@ def rough_link_sql(expr: str) -> str:
     return f"rtrim({cut}, '/')"
 
 
-_WIDTH = 11  # every part of the signals statement is padded to this many columns
+def _items(column: str, when: str = "") -> str:
+    """An author's JSON list column over their posts as one flat JSON list's items, joined by commas
+    ('"a","b","c"'; NULL when none): `'[' || it || ']'` is a list for json_each or json.loads."""
+    return (
+        f"group_concat(CASE WHEN {when}p.\"{column}\" NOT IN ('[]', '') "
+        f'THEN substr(p."{column}", 2, length(p."{column}") - 2) END)'
+    )
+
+
+_WIDTH = 6  # every part of the signals statement is padded to this many columns
 
 
 def _part(kind: str, columns: str, rest: str) -> str:
@@ -69,14 +74,25 @@ def _part(kind: str, columns: str, rest: str) -> str:
     return f"SELECT '{kind}', {values}{padding} {rest}"
 
 
+# Per author, from the index `posts_by_author` (migration m010) alone, in its order: no sort, no
+# table read. Each post's verdict is looked up once, in the filter's kept ids held in memory (k).
+_IS_KEPT = 'k."post_id" IS NOT NULL AND '
+_ACTIVITY = (
+    'SELECT p."network" AS network, lower(p."author") AS a, max(p."author_id") AS i, count(*) AS posts, '  # noqa: S608
+    f'count(k."post_id") AS kept, {_items("tags", _IS_KEPT)} AS tags, {_items("links", _IS_KEPT)} AS links, '
+    f'{_items("reposted_by")} AS boosters FROM "posts" p LEFT JOIN k ON k."post_id" = p."id" '
+    'WHERE p."author" != \'\' AND {window} GROUP BY p."author" COLLATE NOCASE, p."network"'
+)
+
+
 def network_signals(
     conn: sqlite3.Connection, since: str | None, trusted: Iterable[str], filter_name: str | None = None
-) -> dict[str, list[tuple]]:
-    """Everything `voices suggest` reads, in one statement that reads the window's posts once:
+) -> dict[str, Any]:
+    """Everything `voices suggest` reads, in one statement that reads the window's posts once, per
+    author, from the index `posts_by_author`:
 
-    - act: (network, author, name, author_id, posts, kept posts, newest post, tags as JSON arrays
-      joined by commas) per author;
-    - tag: (tag, kept posts carrying it);
+    - act: (network, author, author_id, posts, kept posts) per author, ordered by network and author;
+    - tags: the tags of every kept post, one JSON list's items joined by commas (or None);
     - repost: (network, author, trusted booster, reposts);
     - mention: (trusted voice, network, mentioned account, mentions);
     - pointer: (trusted voice, 'quote'|'reply', target uri, target's network, target's author or NULL);
@@ -87,65 +103,80 @@ def network_signals(
     where, params = _window("p", since)
     rough = rough_link_sql('l."value"')
     sql = (
-        'WITH w AS MATERIALIZED (SELECT p."network" AS network, lower(p."author") AS a, '  # noqa: S608
-        f'p."author_name" AS n, p."author_id" AS i, ({kept_sql("p", filter_name)}) AS kept, p."created_at" AS c, p."tags" AS tags, '
-        'p."links" AS links, p."reposted_by" AS r, p."mentions" AS m, p."quote_of" AS q, p."reply_to" AS y '
-        f'FROM "posts" p WHERE p."author" != \'\' AND {where}), '
-        f"v AS {_VOICES}, "
-        # the few rows the endorsement parts read: reposted ones and the trusted voices' own
-        "s AS MATERIALIZED (SELECT * FROM w WHERE w.r NOT IN ('[]', '') OR w.a IN v), "
-        f"vk AS (SELECT DISTINCT s.a AS a, {rough} AS k FROM s, json_each(s.links) l "
-        "WHERE s.links NOT IN ('[]', '') AND s.a IN v) "
+        f"WITH v AS {_VOICES}, k AS MATERIALIZED {_KEPT}, "  # noqa: S608
+        f"a AS MATERIALIZED ({_ACTIVITY.format(window=where)}), "
+        # the trusted voices' own posts, found in the index by author
+        's AS MATERIALIZED (SELECT p."network" AS network, lower(p."author") AS a, p."links" AS links, '
+        'p."mentions" AS m, p."quote_of" AS q, p."reply_to" AS y FROM "posts" p '
+        f'WHERE p."author" COLLATE NOCASE IN v AND p."author" != \'\' AND {where}), '
+        f"vk AS MATERIALIZED (SELECT DISTINCT s.a AS a, {rough} AS k FROM s, json_each(s.links) l "
+        "WHERE s.links NOT IN ('[]', '')), "
+        # everyone else's kept links, each made a loose key once
+        f"lk AS MATERIALIZED (SELECT a.network AS network, a.a AS a, {rough} AS k "
+        "FROM a, json_each('[' || a.links || ']') l WHERE a.links IS NOT NULL AND a.a NOT IN v) "
         + " UNION ALL ".join(
             [
-                _part(
-                    "act",
-                    "network§a§max(n)§max(i)§count(*)§sum(kept = 1)§max(c)"
-                    "§group_concat(CASE WHEN tags NOT IN ('[]', '') THEN tags END, ',')",
-                    "FROM w GROUP BY network, a",
-                ),
-                _part(
-                    "tag",
-                    't."value"§count(*)',
-                    "FROM w, json_each(w.tags) t WHERE w.kept = 1 AND w.tags NOT IN ('[]', '') GROUP BY 2",
-                ),
+                _part("act", "network§a§i§posts§kept", "FROM a"),
+                _part("tags", "group_concat(tags)", "FROM a"),
                 _part(
                     "repost",
-                    's.network§s.a§lower(x."value")§count(*)',
-                    "FROM s, json_each(s.r) x WHERE s.r NOT IN ('[]', '') AND lower(x.\"value\") IN v "
-                    "GROUP BY 2, 3, 4",
+                    'a.network§a.a§lower(x."value")§count(*)',
+                    "FROM a, json_each('[' || a.boosters || ']') x "
+                    'WHERE a.boosters IS NOT NULL AND lower(x."value") IN v GROUP BY 2, 3, 4',
                 ),
                 _part(
                     "mention",
                     's.a§s.network§lower(x."value")§count(*)',
-                    "FROM s, json_each(s.m) x WHERE s.m NOT IN ('[]', '') AND s.a IN v GROUP BY 2, 3, 4",
+                    "FROM s, json_each(s.m) x WHERE s.m NOT IN ('[]', '') GROUP BY 2, 3, 4",
                 ),
                 _part(
                     "pointer",
                     's.a§\'quote\'§s.q§t."network"§lower(t."author")',
-                    'FROM s LEFT JOIN "posts" t ON t."uri" = s.q WHERE s.q != \'\' AND s.a IN v',
+                    'FROM s LEFT JOIN "posts" t ON t."uri" = s.q WHERE s.q != \'\'',
                 ),
                 _part(
                     "pointer",
                     's.a§\'reply\'§s.y§t."network"§lower(t."author")',
-                    'FROM s LEFT JOIN "posts" t ON t."uri" = s.y WHERE s.y != \'\' AND s.a IN v',
+                    'FROM s LEFT JOIN "posts" t ON t."uri" = s.y WHERE s.y != \'\'',
                 ),
                 _part("vlink", "a§k", "FROM vk"),
-                _part(
-                    "link",
-                    f"w.network§w.a§{rough}",
-                    "FROM w, json_each(w.links) l WHERE w.kept = 1 AND w.links NOT IN ('[]', '') AND w.a NOT IN v "  # noqa: S608
-                    f"AND {rough} IN (SELECT k FROM vk) GROUP BY 2, 3, 4",
-                ),
+                _part("link", "network§a§k", "FROM lk WHERE k IN (SELECT k FROM vk) GROUP BY 2, 3, 4"),
             ]
         )
     )
-    found: dict[str, list[tuple]] = {
-        kind: [] for kind in ("act", "tag", "repost", "mention", "pointer", "vlink", "link")
-    }
-    for row in _rows(conn, sql, [*params, json.dumps(sorted(trusted))]):
-        found[row[0]].append(row[1:])
+    found: dict[str, Any] = {kind: [] for kind in ("act", "repost", "mention", "pointer", "vlink", "link")}
+    found["tags"] = None
+    voices = json.dumps(sorted(trusted))
+    for row in _rows(conn, sql, [voices, _filter_param(filter_name), *params, *params]):
+        if row[0] == "tags":
+            found["tags"] = row[1]
+        else:
+            found[row[0]].append(row[1:])
+    found["act"].sort(key=lambda row: (row[0], row[1]))
     return found
+
+
+def author_details(
+    conn: sqlite3.Connection, since: str | None, accounts: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+    """(display name, tags of their posts as JSON lists joined by commas) per (network, author) asked
+    for, over the window: only the few accounts a command shows."""
+    wanted = set(accounts)
+    if not wanted:
+        return {}
+    where, params = _window("p", since)
+    sql = (
+        'SELECT p."network", lower(p."author"), max(p."author_name"), '  # noqa: S608
+        "group_concat(CASE WHEN p.\"tags\" NOT IN ('[]', '') THEN p.\"tags\" END, ',') FROM \"posts\" p "
+        f'WHERE p."author" COLLATE NOCASE IN {_VOICES} AND p."author" != \'\' AND {where} '
+        'GROUP BY p."author" COLLATE NOCASE, p."network"'
+    )
+    names = json.dumps(sorted({author for _network, author in wanted}))
+    return {
+        (network, author): (name, tags)
+        for network, author, name, tags in _rows(conn, sql, [names, *params])
+        if (network, author) in wanted
+    }
 
 
 def source_specs(conn: sqlite3.Connection) -> list[tuple]:
@@ -171,28 +202,30 @@ def authors_found_by(conn: sqlite3.Connection, sources: Iterable[str]) -> list[t
 def author_report(
     conn: sqlite3.Connection, since: str, until: str, filter_name: str | None = None
 ) -> list[tuple]:
-    """(network, author, kept posts created in [since, until), newest post ever) per author: the
-    variety figures and the quiet voices from one read of the archive."""
+    """(network, author, kept posts created in [since, until), newest post ever) per author, ordered
+    by network and author: the variety figures and the quiet voices from one read of the index
+    `posts_by_author`, looking up the verdict of the window's posts only."""
     sql = (
-        'SELECT p."network", lower(p."author") AS a, '  # noqa: S608
-        f'sum({kept_sql("p", filter_name)} AND p."created_at" >= ? AND p."created_at" < ?), max(p."created_at") '
-        'FROM "posts" p WHERE p."author" != \'\' GROUP BY p."network", a'
+        'SELECT p."network", lower(p."author"), '  # noqa: S608
+        f'sum(CASE WHEN p."created_at" >= ? AND p."created_at" < ? THEN p."id" IN {_KEPT} ELSE 0 END), '
+        'max(p."created_at") FROM "posts" p WHERE p."author" != \'\' '
+        'GROUP BY p."author" COLLATE NOCASE, p."network"'
     )
-    return _rows(conn, sql, [since, until])
+    return sorted(
+        _rows(conn, sql, [since, until, _filter_param(filter_name)]), key=lambda row: (row[0], row[1])
+    )
 
 
 def source_yield(conn: sqlite3.Connection, since: str, filter_name: str | None = None) -> list[tuple]:
     """(source, posts found since, kept posts found since, when it last found a kept post, ever) per
-    source; "found" is when the source first saw the post. Reads the findings and the kept posts'
-    index, never the posts themselves."""
-    kept_ids = f'SELECT p."id" FROM "posts" p WHERE {kept_sql("p", filter_name)}'  # noqa: S608
+    source; "found" is when the source first saw the post. Reads the findings and the filter's
+    verdicts, never the posts themselves."""
     sql = (
-        f'WITH k AS MATERIALIZED ({kept_ids}) SELECT s."source", sum(s."first_seen" >= ?), '  # noqa: S608
-        'sum(s."first_seen" >= ? AND s."post_id" IN k), '
-        'max(CASE WHEN s."post_id" IN k THEN s."first_seen" END) '
-        'FROM "post_sources" s GROUP BY s."source"'
+        'SELECT s."source", sum(s."first_seen" >= ?), sum(s."first_seen" >= ? AND v."kept" = 1), '
+        'max(CASE WHEN v."kept" = 1 THEN s."first_seen" END) FROM "post_sources" s '
+        'LEFT JOIN "verdicts" v ON v."filter" = ? AND v."post_id" = s."post_id" GROUP BY s."source"'
     )
-    return _rows(conn, sql, [since, since])
+    return _rows(conn, sql, [since, since, _filter_param(filter_name)])
 
 
 def handles_of_dids(conn: sqlite3.Connection, dids: Iterable[str]) -> list[tuple]:
