@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 DEMO_DB := .cache/demo.db
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench bench-scale clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ test: lint
 
 bench: install
 	$(PY) benchmarks/run.py
+
+# The cost curve: archives of 10k, 100k and 1M posts (about an hour on 2 CPUs, ~4 GB in $TMPDIR);
+# `$(PY) benchmarks/scale.py --sizes 10000,100000` for a quicker one.
+bench-scale: install
+	$(PY) benchmarks/scale.py
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info

@@ -206,12 +206,16 @@ class Corpus:
             return dict(template, post=view)
         return view
 
-    def pages(self, count: int, page_size: int = 40) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-        """(network, page) pairs holding `count` items: three Mastodon pages for every two Bluesky ones."""
-        made = 0
-        number = 0
-        while made < count:
-            size = min(page_size, count - made)
+    def pages(
+        self, count: int, page_size: int = 40, start: int = 0
+    ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """(network, page) pairs holding `count` items from item `start` on: three Mastodon pages for
+        every two Bluesky ones. A `start` that is a multiple of `page_size` continues the very pages
+        a run from 0 would have made (an archive can be grown in steps)."""
+        made = start
+        number = start // page_size
+        while made < start + count:
+            size = min(page_size, start + count - made)
             network = "bluesky" if number % 5 in (1, 3) else "mastodon"
             make = self.bluesky_item if network == "bluesky" else self.mastodon_status
             yield network, [make(made + k) for k in range(size)]

@@ -95,8 +95,10 @@ sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def peak_rss_kb(argv: Sequence[str], env: dict[str, str] | None = None, stdout_to: Path | None = None) -> int:
-    """A child's own peak RSS in kB, launched from a small process.
+def launched(
+    argv: Sequence[str], env: dict[str, str] | None = None, stdout_to: Path | None = None
+) -> ChildResult:
+    """Run a command from a small launcher process: its result with its own peak RSS in kB.
 
     Linux keeps the high-water mark across fork and exec, so a child of this (large) benchmark
     process would report at least our size; a bare Python launcher (~10 MB) forks it instead.
@@ -104,7 +106,15 @@ def peak_rss_kb(argv: Sequence[str], env: dict[str, str] | None = None, stdout_t
     result = run_child([PYTHON, "-S", "-c", _LAUNCHER, *argv], env=env, stdout_to=stdout_to)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited {result.returncode}: {result.stderr.decode()[-500:]}")
-    return int(result.stderr.decode().rsplit("max_rss_kb=", 1)[1].split()[0])
+    text, _, peak = result.stderr.decode(errors="replace").rpartition("max_rss_kb=")
+    result.max_rss_kb = int(peak.split()[0])
+    result.stderr = text.rstrip("\n").encode()
+    return result
+
+
+def peak_rss_kb(argv: Sequence[str], env: dict[str, str] | None = None, stdout_to: Path | None = None) -> int:
+    """A child's own peak RSS in kB (see `launched`)."""
+    return launched(argv, env=env, stdout_to=stdout_to).max_rss_kb
 
 
 def interleaved_children(

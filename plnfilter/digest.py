@@ -20,6 +20,7 @@ from plnfilter.rules import RuleSet, Verdict, compile_rules
 from plnfilter.store import Judged, get_post, judged_row
 from plnfilter.store.filters import filter_names
 from plnfilter.store.read import posts_with_verdicts
+from plnfilter.store.rows import load_list, row_to_post
 from plnfilter.store.select import is_public
 
 NO_GROUP = {"rule": "(no rule)", "tag": "(no tag)"}
@@ -50,6 +51,9 @@ class Ranking:
     rules: RuleSet | None
     config: RankConfig
     filter_name: str | None = None  # whose stored verdicts choose the candidates
+    rules_hash: str | None = (
+        None  # the filter file's `judge.rules_digest`: stored verdicts made under it are current
+    )
 
     @classmethod
     def from_filter(cls, filter_file: FilterFile | None, filter_name: str | None = None) -> Ranking:
@@ -57,7 +61,10 @@ class Ranking:
         of the filter `filter_name` with the default settings."""
         if filter_file is None:
             return cls(None, RankConfig(), filter_name)
-        return cls(compile_rules(filter_file), filter_file.rank, filter_file.name)
+        from plnfilter.judge import rules_digest
+
+        rules = compile_rules(filter_file)
+        return cls(rules, filter_file.rank, filter_file.name, rules_digest(filter_file))
 
     def judge(self, post: Post, stored_kept: bool, stored_matched: tuple[str, ...], now: datetime) -> Verdict:
         """The filter file's verdict when there is one; otherwise what the archive recorded (no boosts)."""
@@ -76,16 +83,24 @@ def rescore(
     public_only: bool = False,
     left_out: list[int] | None = None,
     seen_since: datetime | None = None,
+    with_links: bool = False,
 ) -> list[Ranked]:
     """Every post kept in the archive (and, with a filter file, still kept by its rules), scored at `now`;
-    `seen_since`: only posts first seen here from then on."""
+    `seen_since`: only posts first seen here from then on; `with_links`: only posts with a link or a
+    link card (all `links` reads)."""
     ranked = []
     # Scanned without `raw`; `with_raw` fetches it for the few chosen posts (the HTML export finds
     # images there).
     # A filter file that never judged this archive judges every post in the window itself.
     unjudged = ranking.rules is not None and ranking.filter_name not in filter_names(conn)
     candidates = posts_with_verdicts(
-        conn, since, until, filter_name=ranking.filter_name, unjudged=unjudged, seen_since=seen_since
+        conn,
+        since,
+        until,
+        filter_name=ranking.filter_name,
+        unjudged=unjudged,
+        seen_since=seen_since,
+        with_links=with_links,
     )
     hidden = 0
     for post, kept, matched in candidates:
@@ -106,6 +121,133 @@ def rescore(
 def top_posts(ranked: Iterable[Ranked], config: RankConfig, limit: int | None) -> list[Ranked]:
     """`rank.select_top` over re-scored posts: caps per author and instance, places for mixed voices."""
     return list(select_top(list(ranked), config, limit))
+
+
+def best_posts(
+    conn: sqlite3.Connection,
+    ranking: Ranking,
+    now: datetime,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int | None,
+    *,
+    public_only: bool = False,
+    left_out: list[int] | None = None,
+    seen_since: datetime | None = None,
+) -> list[Ranked]:
+    """`top_posts(rescore(...))`, the same posts, scoring only as many candidates as choosing needs.
+
+    The archive hands the window's kept posts best first by a bound on their score
+    (`store.ranking`); they are scored in that order until the choice among them cannot change:
+    until `select_top` fills `limit` places before reaching a stand-in scored at the next post's
+    bound. Falls back to scoring every candidate when the stored verdicts cannot stand for the rules
+    (a filter that has not judged this archive, rules changed since, or rules that depend on the
+    time), or when this SQLite has no math functions.
+    """
+    from plnfilter.store.ranking import UNBOUNDED, best_first
+
+    terms = _score_terms(conn, ranking)
+    if terms is None or limit is None or ranking.filter_name is None:
+        ranked = rescore(
+            conn,
+            ranking,
+            now,
+            since,
+            until,
+            public_only=public_only,
+            left_out=left_out,
+            seen_since=seen_since,
+        )
+        return top_posts(ranked, ranking.config, limit)
+    rows, hidden = best_first(
+        conn,
+        ranking.filter_name,
+        terms,
+        now,
+        since,
+        until,
+        seen_since,
+        current_only=ranking.rules is not None,
+        public_only=public_only,
+    )
+    scored: list[Ranked] = []
+    chosen = None
+    check_at = limit
+    for row, bound, current in rows:
+        if len(scored) >= check_at and bound < UNBOUNDED:
+            chosen = _settled(scored, ranking.config, limit, bound)
+            if chosen is not None:
+                break
+            check_at *= 2
+        post = row_to_post(row)
+        matched = tuple(load_list(row["matched"]))
+        if current and ranking.rules is not None:
+            verdict = ranking.rules.stored(matched)
+        else:
+            verdict = ranking.judge(post, bool(row["kept"]), matched, now)
+        if not verdict.kept:
+            continue
+        if public_only and not is_public(post):
+            hidden += 1
+            continue
+        scored.append(Ranked(post, verdict, score(post, verdict, now, ranking.config)))
+    if left_out is not None:
+        left_out.append(hidden)
+    return chosen if chosen is not None else top_posts(_in_order(scored), ranking.config, limit)
+
+
+def _score_terms(conn: sqlite3.Connection, ranking: Ranking):
+    """`rank.score`'s terms for `store.ranking`, or None when stored verdicts cannot stand in for the rules."""
+    from plnfilter.rank import NEUTRAL_LIKES, NEUTRAL_REPOSTS, without_counts
+    from plnfilter.store.ranking import ScoreTerms, has_math
+    from plnfilter.store.verdicts import rules_hash
+
+    if ranking.filter_name is None or ranking.filter_name not in filter_names(conn) or not has_math(conn):
+        return None
+    rules = ranking.rules
+    if rules is not None and (
+        rules.depends_on_time or rules_hash(conn, ranking.filter_name) != ranking.rules_hash
+    ):
+        return None
+    config = ranking.config
+    weights, counts = config.weights, config.interactions
+    mixed = tuple(person for group in config.mix for person in getattr(config, group, ()))
+    return ScoreTerms(
+        engagement=weights.get("engagement", 1.0),
+        recency=weights.get("recency", 1.0),
+        boost=weights.get("boost", 1.0),
+        trusted=weights.get("trusted", 1.0),
+        likes=counts.get("likes", 1.0),
+        reposts=counts.get("reposts", 1.0),
+        replies=counts.get("replies", 1.0),
+        quotes=counts.get("quotes", 1.0),
+        neutral=counts.get("likes", 1.0) * NEUTRAL_LIKES + counts.get("reposts", 1.0) * NEUTRAL_REPOSTS,
+        half_life_seconds=config.half_life.total_seconds(),
+        without_counts=without_counts(),
+        boosts=rules.include_boosts() if rules is not None else None,
+        trusted_people=tuple(config.trusted),
+        mixed_people=mixed,
+    )
+
+
+def _in_order(scored: list[Ranked]) -> list[Ranked]:
+    """As `rescore` orders them: best score first, then newest, then by uri."""
+    scored.sort(key=lambda item: item.post.uri)
+    scored.sort(key=lambda item: item.post.created_at, reverse=True)
+    scored.sort(key=lambda item: item.score.total, reverse=True)
+    return scored
+
+
+def _settled(scored: list[Ranked], config: RankConfig, limit: int, bound: float) -> list[Ranked] | None:
+    """`select_top`'s choice among the posts scored so far, if the ones not yet scored (each at most
+    `bound`) cannot change it: a stand-in just above `bound`, last among equals, is not reached."""
+    from plnfilter.store.ranking import MARGIN
+
+    stand_in = {"author": "\x00unscored", "instance": "\x00unscored", "score": bound + MARGIN}
+    chosen = select_top([*_in_order(scored), stand_in], config, limit)
+    if any(item is stand_in for item in chosen):
+        return None
+    return chosen
 
 
 def assign_groups(chosen: list[Ranked], by: str) -> list[Ranked]:
@@ -153,10 +295,17 @@ def build_digest(
     The candidates are the posts `filter_file` (else the filter `filter_name`) keeps in the archive.
     Each row's `voice_group` comes from `filter_file`'s `voices:`, else from `voices` (group -> people)."""
     ranking = Ranking.from_filter(filter_file, filter_name)
-    ranked = rescore(
-        conn, ranking, now, since, until, public_only=public_only, left_out=left_out, seen_since=seen_since
+    chosen = best_posts(
+        conn,
+        ranking,
+        now,
+        since,
+        until,
+        limit,
+        public_only=public_only,
+        left_out=left_out,
+        seen_since=seen_since,
     )
-    chosen = top_posts(ranked, ranking.config, limit)
     group_of = voice_grouper(voices if filter_file is None and voices is not None else ranking.config)
     for item in chosen:
         item.voice_group = group_of(item.post)

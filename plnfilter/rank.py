@@ -94,6 +94,13 @@ def has_counts(network_name: str) -> bool:
     return known
 
 
+def without_counts() -> tuple[str, ...]:
+    """The networks whose posts carry no counts (scored with NEUTRAL_LIKES and NEUTRAL_REPOSTS)."""
+    from plnfilter.sources import registry
+
+    return tuple(name for name in registry.names() if not has_counts(name))
+
+
 def recency(created_at: str, now: datetime, rank: RankConfig) -> float:
     """1 for a post made now, 0.5 one half-life ago; 0 when the time is unknown."""
     if not created_at:

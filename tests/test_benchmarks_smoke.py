@@ -43,3 +43,30 @@ def test_quick_bench_prints_a_table_of_figures(tmp_path):
         assert row[6] in {"yes", "NO", "-"}
     rules = next(row for row in rows if row[0].startswith("4 rules filters/pln-digest.yaml"))
     assert "differing from the hand loop: 0" in rules[7]  # the hand loop really does the same checks
+
+
+def test_the_cost_curve_runs_at_tiny_sizes_and_prints_its_targets(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLNFILTER_")}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/scale.py"), "--sizes", "400,800", "--chunk", "200"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("machine: ")
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines if line.startswith("| ")]
+    figures = {row[0] for row in rows if len(row) == len(COLUMNS)}
+    for size in ("400", "800"):
+        for figure in ("ingest at", "bytes/post at", "query --limit 20 at", "top at", "links at", "apply at"):
+            assert f"{figure} {size}" in figures, (figure, size)
+        assert f"export to csv at {size}" in figures and f"export to jsonl at {size}" in figures
+    for row in rows:
+        if len(row) == len(COLUMNS) and row[0] not in ("figure",) and not row[0].startswith("-"):
+            float(row[2].replace(",", ""))  # every measured figure is a number
+    verdicts = [row[-1] for row in rows if len(row) == 3 and row[0] != "target"]
+    assert verdicts and set(verdicts) <= {"MET", "MISSED"}
+    assert any(row[0].startswith("archive at 800 <= 2,500 bytes/post") for row in rows if len(row) == 3)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import zlib
 from pathlib import Path
 
 import pytest
 from servers.fault_server import figure_reporter, run_plnfilter
 from servers.feed_server import FIXTURES, serving
+
+from plnfilter.store.rows import inflate_raw
 
 RSS = "application/rss+xml; charset=UTF-8"
 ATOM = "application/atom+xml; charset=utf-8"
@@ -364,10 +365,8 @@ def test_saved_feed_items_replay_through_a_file_source(server, tmp_path):
     archived = rows(
         db, "SELECT uri, text, raw FROM posts JOIN post_raw ON post_raw.post_id = posts.id ORDER BY uri"
     )
-    saved = tmp_path / "items.jsonl"  # post_raw keeps each raw API object zlib-compressed
-    saved.write_text(
-        "".join(zlib.decompress(row["raw"]).decode() + "\n" for row in archived), encoding="utf-8"
-    )
+    saved = tmp_path / "items.jsonl"  # post_raw keeps each raw API object zlib-compressed (preset dictionary)
+    saved.write_text("".join(inflate_raw(row["raw"]).decode() + "\n" for row in archived), encoding="utf-8")
     replay = tmp_path / "replay.db"
     replayed = run(write_filter(tmp_path, "  - file: items.jsonl\n"), replay)
     assert replayed.returncode == 0, replayed.stderr

@@ -288,8 +288,9 @@ def links(since, as_of, limit, min_sharers, title, filter_name, quiet, db_path, 
         window.since,
         window.until,
         seen_since=window.seen_since,
+        with_links=True,
     )
-    if not ranked:
+    if not ranked and _window_is_empty(conn, window, verdicts_of):
         note(empty_hint(window, newest_kept(conn, filter_name=verdicts_of)))
     found = top_links(
         ((item.post, item.score.total) for item in ranked), limit=limit, min_sharers=min_sharers
@@ -309,6 +310,16 @@ def links(since, as_of, limit, min_sharers, title, filter_name, quiet, db_path, 
         known=ROW_FIELDS,
         writers={"markdown": markdown},
     )
+
+
+def _window_is_empty(conn, window, filter_name) -> bool:
+    """Whether the window holds no kept post at all (not only none with a link)."""
+    from plnfilter.store.read import posts_with_verdicts
+
+    kept = posts_with_verdicts(
+        conn, window.since, window.until, filter_name=filter_name, seen_since=window.seen_since
+    )
+    return next(iter(kept), None) is None
 
 
 @click.command()

@@ -12,13 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from plnfilter.errors import FilterFileError
-from plnfilter.filterfile.checks import as_count, as_refresh, as_retain, as_text, check_keys
 from plnfilter.filterfile.describe import describe
 from plnfilter.filterfile.model import Condition, FilterFile, RankConfig, Rule, SourceSpec, Voices
-from plnfilter.filterfile.problems import Problems
-from plnfilter.filterfile.ranking import parse_rank, parse_voices
-from plnfilter.filterfile.rule_syntax import parse_rules
-from plnfilter.filterfile.sources import parse_sources
 
 __all__ = [
     "Condition",
@@ -96,7 +91,14 @@ def decode(data: bytes, path: str) -> str:
 
 def parse(text: str, path: str = "<filter>") -> FilterFile:
     """Check a filter file's text; `path` names it in errors and anchors relative `file:` sources."""
-    from plnfilter.filterfile.yaml_lines import read_yaml  # PyYAML only for commands that read a filter file
+    # The checks load PyYAML and the regex module: only commands that read a filter file pay for them
+    # (`top` and `links` without one import this package for its model alone).
+    from plnfilter.filterfile.checks import as_count, as_refresh, as_retain, as_text, check_keys
+    from plnfilter.filterfile.problems import Problems
+    from plnfilter.filterfile.ranking import parse_rank, parse_voices
+    from plnfilter.filterfile.rule_syntax import parse_rules
+    from plnfilter.filterfile.sources import parse_sources
+    from plnfilter.filterfile.yaml_lines import read_yaml
 
     path = str(path)
     top = read_yaml(text.removeprefix("\ufeff"), path)

@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plnfilter.filterfile.model import FilterFile, Rule
 from plnfilter.post import Post
-from plnfilter.rules.predicates import Check, Compiler
 from plnfilter.times import now_utc, to_iso
+
+if TYPE_CHECKING:
+    from plnfilter.rules.predicates import Check
 
 __all__ = ["RuleResult", "RuleSet", "Verdict", "compile_rules"]
 
@@ -66,6 +68,8 @@ class RuleSet:
     def __init__(
         self, exclude: Iterable[Rule] = (), include: Iterable[Rule] = (), voices: Any = None
     ) -> None:
+        from plnfilter.rules.predicates import Compiler  # the matchers (regex) load with the first rules
+
         compiler = Compiler(voices)
         self.exclude_rules = tuple(exclude)
         self.include_rules = tuple(include)
@@ -79,6 +83,25 @@ class RuleSet:
         self._cutoffs = tuple(compiler.cutoffs)
         self._stats = compiler.stats
         self._now: datetime | None = None
+
+    @property
+    def depends_on_time(self) -> bool:
+        """Whether a verdict depends on `now` (a `max_age` condition), not on the post alone."""
+        return bool(self._cutoffs)
+
+    def include_boosts(self) -> dict[str, float]:
+        """Each include rule's boost by its name (names are unique in a filter file)."""
+        return {rule.name: rule.boost for rule in self.include_rules}
+
+    def stored(self, matched: tuple[str, ...]) -> Verdict:
+        """The verdict `evaluate` gives a kept post whose include rules `matched` (in file order):
+        what a current stored verdict stands for."""
+        if not matched:
+            return KEEP_ALL
+        boosts = self.include_boosts()
+        if len(matched) == 1:
+            return Verdict(True, matched, boosts.get(matched[0], 0.0))
+        return Verdict(True, matched, sum(boosts.get(name, 0.0) for name in matched))
 
     @property
     def regex_timeouts(self) -> int:

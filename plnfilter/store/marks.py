@@ -56,8 +56,9 @@ def newest_kept(
 ) -> str | None:
     """The `created_at` of the newest post the filter `filter_name` kept (any filter's when None;
     created before `until` when given), or None."""
+    # Newest first through the time index, stopping at the first kept one (max() would read every post).
     sql = (
-        "SELECT max(posts.created_at) FROM posts WHERE EXISTS (SELECT 1 FROM verdicts "
+        "SELECT posts.created_at FROM posts WHERE posts.created_at IS NOT NULL AND EXISTS (SELECT 1 FROM verdicts "
         "WHERE verdicts.post_id = posts.id AND verdicts.kept = 1"
     )
     params: list[str] = []
@@ -68,6 +69,7 @@ def newest_kept(
     if until is not None:
         sql += " AND posts.created_at < ?"
         params.append(to_iso(until))
+    sql += " ORDER BY posts.created_at DESC LIMIT 1"
     with db_errors(conn):
         row = conn.execute(sql, params).fetchone()
     return row[0] if row else None

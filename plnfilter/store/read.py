@@ -98,12 +98,13 @@ def posts_with_verdicts(
     filter_name: str | None = None,
     unjudged: bool = False,
     seen_since: datetime | None = None,
+    with_links: bool = False,
 ) -> Iterator[tuple[Post, bool, tuple[str, ...]]]:
     """Posts created in the window (and first seen at `seen_since` or later, when given; without
     `raw`), oldest saved first, each with the stored verdict of the filter `filter_name` (None: the
     archive's only filter) (kept, matched rules); only the posts it judged; with `unjudged`, every
     post in the window as kept with no rules matched (for a filter file that has not judged this
-    archive: its caller judges them)."""
+    archive: its caller judges them); with `with_links`, only posts with a link or a link card."""
     from plnfilter.store.filters import choose_filter
 
     conn = as_connection(db)
@@ -113,7 +114,13 @@ def posts_with_verdicts(
     params: list[Any] = [filter_name]
     if kept_only:
         where.append("verdicts.kept = 1")
-    source = "verdicts JOIN posts ON posts.id = verdicts.post_id"
+    # A window is read through the posts' time index, each post's verdict looked up (on its own,
+    # SQLite would walk all of the filter's verdicts and keep those in the window).
+    source = (
+        "posts CROSS JOIN verdicts ON verdicts.post_id = posts.id"
+        if since is not None
+        else "verdicts JOIN posts ON posts.id = verdicts.post_id"
+    )
     if unjudged:  # every post in the window, as if kept: the caller judges them itself
         where, params = ["1"], []
         source = "posts LEFT JOIN verdicts ON 0"
@@ -126,6 +133,8 @@ def posts_with_verdicts(
     if seen_since is not None:
         where.append("posts.first_seen >= ?")
         params.append(to_iso(seen_since))
+    if with_links:
+        where.append("(coalesce(posts.links, '[]') NOT IN ('[]', '') OR coalesce(posts.card_url, '') != '')")
     columns = ", ".join("posts." + c for c in SCAN_COLUMNS)
     sql = (
         f"SELECT {columns}, coalesce(verdicts.kept, 1) AS kept, verdicts.matched FROM {source} "  # noqa: S608

@@ -441,6 +441,37 @@ def m010_posts_by_author(db: sqlite_utils.Database) -> None:
     )
 
 
+_M011_POST_SOURCES = """CREATE TABLE "post_sources_by_source" (
+   "uri" TEXT NOT NULL,
+   "source" TEXT NOT NULL,
+   "first_seen" TEXT,
+   "post_id" INTEGER NOT NULL,
+   PRIMARY KEY ("source", "post_id")
+) WITHOUT ROWID"""
+
+
+def m011_smaller_findings(db: sqlite_utils.Database) -> None:
+    """Findings in one b-tree keyed by (source, post id), the key m005's index held beside a rowid
+    table: the same columns and the same rule (a source finds a post once), without the second copy
+    of every key (~50 bytes a post). Also the preset dictionary `post_raw` blobs are compressed with
+    from now on (`store/raw_dictionary.py`), under `settings.raw_dictionary`, so any tool with the
+    file can read them: zlib.decompressobj(zdict=...). Blobs written before stay plain zlib."""
+    from plnfilter.store.raw_dictionary import RAW_DICTIONARY  # frozen: blobs name it by checksum
+
+    db.execute(_M011_POST_SOURCES)
+    db.execute(
+        'INSERT INTO "post_sources_by_source" ("uri", "source", "first_seen", "post_id") '
+        'SELECT "uri", "source", "first_seen", "post_id" FROM "post_sources" WHERE "post_id" IS NOT NULL '
+        'ORDER BY "source", "post_id"'
+    )
+    db.execute('DROP TABLE "post_sources"')
+    db.execute('ALTER TABLE "post_sources_by_source" RENAME TO "post_sources"')
+    db.execute(
+        'INSERT OR REPLACE INTO "settings" ("key", "value") VALUES (\'raw_dictionary\', ?)',
+        [RAW_DICTIONARY.decode("ascii")],
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m001_posts,
     m002_sources_and_runs,
@@ -452,6 +483,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m008_server_quirks,
     m009_verdicts_per_filter,
     m010_posts_by_author,
+    m011_smaller_findings,
 ]
 
 

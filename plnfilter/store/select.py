@@ -14,6 +14,7 @@ matches nothing.
 from __future__ import annotations
 
 import json
+import math
 import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
@@ -129,10 +130,14 @@ def selected_columns(selection: Selection) -> tuple[str, ...]:
     return columns
 
 
-def build_sql(selection: Selection, columns: Sequence[str] | None = None) -> tuple[str, list[Any]]:
-    """SQL and parameters for a flag-based selection; every user value is a parameter."""
+def build_sql(
+    selection: Selection, columns: Sequence[str] | None = None, conn: sqlite3.Connection | None = None
+) -> tuple[str, list[Any]]:
+    """SQL and parameters for a flag-based selection; every user value is a parameter. With `conn`,
+    the plan `select_rows` would choose for it there (see `plan`)."""
     columns = tuple(columns) if columns else selected_columns(selection)
-    return _build_sql(selection, ", ".join(column_sql(c) for c in columns))
+    how = plan(conn, selection) if conn is not None else "join"
+    return _build_sql(selection, ", ".join(column_sql(c) for c in columns), how=how)
 
 
 @dataclass(frozen=True)
@@ -162,29 +167,129 @@ def highlight_runs(selection: Selection) -> tuple[str, ...]:
     return found.runs if found else ()
 
 
+RELEVANCE_POOL = 10_000
+"""`--order relevance` with a limit ranks at most this many matches: the most recently archived ones
+that pass every other flag (all of them when fewer match). FTS5 computes bm25 row by row; ranking all
+500k posts a common word finds in a million would take seconds for 20 rows."""
+
+_WALK_FACTOR = 10
+"""How much dearer a probe of the full-text index for one post is than joining one match (see `plan`)."""
+
+
+def plan(conn: sqlite3.Connection, selection: Selection) -> str:
+    """How to read a full-text selection in score order with a limit: "walk" the filter's kept posts
+    by score, asking the full-text index about each, until `limit` match; or "join" every match to
+    its verdict and sort them all (the plan for everything else).
+
+    Walking costs `limit` x posts / matches probes, joining costs one step per match; so walk when a
+    word is common, which the first few thousand entries of the index tell (read up to the point
+    where walking gets cheaper, about sqrt(limit x posts x _WALK_FACTOR), never every match).
+    """
+    found = text_match(selection)
+    if (
+        found is None
+        or found.expression is None
+        or selection.order != "score"
+        or selection.kept is not True
+        or selection.limit is None
+    ):
+        return "join"
+    with db_errors(conn):
+        posts = conn.execute("SELECT coalesce(max(id), 0) FROM posts").fetchone()[0]
+        enough = max(1000, math.isqrt(max(selection.limit, 1) * posts * _WALK_FACTOR))
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM {found.table} WHERE {found.table} MATCH ? LIMIT ?)"  # noqa: S608
+        matches = conn.execute(sql, [found.expression, enough]).fetchone()[0]
+    return "walk" if matches >= enough else "join"
+
+
 def _build_sql(
-    selection: Selection, select_list: str, marks: tuple[str, str] | None = None
+    selection: Selection, select_list: str, marks: tuple[str, str] | None = None, how: str = "join"
 ) -> tuple[str, list[Any]]:
     """The selection's FROM, WHERE and ORDER BY under `select_list` (built from whitelisted names);
-    with `marks`, also the text column with its matched words between them, as HIGHLIGHT."""
+    with `marks`, also the text column with its matched words between them, as HIGHLIGHT. `how` is
+    `plan`'s choice for a score-ordered full-text selection; a relevance-ordered one with a limit
+    ranks the pool `RELEVANCE_POOL` describes."""
     if selection.order not in ORDERS:
         raise UsageError(f"unknown order {selection.order!r}", "use one of: " + ", ".join(ORDERS))
+    if selection.limit is not None and selection.limit < 0:
+        raise UsageError(f"--limit {selection.limit} is negative", "give a limit of 0 or more")
+    where, params = _conditions(selection)
+    found = text_match(selection)
+    fts = found.table if found is not None and found.expression is not None else None
+    if found is not None and fts is None:
+        where.insert(0, "0")
+    order = "score" if selection.order == "relevance" and fts is None else selection.order
+    # The chosen filter's verdict beside each post: only posts it judged when kept or dropped ones are
+    # asked for (so SQLite can walk that filter's kept posts by score), every post with --all.
+    verdicts = ("JOIN" if selection.kept is not None else "LEFT JOIN") + (
+        ' verdicts ON verdicts.post_id = posts.id AND verdicts."filter" = ?'
+    )
+    head: list[Any] = []
+    if marks is not None and fts is not None:
+        select_list += f", highlight({fts}, 0, ?, ?) AS {HIGHLIGHT}"
+        head = list(marks)
+    limit = "" if selection.limit is None else " LIMIT ?"
+    tail = [] if selection.limit is None else [int(selection.limit)]
+    if fts is not None and order == "relevance" and selection.limit is not None:
+        return _ranked_pool(selection, select_list, head, fts, found.expression, where, params)
+    if fts is not None and how == "walk":
+        # Fixed join order: the filter's kept posts by score (its index), each post, then the index
+        # asked whether that post matches; SQLite stops once `limit` rows matched.
+        sql = (
+            f"SELECT {select_list} FROM verdicts CROSS JOIN posts ON posts.id = verdicts.post_id "  # noqa: S608
+            f'CROSS JOIN {fts} ON {fts}.rowid = posts.id WHERE verdicts."filter" = ? AND {fts} MATCH ?'
+        )
+        sql += "".join(" AND " + w for w in where)
+        sql += " ORDER BY " + _ORDER_SQL[order] + ", posts.id" + limit
+        return sql, [*head, selection.filter, found.expression, *params, *tail]
+    joins = f" {verdicts}"
+    first: list[Any] = [selection.filter]
+    if fts is not None:
+        joins += f" JOIN {fts} ON {fts}.rowid = posts.id"
+        where.insert(0, f"{fts} MATCH ?")
+        params.insert(0, found.expression)
+    sql = f"SELECT {select_list} FROM posts{joins}"  # noqa: S608 (names from a whitelist)
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY " + _ORDER_SQL[order].format(fts=fts) + ", posts.id" + limit
+    return sql, [*head, *first, *params, *tail]
+
+
+def _ranked_pool(
+    selection: Selection,
+    select_list: str,
+    head: list[Any],
+    fts: str,
+    expression: str,
+    where: list[str],
+    params: list[Any],
+) -> tuple[str, list[Any]]:
+    """Best match first among the newest `RELEVANCE_POOL` matches passing the other flags: the index
+    hands its matches newest first and ranks only those, then the best `limit` are joined again for
+    their columns (and highlighted)."""
+    conditions = "".join(" AND " + w for w in where)
+    verdicts = "LEFT JOIN" if selection.kept is None else "CROSS JOIN"  # the index stays the outer loop
+    pool = (
+        f"SELECT {fts}.rowid AS id, {fts}.rank AS relevance, verdicts.score AS score "  # noqa: S608
+        f"FROM {fts} CROSS JOIN posts ON posts.id = {fts}.rowid "
+        f'{verdicts} verdicts ON verdicts.post_id = posts.id AND verdicts."filter" = ? '
+        f"WHERE {fts} MATCH ?{conditions} ORDER BY {fts}.rowid DESC LIMIT ?"
+    )
+    best = f"SELECT id, relevance, score FROM ({pool}) ORDER BY relevance, score DESC, id LIMIT ?"  # noqa: S608
+    highlight = f" CROSS JOIN {fts} ON {fts}.rowid = posts.id AND {fts} MATCH ?" if head else ""
+    sql = (
+        f"SELECT {select_list} FROM ({best}) AS best CROSS JOIN posts ON posts.id = best.id "  # noqa: S608
+        f'LEFT JOIN verdicts ON verdicts.post_id = posts.id AND verdicts."filter" = ?{highlight} '
+        "ORDER BY best.relevance, best.score DESC, posts.id"
+    )
+    pool_params = [selection.filter, expression, *params, RELEVANCE_POOL, int(selection.limit or 0)]
+    return sql, [*head, *pool_params, selection.filter, *([expression] if head else [])]
+
+
+def _conditions(selection: Selection) -> tuple[list[str], list[Any]]:
+    """The WHERE terms of every flag but the text, with their parameters."""
     where: list[str] = []
     params: list[Any] = []
-    joins = ""
-    order = selection.order
-    fts = None
-    found = text_match(selection)
-    if found is not None:
-        if found.expression is None:
-            where.append("0")
-        else:
-            fts = found.table
-            joins = f" JOIN {fts} ON {fts}.rowid = posts.id"
-            where.append(f"{fts} MATCH ?")
-            params.append(found.expression)
-    if order == "relevance" and not joins:
-        order = "score"
     if selection.tags:
         tags = sorted({clean_text(t).strip().lstrip("#").lower() for t in selection.tags} - {""})
         where.append(
@@ -213,30 +318,13 @@ def _build_sql(
     if selection.until is not None:
         where.append("posts.created_at < ?")
         params.append(_moment(selection.until, "--until"))
-    # The chosen filter's verdict beside each post: only posts it judged when kept or dropped ones are
-    # asked for (so SQLite can walk that filter's kept posts by score), every post with --all.
-    join = "JOIN" if selection.kept is not None else "LEFT JOIN"
-    joins = f' {join} verdicts ON verdicts.post_id = posts.id AND verdicts."filter" = ?' + joins
-    params.insert(0, selection.filter)
     if selection.audience is not None:
         public = f"({PUBLIC_SQL})"
         where.append(public if selection.audience == "public" else f"NOT {public}")
     if selection.kept is not None:
         # A literal, not a parameter: only then can SQLite use the partial index of kept posts by score.
         where.append("verdicts.kept = 1" if selection.kept else "verdicts.kept = 0")
-    if marks is not None and fts is not None:
-        select_list += f", highlight({fts}, 0, ?, ?) AS {HIGHLIGHT}"
-        params = [*marks, *params]
-    sql = f"SELECT {select_list} FROM posts{joins}"  # noqa: S608 (names from a whitelist)
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY " + _ORDER_SQL[order].format(fts=fts) + ", posts.id"
-    if selection.limit is not None:
-        if selection.limit < 0:
-            raise UsageError(f"--limit {selection.limit} is negative", "give a limit of 0 or more")
-        sql += " LIMIT ?"
-        params.append(int(selection.limit))
-    return sql, params
+    return where, params
 
 
 def _stream(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> Iterator[dict[str, Any]]:
@@ -281,16 +369,17 @@ def select_rows(conn: sqlite3.Connection, selection: Selection) -> Rows:
         from plnfilter.store.filters import choose_filter
 
         selection = replace(selection, filter=choose_filter(conn, None))
+    how = plan(conn, selection)
     if not selection.highlight:
-        sql, params = build_sql(selection, columns)
-        return Rows(conn, selection, columns, sql, params)
+        sql, params = _build_sql(selection, ", ".join(column_sql(c) for c in columns), how=how)
+        return Rows(conn, selection, columns, sql, params, how=how)
     import secrets
 
     # Markers no post can hold (a fresh random tag), so the text between them is what matched.
     tag = secrets.token_hex(8)
     marks = (f"[{tag}>", f"<{tag}]")
-    sql, params = _build_sql(selection, ", ".join(column_sql(c) for c in columns), marks)
-    return Rows(conn, selection, columns, sql, params, _matched_words(marks, highlight_runs(selection)))
+    sql, params = _build_sql(selection, ", ".join(column_sql(c) for c in columns), marks, how)
+    return Rows(conn, selection, columns, sql, params, _matched_words(marks, highlight_runs(selection)), how)
 
 
 def _matched_words(marks: tuple[str, str], runs: Sequence[str]):
@@ -317,8 +406,10 @@ class Rows:
         sql: str,
         params: list[Any],
         finish: Any = None,
+        how: str = "join",
     ) -> None:
         self.columns = columns
+        self._how = how
         self._finish = finish
         self._conn = conn
         self._selection = selection
@@ -349,7 +440,7 @@ class Rows:
         if not self._ready():
             return None
         select_list, assemble = json_object_sql(self.columns)
-        sql, params = _build_sql(self._selection, select_list)
+        sql, params = _build_sql(self._selection, select_list, how=self._how)
         self._dicts = iter(())  # the rows are now read as lines
         return _lines(self._conn, sql, params, assemble)
 
@@ -377,7 +468,7 @@ class Rows:
         """Each row as the CSV cells `export.to_csv` makes of its dict, computed by SQLite; None if unavailable."""
         if not self._ready():
             return None
-        sql, params = _build_sql(self._selection, csv_cells_sql(self.columns))
+        sql, params = _build_sql(self._selection, csv_cells_sql(self.columns), how=self._how)
         self._dicts = iter(())  # the rows are now read as cells
         return _tuples(self._conn, sql, params)
 

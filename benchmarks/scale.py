@@ -1,0 +1,683 @@
+"""`make bench-scale`: the cost curve. Archives of 10k, 100k and 1M posts, each figure beside its baseline.
+
+    .venv/bin/python benchmarks/scale.py [--sizes 10000,100000,1000000] [--chunk 10000] [--keep DIR]
+
+One archive grows through the sizes (the benchmark corpus, benchmarks/corpus.py, as `run` saves it);
+at each size it measures:
+  ingest      the last --chunk posts saved into the archive holding the rest (posts/s), beside
+              sqlite-utils `upsert_all` of the same stored rows into an empty table with FTS
+  bytes/post  the archive file per post, by table and index (SQLite's dbstat), beside the API JSON
+              the posts came as
+  query       `query --limit 20` by score, and a common and a rare word with `--limit 20` by score
+              and by relevance: in process (plnfilter.query.select) beside the same SQL in sqlite3
+              alone (relevance: beside FTS5 ranking the word by itself)
+  top, links  in process beside sqlite3 reading the window's kept posts; `top`, `links` and
+              `query --limit 20` end to end beside a bare click start-up
+  apply       re-judging every post beside sqlite3 reading every post and rewriting every verdict
+  export      CSV, JSONL and Parquet (benchmarks/bench_cli.py's figure 7) as posts/s
+  memory      peak RSS of every child (ingest, query, top, links, apply, export) beside the
+              same child at the smallest size
+Then the targets beside what was measured at the largest size, MET or MISSED. No target fails the
+command. --keep DIR works in DIR and keeps the archives; run again with the same DIR, an archive
+(with the ingest figures noted beside it) is reused instead of built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]
+
+import bench_ingest  # noqa: E402
+from measure import PLNFILTER, PYTHON, Row, interleaved_children, launched, median_time, rate_ratio  # noqa: E402
+
+SIZES = (10_000, 100_000, 1_000_000)
+CHUNK = 10_000
+COMMON_WORD = "edtech"  # a hashtag of about half the corpus's posts
+RARE_WORD = "member1234"  # one Bluesky author of 3,000: about one post in 7,500
+AS_OF = "2026-11-27T00:00:00Z"  # the corpus's now: `top` reads its last 24 hours, `links` its last 7 days
+BARE = str(HERE / "bare_query.py")
+# SQLite's FTS5 keeps each full-text table in shadow tables named after it.
+FTS_SHADOWS = ("_data", "_idx", "_docsize", "_config", "_content")
+
+
+@dataclass
+class Size:
+    """One archive size: its file, and what every figure measured there."""
+
+    posts: int
+    path: Path
+    rows: list[Row] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # in-process and end-to-end timings
+    peaks: dict[str, float] = field(default_factory=dict)  # peak RSS (MB) of each child
+    ingest: dict[str, float] = field(default_factory=dict)
+    bytes_per_post: float = 0.0
+
+
+# -- growing the archive (in a child, so its peak memory is its own) --------------------------------
+
+
+def grow(path: Path, start: int, count: int, chunk: int) -> dict[str, float]:
+    """Save corpus posts `start`..`start+count` into `path` as `run` does, the last `chunk` timed
+    apart; then the same `chunk` into an empty archive: the same work without the archive's size."""
+    from run import Context
+
+    from plnfilter.filterfile import load
+
+    ctx = Context(argparse.Namespace(quick=False, posts=count), path.parent)
+    filter_file = load(bench_ingest.FILTER)
+    if start == 0:  # a new archive: the filter claims it and records its rules, as `run` does first
+        from plnfilter import store
+        from plnfilter.judge import rules_digest
+        from plnfilter.pipeline import claim_filter
+        from plnfilter.store.verdicts import begin_judging
+
+        db = store.open_archive(path)
+        claim_filter(db, filter_file.name, filter_file.path)
+        begin_judging(db, filter_file.name, rules_digest(filter_file))
+        db.conn.close()
+    bulk = count - chunk
+    seconds = {}
+    for name, into, first, posts in (
+        ("bulk", path, start, bulk),
+        ("chunk", path, start + bulk, chunk),
+        ("empty", path.with_name("chunk-alone.db"), start + bulk, chunk),
+    ):
+        began = time.perf_counter()
+        if posts:
+            bench_ingest.ingest(ctx.corpus.pages(posts, start=first), into, filter_file, ctx.now)
+        seconds[name] = time.perf_counter() - began
+    _remove(path.with_name("chunk-alone.db"))
+    sample = [item for _, items in ctx.corpus.pages(min(chunk, 2000), start=start + bulk) for item in items]
+    return {
+        "bulk_posts": bulk,
+        "bulk_seconds": seconds["bulk"],
+        "chunk_posts": chunk,
+        "chunk_seconds": seconds["chunk"],
+        "alone_seconds": seconds["empty"],
+        "api_json_bytes": sum(
+            len(json.dumps(i, ensure_ascii=False, separators=(",", ":")).encode()) for i in sample
+        )
+        / len(sample),
+    }
+
+
+def _remove(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", ".lock"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def settle(path: Path) -> None:
+    """Everything in the archive's main file (its WAL checkpointed and emptied), to copy or measure it."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+
+
+def build(size: int, previous: Size | None, work: Path, chunk: int, env: dict[str, str]) -> Size:
+    """The archive of `size` posts: the previous size's grown by the rest, or one kept from an earlier run."""
+    path = work / f"archive-{size}.db"
+    noted = path.with_suffix(".json")
+    here = Size(size, path)
+    if path.exists() and noted.exists():
+        here.ingest = json.loads(noted.read_text())
+        here.ingest["reused"] = 1
+        return here
+    _remove(path)
+    start = 0
+    if previous is not None:
+        settle(previous.path)
+        shutil.copyfile(previous.path, path)
+        start = previous.posts
+    argv = [
+        PYTHON,
+        __file__,
+        "--grow",
+        str(path),
+        str(start),
+        str(size - start),
+        str(min(chunk, size - start)),
+    ]
+    result = launched(argv, env=env)
+    figures = json.loads(result.stdout)
+    figures["peak_mb"] = result.max_rss_kb / 1024
+    noted.write_text(json.dumps(figures))
+    here.ingest = figures
+    return here
+
+
+def ingest_rows(here: Size) -> list[Row]:
+    f = here.ingest
+    ours = f["chunk_posts"] / f["chunk_seconds"]
+    alone = f["chunk_posts"] / f["alone_seconds"]
+    note = (
+        f"the last {f['chunk_posts']:,.0f} posts into the archive of {here.posts - f['chunk_posts']:,.0f} "
+        "(bench_ingest: pages of 40 as `run` saves them); baseline: the same posts into an empty archive"
+    )
+    if f.get("reused"):
+        note += "; measured when the kept archive was built"
+    rows = [Row(f"ingest at {here.posts:,}", "posts/s", ours, alone, rate_ratio(ours, alone), "", None, note)]
+    if f["bulk_posts"]:
+        rate = f["bulk_posts"] / f["bulk_seconds"]
+        rows.append(
+            Row(
+                f"ingest growing to {here.posts:,}",
+                "posts/s",
+                rate,
+                alone,
+                rate_ratio(rate, alone),
+                "",
+                None,
+                f"the {f['bulk_posts']:,.0f} posts before those, saved in one go (corpus generation included)",
+            )
+        )
+    here.peaks["ingest"] = f["peak_mb"]
+    return rows
+
+
+# -- bytes per post ---------------------------------------------------------------------------------
+
+
+def space(path: Path) -> tuple[dict[str, int], int]:
+    """Bytes of each table with its own indexes listed apart (full-text tables with their shadow
+    tables), from dbstat; without dbstat, the whole file. And the file's size."""
+    settle(path)
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        size = (
+            conn.execute("PRAGMA page_count").fetchone()[0] * conn.execute("PRAGMA page_size").fetchone()[0]
+        )
+        try:
+            used = dict(conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"))
+        except sqlite3.OperationalError:  # SQLite built without the dbstat table: page counts only
+            return {"(no dbstat: whole file)": size}, size
+        kinds = dict(conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE type = 'index'"))
+        fts = {
+            r[0]
+            for r in conn.execute("SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%'")
+        }
+    finally:
+        conn.close()
+    groups: dict[str, int] = {}
+    for name, pages in used.items():
+        owner = next((t for t in fts if name.startswith(t) and name[len(t) :] in FTS_SHADOWS), None)
+        if owner:
+            label = f"{owner} (full-text index)"
+        elif name in kinds:
+            label = f"{kinds[name]}: index {name}"
+        elif name.startswith("sqlite_autoindex_"):
+            label = f"{name.split('_')[2]}: its key"
+        else:
+            label = name
+        groups[label] = groups.get(label, 0) + pages
+    groups["free pages"] = size - sum(used.values())
+    return groups, size
+
+
+def space_rows(here: Size) -> list[Row]:
+    groups, size = space(here.path)
+    per = size / here.posts
+    here.bytes_per_post = per
+    api = here.ingest["api_json_bytes"]  # a sample of the posts' API objects, as compact JSON
+    rows = [
+        Row(
+            f"bytes/post at {here.posts:,}",
+            "B/post",
+            per,
+            api,
+            per / api,
+            "<= 2,500",
+            per <= 2500,
+            f"archive {size / 1e6:,.0f} MB, raw API JSON kept (compressed) and every index; "
+            "baseline: the API JSON of a post as it came",
+        )
+    ]
+    small = {label: used for label, used in groups.items() if used < size / 100}
+    if len(small) > 1:  # the tables of sources, runs, filters, settings...: one line
+        groups = {label: used for label, used in groups.items() if label not in small}
+        groups[f"{len(small)} smaller tables and indexes"] = sum(small.values())
+    for label, used in sorted(groups.items(), key=lambda kv: -kv[1]):
+        rows.append(
+            Row(
+                f"  {label}",
+                "B/post",
+                used / here.posts,
+                None,
+                None,
+                "",
+                None,
+                f"{used / size:.1%} of the file",
+            )
+        )
+    return rows
+
+
+# -- queries in process -----------------------------------------------------------------------------
+
+
+def _timed(work, slow: float = 1.0) -> float:
+    """Median of 5 runs after an untimed one (3 when a run takes over `slow` seconds)."""
+    start = time.perf_counter()
+    work()
+    first = time.perf_counter() - start
+    return median_time(work, 3 if first > slow else 5)
+
+
+def query_rows(here: Size, filter_name: str) -> list[Row]:
+    from dataclasses import replace
+
+    from plnfilter.query import Selection, build_sql, select
+    from plnfilter.store import open_readonly
+    from plnfilter.store.search import parse_search
+
+    conn = open_readonly(here.path)
+    bare = sqlite3.connect(f"file:{here.path}?mode=ro", uri=True)
+    rows = []
+    plain = Selection(limit=20, filter=filter_name)
+    cases = [("query --limit 20", plain, None)]
+    for label, word in (("common", COMMON_WORD), ("rare", RARE_WORD)):
+        searched = replace(plain, text=word, syntax="catalogue")
+        fts_alone = (
+            "SELECT rowid FROM posts_search WHERE posts_search MATCH ? ORDER BY rank LIMIT 20",
+            [parse_search(word).match],
+        )
+        cases.append((f'query "{word}" --limit 20 ({label} word, by score)', searched, None))
+        cases.append(
+            (
+                f'query "{word}" --limit 20 --order relevance ({label} word)',
+                replace(searched, order="relevance"),
+                fts_alone,
+            )
+        )
+    for name, selection, baseline in cases:
+        sql, params = baseline or build_sql(selection)
+        found = list(select(conn, selection))
+        ours = _timed(lambda selection=selection: list(select(conn, selection)))
+        theirs = _timed(lambda sql=sql, params=params: bare.execute(sql, params).fetchall())
+        count = _matches(bare, selection) if selection.text else None
+        here.seconds[name] = ours
+        what = "FTS5 ranking the word alone (no join)" if baseline else "the same SQL in sqlite3 alone"
+        note = f"{len(found)} rows" + (f" of {count:,} matching" if count is not None else "")
+        rows.append(
+            Row(
+                f"{name} at {here.posts:,}",
+                "ms",
+                ours * 1000,
+                theirs * 1000,
+                ours / theirs,
+                "",
+                None,
+                f"{note}; baseline: {what}",
+            )
+        )
+    conn.close()
+    bare.close()
+    return rows
+
+
+def _matches(conn: sqlite3.Connection, selection) -> int:
+    from plnfilter.store.search import parse_search
+
+    return conn.execute(
+        "SELECT count(*) FROM posts_search WHERE posts_search MATCH ?", [parse_search(selection.text).match]
+    ).fetchone()[0]
+
+
+def digest_rows(here: Size, filter_file) -> list[Row]:
+    """`top` (the archive's filter's verdicts, default ranking), `top FILTER` (its rules and ranking;
+    both over the last 24 hours) and `links` (7 days), in process as the commands call them, beside
+    sqlite3 reading the window's kept posts."""
+    from plnfilter.digest import Ranking, build_digest, rescore
+    from plnfilter.links import top_links
+    from plnfilter.store import open_readonly
+    from plnfilter.times import parse_iso
+
+    now = parse_iso(AS_OF)
+    conn = open_readonly(here.path)
+    bare = sqlite3.connect(f"file:{here.path}?mode=ro", uri=True)
+    day, week = timedelta(hours=24), timedelta(days=7)
+
+    def top():
+        return build_digest(conn, None, now, now - day, limit=20, filter_name=filter_file.name)
+
+    def top_filter():
+        return build_digest(
+            conn, filter_file, now, now - day, limit=filter_file.keep, filter_name=filter_file.name
+        )
+
+    def links():
+        ranked = rescore(
+            conn, Ranking.from_filter(None, filter_file.name), now, now - week, now, with_links=True
+        )
+        return top_links(((item.post, item.score.total) for item in ranked), limit=20)
+
+    rows = []
+    for name, work, since in (("top", top, day), ("top FILTER", top_filter, day), ("links", links, week)):
+        window = [filter_file.name, (now - since).strftime("%Y-%m-%dT%H:%M:%SZ"), AS_OF]
+        sql = (
+            "SELECT posts.* FROM posts CROSS JOIN verdicts ON verdicts.post_id = posts.id "
+            'AND verdicts."filter" = ? WHERE verdicts.kept = 1 AND posts.created_at >= ? AND posts.created_at < ?'
+        )
+        candidates = len(bare.execute(sql, window).fetchall())
+        ours = _timed(work)
+        theirs = _timed(lambda sql=sql, window=window: bare.execute(sql, window).fetchall())
+        here.seconds[name] = ours
+        rows.append(
+            Row(
+                f"{name} at {here.posts:,}",
+                "ms",
+                ours * 1000,
+                theirs * 1000,
+                ours / theirs,
+                "",
+                None,
+                f"{len(work())} chosen from {candidates:,} kept posts of {since.days or 1} day(s); "
+                "baseline: sqlite3 reading those posts",
+            )
+        )
+    conn.close()
+    bare.close()
+    return rows
+
+
+# -- whole commands ---------------------------------------------------------------------------------
+
+
+def command_rows(here: Size, ctx, filter_path: Path) -> list[Row]:
+    """`query --limit 20`, `query WORD --limit 20`, `top`, `top FILTER`, `links` end to end, interleaved with
+    a bare click start-up (bare_query.py --help); and each one's peak memory."""
+    db = ["--db", str(here.path)]
+    commands = {
+        "query --limit 20": [PLNFILTER, "query", "--limit", "20", "--format", "jsonl", *db],
+        f'query "{COMMON_WORD}" --limit 20': [
+            PLNFILTER,
+            "query",
+            COMMON_WORD,
+            "--limit",
+            "20",
+            "--format",
+            "jsonl",
+            *db,
+        ],
+        "top": [PLNFILTER, "top", "--as-of", AS_OF, "--format", "jsonl", *db],
+        "top FILTER": [PLNFILTER, "top", str(filter_path), "--as-of", AS_OF, "--format", "jsonl", *db],
+        "links": [PLNFILTER, "links", "--as-of", AS_OF, "--format", "jsonl", *db],
+        "bare click start-up": [PYTHON, BARE, "--help"],
+    }
+    env = ctx.child_env()
+    results = interleaved_children(commands, 10, env=env)
+    bare = statistics.median(r.seconds for r in results["bare click start-up"])
+    rows = []
+    for name, argv in commands.items():
+        if name == "bare click start-up":
+            continue
+        ours = statistics.median(r.seconds for r in results[name])
+        here.seconds[f"{name} (CLI)"] = ours / bare
+        here.peaks[name] = launched(argv, env=env).max_rss_kb / 1024
+        lines = len(results[name][0].stdout.splitlines())
+        rows.append(
+            Row(
+                f"{name} end to end at {here.posts:,}",
+                "ms",
+                ours * 1000,
+                bare * 1000,
+                ours / bare,
+                "",
+                None,
+                f"{lines} lines; baseline: a bare click script's --help; 10 runs each, interleaved",
+            )
+        )
+    return rows
+
+
+def apply_rows(here: Size, ctx, filter_path: Path) -> list[Row]:
+    """`apply FILTER` re-judging every post, beside sqlite3 reading every post and rewriting every verdict."""
+    argv = [PLNFILTER, "apply", str(filter_path), "--db", str(here.path)]
+    baseline = [PYTHON, "-c", _BARE_APPLY, str(here.path), bench_ingest.FILTER.stem]
+    env = ctx.child_env()
+    ours, theirs = [], []
+    for _ in range(1 if here.posts >= 500_000 else 3):
+        result = launched(argv, env=env)
+        ours.append(result.seconds)
+        here.peaks["apply"] = result.max_rss_kb / 1024
+        theirs.append(launched(baseline, env=env).seconds)
+    ours_rate, theirs_rate = here.posts / statistics.median(ours), here.posts / statistics.median(theirs)
+    return [
+        Row(
+            f"apply at {here.posts:,}",
+            "posts/s",
+            ours_rate,
+            theirs_rate,
+            rate_ratio(ours_rate, theirs_rate),
+            "",
+            None,
+            "every post re-judged and its verdict written; baseline: sqlite3 reading every post into "
+            "Python and rewriting every verdict row in one UPDATE",
+        )
+    ]
+
+
+_BARE_APPLY = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1])
+conn.execute("PRAGMA journal_mode = WAL")
+conn.execute("PRAGMA synchronous = NORMAL")
+cursor = conn.execute("SELECT * FROM posts ORDER BY id")
+while cursor.fetchmany(2000):
+    pass
+with conn:
+    conn.execute("UPDATE verdicts SET judged_at = judged_at || '' WHERE \\"filter\\" = ?", [sys.argv[2]])
+conn.close()
+"""
+
+
+def export_rows(here: Size, ctx) -> list[Row]:
+    """Figure 7 of `make bench` (bench_cli.measure_export) on this archive, as posts/s."""
+    import bench_cli
+
+    rows = []
+    for row in bench_cli.measure_export(ctx):
+        what = row.figure.split(" ", 1)[1].replace("export all posts to", "export to")
+        rows.append(
+            Row(
+                f"{what} at {here.posts:,}",
+                "posts/s",
+                here.posts / row.ours,
+                here.posts / row.baseline,
+                row.ratio,
+                "",
+                None,
+                row.note,
+            )
+        )
+    for fmt, (ours, _) in ctx.export_rss.items():
+        here.peaks[f"export {fmt}"] = ours / 1024
+    return rows
+
+
+def memory_rows(sizes: list[Size]) -> list[Row]:
+    first = sizes[0]
+    rows = []
+    for here in sizes:
+        for name, peak in here.peaks.items():
+            start = first.peaks.get(name)
+            ratio = peak / start if start else None
+            rows.append(
+                Row(
+                    f"peak memory: {name} at {here.posts:,}",
+                    "MB",
+                    peak,
+                    start,
+                    ratio,
+                    "flat (<= 1.25x)",
+                    None if ratio is None or here is first else ratio <= 1.25,
+                    f"ru_maxrss of the child; baseline: the same at {first.posts:,}",
+                )
+            )
+    return rows
+
+
+# -- the targets ------------------------------------------------------------------------------------
+
+
+def targets(sizes: list[Size]) -> list[tuple[str, str, bool | None]]:
+    """(target, measured, met) at the largest size."""
+    small, large = sizes[0], sizes[-1]
+    at = f"at {large.posts:,}"
+    out = []
+    if small is not large:
+        # Each size's rate over the same posts saved into an empty archive in the same child: the load
+        # on a shared machine cancels out.
+        share = (large.ingest["alone_seconds"] / large.ingest["chunk_seconds"]) / (
+            small.ingest["alone_seconds"] / small.ingest["chunk_seconds"]
+        )
+        raw_small = small.ingest["chunk_posts"] / small.ingest["chunk_seconds"]
+        raw_large = large.ingest["chunk_posts"] / large.ingest["chunk_seconds"]
+        out.append(
+            (
+                f"ingest rate {at} within 20% of the rate at {small.posts:,}",
+                f"{share:.2f} of it, each over the same posts into an empty archive "
+                f"({raw_large:,.0f} vs {raw_small:,.0f} posts/s as measured)",
+                share >= 0.8,
+            )
+        )
+    for name in ("query --limit 20", "top", "top FILTER"):
+        ms = large.seconds[name] * 1000
+        out.append((f"{name} in process {at} < 50 ms", f"{ms:.1f} ms", ms < 50))
+    for name in ("query --limit 20", "top", "top FILTER"):
+        ratio = large.seconds[f"{name} (CLI)"]
+        out.append((f"{name} end to end {at} <= 1.5x a bare click start-up", f"{ratio:.2f}x", ratio <= 1.5))
+    for name, seconds in large.seconds.items():
+        if COMMON_WORD in name and "CLI" not in name:
+            out.append((f"{name} {at} < 1 s", f"{seconds * 1000:,.0f} ms", seconds < 1))
+    if small is not large:
+        worst = max(
+            ((p / small.peaks[n], n) for n, p in large.peaks.items() if small.peaks.get(n)), default=None
+        )
+        if worst:
+            out.append(
+                (
+                    f"peak memory flat from {small.posts:,} to {large.posts:,} (<= 1.25x)",
+                    f"at most {worst[0]:.2f}x ({worst[1]})",
+                    worst[0] <= 1.25,
+                )
+            )
+    per = large.bytes_per_post
+    out.append(
+        (
+            f"archive {at} <= 2,500 bytes/post, raw JSON and indexes included",
+            f"{per:,.0f} B/post",
+            per <= 2500,
+        )
+    )
+    return out
+
+
+def targets_table(found: list[tuple[str, str, bool | None]]) -> str:
+    head = ("target", "measured", "verdict")
+    cells = [(t, m, "MET" if ok else "MISSED") for t, m, ok in found]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(head)]
+    lines = ["| " + " | ".join(v.ljust(w) for v, w in zip(head, widths, strict=True)) + " |"]
+    lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    lines += ["| " + " | ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)) + " |" for c in cells]
+    return "\n".join(lines)
+
+
+def measure_size(here: Size, ctx, filter_file) -> list[Row]:
+    """Every figure at one size, the archive's own `apply` last (it rewrites every verdict)."""
+    return [
+        *ingest_rows(here),
+        *space_rows(here),
+        *query_rows(here, filter_file.name),
+        *digest_rows(here, filter_file),
+        *command_rows(here, ctx, bench_ingest.FILTER),
+        *export_rows(here, ctx),
+        *apply_rows(here, ctx, bench_ingest.FILTER),
+    ]
+
+
+# -- the run ----------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sizes", default=",".join(str(s) for s in SIZES), help="archive sizes, e.g. 10000,100000"
+    )
+    parser.add_argument("--chunk", type=int, default=CHUNK, help="posts of the timed ingest at each size")
+    parser.add_argument("--keep", type=Path, help="work in DIR and keep (and reuse) the archives there")
+    args = parser.parse_args(argv)
+    try:
+        args.sizes = sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()})
+    except ValueError:
+        parser.error(f"--sizes {args.sizes!r}: give numbers of posts, e.g. 10000,100000")
+    if not args.sizes or any(s % 40 or s <= 0 for s in args.sizes) or args.chunk % 40 or args.chunk <= 0:
+        parser.error("sizes and --chunk are positive multiples of 40 (a page of posts)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--grow"]:
+        path, start, count, chunk = Path(argv[1]), int(argv[2]), int(argv[3]), int(argv[4])
+        print(json.dumps(grow(path, start, count, chunk)))
+        return 0
+    args = parse_args(argv)
+    from run import Context, machine, table
+
+    from plnfilter.filterfile import load
+
+    work = args.keep or Path(tempfile.mkdtemp(prefix="plnfilter-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+    filter_file = load(bench_ingest.FILTER)
+    sizes: list[Size] = []
+    try:
+        print(machine())
+        print(f"run: sizes {', '.join(f'{s:,}' for s in args.sizes)}; work in {work}", flush=True)
+        started = time.perf_counter()
+        for size in args.sizes:
+            ctx = Context(argparse.Namespace(quick=False, posts=size), work)
+            ctx.repeat_heavy = 1 if size >= 500_000 else 3
+            step = time.perf_counter()
+            here = build(size, sizes[-1] if sizes else None, work, args.chunk, ctx.child_env())
+            ctx.archive = here.path
+            sizes.append(here)
+            print(
+                f"  {size:,} posts: built in {time.perf_counter() - step:.0f}s", file=sys.stderr, flush=True
+            )
+            here.rows = measure_size(here, ctx, filter_file)
+            print(f"\n{size:,} posts (measured in {time.perf_counter() - step:.0f}s)")
+            print(table(here.rows), flush=True)
+            if args.keep is None and len(sizes) > 1:  # the previous archive has been grown from
+                sizes[-2].path.unlink(missing_ok=True)
+        print("\npeak memory")
+        print(table(memory_rows(sizes)))
+        print()
+        print(targets_table(targets(sizes)))
+        print()
+        print(
+            f"total {time.perf_counter() - started:.0f}s; ratio = plnfilter cost / baseline cost (lower is better)"
+        )
+        return 0
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""A digest's candidates best first by a bound on the score `rank.score` will give them, so `top`
+builds and scores only the few it needs instead of every kept post of the window.
+
+The bound is `rank.score` written in SQL from a post's counts, its time and the filter's stored
+verdict (the boosts of the include rules it matched), plus a margin for rounding; it may be above
+the score, never below. Posts whose score it cannot bound come first, as unbounded, and the caller
+scores them all: a verdict judged before the post was last saved (the rules judge it again), a time
+SQLite cannot read, an author SQLite's ASCII-only lower() may misread while trusted or mixed voices
+are named, and a voice that `mix` reserves places for.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from plnfilter.store.archive import db_errors
+from plnfilter.store.read import SCAN_COLUMNS
+from plnfilter.store.select import PUBLIC_SQL
+from plnfilter.times import to_iso
+
+UNBOUNDED = 1e308
+MARGIN = 1e-6
+"""Added to every bound: SQLite's ln/pow/julianday and Python's log1p/**/datetime agree far closer."""
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9 _.\-]+")  # a rule name JSON writes as itself between quotes
+_FIRST_CHUNK = 64  # rows fetched whole at first; each later chunk twice the last
+
+
+@dataclass(frozen=True)
+class ScoreTerms:
+    """What `rank.score` weighs, as plain values: weights, per-interaction weights, the half-life."""
+
+    engagement: float
+    recency: float
+    boost: float
+    trusted: float
+    likes: float
+    reposts: float
+    replies: float
+    quotes: float
+    neutral: float  # the interactions of a post whose network has no counts
+    half_life_seconds: float
+    without_counts: tuple[str, ...]  # networks whose posts have no counts
+    boosts: dict[str, float] | None  # include rule -> boost; None: verdicts carry no boost
+    trusted_people: tuple[str, ...]
+    mixed_people: tuple[str, ...]  # voices `mix` reserves places for: always scored
+
+
+def has_math(conn: sqlite3.Connection) -> bool:
+    """Whether this SQLite has ln() and pow() (SQLITE_ENABLE_MATH_FUNCTIONS)."""
+    try:
+        conn.execute("SELECT ln(1.0), pow(0.5, 1.0)").fetchone()
+    except sqlite3.OperationalError:
+        return False
+    return True
+
+
+def _julian_day(moment: datetime) -> float:
+    return 2440587.5 + moment.timestamp() / 86400.0
+
+
+def _bound_sql(terms: ScoreTerms, now: datetime, current: str) -> tuple[str, list[Any]]:
+    """The bound's expression (NULL when SQLite cannot read the post's time) and its parameters."""
+    params: list[Any] = [terms.engagement]
+    counted = (
+        "(? * max(coalesce(posts.likes, 0), 0) + ? * max(coalesce(posts.reposts, 0), 0) "
+        "+ ? * max(coalesce(posts.replies, 0), 0) + ? * max(coalesce(posts.quotes, 0), 0))"
+    )
+    if terms.without_counts:
+        marks = ", ".join("?" for _ in terms.without_counts)
+        interactions = f"CASE WHEN posts.network IN ({marks}) THEN ? ELSE {counted} END"
+        params += [*terms.without_counts, terms.neutral]
+    else:
+        interactions = counted
+    params += [terms.likes, terms.reposts, terms.replies, terms.quotes]
+    parts = [f"? * ln(1.0 + max({interactions}, 0.0))"]
+    if terms.half_life_seconds > 0:
+        parts.append("? * pow(0.5, max((? - julianday(posts.created_at)) * 86400.0, 0.0) / ?)")
+        params += [terms.recency, _julian_day(now), terms.half_life_seconds]
+    for name, boost in (terms.boosts or {}).items():
+        if not boost:
+            continue
+        if _PLAIN_NAME.fullmatch(name):
+            parts.append("CASE WHEN instr(verdicts.matched, ?) > 0 THEN ? ELSE 0.0 END")
+            params += [json.dumps(name), terms.boost * boost]
+        elif terms.boost * boost > 0:  # a name JSON may escape: count its boost as if matched
+            parts.append("?")
+            params.append(terms.boost * boost)
+    unbounded = [f"NOT ({current})"]
+    unbounded_params: list[Any] = []
+    people = ("posts.author", "posts.author_id")
+    if terms.trusted_people:
+        trusted = json.dumps(list(terms.trusted_people))
+        parts.append(
+            "CASE WHEN lower(ltrim(coalesce(posts.author, ''), '@')) IN (SELECT value FROM json_each(?)) "
+            "OR lower(coalesce(posts.author_id, '')) IN (SELECT value FROM json_each(?)) THEN ? ELSE 0.0 END"
+        )
+        params += [trusted, trusted, terms.trusted]
+    if terms.trusted_people or terms.mixed_people:
+        # SQLite's lower() folds ASCII only: an author with other letters is scored in Python.
+        unbounded += [f"coalesce({column}, '') GLOB '*[^ -~]*'" for column in people]
+    if terms.mixed_people:
+        mixed = json.dumps(list(terms.mixed_people))
+        unbounded.append(
+            "lower(ltrim(coalesce(posts.author, ''), '@')) IN (SELECT value FROM json_each(?)) "
+            "OR lower(coalesce(posts.author_id, '')) IN (SELECT value FROM json_each(?))"
+        )
+        unbounded_params += [mixed, mixed]
+    bound = " + ".join(parts)
+    sql = f"CASE WHEN {' OR '.join(f'({u})' for u in unbounded)} THEN {UNBOUNDED} ELSE {bound} + ? END"
+    return f"coalesce({sql}, {UNBOUNDED})", [*unbounded_params, *params, MARGIN]
+
+
+def best_first(
+    conn: sqlite3.Connection,
+    filter_name: str,
+    terms: ScoreTerms,
+    now: datetime,
+    since: datetime | None,
+    until: datetime | None,
+    seen_since: datetime | None,
+    *,
+    current_only: bool,
+    public_only: bool,
+) -> tuple[Iterator[tuple[dict[str, Any], float, bool]], int]:
+    """The window's posts the filter kept, best bound first: (row without `raw`, with `kept` and
+    `matched`; bound; whether the stored verdict is current), and how many current ones were left
+    out for not being public.
+
+    `current_only`: a verdict counts as current only when it was judged after the post was last
+    saved (the caller's rules judge the others again); otherwise every stored verdict is current.
+    Only ids and bounds are sorted; the rows are read a chunk at a time as the caller goes on.
+    """
+    current = "verdicts.judged_at >= posts.last_seen" if current_only else "1"
+    window: list[str] = ["verdicts.kept = 1"]
+    params: list[Any] = []
+    for condition, moment in (
+        ("posts.created_at >= ?", since),
+        ("posts.created_at < ?", until),
+        ("posts.first_seen >= ?", seen_since),
+    ):
+        if moment is not None:
+            window.append(condition)
+            params.append(to_iso(moment))
+    # From the posts of the window (their time index) to each one's verdict, not the other way round.
+    source = 'posts CROSS JOIN verdicts ON verdicts.post_id = posts.id AND verdicts."filter" = ?'
+    hidden = 0
+    with db_errors(conn):
+        if public_only:
+            hidden = conn.execute(
+                f"SELECT count(*) FROM {source} WHERE {' AND '.join(window)} "  # noqa: S608
+                f"AND ({current}) AND NOT ({PUBLIC_SQL})",
+                [filter_name, *params],
+            ).fetchone()[0]
+            window.append(f"(NOT ({current}) OR ({PUBLIC_SQL}))")
+        bound, bound_params = _bound_sql(terms, now, current)
+        order = conn.execute(
+            f"SELECT posts.id, {bound} AS bound, ({current}) FROM {source} "  # noqa: S608
+            f"WHERE {' AND '.join(window)} ORDER BY bound DESC, posts.created_at DESC, posts.uri",
+            [*bound_params, filter_name, *params],
+        ).fetchall()
+    return _rows(conn, filter_name, order), hidden
+
+
+def _rows(
+    conn: sqlite3.Connection, filter_name: str, order: list[tuple[int, float, int]]
+) -> Iterator[tuple[dict[str, Any], float, bool]]:
+    columns = ", ".join("posts." + c for c in SCAN_COLUMNS)
+    sql = (
+        f"SELECT posts.id, {columns}, verdicts.kept AS kept, verdicts.matched AS matched "  # noqa: S608
+        'FROM posts JOIN verdicts ON verdicts.post_id = posts.id AND verdicts."filter" = ? '
+        "WHERE posts.id IN (SELECT value FROM json_each(?))"
+    )
+    start, size = 0, _FIRST_CHUNK
+    while start < len(order):
+        chunk = order[start : start + size]
+        with db_errors(conn):
+            cursor = conn.execute(sql, [filter_name, json.dumps([post_id for post_id, _, _ in chunk])])
+            names = [d[0] for d in cursor.description][1:]
+            rows = {values[0]: dict(zip(names, values[1:], strict=True)) for values in cursor}
+        for post_id, bound, current in chunk:
+            yield rows[post_id], float(bound), bool(current)
+        start += size
+        size *= 2
