@@ -172,6 +172,8 @@ def test_fixture_archive_upgrades_in_place_losing_nothing(fixture, tmp_path):
     check = sqlite3.connect(path)
     try:  # FTS5 compares its index with the posts table and raises if they disagree
         check.execute("INSERT INTO posts_fts(posts_fts, rank) VALUES ('integrity-check', 1)")
+        # and SQLite its own b-trees and constraints (a user's first check after an upgrade)
+        assert check.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     finally:
         check.close()
     conn = open_readonly(path)
