@@ -84,7 +84,7 @@ def grow(path: Path, start: int, count: int, chunk: int) -> dict[str, float]:
         from plnfilter.store.verdicts import begin_judging
 
         db = store.open_archive(path)
-        claim_filter(db, filter_file.name, filter_file.path)
+        claim_filter(db, filter_file)
         begin_judging(db, filter_file.name, rules_digest(filter_file))
         db.conn.close()
     bulk = count - chunk

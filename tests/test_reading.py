@@ -74,7 +74,7 @@ def test_markdown_cards_say_when_where_and_why(archive, filter_path):
     out = result.stdout
     # the first post: Kate's, an hour old, kept by two include rules
     assert "## @kate@edu.example · 2026-11-26 11:00 UTC" in out
-    assert "*mastodon · edu.example · kept by topics, kate*" in out
+    assert "*mastodon · edu.example · trusted voice · kept by topics, kate*" in out  # kate is in `trusted`
     assert "[link](https://edu.example/@kate/101)" in out
     assert out.count("kept by") == 3
 
