@@ -152,11 +152,12 @@ def test_prune_with_wait_0_while_a_run_is_mid_fetch_exits_0_and_nothing_is_lost(
     assert set(archive_state(db).uris) == fault_server.uris() - old
 
 
-def test_a_run_gets_its_turns_beside_a_prune_of_thousands_of_batches(
+def test_a_run_with_wait_1_saves_everything_beside_a_prune_of_thousands_of_batches(
     tmp_path, template, fault_server, report
 ):
-    """The write lock's turnstile: a prune that writes batch after batch cannot starve a run that
-    waits at most a second for each of its own batches."""
+    """prune holds the write lock one batch at a time, never for its whole length, so a run that
+    waits at most a second for each of its batches finishes beside it. (That a writer letting go
+    cannot take the lock straight back is the turnstile's own test, in test_write_lock.py.)"""
     source, remove, keep = template
     db = tmp_path / "archive.db"
     shutil.copy(source, db)
@@ -179,6 +180,6 @@ def test_a_run_gets_its_turns_beside_a_prune_of_thousands_of_batches(
     assert posts_in(db) == keep | fault_server.uris()
     assert consistency(db) == CONSISTENT
     report(
-        f"turnstile: a run (--wait 1, {took:.1f}s) saved 60 posts beside a prune of {len(remove)} one-post "
+        f"prune per batch: a run (--wait 1, {took:.1f}s) saved 60 posts beside a prune of {len(remove)} one-post "
         f"batches, which still had {left_then} to go; both exit 0, nothing lost"
     )

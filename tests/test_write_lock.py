@@ -3,7 +3,9 @@ keeps two runs of one filter apart. The fault server's gates decide the order, s
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -15,6 +17,7 @@ from test_overlap import wait_for
 from test_prune import CONSISTENT, consistency
 
 from plnfilter.cli import cli
+from plnfilter.locks import write_lock
 from plnfilter.store import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,3 +165,45 @@ def test_two_processes_opening_an_old_archive_at_once_migrate_it_once(tmp_path, 
     report(
         f"migrations: {rounds} rounds of two runs opening {oldest.name} at once: each migration applied once"
     )
+
+
+def someone_holds(path: str) -> bool:
+    """Whether another process holds the flock on `path` (tried without waiting, let go at once)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def test_a_writer_that_lets_go_gets_the_lock_back_only_after_the_writer_waiting_for_it(tmp_path):
+    """The turnstile (ARCHIVE.lock-next): a writer that writes batch after batch, letting go of the
+    write lock for a moment between them, cannot take it back while another writer waits; without
+    the turnstile it would win every time (the waiting one polls every few ms) and starve it."""
+    db = tmp_path / "archive.db"
+    one, two = tmp_path / "one.yaml", tmp_path / "two.yaml"
+    for path in (one, two):
+        path.write_text(
+            f"name: {path.stem}\nsources:\n  - file: {SAMPLES / 'mastodon-list.json'}\n", encoding="utf-8"
+        )
+    assert CliRunner().invoke(cli, ["run", str(one), "--db", str(db), "--quiet"]).exit_code == 0
+    batch = write_lock(db, 30)
+    conn = sqlite3.connect(db)
+    try:
+        with batch():
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            waiting = Forked(["run", two, "--db", db, "--wait", "30", "--quiet"], tmp_path)
+            wait_for(
+                lambda: someone_holds(f"{db}.lock-next"),
+                "the second filter's run waiting in the turnstile, ARCHIVE.lock-next",
+            )
+        with batch():  # at once, as a writer's next batch does
+            changed = conn.execute("PRAGMA data_version").fetchone()[0] != version
+        assert changed, "the writer that let go took the lock back before the waiting run wrote"
+        assert waiting.wait(60) == 0, waiting.stderr
+    finally:
+        conn.close()
+    assert set(verdict_counts(db)) == {"one", "two"} and consistency(db) == CONSISTENT
