@@ -75,9 +75,9 @@ def _part(kind: str, columns: str, rest: str) -> str:
 
 
 # Per author, from the index `posts_by_author` (migration m010) alone, in its order: no sort, no
-# table read. One pass over the window's posts, one over its kept ones (each verdict looked up once,
-# in the filter's kept ids held in memory: `IN k` always probes an index SQLite builds, where a join
-# with k could scan k once per post).
+# table read. One pass over the window's posts, one over its kept ones, each post's verdict looked
+# up once in the filter's kept ids, which `IN` always holds in an index of its own (a join with
+# them could scan them all once per post, as SQLite may plan it for a short window).
 _AUTHORS = (
     'SELECT p."network" AS network, lower(p."author") AS a, max(p."author_id") AS i, count(*) AS posts, '  # noqa: S608
     f'{_items("reposted_by")} AS boosters FROM "posts" p '
@@ -86,7 +86,8 @@ _AUTHORS = (
 _KEPT_BY_AUTHOR = (
     'SELECT p."network" AS network, lower(p."author") AS a, count(*) AS kept, '  # noqa: S608
     f'{_items("tags")} AS tags, {_items("links")} AS links FROM "posts" p '
-    'WHERE +p."id" IN k AND p."author" != \'\' AND {window} GROUP BY p."author" COLLATE NOCASE, p."network"'
+    f'WHERE +p."id" IN {_KEPT} AND p."author" != \'\' AND {{window}} '
+    'GROUP BY p."author" COLLATE NOCASE, p."network"'
 )
 
 
@@ -108,8 +109,7 @@ def network_signals(
     where, params = _window("p", since)
     rough = rough_link_sql('l."value"')
     sql = (
-        f"WITH v AS {_VOICES}, k AS MATERIALIZED {_KEPT}, "  # noqa: S608
-        f"a AS MATERIALIZED ({_AUTHORS.format(window=where)}), "
+        f"WITH v AS {_VOICES}, a AS MATERIALIZED ({_AUTHORS.format(window=where)}), "  # noqa: S608
         f"ka AS MATERIALIZED ({_KEPT_BY_AUTHOR.format(window=where)}), "
         # the trusted voices' own posts, found in the index by author
         's AS MATERIALIZED (SELECT p."network" AS network, lower(p."author") AS a, p."links" AS links, '
@@ -151,21 +151,20 @@ def network_signals(
             ]
         )
     )
-    kinds = ("act", "kept", "repost", "mention", "pointer", "vlink", "link")
-    found: dict[str, Any] = {kind: [] for kind in kinds}
-    found["tags"] = None
+    rows: dict[str, list[tuple]] = {kind: [] for kind in ("act", "kept", "tags", *_SIGNALS)}
     voices = json.dumps(sorted(trusted))
-    for row in _rows(conn, sql, [voices, _filter_param(filter_name), *params, *params, *params]):
-        if row[0] == "tags":
-            found["tags"] = row[1]
-        else:
-            found[row[0]].append(row[1:])
-    kept = {(network, author): count for network, author, count, *_ in found.pop("kept")}
+    for row in _rows(conn, sql, [voices, *params, _filter_param(filter_name), *params, *params]):
+        rows[row[0]].append(row)
+    kept = {(row[1], row[2]): row[3] for row in rows["kept"]}
+    found: dict[str, Any] = {kind: [row[1:] for row in rows[kind]] for kind in _SIGNALS}
     found["act"] = sorted(
-        (network, author, author_id, posts, kept.get((network, author), 0))
-        for network, author, author_id, posts, *_ in found["act"]
+        (row[1], row[2], row[3], row[4], kept.get((row[1], row[2]), 0)) for row in rows["act"]
     )
+    found["tags"] = rows["tags"][0][1] if rows["tags"] else None
     return found
+
+
+_SIGNALS = ("repost", "mention", "pointer", "vlink", "link")
 
 
 def author_details(
