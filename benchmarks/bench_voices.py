@@ -12,7 +12,7 @@ import json
 import sqlite3
 from datetime import timedelta
 
-from measure import PLNFILTER, PYTHON, ROOT, Row, interleaved_children, median_seconds
+from measure import PLNFILTER, PYTHON, ROOT, Row, interleaved_children, median_cpu_seconds, median_seconds
 
 from plnfilter.times import to_iso
 
@@ -120,6 +120,7 @@ def measure(ctx) -> list[Row]:
     for name, what in (("suggest", "20 suggestions"), ("report", "the Markdown report")):
         ours = median_seconds(results[name])
         theirs = median_seconds(results[f"bare {name}"])
+        cpu = median_cpu_seconds(results[name]), median_cpu_seconds(results[f"bare {name}"])
         rows.append(
             Row(
                 f"10 voices {name} (since 30d)",
@@ -129,7 +130,8 @@ def measure(ctx) -> list[Row]:
                 ours / theirs,
                 f"< {TARGET_S:g} s",
                 ours < TARGET_S,
-                f"{what}; baseline: click + sqlite3 grouping the same posts by author; {repeat} runs each",
+                f"{what}; baseline: click + sqlite3 grouping the same posts by author; {repeat} runs each; "
+                f"CPU (user + system) {cpu[0]:.2f} s, baseline {cpu[1]:.2f} s",
             )
         )
     return rows

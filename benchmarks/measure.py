@@ -59,6 +59,7 @@ class ChildResult:
     returncode: int
     stdout: bytes
     stderr: bytes
+    cpu_seconds: float = 0.0  # user + system: what the child itself cost, whatever else ran beside it
 
 
 def run_child(
@@ -81,7 +82,8 @@ def run_child(
                 out.close()
         captured.seek(0)
         err.seek(0)
-        return ChildResult(seconds, usage.ru_maxrss, child.returncode, captured.read(), err.read())
+        cpu = usage.ru_utime + usage.ru_stime
+        return ChildResult(seconds, usage.ru_maxrss, child.returncode, captured.read(), err.read(), cpu)
 
 
 _LAUNCHER = """
@@ -140,3 +142,7 @@ def interleaved_children(
 
 def median_seconds(results: list[ChildResult]) -> float:
     return statistics.median(r.seconds for r in results)
+
+
+def median_cpu_seconds(results: list[ChildResult]) -> float:
+    return statistics.median(r.cpu_seconds for r in results)

@@ -4,6 +4,8 @@ from the captured samples (filters/samples/, as `make demo` does) plus a few han
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -383,3 +385,30 @@ def test_a_filter_name_with_a_quote_reaches_the_sql_as_a_bound_value(tmp_path):
     assert suggested["a@one.example"]["why"] == "3 kept posts"
     assert suggested["b@two.example"]["kept_posts"] == 1
     assert "z@one.example" not in suggested  # every post of theirs dropped
+
+
+def test_an_archive_not_yet_given_the_author_index_answers_the_same(tmp_path):
+    """Read-only commands never upgrade an archive: one made before migration m010 has no
+    `posts_by_author` index until its next run, and both commands say the same without it."""
+    from plnfilter.store import open_archive
+
+    fixture = ROOT / "tests/fixtures/archives/schema-009.db"
+    before, after = tmp_path / "before.db", tmp_path / "after.db"
+    shutil.copyfile(fixture, before)
+    shutil.copyfile(fixture, after)
+    open_archive(after).close()
+    indexes = "SELECT name FROM sqlite_master WHERE name = 'posts_by_author'"
+    assert sqlite3.connect(before).execute(indexes).fetchall() == []
+    assert sqlite3.connect(after).execute(indexes).fetchall() == [("posts_by_author",)]
+    voices = tmp_path / "voices.yaml"
+    voices.write_text("voices:\n  trusted: [kate@edu.social.example, kate.test]\n", encoding="utf-8")
+    answers = []
+    for db in (before, after):
+        common = (str(voices), "--db", str(db), "--since", "2026-01-01", "--format", "jsonl")
+        suggested = _invoke("voices", "suggest", *common, "--limit", "100")
+        report = _invoke("voices", "report", *common, "--follows", "file:*list*")
+        assert suggested.exit_code == 0 and report.exit_code == 0, suggested.output + report.output
+        answers.append((suggested.stdout, report.stdout))
+    assert answers[0] == answers[1]
+    assert len(answers[0][0].splitlines()) == 11  # every author with kept posts but the voice
+    assert '"section":"variety","item":"kept posts","value":69' in answers[0][1]

@@ -75,21 +75,27 @@ def _part(kind: str, columns: str, rest: str) -> str:
 
 
 # Per author, from the index `posts_by_author` (migration m010) alone, in its order: no sort, no
-# table read. Each post's verdict is looked up once, in the filter's kept ids held in memory (k).
-_IS_KEPT = 'k."post_id" IS NOT NULL AND '
-_ACTIVITY = (
+# table read. One pass over the window's posts, one over its kept ones, each post's verdict looked
+# up once in the filter's kept ids, which `IN` always holds in an index of its own (a join with
+# them could scan them all once per post, as SQLite may plan it for a short window).
+_AUTHORS = (
     'SELECT p."network" AS network, lower(p."author") AS a, max(p."author_id") AS i, count(*) AS posts, '  # noqa: S608
-    f'count(k."post_id") AS kept, {_items("tags", _IS_KEPT)} AS tags, {_items("links", _IS_KEPT)} AS links, '
-    f'{_items("reposted_by")} AS boosters FROM "posts" p LEFT JOIN k ON k."post_id" = p."id" '
+    f'{_items("reposted_by")} AS boosters FROM "posts" p '
     'WHERE p."author" != \'\' AND {window} GROUP BY p."author" COLLATE NOCASE, p."network"'
+)
+_KEPT_BY_AUTHOR = (
+    'SELECT p."network" AS network, lower(p."author") AS a, count(*) AS kept, '  # noqa: S608
+    f'{_items("tags")} AS tags, {_items("links")} AS links FROM "posts" p '
+    f'WHERE +p."id" IN {_KEPT} AND p."author" != \'\' AND {{window}} '
+    'GROUP BY p."author" COLLATE NOCASE, p."network"'
 )
 
 
 def network_signals(
     conn: sqlite3.Connection, since: str | None, trusted: Iterable[str], filter_name: str | None = None
 ) -> dict[str, Any]:
-    """Everything `voices suggest` reads, in one statement that reads the window's posts once, per
-    author, from the index `posts_by_author`:
+    """Everything `voices suggest` reads, in one statement that reads the window's posts per author
+    from the index `posts_by_author` (all of them once, the kept ones once more):
 
     - act: (network, author, author_id, posts, kept posts) per author, ordered by network and author;
     - tags: the tags of every kept post, one JSON list's items joined by commas (or None);
@@ -103,8 +109,8 @@ def network_signals(
     where, params = _window("p", since)
     rough = rough_link_sql('l."value"')
     sql = (
-        f"WITH v AS {_VOICES}, k AS MATERIALIZED {_KEPT}, "  # noqa: S608
-        f"a AS MATERIALIZED ({_ACTIVITY.format(window=where)}), "
+        f"WITH v AS {_VOICES}, a AS MATERIALIZED ({_AUTHORS.format(window=where)}), "  # noqa: S608
+        f"ka AS MATERIALIZED ({_KEPT_BY_AUTHOR.format(window=where)}), "
         # the trusted voices' own posts, found in the index by author
         's AS MATERIALIZED (SELECT p."network" AS network, lower(p."author") AS a, p."links" AS links, '
         'p."mentions" AS m, p."quote_of" AS q, p."reply_to" AS y FROM "posts" p '
@@ -112,12 +118,13 @@ def network_signals(
         f"vk AS MATERIALIZED (SELECT DISTINCT s.a AS a, {rough} AS k FROM s, json_each(s.links) l "
         "WHERE s.links NOT IN ('[]', '')), "
         # everyone else's kept links, each made a loose key once
-        f"lk AS MATERIALIZED (SELECT a.network AS network, a.a AS a, {rough} AS k "
-        "FROM a, json_each('[' || a.links || ']') l WHERE a.links IS NOT NULL AND a.a NOT IN v) "
+        f"lk AS MATERIALIZED (SELECT ka.network AS network, ka.a AS a, {rough} AS k "
+        "FROM ka, json_each('[' || ka.links || ']') l WHERE ka.links IS NOT NULL AND ka.a NOT IN v) "
         + " UNION ALL ".join(
             [
-                _part("act", "network§a§i§posts§kept", "FROM a"),
-                _part("tags", "group_concat(tags)", "FROM a"),
+                _part("act", "network§a§i§posts", "FROM a"),
+                _part("kept", "network§a§kept", "FROM ka"),
+                _part("tags", "group_concat(tags)", "FROM ka"),
                 _part(
                     "repost",
                     'a.network§a.a§lower(x."value")§count(*)',
@@ -144,16 +151,20 @@ def network_signals(
             ]
         )
     )
-    found: dict[str, Any] = {kind: [] for kind in ("act", "repost", "mention", "pointer", "vlink", "link")}
-    found["tags"] = None
+    rows: dict[str, list[tuple]] = {kind: [] for kind in ("act", "kept", "tags", *_SIGNALS)}
     voices = json.dumps(sorted(trusted))
-    for row in _rows(conn, sql, [voices, _filter_param(filter_name), *params, *params]):
-        if row[0] == "tags":
-            found["tags"] = row[1]
-        else:
-            found[row[0]].append(row[1:])
-    found["act"].sort(key=lambda row: (row[0], row[1]))
+    for row in _rows(conn, sql, [voices, *params, _filter_param(filter_name), *params, *params]):
+        rows[row[0]].append(row)
+    kept = {(row[1], row[2]): row[3] for row in rows["kept"]}
+    found: dict[str, Any] = {kind: [row[1:] for row in rows[kind]] for kind in _SIGNALS}
+    found["act"] = sorted(
+        (row[1], row[2], row[3], row[4], kept.get((row[1], row[2]), 0)) for row in rows["act"]
+    )
+    found["tags"] = rows["tags"][0][1] if rows["tags"] else None
     return found
+
+
+_SIGNALS = ("repost", "mention", "pointer", "vlink", "link")
 
 
 def author_details(
@@ -211,9 +222,9 @@ def author_report(
         'max(p."created_at") FROM "posts" p WHERE p."author" != \'\' '
         'GROUP BY p."author" COLLATE NOCASE, p."network"'
     )
-    return sorted(
-        _rows(conn, sql, [since, until, _filter_param(filter_name)]), key=lambda row: (row[0], row[1])
-    )
+    # (network, author) is unique per row (NOCASE and lower() fold the same letters), so the rows sort
+    # as whole tuples, without a key function called once per author
+    return sorted(_rows(conn, sql, [since, until, _filter_param(filter_name)]))
 
 
 def source_yield(conn: sqlite3.Connection, since: str, filter_name: str | None = None) -> list[tuple]:
