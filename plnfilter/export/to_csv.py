@@ -110,27 +110,12 @@ def rounded_score(value: Any) -> Any:
     return round(value, SCORE_DECIMALS) if value.__class__ is float else value
 
 
-def _rounded(lines: Iterable[Sequence[Any]], indexes: list[int]) -> Iterable[Sequence[Any]]:
-    for values in lines:
-        values = list(values)
-        for i in indexes:
-            values[i] = rounded_score(values[i])
-        yield values
-
-
 def _header_and_cells(
     rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None
 ) -> tuple[Sequence[str], Iterable[Sequence[Any]]]:
-    """The column names and each row's cells: computed by SQLite when `rows` can (`query.Rows`),
-    else from the dicts, the names defaulting to the first row's keys."""
+    """The column names and each row's cells from the dicts, the names defaulting to the first row's keys."""
     from plnfilter.query import OUTPUT_COLUMNS
 
-    ready = getattr(rows, "csv_cells", None)
-    if ready is not None and (columns is None or tuple(columns) == tuple(rows.columns)):
-        cells = ready()
-        if cells is not None:
-            scores = [i for i, name in enumerate(rows.columns) if is_score(name)]
-            return rows.columns, _rounded(cells, scores) if scores else cells
     iterator = iter(rows)
     first = next(iterator, None)
     names = list(columns) if columns else (list(first) if first is not None else list(OUTPUT_COLUMNS))

@@ -109,10 +109,10 @@ class LinePlan:
 
 
 def line_plan(names: Sequence[str]) -> LinePlan | None:
-    """How to make the lines of `names`; None when the csv module must (one column: it quotes an
-    empty cell; several REAL columns)."""
+    """How to make the lines of `names`; None when the csv module must (no column; several REAL
+    columns, which only a column named twice could give)."""
     floats = [n for n in names if n not in JSON_LIST_COLUMNS and n not in BOOL_COLUMNS and _kind(n) is float]
-    if len(names) < 2 or len(floats) > 1:
+    if not names or len(floats) > 1:
         return None
     selects: list[str] = []
     checked: list[int] = []
@@ -185,13 +185,13 @@ def csv_lines(
                 spots = runs.translate(_SPOTS)
                 if runs.count(",") == commas and '"' not in spots and ",=" not in spots and spots[:1] != "=":
                     if number is None:
-                        yield ",".join(row[:last]) + "\r\n"
+                        yield (",".join(row[:last]) or '""') + "\r\n"  # one empty cell: quoted, as csv does
                         continue
                     text = number_cell(name, row[number])
                     if text is not None:
                         pieces = list(row[:last])
                         pieces[number] = text
-                        yield ",".join(pieces) + "\r\n"
+                        yield (",".join(pieces) or '""') + "\r\n"
                         continue
             except TypeError:  # a free-text cell SQLite could not vouch for (NULL)
                 pass

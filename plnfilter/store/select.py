@@ -29,7 +29,6 @@ from plnfilter.store.rows import (
     OUTPUT_COLUMNS,
     clean_text,
     column_sql,
-    csv_cells_sql,
     json_object_sql,
     row_decoder,
 )
@@ -448,7 +447,7 @@ class Rows:
         self, number_cell: Callable[[str, Any], str | None]
     ) -> Iterator[str | dict[str, Any]] | None:
         """Each row as its CSV line, made mostly by SQLite (`store.csv_lines`), or as its dict for a
-        row SQLite cannot vouch for; None if unavailable (see `csv_cells`)."""
+        row SQLite cannot vouch for; None if unavailable (see `_ready`)."""
         from plnfilter.store.csv_lines import csv_lines, line_plan, slow_row_sql
 
         plan = line_plan(self.columns) if self._ready() else None
@@ -463,19 +462,6 @@ class Rows:
             return decode(conn.execute(slow_sql, [name, post_id]).fetchone())
 
         return csv_lines(conn, plan, sql, params, slow_row, number_cell)
-
-    def csv_cells(self) -> Iterator[Sequence[Any]] | None:
-        """Each row as the CSV cells `export.to_csv` makes of its dict, computed by SQLite; None if unavailable."""
-        if not self._ready():
-            return None
-        sql, params = _build_sql(self._selection, csv_cells_sql(self.columns), how=self._how)
-        self._dicts = iter(())  # the rows are now read as cells
-        return _tuples(self._conn, sql, params)
-
-
-def _tuples(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    with db_errors(conn):
-        yield from conn.execute(sql, params)
 
 
 def _lines(conn: sqlite3.Connection, sql: str, params: Sequence[Any], assemble: Any) -> Iterator[str]:
