@@ -8,9 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import chain
 from typing import Any, TextIO
 
-from plnfilter.store.rows import clean_text
+from plnfilter.store.rows import FORMULA_START, clean_text
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SCORE_DECIMALS = 3
 """Scores are for people reading a spreadsheet: 1.099, not 1.098946347084404 (JSON keeps them whole)."""
 
@@ -23,7 +22,7 @@ def cell(value: Any) -> str:
     """
     if value.__class__ is str:  # most cells: skip the type checks below
         text = value if value.isascii() else clean_text(value)
-        return "'" + text if text.startswith(_FORMULA_START) else text
+        return "'" + text if text.startswith(FORMULA_START) else text
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -37,7 +36,7 @@ def cell(value: Any) -> str:
     else:
         text = str(value)
     text = clean_text(text)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def write_csv(

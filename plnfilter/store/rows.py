@@ -437,7 +437,7 @@ def json_object_sql(names: Sequence[str]) -> tuple[str, Callable[[Sequence[Any]]
     return ", ".join(selects), assemble
 
 
-FORMULA_START_SQL = "('=', '+', '-', '@', char(9), char(13))"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """The first characters that make a spreadsheet read a cell as a formula (`export.to_csv.cell`)."""
 
 

@@ -453,15 +453,21 @@ class Rows:
         plan = line_plan(self.columns) if self._ready() else None
         if plan is None:
             return None
-        sql, params = _build_sql(self._selection, plan.select_list)
+        sql, params = _build_sql(self._selection, plan.select_list, how=self._how)
         slow_sql, conn, name = slow_row_sql(self.columns), self._conn, self._selection.filter
         decode = row_decoder(self.columns)
         self._dicts = iter(())  # the rows are now read as lines
 
         def slow_row(post_id: int) -> dict[str, Any]:
-            return decode(conn.execute(slow_sql, [name, post_id]).fetchone())
+            with db_errors(conn):
+                return decode(conn.execute(slow_sql, [name, post_id]).fetchone())
 
-        return csv_lines(conn, plan, sql, params, slow_row, number_cell)
+        return csv_lines(_tuples(conn, sql, params), plan, slow_row, number_cell)
+
+
+def _tuples(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    with db_errors(conn):
+        yield from conn.execute(sql, params)
 
 
 def _lines(conn: sqlite3.Connection, sql: str, params: Sequence[Any], assemble: Any) -> Iterator[str]:
