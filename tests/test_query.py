@@ -480,8 +480,35 @@ def test_csv_lines_made_by_sqlite_equal_the_cells_of_the_rows(tmp_path):
     # Slow: the 16 damaged cells, the score made text, the hostile post's escaped tags and the
     # sample post whose links are not JSON; every other row is a line SQLite made.
     assert len(lines) == len(made) - 19
-    assert select(conn, Selection(columns=("text",), kept=None)).csv_lines(_number_cell) is None
+    assert select(conn, Selection(columns=("uri", "uri"), kept=None)).csv_lines(_number_cell) is None
     conn.close()
+
+
+def test_csv_of_one_column_writes_every_damaged_cell_as_the_rows_do(tmp_path):
+    """`export --columns C` with one column: each column's CSV, damaged cells included, is byte for
+    byte what the row dicts give (a nested list in a list cell reads `a ['b']`, as in every other
+    export, not as JSON)."""
+    from click.testing import CliRunner
+
+    from plnfilter.cli import cli
+    from plnfilter.export import write
+
+    path = _damaged_everywhere(tmp_path)
+    conn = open_readonly(path)
+    for name in ALL_COLUMNS:
+        if name == "raw":
+            continue
+        selection = Selection(columns=(name,), kept=None)
+        from_dicts, from_export = io.StringIO(), io.StringIO()
+        rows = list(select(conn, selection))
+        assert write(iter(rows), "csv", from_dicts) == len(rows)
+        assert write(select(conn, selection), "csv", from_export) == len(rows)
+        assert from_export.getvalue() == from_dicts.getvalue(), name
+    conn.close()
+    args = ["export", "--all", "--format", "csv", "--columns", "media_alt", "--db", str(path)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "a ['b']" in result.stdout.splitlines() and '["b"]' not in result.stdout
 
 
 def test_csv_cells_built_by_sqlite_equal_the_cells_of_the_rows(tmp_path):

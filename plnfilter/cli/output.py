@@ -272,10 +272,9 @@ class _Counter:
     def __init__(self, rows: Iterable[dict]) -> None:
         self.rows = rows
         self.count = 0
-        if hasattr(rows, "json_lines"):  # query.Rows: writers may take lines or cells SQLite made
+        if hasattr(rows, "json_lines"):  # query.Rows: writers may take lines SQLite made
             self.columns = rows.columns
             self.json_lines = lambda: self._counting(rows.json_lines())
-            self.csv_cells = lambda: self._counting(rows.csv_cells())
             self.csv_lines = lambda number_cell: self._counting(rows.csv_lines(number_cell))
 
     def _counting(self, items: Iterator | None) -> Iterator | None:

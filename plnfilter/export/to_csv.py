@@ -8,9 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import chain
 from typing import Any, TextIO
 
-from plnfilter.store.rows import clean_text
+from plnfilter.store.rows import FORMULA_START, clean_text
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SCORE_DECIMALS = 3
 """Scores are for people reading a spreadsheet: 1.099, not 1.098946347084404 (JSON keeps them whole)."""
 
@@ -23,7 +22,7 @@ def cell(value: Any) -> str:
     """
     if value.__class__ is str:  # most cells: skip the type checks below
         text = value if value.isascii() else clean_text(value)
-        return "'" + text if text.startswith(_FORMULA_START) else text
+        return "'" + text if text.startswith(FORMULA_START) else text
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -37,7 +36,7 @@ def cell(value: Any) -> str:
     else:
         text = str(value)
     text = clean_text(text)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def write_csv(
@@ -110,27 +109,12 @@ def rounded_score(value: Any) -> Any:
     return round(value, SCORE_DECIMALS) if value.__class__ is float else value
 
 
-def _rounded(lines: Iterable[Sequence[Any]], indexes: list[int]) -> Iterable[Sequence[Any]]:
-    for values in lines:
-        values = list(values)
-        for i in indexes:
-            values[i] = rounded_score(values[i])
-        yield values
-
-
 def _header_and_cells(
     rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None
 ) -> tuple[Sequence[str], Iterable[Sequence[Any]]]:
-    """The column names and each row's cells: computed by SQLite when `rows` can (`query.Rows`),
-    else from the dicts, the names defaulting to the first row's keys."""
+    """The column names and each row's cells from the dicts, the names defaulting to the first row's keys."""
     from plnfilter.query import OUTPUT_COLUMNS
 
-    ready = getattr(rows, "csv_cells", None)
-    if ready is not None and (columns is None or tuple(columns) == tuple(rows.columns)):
-        cells = ready()
-        if cells is not None:
-            scores = [i for i, name in enumerate(rows.columns) if is_score(name)]
-            return rows.columns, _rounded(cells, scores) if scores else cells
     iterator = iter(rows)
     first = next(iterator, None)
     names = list(columns) if columns else (list(first) if first is not None else list(OUTPUT_COLUMNS))

@@ -437,39 +437,8 @@ def json_object_sql(names: Sequence[str]) -> tuple[str, Callable[[Sequence[Any]]
     return ", ".join(selects), assemble
 
 
-FORMULA_START_SQL = "('=', '+', '-', '@', char(9), char(13))"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """The first characters that make a spreadsheet read a cell as a formula (`export.to_csv.cell`)."""
-
-
-def _csv_text_sql(expression: str) -> str:
-    """Text starting like a spreadsheet formula gets a leading ' (as `export.to_csv.cell`); numbers stay."""
-    return (
-        f"CASE WHEN typeof({expression}) = 'text' AND substr({expression}, 1, 1) IN {FORMULA_START_SQL} "
-        f"THEN '''' || {expression} ELSE {expression} END"
-    )
-
-
-def csv_cells_sql(names: Sequence[str]) -> str:
-    """A SELECT list giving each row as the CSV cells `export.to_csv.cell` makes of the decoded row.
-
-    Lists are space-joined, flags true/false and formula-like text neutralised, all by SQLite.
-    `names` must come from POST_SCHEMA (they are spliced into SQL); `raw` is not supported.
-    """
-    _check_sql_columns(names, "CSV")
-    cells = []
-    for name in names:
-        column = column_sql(name)
-        if name in JSON_LIST_COLUMNS:
-            joined = f"(SELECT group_concat(value, ' ') FROM json_each({_list_sql(column)}))"  # noqa: S608 (names from POST_SCHEMA)
-            cells.append(f"(SELECT {_csv_text_sql('j')} FROM (SELECT {joined} AS j))")  # noqa: S608
-        elif name in BOOL_COLUMNS:
-            cells.append(
-                f"CASE typeof({column}) WHEN 'integer' THEN CASE WHEN {column} THEN 'true' ELSE 'false' END "
-                f"ELSE {_csv_text_sql(column)} END"
-            )
-        else:
-            cells.append(_csv_text_sql(column))
-    return ", ".join(cells)
 
 
 def judged_row(item: Any, now: str = "") -> dict[str, Any]:

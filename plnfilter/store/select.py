@@ -29,7 +29,6 @@ from plnfilter.store.rows import (
     OUTPUT_COLUMNS,
     clean_text,
     column_sql,
-    csv_cells_sql,
     json_object_sql,
     row_decoder,
 )
@@ -448,29 +447,22 @@ class Rows:
         self, number_cell: Callable[[str, Any], str | None]
     ) -> Iterator[str | dict[str, Any]] | None:
         """Each row as its CSV line, made mostly by SQLite (`store.csv_lines`), or as its dict for a
-        row SQLite cannot vouch for; None if unavailable (see `csv_cells`)."""
+        row SQLite cannot vouch for; None if unavailable (see `_ready`)."""
         from plnfilter.store.csv_lines import csv_lines, line_plan, slow_row_sql
 
         plan = line_plan(self.columns) if self._ready() else None
         if plan is None:
             return None
-        sql, params = _build_sql(self._selection, plan.select_list)
+        sql, params = _build_sql(self._selection, plan.select_list, how=self._how)
         slow_sql, conn, name = slow_row_sql(self.columns), self._conn, self._selection.filter
         decode = row_decoder(self.columns)
         self._dicts = iter(())  # the rows are now read as lines
 
         def slow_row(post_id: int) -> dict[str, Any]:
-            return decode(conn.execute(slow_sql, [name, post_id]).fetchone())
+            with db_errors(conn):
+                return decode(conn.execute(slow_sql, [name, post_id]).fetchone())
 
-        return csv_lines(conn, plan, sql, params, slow_row, number_cell)
-
-    def csv_cells(self) -> Iterator[Sequence[Any]] | None:
-        """Each row as the CSV cells `export.to_csv` makes of its dict, computed by SQLite; None if unavailable."""
-        if not self._ready():
-            return None
-        sql, params = _build_sql(self._selection, csv_cells_sql(self.columns), how=self._how)
-        self._dicts = iter(())  # the rows are now read as cells
-        return _tuples(self._conn, sql, params)
+        return csv_lines(_tuples(conn, sql, params), plan, slow_row, number_cell)
 
 
 def _tuples(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> Iterator[Sequence[Any]]:
