@@ -100,8 +100,8 @@ def prepared(page: Page) -> Page:
     its raw API JSON, compressed.
 
     Fetch threads call this before handing a page over, so the single writer only judges and
-    writes: compressing alone was a quarter of saving a page, and zlib releases the GIL, so it
-    runs beside the writer instead of on it.
+    writes: compressing alone was a quarter of saving a page, and the compressor (ISA-L, as zlib)
+    releases the GIL, so it runs beside the writer instead of on it.
     """
     from plnfilter.store.rows import stored_form
 

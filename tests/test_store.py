@@ -653,3 +653,47 @@ def test_raw_json_keeps_what_orjson_refuses():
         text = dump_raw(raw)
         assert json.loads(text) == json.loads(json.dumps(raw, default=str))
     assert dump_raw({"text": "café"}) == '{"text":"café"}'
+
+
+def test_raw_blobs_are_zlib_streams_and_those_zlib_wrote_before_still_read(db, tmp_path):
+    """The raw JSON is compressed by ISA-L since it was the largest cost of a fetched post; what it
+    writes is a zlib stream any tool opens with `zlib` and the dictionary, hostile or large content
+    included, and the blobs zlib wrote with the dictionary still read (plain zlib ones: test_migrations)."""
+    import shutil
+    import zlib
+
+    from plnfilter.store.raw_dictionary import RAW_DICTIONARY
+    from plnfilter.store.rows import dump_raw
+
+    raws = [
+        {"content": "\ud800 lone \x00 \x1b[31m'; DROP TABLE posts; --", "emoji": "\U0001f393"},
+        {"content": "".join(chr(32 + (n * 7919) % 30000) for n in range(200_000))},  # past the window
+        {},
+    ]
+    posts = [make_post(n, raw=raw) for n, raw in enumerate(raws, 1)]
+    save_page(db, T1, judged(*posts), None, "2026-11-26T10:00:00Z")
+    blobs = dict(db.conn.execute("SELECT p.uri, r.raw FROM post_raw r JOIN posts p ON p.id = r.post_id"))
+    for post in posts:
+        blob = blobs[post.uri]
+        inflater = zlib.decompressobj(zdict=RAW_DICTIONARY)
+        assert inflater.decompress(blob) == dump_raw(post.raw).encode("utf-8", "surrogatepass")
+        assert inflater.eof and not inflater.unused_data
+        assert get_post(db, post.uri).raw == post.raw
+
+    # schema-011.db was written by zlib (level 6, the dictionary): each blob reads as zlib reads it
+    path = tmp_path / "old.db"
+    shutil.copy(Path(__file__).parent / "fixtures" / "archives" / "schema-011.db", path)
+    conn = sqlite3.connect(path)
+    try:
+        old = dict(conn.execute("SELECT p.uri, r.raw FROM post_raw r JOIN posts p ON p.id = r.post_id"))
+    finally:
+        conn.close()
+    reader = open_readonly(path)
+    try:
+        read = {post.uri: post.raw for post in iter_posts(reader)}
+    finally:
+        reader.close()
+    assert len(old) == 72
+    assert read == {
+        uri: json.loads(zlib.decompressobj(zdict=RAW_DICTIONARY).decompress(b)) for uri, b in old.items()
+    }
