@@ -59,6 +59,7 @@ class ChildResult:
     returncode: int
     stdout: bytes
     stderr: bytes
+    cpu_seconds: float = 0.0  # user + system time of the child, from wait4
 
 
 def run_child(
@@ -81,7 +82,8 @@ def run_child(
                 out.close()
         captured.seek(0)
         err.seek(0)
-        return ChildResult(seconds, usage.ru_maxrss, child.returncode, captured.read(), err.read())
+        cpu = usage.ru_utime + usage.ru_stime
+        return ChildResult(seconds, usage.ru_maxrss, child.returncode, captured.read(), err.read(), cpu)
 
 
 _LAUNCHER = """
