@@ -31,7 +31,6 @@ import shutil
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -41,7 +40,16 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 import bench_ingest  # noqa: E402
-from measure import PLNFILTER, PYTHON, Row, interleaved_children, launched, rate_ratio  # noqa: E402
+from measure import (  # noqa: E402
+    PLNFILTER,
+    PYTHON,
+    Row,
+    finish,
+    interleaved_children,
+    launched,
+    rate_ratio,
+    work_dir,
+)
 
 SIZES = (10_000, 100_000, 1_000_000)
 CHUNK = 10_000
@@ -304,6 +312,16 @@ def _timed(work, slow: float = 1.0) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
+def _timed_row(here: Size, name: str, work, baseline, found: str, what: str) -> Row:
+    """`work` in process beside `baseline` (both timed by `_timed`), in ms; its wall and CPU times
+    noted in `here` for the targets."""
+    ours, cpu = _timed(work)
+    theirs, _ = _timed(baseline)
+    here.seconds[name], here.cpu[name] = ours, cpu
+    note = f"{found}; CPU {cpu * 1000:,.1f} ms; baseline: {what}"
+    return Row(f"{name} at {here.posts:,}", "ms", ours * 1000, theirs * 1000, ours / theirs, "", None, note)
+
+
 def query_rows(here: Size, filter_name: str) -> list[Row]:
     from dataclasses import replace
 
@@ -333,23 +351,16 @@ def query_rows(here: Size, filter_name: str) -> list[Row]:
     for name, selection, baseline in cases:
         sql, params = baseline or build_sql(selection)
         found = list(select(conn, selection))
-        ours, cpu = _timed(lambda selection=selection: list(select(conn, selection)))
-        theirs, _ = _timed(lambda sql=sql, params=params: bare.execute(sql, params).fetchall())
         count = _matches(bare, selection) if selection.text else None
-        here.seconds[name], here.cpu[name] = ours, cpu
         what = "FTS5 ranking the word alone (no join)" if baseline else "the same SQL in sqlite3 alone"
-        note = f"{len(found)} rows" + (f" of {count:,} matching" if count is not None else "")
-        note += f"; CPU {cpu * 1000:,.1f} ms"
         rows.append(
-            Row(
-                f"{name} at {here.posts:,}",
-                "ms",
-                ours * 1000,
-                theirs * 1000,
-                ours / theirs,
-                "",
-                None,
-                f"{note}; baseline: {what}",
+            _timed_row(
+                here,
+                name,
+                lambda selection=selection: list(select(conn, selection)),
+                lambda sql=sql, params=params: bare.execute(sql, params).fetchall(),
+                f"{len(found)} rows" + (f" of {count:,} matching" if count is not None else ""),
+                what,
             )
         )
     conn.close()
@@ -401,20 +412,14 @@ def digest_rows(here: Size, filter_file) -> list[Row]:
             'AND verdicts."filter" = ? WHERE verdicts.kept = 1 AND posts.created_at >= ? AND posts.created_at < ?'
         )
         candidates = len(bare.execute(sql, window).fetchall())
-        ours, cpu = _timed(work)
-        theirs, _ = _timed(lambda sql=sql, window=window: bare.execute(sql, window).fetchall())
-        here.seconds[name], here.cpu[name] = ours, cpu
         rows.append(
-            Row(
-                f"{name} at {here.posts:,}",
-                "ms",
-                ours * 1000,
-                theirs * 1000,
-                ours / theirs,
-                "",
-                None,
-                f"{len(work())} chosen from {candidates:,} kept posts of {since.days or 1} day(s); "
-                f"CPU {cpu * 1000:,.1f} ms; baseline: sqlite3 reading those posts",
+            _timed_row(
+                here,
+                name,
+                work,
+                lambda sql=sql, window=window: bare.execute(sql, window).fetchall(),
+                f"{len(work())} chosen from {candidates:,} kept posts of {since.days or 1} day(s)",
+                "sqlite3 reading those posts",
             )
         )
     conn.close()
@@ -684,11 +689,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from plnfilter.filterfile import load
 
-    work = args.keep or Path(tempfile.mkdtemp(prefix="plnfilter-scale-"))
-    work.mkdir(parents=True, exist_ok=True)
     filter_file = load(bench_ingest.FILTER)
     sizes: list[Size] = []
-    try:
+    with work_dir(args.keep, "plnfilter-scale-") as work:
         print(machine())
         print(f"run: sizes {', '.join(f'{s:,}' for s in args.sizes)}; work in {work}", flush=True)
         started = time.perf_counter()
@@ -708,18 +711,7 @@ def main(argv: list[str] | None = None) -> int:
             print(table(here.rows), flush=True)
             if args.keep is None and len(sizes) > 1:  # the previous archive has been grown from
                 sizes[-2].path.unlink(missing_ok=True)
-        print("\npeak memory")
-        print(table(memory_rows(sizes)))
-        print()
-        print(targets_table(targets(sizes)))
-        print()
-        print(
-            f"total {time.perf_counter() - started:.0f}s; ratio = plnfilter cost / baseline cost (lower is better)"
-        )
-        return 0
-    finally:
-        if args.keep is None:
-            shutil.rmtree(work, ignore_errors=True)
+        return finish(started, "peak memory\n" + table(memory_rows(sizes)), targets_table(targets(sizes)))
 
 
 if __name__ == "__main__":
