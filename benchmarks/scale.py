@@ -5,7 +5,7 @@
 One archive grows through the sizes (the benchmark corpus, benchmarks/corpus.py, as `run` saves it);
 at each size it measures:
   ingest      the last --chunk posts saved into the archive holding the rest (posts/s), beside
-              sqlite-utils `upsert_all` of the same stored rows into an empty table with FTS
+              the same posts saved into empty archives, a fifth at a time, taking turns
   bytes/post  the archive file per post, by table and index (SQLite's dbstat), beside the API JSON
               the posts came as
   query       `query --limit 20` by score, and a common and a rare word with `--limit 20` by score
@@ -16,7 +16,7 @@ at each size it measures:
   apply       re-judging every post beside sqlite3 reading every post and rewriting every verdict
   export      CSV, JSONL and Parquet (benchmarks/bench_cli.py's figure 7) as posts/s
   memory      peak RSS of every child (ingest, query, top, links, apply, export) beside the
-              same child at the smallest size
+              same child at the size before
 Then the targets beside what was measured at the largest size, MET or MISSED. No target fails the
 command. --keep DIR works in DIR and keeps the archives; run again with the same DIR, an archive
 (with the ingest figures noted beside it) is reused instead of built.
