@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,31 @@ class Row:
     target: str = ""
     met: bool | None = None
     note: str = ""
+
+
+@contextlib.contextmanager
+def work_dir(keep: Path | None, prefix: str) -> Iterator[Path]:
+    """The folder a run works in: `keep` (made if missing, left in place), else a temporary folder
+    removed afterwards, however the run ends."""
+    work = keep or Path(tempfile.mkdtemp(prefix=prefix))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        yield work
+    finally:
+        if keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def finish(started: float, *tables: str) -> int:
+    """A run's end: each table after a blank line, then the total time and what a ratio means."""
+    for text in tables:
+        print()
+        print(text)
+    print()
+    print(
+        f"total {time.perf_counter() - started:.0f}s; ratio = plnfilter cost / baseline cost (lower is better)"
+    )
+    return 0
 
 
 def rate_ratio(ours_rate: float, baseline_rate: float) -> float:

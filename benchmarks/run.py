@@ -28,10 +28,8 @@ import io
 import os
 import platform
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -39,7 +37,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-from measure import ROOT, Row  # noqa: E402
+from measure import ROOT, Row, finish, work_dir  # noqa: E402
 
 FIGURES = {
     "1": "ingest",
@@ -284,9 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown figure {unknown[0]}; choose from {', '.join(FIGURES)}", file=sys.stderr)
         return 2
-    work = args.keep or Path(tempfile.mkdtemp(prefix="plnfilter-bench-"))
-    work.mkdir(parents=True, exist_ok=True)
-    try:
+    with work_dir(args.keep, "plnfilter-bench-") as work:
         ctx = Context(args, work)
         print(machine())
         print(
@@ -310,16 +306,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-        print()
-        print(table(rows))
-        print()
-        print(
-            f"total {time.perf_counter() - started:.0f}s; ratio = plnfilter cost / baseline cost (lower is better)"
-        )
-        return 0
-    finally:
-        if args.keep is None:
-            shutil.rmtree(work, ignore_errors=True)
+        return finish(started, table(rows))
 
 
 if __name__ == "__main__":

@@ -11,16 +11,16 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from plnfilter.filterfile.model import FilterFile, RankConfig
 from plnfilter.post import Post
 from plnfilter.rank import Score, score, select_top, voice_grouper
 from plnfilter.rules import RuleSet, Verdict, compile_rules
-from plnfilter.store import Judged, get_post, judged_row
 from plnfilter.store.filters import filter_names
-from plnfilter.store.read import posts_with_verdicts
-from plnfilter.store.rows import load_list, row_to_post
+from plnfilter.store.read import get_post, posts_with_verdicts
+from plnfilter.store.rows import judged_row, load_list, row_to_post
 from plnfilter.store.select import is_public
 
 NO_GROUP = {"rule": "(no rule)", "tag": "(no tag)"}
@@ -39,7 +39,12 @@ class Ranked:
     def row(self, rank: int) -> dict[str, Any]:
         """An output row: the archive's post columns, the new score (whole: CSV and tables round it),
         its place, its group and its author's voice group."""
-        row = judged_row(Judged(self.post, self.verdict.kept, self.score.total, self.verdict.matched))
+        # judged_row reads .post .kept .score .matched (store.Judged's fields; the save path's module
+        # is not loaded for a digest)
+        judged = SimpleNamespace(
+            post=self.post, kept=self.verdict.kept, score=self.score.total, matched=self.verdict.matched
+        )
+        row = judged_row(judged)
         row["html"] = self.post.html
         return {"rank": rank, "group": self.group, "voice_group": self.voice_group or None, **row}
 

@@ -252,10 +252,11 @@ def count_rules(dropped: dict[str, str]) -> dict[str, int]:
 
 
 def judge_the_rest(
-    db, filter_file, ruleset, dropped: dict[str, str], *, everything: bool = False, batch: int = 2000
+    db, filter_file, ruleset, dropped: dict[str, str] | None, *, everything: bool = False, batch: int = 2000
 ) -> int:
     """Give every archived post lacking this filter's current verdict one (every post with
-    `everything`); return how many were judged.
+    `everything`); return how many were judged. `dropped` (None: not kept) gathers which exclude
+    rule dropped each post, for a run's summary; `apply` keeps none (a dict of a million uris).
 
     Current means judged since the post was last saved or refreshed, under the rules the filter has
     now (`store.verdicts.begin_judging` makes every verdict stale when their hash changes): posts
@@ -279,7 +280,8 @@ def judge_the_rest(
         with store.db_errors(db), store.write_transaction(db):  # one chunk holds the write lock
             alive = existing_ids(db, [post_id for post_id, _ in pairs])  # a prune may have come between
             write_verdicts_by_id(db, filter_file.name, [p for p in pairs if p[0] in alive], stamp)
-        note_dropped(dropped, judged)
+        if dropped is not None:
+            note_dropped(dropped, judged)
         total += len(judged)
     finish_judging(db, filter_file.name, stamp)
     return total
@@ -302,7 +304,7 @@ def apply_filter(
         with store.db_errors(db), store.write_transaction(db):
             claim_filter(db, filter_file)
             begin_judging(db, filter_file.name, rules_digest(filter_file))
-        total = judge_the_rest(db, filter_file, ruleset, {}, everything=True, batch=batch)
+        total = judge_the_rest(db, filter_file, ruleset, None, everything=True, batch=batch)
         return total, kept_count(db, filter_file.name)
     finally:
         lock.release()

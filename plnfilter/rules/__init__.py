@@ -80,6 +80,7 @@ class RuleSet:
             (compiler.rule(rule), rule.name, rule.boost, Verdict(True, (rule.name,), rule.boost))
             for rule in self.include_rules
         )
+        self._boosts = {rule.name: rule.boost for rule in self.include_rules}
         self._cutoffs = tuple(compiler.cutoffs)
         self._stats = compiler.stats
         self._now: datetime | None = None
@@ -91,14 +92,14 @@ class RuleSet:
 
     def include_boosts(self) -> dict[str, float]:
         """Each include rule's boost by its name (names are unique in a filter file)."""
-        return {rule.name: rule.boost for rule in self.include_rules}
+        return dict(self._boosts)
 
     def stored(self, matched: tuple[str, ...]) -> Verdict:
         """The verdict `evaluate` gives a kept post whose include rules `matched` (in file order):
         what a current stored verdict stands for."""
         if not matched:
             return KEEP_ALL
-        boosts = self.include_boosts()
+        boosts = self._boosts
         if len(matched) == 1:
             return Verdict(True, matched, boosts.get(matched[0], 0.0))
         return Verdict(True, matched, sum(boosts.get(name, 0.0) for name in matched))

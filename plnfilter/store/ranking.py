@@ -160,16 +160,17 @@ def best_first(
             ).fetchone()[0]
             window.append(f"(NOT ({current}) OR ({PUBLIC_SQL}))")
         bound, bound_params = _bound_sql(terms, now, current)
+        # Sorted by the bound alone (the caller orders equal scores); read as the caller goes on.
         order = conn.execute(
             f"SELECT posts.id, {bound} AS bound, ({current}) FROM {source} "  # noqa: S608
-            f"WHERE {' AND '.join(window)} ORDER BY bound DESC, posts.created_at DESC, posts.uri",
+            f"WHERE {' AND '.join(window)} ORDER BY bound DESC",
             [*bound_params, filter_name, *params],
-        ).fetchall()
+        )
     return _rows(conn, filter_name, order), hidden
 
 
 def _rows(
-    conn: sqlite3.Connection, filter_name: str, order: list[tuple[int, float, int]]
+    conn: sqlite3.Connection, filter_name: str, order: sqlite3.Cursor
 ) -> Iterator[tuple[dict[str, Any], float, bool]]:
     columns = ", ".join("posts." + c for c in SCAN_COLUMNS)
     sql = (
@@ -177,14 +178,15 @@ def _rows(
         'FROM posts JOIN verdicts ON verdicts.post_id = posts.id AND verdicts."filter" = ? '
         "WHERE posts.id IN (SELECT value FROM json_each(?))"
     )
-    start, size = 0, _FIRST_CHUNK
-    while start < len(order):
-        chunk = order[start : start + size]
+    size = _FIRST_CHUNK
+    while True:
         with db_errors(conn):
+            chunk = order.fetchmany(size)
+            if not chunk:
+                return
             cursor = conn.execute(sql, [filter_name, json.dumps([post_id for post_id, _, _ in chunk])])
             names = [d[0] for d in cursor.description][1:]
             rows = {values[0]: dict(zip(names, values[1:], strict=True)) for values in cursor}
         for post_id, bound, current in chunk:
             yield rows[post_id], float(bound), bool(current)
-        start += size
         size *= 2
