@@ -16,6 +16,7 @@ from servers.fault_server import Forked, archive_state, cursor_gaps, run_forked,
 from test_overlap import wait_for
 from test_prune import CONSISTENT, consistency
 
+from plnfilter.locks import write_lock
 from plnfilter.post import Post
 from plnfilter.store import Judged, open_archive, save_page, update_judgements
 
@@ -152,12 +153,13 @@ def test_prune_with_wait_0_while_a_run_is_mid_fetch_exits_0_and_nothing_is_lost(
     assert set(archive_state(db).uris) == fault_server.uris() - old
 
 
-def test_a_run_with_wait_1_saves_everything_beside_a_prune_of_thousands_of_batches(
+def test_a_prune_of_thousands_of_batches_lets_writers_in_between_and_a_run_with_wait_1_saves_beside_it(
     tmp_path, template, fault_server, report
 ):
-    """prune holds the write lock one batch at a time, never for its whole length, so a run that
-    waits at most a second for each of its batches finishes beside it. (That a writer letting go
-    cannot take the lock straight back is the turnstile's own test, in test_write_lock.py.)"""
+    """prune holds the write lock one batch at a time, never for its whole length: another writer
+    gets the lock within a batch (this test takes it itself, so the prune cannot have finished
+    meanwhile), and a run that waits at most a second for each of its batches finishes. (That a
+    writer letting go cannot take the lock straight back is the turnstile's test, in test_write_lock.py.)"""
     source, remove, keep = template
     db = tmp_path / "archive.db"
     shutil.copy(source, db)
@@ -166,13 +168,21 @@ def test_a_run_with_wait_1_saves_everything_beside_a_prune_of_thousands_of_batch
         tmp_path / "pln.yaml", fault_server, ["beside"], extra="include:\n  - {name: own, tags: [beside]}\n"
     )
     pruning = Forked(["prune", "--before", CUTOFF, "--db", db, "--batch-size", "1", "--quiet"], tmp_path)
-    wait_for(lambda: len(posts_in(db)) < 5990, "the prune's first batches")
+    deadline = time.monotonic() + 30
+    while True:  # look only while holding the lock, so the prune cannot move on between look and check
+        with write_lock(db, 5)():  # ArchiveLocked here if prune held the lock for all its batches
+            left_then = len(posts_in(db) & remove)
+            prune_was_running = pruning.alive()
+        if left_then < len(remove) or not prune_was_running:
+            break
+        assert time.monotonic() < deadline, "the prune removed nothing in 30 s"
+        time.sleep(0.005)
+    assert prune_was_running and left_then > 0, "the prune was over before another writer got a turn"
     started = time.monotonic()
     beside = run_forked(tmp_path, "run", filter_path, "--db", db, "--wait", "1", "--quiet", timeout=60)
     took = time.monotonic() - started
     assert beside.returncode == 0, beside.stderr
-    assert pruning.alive(), "the prune ended before the run: nothing was shown"
-    left_then = len(posts_in(db) & remove)
+    still = "still pruning" if pruning.alive() else "the prune had ended"
     assert pruning.wait(120) == 0, pruning.stderr
     # posts the prune reached while the new filter had not judged them yet stayed; now it has
     again = run_forked(tmp_path, "prune", "--before", CUTOFF, "--db", db, "--quiet")
@@ -180,6 +190,6 @@ def test_a_run_with_wait_1_saves_everything_beside_a_prune_of_thousands_of_batch
     assert posts_in(db) == keep | fault_server.uris()
     assert consistency(db) == CONSISTENT
     report(
-        f"prune per batch: a run (--wait 1, {took:.1f}s) saved 60 posts beside a prune of {len(remove)} one-post "
-        f"batches, which still had {left_then} to go; both exit 0, nothing lost"
+        f"prune per batch: this test took the write lock mid-prune ({left_then} of {len(remove)} one-post batches "
+        f"to go); a run (--wait 1, {took:.1f}s, {still} at its end) saved 60 posts; both exit 0, nothing lost"
     )
