@@ -69,9 +69,30 @@ def posts_in(db: Path) -> set[str]:
         conn.close()
 
 
+def kill_after_removed(db: Path, child: Forked, at_least: int, between_batches: bool) -> None:
+    """SIGKILL the prune once it has removed `at_least` posts. Between batches, the test looks and
+    kills while holding the write lock itself, so the prune cannot finish between look and kill and
+    the kill is certain to land mid-prune; otherwise it kills wherever the prune is, inside a
+    transaction included, which may come too late to land."""
+    if not between_batches:
+        wait_for(
+            lambda: 6000 - len(posts_in(db)) >= at_least or not child.alive(), f"{at_least} posts removed"
+        )
+        os.kill(child.pid, signal.SIGKILL)
+        return
+    deadline = time.monotonic() + 30
+    while True:
+        with write_lock(db, 5)():
+            if 6000 - len(posts_in(db)) >= at_least or not child.alive():
+                os.kill(child.pid, signal.SIGKILL)
+                return
+        assert time.monotonic() < deadline, f"gave up waiting for {at_least} posts removed"
+        time.sleep(0.005)
+
+
 def test_sigkill_during_prune_loses_nothing_that_should_stay(tmp_path, template, report):
     source, remove, keep = template
-    landed = attempts = 0
+    landed = attempts = landed_between = 0
     removed_when_killed = []
     while landed < ROUNDS_LANDED:
         attempts += 1
@@ -82,13 +103,8 @@ def test_sigkill_during_prune_loses_nothing_that_should_stay(tmp_path, template,
         shutil.copy(source, db)
         child = Forked(["prune", "--before", CUTOFF, "--db", db, "--batch-size", "20", "--quiet"], tmp_path)
         at_least = 1 + 700 * (attempts % ROUNDS_LANDED)  # each round kills it at another point
-        wait_for(
-            lambda db=db, at_least=at_least, child=child: (
-                6000 - len(posts_in(db)) >= at_least or not child.alive()
-            ),
-            f"{at_least} posts removed",
-        )
-        os.kill(child.pid, signal.SIGKILL)
+        between_batches = attempts % 2 == 1
+        kill_after_removed(db, child, at_least, between_batches)
         code = child.wait(60)
         left = posts_in(db)
         assert keep <= left, f"round {attempts}: {len(keep - left)} posts that should stay are gone"
@@ -97,13 +113,15 @@ def test_sigkill_during_prune_loses_nothing_that_should_stay(tmp_path, template,
         if code == -signal.SIGKILL and 0 < len(remove - left) < len(remove):
             landed += 1
             removed_when_killed.append(len(remove - left))
+            landed_between += between_batches
 
         finished = run_forked(tmp_path, "prune", "--before", CUTOFF, "--db", db, "--format", "json")
         assert finished.returncode == 0, finished.stderr
         assert posts_in(db) == keep
         assert consistency(db) == CONSISTENT
     report(
-        f"prune kill: {landed} SIGKILLs landed mid-prune in {attempts} rounds (after "
+        f"prune kill: {landed} SIGKILLs landed mid-prune in {attempts} rounds ({landed_between} between "
+        f"batches, {landed - landed_between} wherever the prune was; after "
         f"{sorted(removed_when_killed)} of {len(remove)} removable posts); each left integrity ok, "
         f"0 orphan rows, all {len(keep)} posts to keep; each second prune finished the job"
     )
