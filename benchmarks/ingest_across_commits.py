@@ -10,6 +10,10 @@ differ. Run from the root of a checkout of the commit, with its venv:
     .venv/bin/python benchmarks/ingest_across_commits.py [POSTS] [REPEAT]
 
 Alternate two checkouts a few rounds and compare the medians (see benchmarks/README.md, issue 11).
+
+It imports nothing of `measure.py`, only the commit's `bench_ingest` and `corpus`: an old commit's
+`benchmarks/` may lack `measure.py` or hold another version of it, so the two small helpers below
+(`fresh`, `cpu_and_wall`) are this script's own on purpose.
 """
 
 from __future__ import annotations
