@@ -150,6 +150,16 @@ def open_archive(path: str | Path, lock_wait: float = 60.0) -> sqlite_utils.Data
     return db
 
 
+SCAN_CACHE_KIB = 8192
+
+
+def scanning(db: sqlite_utils.Database | sqlite3.Connection) -> None:
+    """For a writer that reads every post once (`apply`): an 8 MB page cache, not 64. Pages read
+    once gain nothing from staying, and the writer's memory stays the same whatever the archive's size
+    (`apply` peaked at 57 MB at 10k posts, 112 MB at 100k)."""
+    as_connection(db).execute(f"PRAGMA cache_size = -{SCAN_CACHE_KIB}")
+
+
 def _deny_writes(
     action: int, arg1: str | None, arg2: str | None, _db: str | None, _trigger: str | None
 ) -> int:
