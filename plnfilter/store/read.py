@@ -124,16 +124,16 @@ def posts_with_verdicts(
 
 def window_sql(
     conn: sqlite3.Connection,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    kept_only: bool = True,
-    filter_name: str | None = None,
-    unjudged: bool = False,
-    seen_since: datetime | None = None,
-    with_links: bool = False,
+    since: datetime | None,
+    until: datetime | None,
+    kept_only: bool,
+    filter_name: str | None,
+    unjudged: bool,
+    seen_since: datetime | None,
+    with_links: bool,
 ) -> tuple[str, str, list[Any]]:
-    """The FROM and WHERE (and its parameters) of `posts_with_verdicts`' window: `posts` joined to
-    each one's `verdicts` row of the filter."""
+    """The FROM and WHERE (and its parameters) of `posts_with_verdicts`' window (its arguments, in
+    its order): `posts` joined to each one's `verdicts` row of the filter."""
     from plnfilter.store.filters import choose_filter
 
     if filter_name is None and not unjudged:
