@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from plnfilter.post import Post
@@ -332,21 +332,8 @@ def shared_links(
 
     score = scorer(now, RankConfig())  # a stored verdict carries no boost; no one is trusted
 
-    def keys_of(links: str | None, card_url: str | None) -> str:
-        return json.dumps(link_keys(load_list(links), "" if card_url is None else str(card_url)))
-
-    def person_of(author: Any, author_id: Any, uri: Any) -> str:
-        return (_text(author) or _text(author_id) or _text(uri)).lower()
-
-    def score_of(network: Any, likes: Any, reposts: Any, replies: Any, quotes: Any, created_at: Any) -> float:
-        return score(
-            _text(network),
-            _number(likes),
-            _number(reposts),
-            _number(replies),
-            _number(quotes),
-            _text(created_at),
-        )
+    def keys_of(links: str, card_url: str) -> str:
+        return json.dumps(link_keys(load_list(links), card_url))
 
     groups = link_groups(
         conn,
@@ -355,8 +342,8 @@ def shared_links(
         until,
         seen_since,
         keys_of=keys_of,
-        person_of=person_of,
-        score_of=score_of,
+        lower=str.lower,
+        score_of=score,
         min_sharers=min_sharers,
     )
     chosen: list[tuple] = []
@@ -369,13 +356,9 @@ def shared_links(
         groups.close()
     ids = sorted({post_id for group in chosen for post_id in group[4]})
     wanted = {key for key, *_ in chosen}
-    rows = posts_best_first(conn, ids, _Described._fields, score_of)  # as `digest.rescore` orders them
+    rows = posts_best_first(conn, ids, _Described._fields, score)  # as `digest.rescore` orders them
     found = _aggregate(
-        (
-            (_Described(*map(_text, row[:9]), tuple(load_list(row[9])), *map(_number, row[10:-1])), row[-1])
-            for row in rows
-        ),
-        wanted,
+        ((_Described(*row[:9], tuple(load_list(row[9])), *row[10:-1]), row[-1]) for row in rows), wanted
     )
     links = [link for link in _in_order(found.values()) if link.count >= min_sharers]
     return links if limit is None else links[:limit]
@@ -398,14 +381,6 @@ class _Described(NamedTuple):
     reposts: int
     replies: int
     quotes: int
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def _number(value: Any) -> int:
-    return int(value) if value is not None else 0
 
 
 def links_markdown(links: Iterable[SharedLink], title: str = "Links shared in your PLN") -> str:

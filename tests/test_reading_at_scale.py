@@ -300,3 +300,37 @@ def test_links_cut_among_ties_as_grouping_every_post_cuts(archive):
     cut = next(p for p in range(1, len(facts)) if facts[p - 1] == facts[p])  # the limit falls inside a tie
     found = shared_links(conn, "scale-test", NOW, since, NOW, limit=cut)
     assert [link.as_row() for link in found] == [link.as_row() for link in every[:cut]]
+
+
+def test_links_count_a_person_whose_name_sqlite_cannot_lower_once(tmp_path):
+    # SQLite's lower() folds ASCII only: Ünal and ünal are one person, as Python's lower() says, so
+    # Bo and Cy's link (two people) comes before theirs (one, better scored)
+    shares = [
+        ("Ünal@edu.example", "https://a.example/1", 10),
+        ("ünal@EDU.example", "https://a.example/1", 9),
+        ("Bo@edu.example", "https://b.example/1", 0),
+        ("cy@edu.example", "https://b.example/1", 1),
+    ]
+    rows = [
+        {
+            "uri": f"https://edu.example/s/{i}",
+            "network": "mastodon",
+            "author": author,
+            "text": "common",
+            "created_at": to_iso(NOW - timedelta(minutes=i + 1)),
+            "links": [link],
+            "likes": likes,
+        }
+        for i, (author, link, likes) in enumerate(shares)
+    ]
+    posts = tmp_path / "posts.jsonl"
+    posts.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    filter_file = tmp_path / "names.yaml"
+    filter_file.write_text(f"name: names\nsources:\n  - file: {posts}\n", encoding="utf-8")
+    path = tmp_path / "archive.db"
+    assert plnfilter("run", filter_file, "--db", path).returncode == 0
+    conn = open_readonly(path)
+    [found] = shared_links(conn, "names", NOW, None, NOW, limit=1)
+    assert (found.url, found.sharers) == ("https://b.example/1", ["cy@edu.example", "Bo@edu.example"])
+    [again] = shared_links(conn, "names", NOW, None, NOW, limit=2, min_sharers=2)
+    assert again.url == "https://b.example/1"
