@@ -380,8 +380,8 @@ def digest_rows(here: Size, filter_file) -> list[Row]:
     """`top` (the archive's filter's verdicts, default ranking), `top FILTER` (its rules and ranking;
     both over the last 24 hours) and `links` (7 days), in process as the commands call them, beside
     sqlite3 reading the window's kept posts."""
-    from plnfilter.digest import Ranking, build_digest, rescore
-    from plnfilter.links import top_links
+    from plnfilter.digest import build_digest
+    from plnfilter.links import shared_links
     from plnfilter.store import open_readonly
     from plnfilter.times import parse_iso
 
@@ -399,10 +399,7 @@ def digest_rows(here: Size, filter_file) -> list[Row]:
         )
 
     def links():
-        ranked = rescore(
-            conn, Ranking.from_filter(None, filter_file.name), now, now - week, now, with_links=True
-        )
-        return top_links(((item.post, item.score.total) for item in ranked), limit=20)
+        return shared_links(conn, filter_file.name, now, now - week, now, limit=20)
 
     rows = []
     for name, work, since in (("top", top, day), ("top FILTER", top_filter, day), ("links", links, week)):
@@ -548,7 +545,7 @@ def export_rows(here: Size, ctx) -> list[Row]:
 def memory_rows(sizes: list[Size]) -> list[Row]:
     """Each child's peak beside its peak at the size before (ten times fewer posts). Beside the
     previous size, not the first: a 10k-post archive spans 33 hours, so `links`' 7 days hold a fifth
-    of the posts they hold from 100k on, and the writers' 64 MB page cache is not yet full."""
+    of the posts they hold from 100k on, and the writers' 32 MB page cache is not yet full."""
     rows = []
     for before, here in zip([None, *sizes], sizes, strict=False):
         for name, peak in here.peaks.items():

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from plnfilter.post import Post
@@ -71,30 +76,62 @@ def canonical_url(url: str) -> str:
 
     Non-web links and unparsable URLs come back stripped but otherwise as given.
     """
+    return _known(url)[2]
+
+
+def _canonical(url: str) -> tuple[str, bool]:
+    """`canonical_url(url)`, and whether it is a web link (its scheme http or https)."""
     url = url.strip()
+    plain = _PLAIN_URL.fullmatch(url)
+    if plain is None:
+        return _parsed(url)
+    scheme, host, path, query = plain.groups()
+    # What `_parsed` makes of it, without the parser (urlunsplit's joins; no port, user or fragment).
+    canonical = f"{scheme}://{host[4:] if host.startswith('www.') else host}{(path or '').rstrip('/')}"
+    query = _kept_query(query or "")
+    return (f"{canonical}?{query}" if query else canonical), True
+
+
+# A web URL that `urlsplit` cuts into a lower-case scheme and host (no user or port), a path, a
+# query and a fragment without changing a character: printable ASCII, none of them `_parsed` must see.
+_PLAIN_URL = re.compile(
+    r"(https?)://([a-z0-9-]+(?:\.[a-z0-9-]+)*)(/[!-\"$->@-~]*)?(?:\?([!-\"$-~]*))?(?:#[!-~]*)?"
+)
+
+
+def _kept_query(query: str) -> str:
+    """The query's raw `name=value` pieces but trackers, sorted: what is kept stays encoded exactly
+    as the author wrote it."""
+    pieces = [
+        piece for piece in query.split("&") if piece and not is_tracking_param(unquote(piece.split("=")[0]))
+    ]
+    return "&".join(sorted(pieces))
+
+
+def _parsed(url: str) -> tuple[str, bool]:
+    """`_canonical` of a stripped URL, by the parser."""
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        return url
+        return url, _is_web(url)
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS or not parts.hostname:
-        return url
+        return url, scheme in DEFAULT_PORTS
     host = parts.hostname.lower().rstrip(".")
     if host.startswith("www."):
         host = host[4:]
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
     netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    path = parts.path.rstrip("/")
-    # Raw `name=value` pieces, so what is kept stays encoded exactly as the author wrote it.
-    pieces = [
-        piece
-        for piece in parts.query.split("&")
-        if piece and not is_tracking_param(unquote(piece.split("=")[0]))
-    ]
-    query = "&".join(sorted(pieces))
-    return urlunsplit((scheme, netloc, path, query, ""))
+    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), _kept_query(parts.query), "")), True
+
+
+def _is_web(url: str) -> bool:
+    try:
+        return urlsplit(url).scheme in DEFAULT_PORTS
+    except ValueError:  # a URL no parser reads (`http://[x`) is no link to count
+        return False
 
 
 def without_tracking(url: str) -> str:
@@ -116,7 +153,26 @@ def without_tracking(url: str) -> str:
 
 def link_key(url: str) -> str:
     """Canonical URL without its scheme: `http://` and `https://` copies of one article are one link."""
-    canonical = canonical_url(url)
+    return _known(url)[0]
+
+
+def _known(url: str) -> tuple[str, bool, str]:
+    """`link_key(url)`, whether the URL is a web link, and `canonical_url(url)`, remembered: the
+    links most shared are met again and again."""
+    known = _KEYS.get(url)
+    if known is None:
+        if len(_KEYS) >= _KEYS_KEPT:  # bounded: a window of new links never grows it further
+            _KEYS.clear()
+        canonical, web = _canonical(url)
+        known = _KEYS[url] = (_key_of(canonical), web, canonical)
+    return known
+
+
+_KEYS: dict[str, tuple[str, bool, str]] = {}
+_KEYS_KEPT = 4096
+
+
+def _key_of(canonical: str) -> str:
     for scheme in ("https://", "http://"):
         if canonical.startswith(scheme):
             return canonical[len(scheme) :]
@@ -168,18 +224,29 @@ class SharedLink:
 
 def _links_of(post: Post) -> list[str]:
     """Every web link in a post, its card's too, each canonical link once."""
-    seen: dict[str, str] = {}
-    for url in (*post.links, post.card_url):
+    return link_keys(post.links, post.card_url)
+
+
+def link_keys(links: Iterable[str], card_url: str) -> list[str]:
+    """The keys (`link_key`) of a post's web links and its card's, each once, in the post's order."""
+    seen: dict[str, None] = {}
+    for url in (*links, card_url):
         if not url:
             continue
-        key = link_key(url)
-        if key and key not in seen and urlsplit(canonical_url(url)).scheme in DEFAULT_PORTS:
-            seen[key] = url
+        key, web, _ = _known(url)
+        if key and web and key not in seen:
+            seen[key] = None
     return list(seen)
 
 
 def aggregate_links(scored: Iterable[tuple[Post, float]]) -> list[SharedLink]:
     """Group posts by canonical link; order by distinct sharers, then best post score, then recency."""
+    return _in_order(_aggregate(scored).values())
+
+
+def _aggregate(scored: Iterable[tuple[Post, float]], only: set[str] | None = None) -> dict[str, SharedLink]:
+    """Each link key of the posts (best first; only the keys in `only`, if given) with what they say
+    about it."""
     found: dict[str, SharedLink] = {}
     people: dict[str, set[str]] = {}
     https_seen: dict[str, bool] = {}
@@ -188,13 +255,16 @@ def aggregate_links(scored: Iterable[tuple[Post, float]]) -> list[SharedLink]:
         person = person_key(post)
         card_key = link_key(post.card_url) if post.card_url else ""
         for key in _links_of(post):
+            if only is not None and key not in only:
+                continue
+            shared = canonical_url(_url_for(post, key))
             link = found.get(key)
             if link is None:
-                link = found[key] = SharedLink(url=canonical_url(_url_for(post, key)))
+                link = found[key] = SharedLink(url=shared)
                 people[key] = set()
                 https_seen[key] = link.url.startswith("https://")
-            if not https_seen[key] and canonical_url(_url_for(post, key)).startswith("https://"):
-                link.url = canonical_url(_url_for(post, key))
+            if not https_seen[key] and shared.startswith("https://"):
+                link.url = shared
                 https_seen[key] = True
             link.posts += 1
             if person not in people[key]:
@@ -210,7 +280,12 @@ def aggregate_links(scored: Iterable[tuple[Post, float]]) -> list[SharedLink]:
             if key == card_key and post.card_title and score >= title_score.get(key, float("-inf")):
                 link.title = post.card_title.strip()
                 title_score[key] = score
-    ordered = sorted(found.values(), key=lambda link: link.url)
+    return found
+
+
+def _in_order(links: Iterable[SharedLink]) -> list[SharedLink]:
+    """Most distinct sharers first, then the best post's score, then the newest share, then the URL."""
+    ordered = sorted(links, key=lambda link: link.url)
     ordered.sort(key=lambda link: link.last_shared, reverse=True)
     ordered.sort(key=lambda link: (-link.count, -link.best_score))
     return ordered
@@ -229,6 +304,83 @@ def top_links(
     """The most shared links, at most `limit`, each shared by at least `min_sharers` people."""
     links = [link for link in aggregate_links(scored) if link.count >= min_sharers]
     return links if limit is None else links[:limit]
+
+
+def shared_links(
+    conn: sqlite3.Connection,
+    filter_name: str | None,
+    now: datetime,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    *,
+    seen_since: datetime | None = None,
+    limit: int | None = 20,
+    min_sharers: int = 1,
+) -> list[SharedLink]:
+    """What `plnfilter links` prints: `top_links` of the posts the filter `filter_name` kept in the
+    window (None: the archive's only filter), each scored at `now` with the default settings.
+
+    SQLite groups every kept post's links (`store.links.link_groups`, with this module's link keys,
+    sharers and scores as SQL functions) and sorts the groups; only the links that can be among the
+    first `limit` (ties on sharers, best score and last share included) are described, each from
+    its own posts, as `top_links` describes them. Memory holds those few links, not the window.
+    """
+    from plnfilter.filterfile.model import RankConfig
+    from plnfilter.rank import scorer
+    from plnfilter.store.links import link_groups, posts_best_first
+    from plnfilter.store.rows import load_list
+
+    score = scorer(now, RankConfig())  # a stored verdict carries no boost; no one is trusted
+
+    def keys_of(links: str, card_url: str) -> str:
+        return json.dumps(link_keys(load_list(links), card_url))
+
+    groups = link_groups(
+        conn,
+        filter_name,
+        since,
+        until,
+        seen_since,
+        keys_of=keys_of,
+        lower=str.lower,
+        score_of=score,
+        min_sharers=min_sharers,
+    )
+    chosen: list[tuple] = []
+    try:
+        for group in groups:
+            if limit is not None and len(chosen) >= limit and group[1:4] != chosen[limit - 1][1:4]:
+                break
+            chosen.append(group)
+    finally:
+        groups.close()
+    ids = sorted({post_id for group in chosen for post_id in group[4]})
+    wanted = {key for key, *_ in chosen}
+    rows = posts_best_first(conn, ids, _Described._fields, score)  # as `digest.rescore` orders them
+    found = _aggregate(
+        ((_Described(*row[:9], tuple(load_list(row[9])), *row[10:-1]), row[-1]) for row in rows), wanted
+    )
+    links = [link for link in _in_order(found.values()) if link.count >= min_sharers]
+    return links if limit is None else links[:limit]
+
+
+class _Described(NamedTuple):
+    """What `_aggregate` and the score read of a post, as a Post has them."""
+
+    uri: str
+    network: str
+    url: str
+    author: str
+    author_id: str
+    created_at: str
+    text: str
+    card_url: str
+    card_title: str
+    links: tuple[str, ...]
+    likes: int
+    reposts: int
+    replies: int
+    quotes: int
 
 
 def links_markdown(links: Iterable[SharedLink], title: str = "Links shared in your PLN") -> str:

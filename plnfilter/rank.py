@@ -82,6 +82,45 @@ def score(post: Post, verdict: Any, now: datetime, rank: RankConfig) -> Score:
     return Score(total=sum(parts.values()), parts=parts)
 
 
+def scorer(now: datetime, rank: RankConfig) -> Callable[[str, int, int, int, int, str], float]:
+    """`score(post, verdict, now, rank).total` for a verdict without boost, from a post's network,
+    likes, reposts, replies, quotes and time: the same terms summed in the same order, the settings
+    read once, for scoring every post of a window. Only for settings that trust no one (the trusted
+    term reads the author)."""
+    if rank.trusted:
+        raise ValueError("scorer() cannot score trusted voices: use score()")
+    weights, counts = rank.weights, rank.interactions
+    engagement, recent = weights.get("engagement", 1.0), weights.get("recency", 1.0)
+    no_boost = weights.get("boost", 1.0) * 0.0
+    no_trust = weights.get("trusted", 1.0) * 0.0
+    likes_w, reposts_w = counts.get("likes", 1.0), counts.get("reposts", 1.0)
+    replies_w, quotes_w = counts.get("replies", 1.0), counts.get("quotes", 1.0)
+    neutral = likes_w * NEUTRAL_LIKES + reposts_w * NEUTRAL_REPOSTS
+    half_life = rank.half_life.total_seconds()
+    log1p = math.log1p
+
+    def total(network: str, likes: int, reposts: int, replies: int, quotes: int, created_at: str) -> float:
+        if has_counts(network):
+            interactions = (
+                likes_w * max(likes, 0)
+                + reposts_w * max(reposts, 0)
+                + replies_w * max(replies, 0)
+                + quotes_w * max(quotes, 0)
+            )
+        else:
+            interactions = neutral
+        age = 0.0
+        if created_at and half_life > 0:
+            try:
+                seconds = (now - parse_iso(created_at)).total_seconds()
+                age = 0.5 ** (max(seconds, 0.0) / half_life)
+            except (ValueError, TypeError, OverflowError):
+                age = 0.0
+        return sum((engagement * log1p(max(interactions, 0.0)), recent * age, no_boost, no_trust))
+
+    return total
+
+
 def has_counts(network_name: str) -> bool:
     """Whether posts of this network carry likes and reposts (its package's `HAS_COUNTS`); True for
     an unknown network, whose counts are taken as they are."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
-from plnfilter.links import aggregate_links, canonical_url, top_links
+from plnfilter import links as links_module
+from plnfilter.links import aggregate_links, canonical_url, link_key, top_links
 from plnfilter.post import Post
 
 
@@ -39,6 +42,29 @@ def test_canonical_url_keeps_a_path_case_and_non_tracking_ref_like_params():
         canonical_url("https://example.org/Paper.PDF?reference=3")
         == "https://example.org/Paper.PDF?reference=3"
     )
+
+
+PLAIN_PARTS = (
+    ("http://", "https://", "HTTPS://"),
+    ("a.org", "www.a.org", "Www.A.org", "x-y.b.co", "1.2.3.4", "www.www.x", "a.org:443", "a.org.", "u@a.org"),
+    ("", "/", "//", "/a", "/a/", "/a//b/", "/A%20b/c:d@e!$&()*+,;=", '/a\\b[c]{d}|^`<>"', "/é"),
+    ("", "?", "?a=1", "?b=2&a=1", "?utm_source=x&id=7&fbclid=1", "?&&a", "?x=1?y/z", "?%75tm_source=1&k"),
+    ("", "#", "#frag", "#a?b#c"),
+)
+
+
+def test_plain_urls_skip_the_parser_and_give_what_it_gives():
+    urls = ["".join(parts) for parts in itertools.product(*PLAIN_PARTS)]
+    urls += [f" {url}\n" for url in urls[::7]]
+    for url in urls:
+        assert links_module._canonical(url) == links_module._parsed(url.strip()), url
+        assert canonical_url(url) == links_module._parsed(url.strip())[0], url
+
+
+def test_a_url_no_parser_reads_is_no_link_and_breaks_nothing():
+    scored = [(post("https://m.example/1", "ana@m.example", links=["http://[::1", "https://a.example"]), 1.0)]
+    assert [link.url for link in aggregate_links(scored)] == ["https://a.example"]
+    assert link_key("http://[::1") == "[::1"
 
 
 def post(

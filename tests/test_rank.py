@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from plnfilter.filterfile import parse
 from plnfilter.post import Post
-from plnfilter.rank import RankConfig, Score, instance_of, score, select_top
+from plnfilter.rank import RankConfig, Score, instance_of, score, scorer, select_top
 from plnfilter.rules import Verdict
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -70,6 +70,39 @@ def test_unknown_or_future_time_does_not_break_scores():
     assert score(post(created_at=""), KEPT, NOW, RankConfig()).parts["recency"] == 0.0
     assert score(post(created_at="garbage"), KEPT, NOW, RankConfig()).parts["recency"] == 0.0
     assert score(post(created_at="2030-01-01T00:00:00Z"), KEPT, NOW, RankConfig()).parts["recency"] == 1.0
+
+
+@given(
+    network=st.sampled_from(["mastodon", "bluesky", "feed", "unknown-network"]),
+    likes=st.integers(-5, 10**6),
+    reposts=st.integers(-5, 10**4),
+    replies=st.integers(-5, 10**4),
+    quotes=st.integers(-5, 10**4),
+    minutes=st.integers(-600, 60 * 24 * 60),
+    weights=st.sampled_from([{}, {"engagement": 2.5, "recency": 0.3, "boost": -1, "trusted": 7}]),
+    half_life=st.sampled_from([timedelta(hours=12), timedelta(hours=1), timedelta(0)]),
+)
+def test_scorer_gives_score_totals_exactly(
+    network, likes, reposts, replies, quotes, minutes, weights, half_life
+):
+    # `links` scores a whole window with it: the best post and the order must be the ones score() gives
+    rank = RankConfig(half_life=half_life, weights=weights, interactions={"likes": 1.5, "replies": 0.5})
+    for created_at in ((NOW - timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ"), "", "garbage"):
+        item = post(
+            network=network,
+            likes=likes,
+            reposts=reposts,
+            replies=replies,
+            quotes=quotes,
+            created_at=created_at,
+        )
+        expected = score(item, KEPT, NOW, rank).total
+        assert scorer(NOW, rank)(network, likes, reposts, replies, quotes, created_at) == expected
+
+
+def test_scorer_refuses_trusted_voices():
+    with pytest.raises(ValueError, match="trusted"):
+        scorer(NOW, RankConfig(trusted=("kate@example.social",)))
 
 
 def test_rank_config_comes_from_the_filter_file():

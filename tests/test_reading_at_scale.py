@@ -21,6 +21,7 @@ import pytest
 
 from plnfilter.digest import Ranking, build_digest, rescore, top_posts
 from plnfilter.filterfile import load
+from plnfilter.links import shared_links, top_links
 from plnfilter.query import Selection, build_sql, select
 from plnfilter.store import open_readonly
 from plnfilter.store.select import plan
@@ -86,7 +87,13 @@ def _row(i: int) -> dict:
         "created_at": to_iso(NOW - timedelta(minutes=(i * 37) % (36 * 60))),
         "text": " ".join(words) + f" number {i}",
         "tags": [["edtech"], ["pln"], [], ["oer", "edtech"]][i % 4],
-        "links": [f"https://blog.example.org/{i % 40}"] if i % 3 == 0 else [],
+        "links": ([f"https://blog.example.org/{i % 40}"] if i % 3 == 0 else [])
+        # and now and then two links no one else shares: tied on everything but their URLs (whose
+        # order, http before https, is not their keys')
+        + ([f"http://zz.example/{i}", f"https://aa.example/{i}"] if i % 11 == 0 else []),
+        # Cards: the same articles written otherwise (one link per person with the post's), titled
+        "card_url": f"http://www.blog.example.org/{i % 40}/?utm_source=x" if i % 5 == 0 else "",
+        "card_title": f"Article {i % 40}, take {i % 3}" if i % 5 == 0 else "",
         "likes": (i * 7919) % 53,
         "reposts": (i * 104729) % 11,
         "replies": i % 5,
@@ -265,3 +272,65 @@ def test_links_reads_only_posts_with_links_but_still_tells_an_empty_window(archi
     assert result.stdout.strip() and "No posts in this window" not in result.stderr
     empty = plnfilter("links", "--as-of", "2026-12-30T00:00:00Z", "--since", "24h", "--db", path)
     assert empty.returncode == 0 and "No posts in this window" in empty.stderr
+
+
+@pytest.mark.parametrize("hours", [2, 24, None])
+@pytest.mark.parametrize(("limit", "min_sharers"), [(1, 1), (5, 1), (20, 2), (None, 1), (3, 9)])
+def test_links_grouped_by_sqlite_are_the_links_grouping_every_post_gives(archive, hours, limit, min_sharers):
+    # 40 articles shared by 23 authors over and over: ties on sharers, best score and last share
+    path, _ = archive
+    conn = open_readonly(path)
+    since = None if hours is None else NOW - timedelta(hours=hours)
+    ranked = rescore(conn, Ranking.from_filter(None, "scale-test"), NOW, since, NOW, with_links=True)
+    expected = top_links(
+        ((item.post, item.score.total) for item in ranked), limit=limit, min_sharers=min_sharers
+    )
+    found = shared_links(conn, "scale-test", NOW, since, NOW, limit=limit, min_sharers=min_sharers)
+    assert [link.as_row() for link in found] == [link.as_row() for link in expected]
+    assert expected or min_sharers > 1
+
+
+def test_links_cut_among_ties_as_grouping_every_post_cuts(archive):
+    path, _ = archive
+    conn = open_readonly(path)
+    since = NOW - timedelta(hours=24)
+    ranked = rescore(conn, Ranking.from_filter(None, "scale-test"), NOW, since, NOW, with_links=True)
+    every = top_links(((item.post, item.score.total) for item in ranked), limit=None)
+    facts = [(link.count, link.best_score, link.last_shared) for link in every]
+    cut = next(p for p in range(1, len(facts)) if facts[p - 1] == facts[p])  # the limit falls inside a tie
+    found = shared_links(conn, "scale-test", NOW, since, NOW, limit=cut)
+    assert [link.as_row() for link in found] == [link.as_row() for link in every[:cut]]
+
+
+def test_links_count_a_person_whose_name_sqlite_cannot_lower_once(tmp_path):
+    # SQLite's lower() folds ASCII only: Ünal and ünal are one person, as Python's lower() says, so
+    # Bo and Cy's link (two people) comes before theirs (one, better scored)
+    shares = [
+        ("Ünal@edu.example", "https://a.example/1", 10),
+        ("ünal@EDU.example", "https://a.example/1", 9),
+        ("Bo@edu.example", "https://b.example/1", 0),
+        ("cy@edu.example", "https://b.example/1", 1),
+    ]
+    rows = [
+        {
+            "uri": f"https://edu.example/s/{i}",
+            "network": "mastodon",
+            "author": author,
+            "text": "common",
+            "created_at": to_iso(NOW - timedelta(minutes=i + 1)),
+            "links": [link],
+            "likes": likes,
+        }
+        for i, (author, link, likes) in enumerate(shares)
+    ]
+    posts = tmp_path / "posts.jsonl"
+    posts.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    filter_file = tmp_path / "names.yaml"
+    filter_file.write_text(f"name: names\nsources:\n  - file: {posts}\n", encoding="utf-8")
+    path = tmp_path / "archive.db"
+    assert plnfilter("run", filter_file, "--db", path).returncode == 0
+    conn = open_readonly(path)
+    [found] = shared_links(conn, "names", NOW, None, NOW, limit=1)
+    assert (found.url, found.sharers) == ("https://b.example/1", ["cy@edu.example", "Bo@edu.example"])
+    [again] = shared_links(conn, "names", NOW, None, NOW, limit=2, min_sharers=2)
+    assert again.url == "https://b.example/1"

@@ -268,8 +268,7 @@ def links(since, as_of, limit, min_sharers, title, filter_name, quiet, db_path, 
       plnfilter links --as-of 2026-11-30 --since 7d
       plnfilter links -o links.csv --bom --columns count,url,title,best_score
     """
-    from plnfilter.digest import Ranking, rescore
-    from plnfilter.links import ROW_FIELDS, links_markdown, top_links
+    from plnfilter.links import ROW_FIELDS, links_markdown, shared_links
     from plnfilter.store import open_readonly
     from plnfilter.store.marks import newest_kept
     from plnfilter.window import check_flags, empty_hint, resolve_window
@@ -281,20 +280,18 @@ def links(since, as_of, limit, min_sharers, title, filter_name, quiet, db_path, 
     note = say(quiet)
     for line in window.notes:
         note(line)
-    ranked = rescore(
+    found = shared_links(
         conn,
-        Ranking.from_filter(None, verdicts_of),
+        verdicts_of,
         window.now,
         window.since,
         window.until,
         seen_since=window.seen_since,
-        with_links=True,
+        limit=limit,
+        min_sharers=min_sharers,
     )
-    if not ranked and _window_is_empty(conn, window, verdicts_of):
+    if not found and _window_is_empty(conn, window, verdicts_of):
         note(empty_hint(window, newest_kept(conn, filter_name=verdicts_of)))
-    found = top_links(
-        ((item.post, item.score.total) for item in ranked), limit=limit, min_sharers=min_sharers
-    )
 
     def markdown(rows, out, title: str = title) -> int:
         count = sum(1 for _ in rows)

@@ -105,9 +105,37 @@ def posts_with_verdicts(
     archive's only filter) (kept, matched rules); only the posts it judged; with `unjudged`, every
     post in the window as kept with no rules matched (for a filter file that has not judged this
     archive: its caller judges them); with `with_links`, only posts with a link or a link card."""
+    conn = as_connection(db)
+    source, where, params = window_sql(
+        conn, since, until, kept_only, filter_name, unjudged, seen_since, with_links
+    )
+    columns = ", ".join("posts." + c for c in SCAN_COLUMNS)
+    sql = (
+        f"SELECT {columns}, coalesce(verdicts.kept, 1) AS kept, verdicts.matched FROM {source} "  # noqa: S608
+        f"WHERE {where} ORDER BY posts.id"
+    )
+    with db_errors(conn):
+        cursor = conn.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        for values in cursor:
+            row = dict(zip(names, values, strict=True))
+            yield row_to_post(row), bool(row["kept"]), tuple(load_list(row["matched"]))
+
+
+def window_sql(
+    conn: sqlite3.Connection,
+    since: datetime | None,
+    until: datetime | None,
+    kept_only: bool,
+    filter_name: str | None,
+    unjudged: bool,
+    seen_since: datetime | None,
+    with_links: bool,
+) -> tuple[str, str, list[Any]]:
+    """The FROM and WHERE (and its parameters) of `posts_with_verdicts`' window (its arguments, in
+    its order): `posts` joined to each one's `verdicts` row of the filter."""
     from plnfilter.store.filters import choose_filter
 
-    conn = as_connection(db)
     if filter_name is None and not unjudged:
         filter_name = choose_filter(conn, None)
     where: list[str] = ['verdicts."filter" = ?']
@@ -135,17 +163,7 @@ def posts_with_verdicts(
         params.append(to_iso(seen_since))
     if with_links:
         where.append("(coalesce(posts.links, '[]') NOT IN ('[]', '') OR coalesce(posts.card_url, '') != '')")
-    columns = ", ".join("posts." + c for c in SCAN_COLUMNS)
-    sql = (
-        f"SELECT {columns}, coalesce(verdicts.kept, 1) AS kept, verdicts.matched FROM {source} "  # noqa: S608
-        f"WHERE {' AND '.join(where)} ORDER BY posts.id"
-    )
-    with db_errors(conn):
-        cursor = conn.execute(sql, params)
-        names = [d[0] for d in cursor.description]
-        for values in cursor:
-            row = dict(zip(names, values, strict=True))
-            yield row_to_post(row), bool(row["kept"]), tuple(load_list(row["matched"]))
+    return source, " AND ".join(where), params
 
 
 def uri_of_url(db: sqlite_utils.Database | sqlite3.Connection, url: str) -> str | None:
