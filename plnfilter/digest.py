@@ -18,10 +18,10 @@ from plnfilter.filterfile.model import FilterFile, RankConfig
 from plnfilter.post import Post
 from plnfilter.rank import Score, score, select_top, voice_grouper
 from plnfilter.rules import RuleSet, Verdict, compile_rules
+from plnfilter.store.columns import is_public
 from plnfilter.store.filters import filter_names
 from plnfilter.store.read import get_post, posts_with_verdicts
 from plnfilter.store.rows import judged_row, load_list, row_to_post
-from plnfilter.store.select import is_public
 
 NO_GROUP = {"rule": "(no rule)", "tag": "(no tag)"}
 

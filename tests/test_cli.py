@@ -147,11 +147,16 @@ NOT_AT_START = {
     "plnfilter.cli.cmd_auth",
     "plnfilter.cli.cmd_voices",
     "plnfilter.cli.cmd_prune",
+    "plnfilter.store.grams",  # the save path's search_grams: an output row never shows it
+}
+DIGEST_NOT_AT_START = {
+    "plnfilter.cli.cmd_archive",
+    "plnfilter.store.select",  # the query builder: the digest's SQL is store.ranking's and store.read's
 }
 START_UP_COMMANDS = [
     (("query", "--limit", "20", "--format", "jsonl"), {"plnfilter.cli.cmd_digest"}),
-    (("top", "--since", "3650d", "--format", "jsonl"), {"plnfilter.cli.cmd_archive"}),
-    (("links", "--since", "3650d", "--format", "jsonl"), {"plnfilter.cli.cmd_archive"}),
+    (("top", "--since", "3650d", "--format", "jsonl"), DIGEST_NOT_AT_START),
+    (("links", "--since", "3650d", "--format", "jsonl"), DIGEST_NOT_AT_START),
 ]
 
 
@@ -257,3 +262,10 @@ def test_csv_on_stdout_keeps_rfc4180_line_ends_in_process_too(demo_archive, comm
     raw = result.stdout_bytes
     assert raw.count(b"\r\n") >= 4 and b"\r\r\n" not in raw
     assert raw.startswith(b"uri,network,")
+
+
+def test_output_rows_have_no_search_grams_column():
+    """`judged_row` (top, links, filter) does not work out `search_grams` (None): no output shows it."""
+    from plnfilter.store.rows import OUTPUT_COLUMNS
+
+    assert "search_grams" not in OUTPUT_COLUMNS
