@@ -152,6 +152,7 @@ NOT_AT_START = {
 DIGEST_NOT_AT_START = {
     "plnfilter.cli.cmd_archive",
     "plnfilter.store.select",  # the query builder: the digest's SQL is store.ranking's and store.read's
+    "plnfilter.filterfile.model",  # without a filter file: its rank settings alone (rank_settings)
 }
 START_UP_COMMANDS = [
     (("query", "--limit", "20", "--format", "jsonl"), {"plnfilter.cli.cmd_digest"}),

@@ -118,9 +118,9 @@ def cli() -> None:
 
 def _register(module_name: str) -> None:
     """Add the commands of plnfilter.cli.`module_name` to `cli`."""
-    from importlib import import_module
-
-    for command in import_module(f"plnfilter.cli.{module_name}").COMMANDS:
+    # __import__, not importlib.import_module: `python -X importtime` lists what __import__ loads
+    module = __import__(f"plnfilter.cli.{module_name}", fromlist=["COMMANDS"])
+    for command in module.COMMANDS:
         cli.add_command(command)
 
 
