@@ -158,6 +158,10 @@ START_UP_COMMANDS = [
     (("query", "--limit", "20", "--format", "jsonl"), {"plnfilter.cli.cmd_digest"}),
     (("top", "--since", "3650d", "--format", "jsonl"), DIGEST_NOT_AT_START),
     (("links", "--since", "3650d", "--format", "jsonl"), DIGEST_NOT_AT_START),
+    (  # with a filter file: PyYAML and its checks, but not difflib (only a wrong key asks it)
+        ("top", str(ROOT / "filters" / "demo.yaml"), "--since", "3650d", "--format", "jsonl"),
+        {"plnfilter.cli.cmd_archive", "plnfilter.store.select", "difflib"},
+    ),
 ]
 
 
