@@ -148,6 +148,7 @@ NOT_AT_START = {
     "plnfilter.cli.cmd_voices",
     "plnfilter.cli.cmd_prune",
     "plnfilter.store.grams",  # the save path's search_grams: an output row never shows it
+    "plnfilter.sources.base",  # Page, FetchContext...: scoring asks the registry, not these
 }
 DIGEST_NOT_AT_START = {
     "plnfilter.cli.cmd_archive",
