@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from plnfilter.errors import FilterFileError
 from plnfilter.filterfile.describe import describe
+from plnfilter.lazy import attributes_of
 
 if TYPE_CHECKING:
     from plnfilter.filterfile.model import Condition, FilterFile, RankConfig, Rule, SourceSpec, Voices
@@ -31,17 +32,11 @@ __all__ = [
     "parse",
 ]
 
-_MODEL = ("Condition", "FilterFile", "RankConfig", "Rule", "SourceSpec", "Voices")
-
-
-def __getattr__(name: str) -> Any:
-    """The model's classes, loaded when first asked for: `top` and `links` without a filter file load
-    `filterfile.rank_settings` alone, not the model's other classes (issue 14's start-up)."""
-    if name not in _MODEL:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from plnfilter.filterfile import model
-
-    return getattr(model, name)
+# The model's classes, loaded when first asked for: `top` and `links` without a filter file load
+# `filterfile.rank_settings` alone, not the model's other classes.
+__getattr__ = attributes_of(
+    __name__, "model", ("Condition", "FilterFile", "RankConfig", "Rule", "SourceSpec", "Voices")
+)
 
 
 TOP_KEYS = (

@@ -9,7 +9,9 @@ A network imports its SDK only inside `fetch`, so `plnfilter query` never pays f
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from plnfilter.lazy import attributes_of
 
 if TYPE_CHECKING:
     from plnfilter.filterfile import SourceSpec
@@ -28,17 +30,11 @@ __all__ = [
     "streaming",
     "timelines",
 ]
-_BASE = ("FetchContext", "Page", "Refreshed", "StreamEvent", "Subscription", "Timeline")
-
-
-def __getattr__(name: str) -> Any:
-    """The classes of `sources/base.py`, built when first asked for (`from plnfilter.sources import
-    Page` works as before): scoring asks the registry, below this package, and needs none of them."""
-    if name not in _BASE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from plnfilter.sources import base
-
-    return getattr(base, name)
+# The classes of `sources/base.py`, built when first asked for (`from plnfilter.sources import Page`
+# works as before): scoring asks the registry, below this package, and needs none of them.
+__getattr__ = attributes_of(
+    __name__, "base", ("FetchContext", "Page", "Refreshed", "StreamEvent", "Subscription", "Timeline")
+)
 
 
 def in_chunks(items: list[str], size: int, ctx: FetchContext, source: str) -> Iterator[list[str]]:
