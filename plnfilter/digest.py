@@ -12,16 +12,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from plnfilter.filterfile.model import FilterFile, RankConfig
+from plnfilter.filterfile.rank_settings import RankConfig
 from plnfilter.post import Post
 from plnfilter.rank import Score, score, select_top, voice_grouper
 from plnfilter.rules import RuleSet, Verdict, compile_rules
+from plnfilter.store.columns import is_public
 from plnfilter.store.filters import filter_names
 from plnfilter.store.read import get_post, posts_with_verdicts
 from plnfilter.store.rows import judged_row, load_list, row_to_post
-from plnfilter.store.select import is_public
+
+if TYPE_CHECKING:
+    from plnfilter.filterfile.model import FilterFile
 
 NO_GROUP = {"rule": "(no rule)", "tag": "(no tag)"}
 

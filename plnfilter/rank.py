@@ -17,7 +17,7 @@ from plnfilter.times import parse_iso
 # Types only: `export` imports this module to label cards, and should not pay for the filterfile
 # package (regex, YAML checks). `from plnfilter.rank import RankConfig` still works (__getattr__).
 if TYPE_CHECKING:
-    from plnfilter.filterfile.model import RankConfig
+    from plnfilter.filterfile.rank_settings import RankConfig
     from plnfilter.post import Post
 
 __all__ = [
@@ -37,7 +37,7 @@ VOICE_GROUPS = ("trusted", "outside_sector", "dissenting")
 
 def __getattr__(name: str) -> Any:
     if name == "RankConfig":
-        from plnfilter.filterfile.model import RankConfig
+        from plnfilter.filterfile.rank_settings import RankConfig
 
         return RankConfig
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -148,7 +148,9 @@ def _env(where: Path) -> dict[str, str]:
 def plnfilter(hostile_archive, *args, **env):
     from plnfilter.cli import cli
 
-    assert args[0] in cli.commands, f"`plnfilter {args[0]}` is not registered in plnfilter/cli/__init__.py"
+    assert args[0] in cli.list_commands(None), (
+        f"`plnfilter {args[0]}` is not registered in plnfilter/cli/__init__.py"
+    )
     where, db, _ = hostile_archive
     result = run_forked(where, *args, "--db", db, env={**_env(where), **env})
     assert result.returncode == 0, result.stderr

@@ -56,6 +56,26 @@ def test_words_are_whole_words_case_insensitive_unicode_aware(words, text, expec
     assert matches(f"words: {words}", post(text=text)) is expected
 
 
+def test_a_keyword_edge_needs_a_boundary_exactly_for_word_characters_of_spaced_scripts():
+    """`_bounded` (code point ranges, no regex to compile at start-up) agrees with the character class
+    it replaced, over every code point."""
+    import re
+    import sys
+
+    from plnfilter.rules.text_match import _WORD, _bounded
+
+    unspaced = re.compile(
+        r"[\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+        r"\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003ffff]"
+    )
+    wrong = [
+        code
+        for code in range(sys.maxunicode + 1)
+        if _bounded(chr(code)) != (bool(_WORD.match(chr(code))) and not unspaced.match(chr(code)))
+    ]
+    assert wrong == []
+
+
 def test_words_also_search_content_warning_and_alt_text():
     assert matches("words: [airdrop]", post(text="hi", spoiler="Airdrop inside"))
     assert matches("words: [airdrop]", post(text="hi", media_alt=("poster: free AIRDROP",)))

@@ -87,7 +87,7 @@ def commands(fault_server, secrets_in, filter_path, offline, db):
 def registered(args) -> bool:
     from plnfilter.cli import cli
 
-    return args[0].startswith("-") or args[0] in cli.commands
+    return args[0].startswith("-") or args[0] in cli.list_commands(None)
 
 
 @pytest.mark.parametrize("reflect", [False, True], ids=["honest-server", "echoing-server"])

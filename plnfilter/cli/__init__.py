@@ -27,9 +27,43 @@ Exit codes:
 
 MAX_ERRORS_SHOWN = 20  # a filter file with more problems than this shows the first ones and a count
 
+# Each command's module (in plnfilter.cli), imported only when the command runs or help lists it, so
+# `plnfilter top` does not load the code of `run`, `export` or `voices` (tests/test_cli.py checks
+# that this map and each module's COMMANDS agree).
+COMMAND_MODULES = {
+    "run": "cmd_run",
+    "apply": "cmd_run",
+    "check": "cmd_run",
+    "filter": "cmd_run",
+    "watch": "cmd_watch",
+    "query": "cmd_archive",
+    "export": "cmd_archive",
+    "sources": "cmd_archive",
+    "runs": "cmd_archive",
+    "filters": "cmd_archive",
+    "datasette-metadata": "cmd_archive",
+    "prune": "cmd_prune",
+    "top": "cmd_digest",
+    "links": "cmd_digest",
+    "explain": "cmd_digest",
+    "import-filters": "cmd_digest",
+    "auth": "cmd_auth",
+    "voices": "cmd_voices",
+}
+
 
 class PlnGroup(click.Group):
-    """Converts library errors into one stderr line and the documented exit code, in one place."""
+    """Converts library errors into one stderr line and the documented exit code, in one place;
+    imports a command's module when the command is asked for (COMMAND_MODULES)."""
+
+    def list_commands(self, ctx: click.Context | None) -> list[str]:
+        return sorted({*COMMAND_MODULES, *self.commands})
+
+    def get_command(self, ctx: click.Context | None, cmd_name: str) -> click.Command | None:
+        module = COMMAND_MODULES.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            _register(module)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -82,15 +116,12 @@ def cli() -> None:
     """
 
 
-def _register() -> None:
-    from plnfilter.cli import cmd_archive, cmd_auth, cmd_digest, cmd_prune, cmd_run, cmd_voices, cmd_watch
-
-    for module in (cmd_run, cmd_watch, cmd_archive, cmd_prune, cmd_digest, cmd_auth, cmd_voices):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
+def _register(module_name: str) -> None:
+    """Add the commands of plnfilter.cli.`module_name` to `cli`."""
+    # __import__, not importlib.import_module: `python -X importtime` lists what __import__ loads
+    module = __import__(f"plnfilter.cli.{module_name}", fromlist=["COMMANDS"])
+    for command in module.COMMANDS:
+        cli.add_command(command)
 
 
 def main() -> None:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plnfilter.errors import FilterFileError
 from plnfilter.filterfile.describe import describe
-from plnfilter.filterfile.model import Condition, FilterFile, RankConfig, Rule, SourceSpec, Voices
+from plnfilter.lazy import attributes_of
+
+if TYPE_CHECKING:
+    from plnfilter.filterfile.model import Condition, FilterFile, RankConfig, Rule, SourceSpec, Voices
 
 __all__ = [
     "Condition",
@@ -28,6 +31,13 @@ __all__ = [
     "missing_files",
     "parse",
 ]
+
+# The model's classes, loaded when first asked for: `top` and `links` without a filter file load
+# `filterfile.rank_settings` alone, not the model's other classes.
+__getattr__ = attributes_of(
+    __name__, "model", ("Condition", "FilterFile", "RankConfig", "Rule", "SourceSpec", "Voices")
+)
+
 
 TOP_KEYS = (
     "name",
@@ -94,6 +104,7 @@ def parse(text: str, path: str = "<filter>") -> FilterFile:
     # The checks load PyYAML and the regex module: only commands that read a filter file pay for them
     # (`top` and `links` without one import this package for its model alone).
     from plnfilter.filterfile.checks import as_count, as_refresh, as_retain, as_text, check_keys
+    from plnfilter.filterfile.model import FilterFile, RankConfig, Voices
     from plnfilter.filterfile.problems import Problems
     from plnfilter.filterfile.ranking import parse_rank, parse_voices
     from plnfilter.filterfile.rule_syntax import parse_rules

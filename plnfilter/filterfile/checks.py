@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -38,7 +37,10 @@ def check_keys(
     for key in mapping:
         if key not in allowed:
             near = [aliases[key]] if aliases and aliases.get(key) in allowed else []
-            near = near or difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            if not near:
+                import difflib  # only for a key that is wrong: a good filter file never loads it
+
+                near = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             hint = f"did you mean '{near[0]}'?" if near else "valid keys here: " + ", ".join(allowed)
             unknown.append(
                 FilterFileError(path, mapping.key_lines[key], f"unknown key '{key}' {where}", hint)

@@ -6,8 +6,22 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-DEFAULT_WEIGHTS = {"engagement": 1.0, "recency": 1.0, "boost": 1.0, "trusted": 1.0}
-DEFAULT_INTERACTIONS = {"likes": 1.0, "reposts": 2.0, "replies": 1.0, "quotes": 2.0}
+# `rank:` settings live apart, so a digest without a filter file loads them alone (issue 14's start-up)
+from plnfilter.filterfile.rank_settings import DEFAULT_INTERACTIONS, DEFAULT_WEIGHTS, RankConfig
+
+__all__ = [
+    "DEFAULT_INTERACTIONS",
+    "DEFAULT_REFRESH",
+    "DEFAULT_REFRESH_LIMIT",
+    "DEFAULT_WEIGHTS",
+    "Condition",
+    "FilterFile",
+    "RankConfig",
+    "Rule",
+    "SourceSpec",
+    "Voices",
+]
+
 DEFAULT_REFRESH = timedelta(days=2)  # engagement settles within a day or two; older counts are left alone
 DEFAULT_REFRESH_LIMIT = 10  # requests per server per run: 200 Mastodon statuses, 250 Bluesky posts
 
@@ -46,21 +60,6 @@ class Rule:
 class Voices:
     """Authors named in `voices:`: trusted ones score higher; the others get reserved slots in a digest."""
 
-    trusted: tuple[str, ...] = ()
-    outside_sector: tuple[str, ...] = ()
-    dissenting: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class RankConfig:
-    """How posts are scored and how the top of a digest is picked."""
-
-    half_life: timedelta = timedelta(hours=12)
-    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS), hash=False)
-    interactions: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_INTERACTIONS), hash=False)
-    max_per_author: int | None = None
-    max_per_instance: int | None = None
-    mix: dict[str, int] = field(default_factory=dict, hash=False)  # voice group -> reserved slots
     trusted: tuple[str, ...] = ()
     outside_sector: tuple[str, ...] = ()
     dissenting: tuple[str, ...] = ()

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from plnfilter.filterfile.model import FilterFile, Rule
 from plnfilter.post import Post
 from plnfilter.times import now_utc, to_iso
 
 if TYPE_CHECKING:
+    from plnfilter.filterfile.model import FilterFile, Rule
     from plnfilter.rules.predicates import Check
 
 __all__ = ["RuleResult", "RuleSet", "Verdict", "compile_rules"]

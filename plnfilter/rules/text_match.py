@@ -16,8 +16,17 @@ from plnfilter.post import Post
 from plnfilter.rules.regex_safety import SAFE_LENGTH, runs_without_timeout
 
 REGEX_TIMEOUT = 0.05  # seconds per search; a hostile post cannot stall a run
-_UNSPACED = re.compile(
-    r"[\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003ffff]"
+# Scripts written without spaces (Thai, Lao, Myanmar, kana, CJK, Hangul), as code point ranges: the
+# same set as a regex character class, which took ~4 ms to compile on every start that judges posts.
+_UNSPACED = (
+    (0x0E00, 0x0EFF),
+    (0x1000, 0x109F),
+    (0x3040, 0x30FF),
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0xAC00, 0xD7AF),
+    (0xF900, 0xFAFF),
+    (0x20000, 0x3FFFF),
 )
 _WORD = re.compile(r"\w")
 
@@ -68,12 +77,19 @@ def host_of(url: str) -> str:
     return host.partition(":")[0].lower().rstrip(".")
 
 
+def _bounded(char: str) -> bool:
+    """Whether a keyword edge of this character needs a word boundary: a word character of a script
+    written with spaces."""
+    code = ord(char)
+    return bool(_WORD.match(char)) and not any(low <= code <= high for low, high in _UNSPACED)
+
+
 def words_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
     """One pattern over case-folded text, with boundaries only at word-character edges."""
     parts = []
     for word in sorted({w.casefold() for w in words}, key=len, reverse=True):
-        start = r"(?<!\w)" if _WORD.match(word[0]) and not _UNSPACED.match(word[0]) else ""
-        end = r"(?!\w)" if _WORD.match(word[-1]) and not _UNSPACED.match(word[-1]) else ""
+        start = r"(?<!\w)" if _bounded(word[0]) else ""
+        end = r"(?!\w)" if _bounded(word[-1]) else ""
         parts.append(start + re.escape(word) + end)
     return re.compile("|".join(parts))
 

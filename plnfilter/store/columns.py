@@ -6,6 +6,8 @@ is a new migration there *and* an entry here; `tests/test_migrations.py` checks 
 
 from __future__ import annotations
 
+from typing import Any
+
 FTS_COLUMNS = ("text", "author", "tags", "spoiler", "search_grams")
 """The columns `posts_fts` (exact words, and Datasette's) and `posts_search` (stemmed) index."""
 
@@ -59,3 +61,19 @@ VERDICT_SCHEMA: dict[str, type] = {
     "judged_at": str,
 }
 """The verdicts table: one filter's judgement of one post (see schema.m009)."""
+
+
+PUBLIC_SQL = (
+    "coalesce(posts.visibility, 'public') IN ('public', 'unlisted') AND NOT coalesce(posts.author_opt_out, 0)"
+)
+"""Posts anyone may see and be shown: public or unlisted, by an author who did not opt out."""
+
+
+def is_public(post: Any) -> bool:
+    """PUBLIC_SQL for a Post (or a row with the same fields). Here, not in `select`, so that `top`
+    and `links` need not load the query builder."""
+    visibility = getattr(post, "visibility", None) if not isinstance(post, dict) else post.get("visibility")
+    opted_out = (
+        getattr(post, "author_opt_out", None) if not isinstance(post, dict) else post.get("author_opt_out")
+    )
+    return (visibility or "public") in ("public", "unlisted") and not opted_out

@@ -20,8 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from plnfilter.store.archive import db_errors
+from plnfilter.store.columns import PUBLIC_SQL
 from plnfilter.store.read import SCAN_COLUMNS
-from plnfilter.store.select import PUBLIC_SQL
 from plnfilter.times import to_iso
 
 UNBOUNDED = 1e308

@@ -216,9 +216,13 @@ FACT_COLUMNS: tuple[str, ...] = tuple(name for name in ROW_COLUMNS if name not i
 when it was saved."""
 
 
-def post_facts(post: Post) -> tuple[Any, ...]:
-    """The values for FACT_COLUMNS; a missing value of NULL_WHEN_MISSING is NULL."""
-    from plnfilter.store.grams import search_grams  # the save path only: readers never load it
+def post_facts(post: Post, *, grams: bool = True) -> tuple[Any, ...]:
+    """The values for FACT_COLUMNS; a missing value of NULL_WHEN_MISSING is NULL. `grams=False`:
+    no `search_grams` cell (None), for an output row, which never shows it."""
+    if grams:
+        from plnfilter.store.grams import search_grams  # the save path only: readers never load it
+    else:
+        search_grams = _no_grams
 
     return (
         clean_text(post.uri),
@@ -256,9 +260,13 @@ def post_facts(post: Post) -> tuple[Any, ...]:
     )
 
 
-def post_to_row(post: Post, now: str) -> tuple[Any, ...]:
+def _no_grams(*_texts: str | None) -> None:
+    return None
+
+
+def post_to_row(post: Post, now: str, *, grams: bool = True) -> tuple[Any, ...]:
     """The values for ROW_COLUMNS; first_seen and last_seen are both `now` (the upsert keeps first_seen)."""
-    values = dict(zip(FACT_COLUMNS, post_facts(post), strict=True))
+    values = dict(zip(FACT_COLUMNS, post_facts(post, grams=grams), strict=True))
     values.update(first_seen=now, last_seen=now)
     return tuple(values[name] for name in ROW_COLUMNS)
 
@@ -450,7 +458,8 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def judged_row(item: Any, now: str = "") -> dict[str, Any]:
     """A judged Post as an output row (OUTPUT_COLUMNS), without touching the archive (`plnfilter filter`)."""
-    values = dict(zip(ROW_COLUMNS, post_to_row(item.post, now), strict=True))
+    # OUTPUT_COLUMNS leave out `search_grams`: not worked out (nor its module loaded) for output rows
+    values = dict(zip(ROW_COLUMNS, post_to_row(item.post, now, grams=False), strict=True))
     values.update(
         kept=1 if item.kept else 0,
         score=float(item.score),

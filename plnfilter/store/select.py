@@ -24,6 +24,7 @@ from typing import Any
 
 from plnfilter.errors import ArchiveError, UsageError
 from plnfilter.store.archive import archive_path, db_errors
+from plnfilter.store.columns import PUBLIC_SQL, is_public  # noqa: F401 - is_public: read from here too
 from plnfilter.store.rows import (
     ALL_COLUMNS,
     OUTPUT_COLUMNS,
@@ -53,21 +54,6 @@ _REFUSED = (
     "may not be modified",
     "prohibited",
 )
-
-
-PUBLIC_SQL = (
-    "coalesce(posts.visibility, 'public') IN ('public', 'unlisted') AND NOT coalesce(posts.author_opt_out, 0)"
-)
-"""Posts anyone may see and be shown: public or unlisted, by an author who did not opt out."""
-
-
-def is_public(post: Any) -> bool:
-    """PUBLIC_SQL for a Post (or a row with the same fields)."""
-    visibility = getattr(post, "visibility", None) if not isinstance(post, dict) else post.get("visibility")
-    opted_out = (
-        getattr(post, "author_opt_out", None) if not isinstance(post, dict) else post.get("author_opt_out")
-    )
-    return (visibility or "public") in ("public", "unlisted") and not opted_out
 
 
 def count_rows(conn: sqlite3.Connection, selection: Selection) -> int:
