@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
 from plnfilter.store.archive import db_errors
 from plnfilter.store.rows import clean_text
+from plnfilter.store.schema import m012_recount
 
 _VOICES = "(SELECT value FROM json_each(?))"  # a JSON list of lower-cased authors, as one parameter
 # The ids of the posts one filter kept; its name is the parameter (None: no filter, nothing kept).
@@ -40,9 +42,9 @@ def _window(alias: str, since: str | None, until: str | None = None) -> tuple[st
     return (" AND ".join(parts) or "1"), params
 
 
-def _rows(conn: sqlite3.Connection, sql: str, params: Iterable[Any]) -> list[tuple]:
+def _rows(conn: sqlite3.Connection, sql: str, params: Iterable[Any] | dict[str, Any]) -> list[tuple]:
     with db_errors(conn):
-        return conn.execute(sql, list(params)).fetchall()
+        return conn.execute(sql, params if isinstance(params, dict) else list(params)).fetchall()
 
 
 def rough_link_sql(expr: str) -> str:
@@ -94,8 +96,165 @@ _KEPT_BY_AUTHOR = (
 def network_signals(
     conn: sqlite3.Connection, since: str | None, trusted: Iterable[str], filter_name: str | None = None
 ) -> dict[str, Any]:
-    """Everything `voices suggest` reads, in one statement that reads the window's posts per author
-    from the index `posts_by_author` (all of them once, the kept ones once more):
+    """Everything `voices suggest` reads about the posts created since `since` (all when None), per
+    author, from m012's tallies by author and day (the posts of the window's first day counted from
+    the posts themselves), and from the trusted voices' own posts:
+
+    - act: (network, author, author_id, posts, kept posts) per author, ordered by network and author;
+    - tags: (tag, kept posts carrying it) over the kept posts;
+    - repost: (network, author, trusted booster, reposts);
+    - mention: (trusted voice, network, mentioned account, mentions);
+    - pointer: (trusted voice, 'quote'|'reply', target uri, target's network, target's author or NULL);
+    - vlink: (trusted voice, loose link key) for links trusted voices shared;
+    - link: (network, author, loose link key) for links in everyone else's kept posts that a trusted
+      voice shared too (a link in a dropped post, spam mostly, endorses nobody).
+    """
+    if not has_tallies(conn):
+        return _scanned_signals(conn, since, trusted, filter_name)
+    params: dict[str, Any] = {"voices": json.dumps(sorted(trusted)), "filter": _filter_param(filter_name)}
+    where, window = _window("p", since)
+    params.update({f"since{n}": value for n, value in enumerate(window)})
+    where = where.replace("?", ":since0")
+    days = "1"
+    edge = ""
+    if since:
+        # a tally's day after the window's first holds only posts inside the window; the posts of
+        # that first day are counted afresh (found through the index on created_at)
+        days = '"day" > :day'
+        params.update(day=since[:10], since=since)
+        edge = 'typeof(p."created_at") = \'text\' AND p."created_at" >= :since AND substr(p."created_at", 1, 10) = :day'
+        if since[:10][-1] != "\U0010ffff":
+            params["after_day"] = since[:10][:-1] + chr(ord(since[:10][-1]) + 1)
+            edge += ' AND p."created_at" < :after_day'
+
+    def tally(kind: str, table: str, columns: str, where: str, groups: str, edge_where: str) -> list[str]:
+        """One kind of row from one tally: grouped from its rows of the window's days after the
+        first (in its key's order, so no sort), and from the posts of that first day; the caller
+        adds the two up."""
+        own = _part(kind, columns, f'FROM "{table}" WHERE {where} AND {days} GROUP BY {groups}')
+        if not edge:
+            return [own]
+        counted = f"({m012_recount(table, f'{edge} AND {edge_where}', posts_first=True)})"
+        return [own, _part(kind, columns, f"FROM {counted} GROUP BY {groups}")]
+
+    rough = rough_link_sql('l."value"')
+    voices = "(SELECT value FROM tv)"
+    kept_by = 'v."filter" = :filter'
+    sql = (
+        "WITH tv AS (SELECT value FROM json_each(:voices)), "  # noqa: S608
+        # the trusted voices' own posts, found in the index by author
+        's AS MATERIALIZED (SELECT p."network" AS network, lower(p."author") AS a, p."links" AS links, '
+        'p."mentions" AS m, p."quote_of" AS q, p."reply_to" AS y FROM "posts" p '
+        f'WHERE p."author" COLLATE NOCASE IN {voices} AND p."author" != \'\' AND {where}), '
+        f"vk AS MATERIALIZED (SELECT DISTINCT s.a AS a, {rough} AS k FROM s, json_each(s.links) l "
+        "WHERE s.links NOT IN ('[]', '')) "
+        + " UNION ALL ".join(
+            [
+                *tally(
+                    "act",
+                    "author_days",
+                    "network§author§max(author_id)§sum(posts)",
+                    "1",
+                    '"author", "network"',
+                    "1",
+                ),
+                *tally("kept", "kept_author_days", "network§author§sum(kept)", '"filter" = :filter', '"author", "network"', kept_by),
+                *tally("tags", "kept_tag_days", "tag§sum(uses)", '"filter" = :filter', '"tag"', kept_by),
+                *tally(
+                    "repost",
+                    "booster_days",
+                    "network§author§booster§sum(reposts)",
+                    f'"booster" IN {voices}',
+                    '"booster", "author", "network"',
+                    f'lower(b."value") IN {voices}',
+                ),
+                _part(
+                    "mention",
+                    's.a§s.network§lower(x."value")§count(*)',
+                    "FROM s, json_each(s.m) x WHERE s.m NOT IN ('[]', '') GROUP BY 2, 3, 4",
+                ),
+                _part(
+                    "pointer",
+                    's.a§\'quote\'§s.q§t."network"§lower(t."author")',
+                    'FROM s LEFT JOIN "posts" t ON t."uri" = s.q WHERE s.q != \'\'',
+                ),
+                _part(
+                    "pointer",
+                    's.a§\'reply\'§s.y§t."network"§lower(t."author")',
+                    'FROM s LEFT JOIN "posts" t ON t."uri" = s.y WHERE s.y != \'\'',
+                ),
+                _part("vlink", "a§k", "FROM vk"),
+                # everyone else's kept links that a trusted voice shared too, by their loose keys
+                *tally(
+                    "link",
+                    "kept_link_days",
+                    "network§author§link",
+                    f'"filter" = :filter AND "link" IN (SELECT k FROM vk) AND "author" NOT IN {voices}',
+                    '"link", "author", "network"',
+                    f"{kept_by} AND {rough} IN (SELECT k FROM vk) AND lower(p.\"author\") NOT IN {voices}",
+                ),
+            ]
+        )
+    )
+    rows: dict[str, list[tuple]] = {kind: [] for kind in ("act", "kept", "tags", *_SIGNALS)}
+    for row in _rows(conn, sql, params):
+        rows[row[0]].append(row)
+    if edge:
+        _add_up(rows)
+    for row_list in (rows["act"],):
+        row_list[:] = [(kind, network, author, author_id or None, posts) for kind, network, author, author_id, posts, *_ in row_list]
+    return _found(rows, [(row[1], row[2]) for row in rows["tags"]])
+
+
+def _add_up(rows: dict[str, list[tuple]]) -> None:
+    """Rows of one kind and key from a tally and from the window's first day, made one: counts
+    added, the larger author id kept, a link shared once."""
+    for kind, width in (("act", 3), ("kept", 3), ("tags", 2), ("repost", 4), ("link", 4)):
+        merged: dict[tuple, list] = {}
+        for row in rows[kind]:
+            key = row[:width]
+            if kind == "act":
+                key = row[:3]
+                earlier = merged.get(key)
+                if earlier is None:
+                    merged[key] = list(row)
+                else:
+                    earlier[3] = max(earlier[3], row[3])
+                    earlier[4] += row[4]
+                continue
+            if kind == "link":
+                merged.setdefault(row, list(row))
+                continue
+            earlier = merged.get(key)
+            if earlier is None:
+                merged[key] = list(row)
+            else:
+                earlier[width] += row[width]
+        rows[kind] = [tuple(row) for row in merged.values()]
+
+
+def _found(rows: dict[str, list[tuple]], tags: list[tuple]) -> dict[str, Any]:
+    kept = {(row[1], row[2]): row[3] for row in rows["kept"]}
+    found: dict[str, Any] = {kind: [row[1:] for row in rows[kind]] for kind in _SIGNALS}
+    found["act"] = sorted(
+        (row[1], row[2], row[3], row[4], kept.get((row[1], row[2]), 0)) for row in rows["act"]
+    )
+    found["tags"] = tags
+    return found
+
+
+def has_tallies(conn: sqlite3.Connection) -> bool:
+    """Whether the archive has m012's tallies (one opened read-only may not have been upgraded yet)."""
+    sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'kept_link_days'"
+    return bool(_rows(conn, sql, ()))
+
+
+def _scanned_signals(
+    conn: sqlite3.Connection, since: str | None, trusted: Iterable[str], filter_name: str | None = None
+) -> dict[str, Any]:
+    """`network_signals` from the posts themselves, for an archive without m012's tallies (one opened
+    read-only before an upgrade), in one statement that reads the window's posts per author from the
+    index `posts_by_author` (all of them once, the kept ones once more).
 
     - act: (network, author, author_id, posts, kept posts) per author, ordered by network and author;
     - tags: the tags of every kept post, one JSON list's items joined by commas (or None);
@@ -155,13 +314,8 @@ def network_signals(
     voices = json.dumps(sorted(trusted))
     for row in _rows(conn, sql, [voices, *params, _filter_param(filter_name), *params, *params]):
         rows[row[0]].append(row)
-    kept = {(row[1], row[2]): row[3] for row in rows["kept"]}
-    found: dict[str, Any] = {kind: [row[1:] for row in rows[kind]] for kind in _SIGNALS}
-    found["act"] = sorted(
-        (row[1], row[2], row[3], row[4], kept.get((row[1], row[2]), 0)) for row in rows["act"]
-    )
-    found["tags"] = rows["tags"][0][1] if rows["tags"] else None
-    return found
+    items = rows["tags"][0][1] if rows["tags"] else None
+    return _found(rows, list(Counter(json.loads(f"[{items}]")).items()) if items else [])
 
 
 _SIGNALS = ("repost", "mention", "pointer", "vlink", "link")
