@@ -480,8 +480,8 @@ def m011_smaller_findings(db: sqlite_utils.Database) -> None:
 # `store/voices.rough_link_sql` made it when m012 shipped.
 _M012_DAY = "CASE WHEN typeof({p}.\"created_at\") = 'text' THEN substr({p}.\"created_at\", 1, 10) ELSE '' END"
 _M012_LIST = (
-    "CASE WHEN json_valid({p}.\"{column}\") THEN CASE json_type({p}.\"{column}\") WHEN 'array' "
-    "THEN {p}.\"{column}\" END END"
+    'CASE WHEN json_valid({p}."{column}") THEN CASE json_type({p}."{column}") WHEN \'array\' '
+    'THEN {p}."{column}" END END'
 )
 _M012_ROUGH = (
     "rtrim(replace(replace(replace(lower(substr(l.\"value\", 1, instr(l.\"value\" || '?', '?') - 1)), "
@@ -529,15 +529,19 @@ author_days (posts per author id), booster_days (reposts per booster), and per f
 posts (kept_author_days), their tags (kept_tag_days) and their links' loose keys (kept_link_days)."""
 
 
-def m012_tally_select(table: str, p: str, f: str = "", source: str = "", where: str = "", sign: str = "") -> str:
+def m012_tally_select(
+    table: str, p: str, f: str = "", source: str = "", where: str = "", sign: str = ""
+) -> str:
     """The SELECT of (key..., count) rows that the posts `p` names add to `table` (`f`: the filter
     keeping them; `source`: the FROM that defines `p` and `f`, if any; `where`: more conditions).
     Only posts with an author count."""
     columns, count, keys, items = M012_TALLIES[table]
     day = _M012_DAY.format(p=p)
-    exprs = [f'{key.format(p=p, f=f, day=day)} AS "{column}"' for key, column in zip(keys, columns, strict=True)]
+    exprs = [
+        f'{key.format(p=p, f=f, day=day)} AS "{column}"' for key, column in zip(keys, columns, strict=True)
+    ]
     sources = [source] if source else []
-    conditions = [f'{p}."author" != \'\'']
+    conditions = [f"{p}.\"author\" != ''"]
     if items is not None:
         column, alias = items
         sources.append(f"json_each({_M012_LIST.format(p=p, column=column)}) {alias}")
@@ -547,7 +551,7 @@ def m012_tally_select(table: str, p: str, f: str = "", source: str = "", where: 
     groups = ", ".join(str(n) for n in range(1, len(exprs) + 1))
     from_clause = f" FROM {', '.join(sources)}" if sources else ""
     return (
-        f"SELECT {', '.join(exprs)}, {sign}count(*) AS \"{count}\"{from_clause} WHERE {' AND '.join(conditions)} "
+        f'SELECT {", ".join(exprs)}, {sign}count(*) AS "{count}"{from_clause} WHERE {" AND ".join(conditions)} '
         f"GROUP BY {groups}"
     )
 
@@ -575,7 +579,7 @@ def _m012_change(table: str, p: str, f: str, source: str, sign: str, where: str 
     if sign:
         keys = ", ".join(f'"{column}"' for column in columns)
         key_select = select.replace(f', {sign}count(*) AS "{count}"', "", 1)
-        statements.append(f'DELETE FROM "{table}" WHERE "{count}" <= 0 AND ({keys}) IN ({key_select});')
+        statements.append(f'DELETE FROM "{table}" WHERE "{count}" <= 0 AND ({keys}) IN ({key_select});')  # noqa: S608 (constants only)
     return statements
 
 
@@ -615,24 +619,28 @@ def m012_voice_tallies(db: sqlite_utils.Database) -> None:
         db.execute(f'INSERT INTO "{table}" ({names}) {m012_recount(table)}')
     tallied = ", ".join(f'"{column}"' for column in _M012_TALLIED)
     changed = " OR ".join(f'old."{column}" IS NOT new."{column}"' for column in (*_M012_TALLIED, "id"))
-    db.execute(f'CREATE TRIGGER "posts_tally_ai" AFTER INSERT ON "posts" BEGIN {_m012_post_changes("new", "")} END')
-    db.execute(f'CREATE TRIGGER "posts_tally_ad" AFTER DELETE ON "posts" BEGIN {_m012_post_changes("old", "-")} END')
+    db.execute(
+        f'CREATE TRIGGER "posts_tally_ai" AFTER INSERT ON "posts" BEGIN {_m012_post_changes("new", "")} END'
+    )
+    db.execute(
+        f'CREATE TRIGGER "posts_tally_ad" AFTER DELETE ON "posts" BEGIN {_m012_post_changes("old", "-")} END'
+    )
     db.execute(
         f'CREATE TRIGGER "posts_tally_au" AFTER UPDATE OF {tallied}, "id" ON "posts" WHEN {changed} '
-        f'BEGIN {_m012_post_changes("old", "-")} {_m012_post_changes("new", "")} END'
+        f"BEGIN {_m012_post_changes('old', '-')} {_m012_post_changes('new', '')} END"
     )
     db.execute(
         'CREATE TRIGGER "verdicts_tally_ai" AFTER INSERT ON "verdicts" WHEN new."kept" = 1 '
-        f'BEGIN {_m012_verdict_changes("new", "")} END'
+        f"BEGIN {_m012_verdict_changes('new', '')} END"
     )
     db.execute(
         'CREATE TRIGGER "verdicts_tally_ad" AFTER DELETE ON "verdicts" WHEN old."kept" = 1 '
-        f'BEGIN {_m012_verdict_changes("old", "-")} END'
+        f"BEGIN {_m012_verdict_changes('old', '-')} END"
     )
     db.execute(
         'CREATE TRIGGER "verdicts_tally_au" AFTER UPDATE OF "kept", "filter", "post_id" ON "verdicts" '
         'WHEN old."kept" IS NOT new."kept" OR old."filter" IS NOT new."filter" OR old."post_id" IS NOT new."post_id" '
-        f'BEGIN {_m012_verdict_changes("old", "-")} {_m012_verdict_changes("new", "")} END'
+        f"BEGIN {_m012_verdict_changes('old', '-')} {_m012_verdict_changes('new', '')} END"
     )
 
 

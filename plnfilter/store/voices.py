@@ -158,7 +158,14 @@ def network_signals(
                     '"author", "network"',
                     "1",
                 ),
-                *tally("kept", "kept_author_days", "network§author§sum(kept)", '"filter" = :filter', '"author", "network"', kept_by),
+                *tally(
+                    "kept",
+                    "kept_author_days",
+                    "network§author§sum(kept)",
+                    '"filter" = :filter',
+                    '"author", "network"',
+                    kept_by,
+                ),
                 *tally("tags", "kept_tag_days", "tag§sum(uses)", '"filter" = :filter', '"tag"', kept_by),
                 *tally(
                     "repost",
@@ -189,9 +196,9 @@ def network_signals(
                     "link",
                     "kept_link_days",
                     "network§author§link",
-                    f'"filter" = :filter AND "link" IN (SELECT k FROM vk) AND "author" NOT IN {voices}',
+                    f'"filter" = :filter AND "link" IN (SELECT k FROM vk) AND "author" NOT IN {voices}',  # noqa: S608
                     '"link", "author", "network"',
-                    f"{kept_by} AND {rough} IN (SELECT k FROM vk) AND lower(p.\"author\") NOT IN {voices}",
+                    f'{kept_by} AND {rough} IN (SELECT k FROM vk) AND lower(p."author") NOT IN {voices}',  # noqa: S608
                 ),
             ]
         )
@@ -201,43 +208,31 @@ def network_signals(
         rows[row[0]].append(row)
     if edge:
         _add_up(rows)
-    for row_list in (rows["act"],):
-        row_list[:] = [(kind, network, author, author_id or None, posts) for kind, network, author, author_id, posts, *_ in row_list]
     return _found(rows, [(row[1], row[2]) for row in rows["tags"]])
 
 
 def _add_up(rows: dict[str, list[tuple]]) -> None:
-    """Rows of one kind and key from a tally and from the window's first day, made one: counts
-    added, the larger author id kept, a link shared once."""
+    """The rows of one key from a tally and from the window's first day made one: counts added, the
+    larger author id kept, a shared link listed once."""
     for kind, width in (("act", 3), ("kept", 3), ("tags", 2), ("repost", 4), ("link", 4)):
-        merged: dict[tuple, list] = {}
+        merged: dict[tuple, tuple] = {}
         for row in rows[kind]:
             key = row[:width]
-            if kind == "act":
-                key = row[:3]
-                earlier = merged.get(key)
-                if earlier is None:
-                    merged[key] = list(row)
-                else:
-                    earlier[3] = max(earlier[3], row[3])
-                    earlier[4] += row[4]
-                continue
-            if kind == "link":
-                merged.setdefault(row, list(row))
-                continue
             earlier = merged.get(key)
             if earlier is None:
-                merged[key] = list(row)
-            else:
-                earlier[width] += row[width]
-        rows[kind] = [tuple(row) for row in merged.values()]
+                merged[key] = row
+            elif kind == "act":
+                merged[key] = (*key, max(earlier[3], row[3]), earlier[4] + row[4], None)
+            elif kind != "link":
+                merged[key] = (*key, earlier[width] + row[width], *row[width + 1 :])
+        rows[kind] = list(merged.values())
 
 
 def _found(rows: dict[str, list[tuple]], tags: list[tuple]) -> dict[str, Any]:
     kept = {(row[1], row[2]): row[3] for row in rows["kept"]}
     found: dict[str, Any] = {kind: [row[1:] for row in rows[kind]] for kind in _SIGNALS}
     found["act"] = sorted(
-        (row[1], row[2], row[3], row[4], kept.get((row[1], row[2]), 0)) for row in rows["act"]
+        (row[1], row[2], row[3] or None, row[4], kept.get((row[1], row[2]), 0)) for row in rows["act"]
     )
     found["tags"] = tags
     return found
