@@ -561,7 +561,7 @@ def m012_recount(table: str, where: str = "", posts_first: bool = False) -> str:
     `posts_first` for a few posts (`where` narrows them) among many verdicts."""
     if table in _M012_KEPT_TALLIES:
         join = "CROSS JOIN" if posts_first else "JOIN"
-        source = f'posts p {join} verdicts v ON p."id" = v."post_id" AND v."kept" = 1'
+        source = f'posts p {join} verdicts v ON p."id" = v."post_id" AND +v."kept" = 1'
         return m012_tally_select(table, "p", 'v."filter"', source, where)
     return m012_tally_select(table, "p", "", "posts p", where)
 
@@ -585,9 +585,10 @@ def _m012_change(table: str, p: str, f: str, source: str, sign: str, where: str 
 
 _M012_POST_TALLIES = ("author_days", "booster_days")
 _M012_KEPT_TALLIES = ("kept_author_days", "kept_tag_days", "kept_link_days")
-# The kept verdicts of the post a posts trigger sees, one row per filter keeping it.
+# The kept verdicts of the post a posts trigger sees, one row per filter keeping it, each found by its
+# key (filter, post id): left to itself the planner walks the filter's kept verdicts by score instead.
 _M012_KEPT_BY = (
-    'filters fl JOIN verdicts v ON v."filter" = fl."name" AND v."post_id" = {p}."id" AND v."kept" = 1'
+    'filters fl CROSS JOIN verdicts v ON v."filter" = fl."name" AND v."post_id" = {p}."id" AND +v."kept" = 1'
 )
 _M012_TALLIED = ("author", "network", "created_at", "author_id", "tags", "links", "reposted_by")
 
