@@ -76,6 +76,39 @@ def _part(kind: str, columns: str, rest: str) -> str:
     return f"SELECT '{kind}', {values}{padding} {rest}"
 
 
+def _own_posts(voices: str, where: str) -> str:
+    """The CTEs of the trusted voices' own posts in the window (`s`, found in the index by author)
+    and the loose keys of the links they shared (`vk`); `_OWN_PARTS` reads them."""
+    rough = rough_link_sql('l."value"')
+    return (
+        's AS MATERIALIZED (SELECT p."network" AS network, lower(p."author") AS a, p."links" AS links, '  # noqa: S608
+        'p."mentions" AS m, p."quote_of" AS q, p."reply_to" AS y FROM "posts" p '
+        f'WHERE p."author" COLLATE NOCASE IN {voices} AND p."author" != \'\' AND {where}), '
+        f"vk AS MATERIALIZED (SELECT DISTINCT s.a AS a, {rough} AS k FROM s, json_each(s.links) l "
+        "WHERE s.links NOT IN ('[]', ''))"
+    )
+
+
+_OWN_PARTS = (
+    _part(
+        "mention",
+        's.a§s.network§lower(x."value")§count(*)',
+        "FROM s, json_each(s.m) x WHERE s.m NOT IN ('[]', '') GROUP BY 2, 3, 4",
+    ),
+    _part(
+        "pointer",
+        's.a§\'quote\'§s.q§t."network"§lower(t."author")',
+        'FROM s LEFT JOIN "posts" t ON t."uri" = s.q WHERE s.q != \'\'',
+    ),
+    _part(
+        "pointer",
+        's.a§\'reply\'§s.y§t."network"§lower(t."author")',
+        'FROM s LEFT JOIN "posts" t ON t."uri" = s.y WHERE s.y != \'\'',
+    ),
+    _part("vlink", "a§k", "FROM vk"),
+)
+
+
 # Per author, from the index `posts_by_author` (migration m010) alone, in its order: no sort, no
 # table read. One pass over the window's posts, one over its kept ones, each post's verdict looked
 # up once in the filter's kept ids, which `IN` always holds in an index of its own (a join with
@@ -142,12 +175,8 @@ def network_signals(
     kept_by = 'v."filter" = :filter'
     sql = (
         "WITH tv AS (SELECT value FROM json_each(:voices)), "  # noqa: S608
-        # the trusted voices' own posts, found in the index by author
-        's AS MATERIALIZED (SELECT p."network" AS network, lower(p."author") AS a, p."links" AS links, '
-        'p."mentions" AS m, p."quote_of" AS q, p."reply_to" AS y FROM "posts" p '
-        f'WHERE p."author" COLLATE NOCASE IN {voices} AND p."author" != \'\' AND {where}), '
-        f"vk AS MATERIALIZED (SELECT DISTINCT s.a AS a, {rough} AS k FROM s, json_each(s.links) l "
-        "WHERE s.links NOT IN ('[]', '')) "
+        + _own_posts(voices, where)
+        + " "
         + " UNION ALL ".join(
             [
                 *tally(
@@ -175,22 +204,7 @@ def network_signals(
                     '"booster", "author", "network"',
                     f'lower(b."value") IN {voices}',
                 ),
-                _part(
-                    "mention",
-                    's.a§s.network§lower(x."value")§count(*)',
-                    "FROM s, json_each(s.m) x WHERE s.m NOT IN ('[]', '') GROUP BY 2, 3, 4",
-                ),
-                _part(
-                    "pointer",
-                    's.a§\'quote\'§s.q§t."network"§lower(t."author")',
-                    'FROM s LEFT JOIN "posts" t ON t."uri" = s.q WHERE s.q != \'\'',
-                ),
-                _part(
-                    "pointer",
-                    's.a§\'reply\'§s.y§t."network"§lower(t."author")',
-                    'FROM s LEFT JOIN "posts" t ON t."uri" = s.y WHERE s.y != \'\'',
-                ),
-                _part("vlink", "a§k", "FROM vk"),
+                *_OWN_PARTS,
                 # everyone else's kept links that a trusted voice shared too, by their loose keys
                 *tally(
                     "link",
@@ -249,28 +263,13 @@ def _scanned_signals(
 ) -> dict[str, Any]:
     """`network_signals` from the posts themselves, for an archive without m012's tallies (one opened
     read-only before an upgrade), in one statement that reads the window's posts per author from the
-    index `posts_by_author` (all of them once, the kept ones once more).
-
-    - act: (network, author, author_id, posts, kept posts) per author, ordered by network and author;
-    - tags: the tags of every kept post, one JSON list's items joined by commas (or None);
-    - repost: (network, author, trusted booster, reposts);
-    - mention: (trusted voice, network, mentioned account, mentions);
-    - pointer: (trusted voice, 'quote'|'reply', target uri, target's network, target's author or NULL);
-    - vlink: (trusted voice, loose link key) for links trusted voices shared;
-    - link: (network, author, loose link key) for links in everyone else's kept posts that a trusted
-      voice shared too (a link in a dropped post, spam mostly, endorses nobody).
-    """
+    index `posts_by_author` (all of them once, the kept ones once more); the same rows, the kept
+    posts' tags gathered as one JSON list's items and counted in Python."""
     where, params = _window("p", since)
     rough = rough_link_sql('l."value"')
     sql = (
         f"WITH v AS {_VOICES}, a AS MATERIALIZED ({_AUTHORS.format(window=where)}), "  # noqa: S608
-        f"ka AS MATERIALIZED ({_KEPT_BY_AUTHOR.format(window=where)}), "
-        # the trusted voices' own posts, found in the index by author
-        's AS MATERIALIZED (SELECT p."network" AS network, lower(p."author") AS a, p."links" AS links, '
-        'p."mentions" AS m, p."quote_of" AS q, p."reply_to" AS y FROM "posts" p '
-        f'WHERE p."author" COLLATE NOCASE IN v AND p."author" != \'\' AND {where}), '
-        f"vk AS MATERIALIZED (SELECT DISTINCT s.a AS a, {rough} AS k FROM s, json_each(s.links) l "
-        "WHERE s.links NOT IN ('[]', '')), "
+        f"ka AS MATERIALIZED ({_KEPT_BY_AUTHOR.format(window=where)}), {_own_posts('v', where)}, "
         # everyone else's kept links, each made a loose key once
         f"lk AS MATERIALIZED (SELECT ka.network AS network, ka.a AS a, {rough} AS k "
         "FROM ka, json_each('[' || ka.links || ']') l WHERE ka.links IS NOT NULL AND ka.a NOT IN v) "
@@ -285,22 +284,7 @@ def _scanned_signals(
                     "FROM a, json_each('[' || a.boosters || ']') x "
                     'WHERE a.boosters IS NOT NULL AND lower(x."value") IN v GROUP BY 2, 3, 4',
                 ),
-                _part(
-                    "mention",
-                    's.a§s.network§lower(x."value")§count(*)',
-                    "FROM s, json_each(s.m) x WHERE s.m NOT IN ('[]', '') GROUP BY 2, 3, 4",
-                ),
-                _part(
-                    "pointer",
-                    's.a§\'quote\'§s.q§t."network"§lower(t."author")',
-                    'FROM s LEFT JOIN "posts" t ON t."uri" = s.q WHERE s.q != \'\'',
-                ),
-                _part(
-                    "pointer",
-                    's.a§\'reply\'§s.y§t."network"§lower(t."author")',
-                    'FROM s LEFT JOIN "posts" t ON t."uri" = s.y WHERE s.y != \'\'',
-                ),
-                _part("vlink", "a§k", "FROM vk"),
+                *_OWN_PARTS,
                 _part("link", "network§a§k", "FROM lk WHERE k IN (SELECT k FROM vk) GROUP BY 2, 3, 4"),
             ]
         )
