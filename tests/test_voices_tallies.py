@@ -226,3 +226,20 @@ def test_an_upgraded_archive_counts_its_posts_into_the_tallies(tmp_path):
     tallies = _assert_true(path)
     assert sum(row[-1] for row in tallies["author_days"]) == 72
     assert sum(row[-1] for row in tallies["kept_author_days"]) == 69
+
+
+def test_a_verdict_stored_in_sql_before_its_post_is_counted_when_the_post_comes(tmp_path):
+    db = tmp_path / "archive.db"
+    open_archive(db).conn.close()
+    conn = sqlite3.connect(db)
+    conn.execute("INSERT INTO filters (name, file) VALUES ('f', '')")
+    conn.execute("INSERT INTO verdicts (filter, post_id, kept) VALUES ('f', 7, 1)")
+    conn.execute(
+        "INSERT INTO posts (id, uri, network, author, created_at, tags, links) "
+        "VALUES (7, 'u', 'mastodon', 'Ann', '2026-01-01T10:00:00Z', '[\"x\", \"x\"]', '[\"https://www.a.org/p?q\"]')"
+    )
+    conn.commit()
+    conn.close()
+    tallies = _assert_true(db)
+    assert tallies["kept_tag_days"] == [("f", "x", "2026-01-01", 2)]
+    assert tallies["kept_link_days"] == [("f", "a.org/p", "ann", "mastodon", "2026-01-01", 1)]

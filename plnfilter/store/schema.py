@@ -530,11 +530,12 @@ posts (kept_author_days), their tags (kept_tag_days) and their links' loose keys
 
 
 def m012_tally_select(
-    table: str, p: str, f: str = "", source: str = "", where: str = "", sign: str = ""
+    table: str, p: str, f: str = "", source: str = "", where: str = "", sign: str = "", each: bool = False
 ) -> str:
     """The SELECT of (key..., count) rows that the posts `p` names add to `table` (`f`: the filter
     keeping them; `source`: the FROM that defines `p` and `f`, if any; `where`: more conditions).
-    Only posts with an author count."""
+    Only posts with an author count. `each`: a row of count 1 per item, not grouped (a trigger's
+    upsert adds up a key met twice, without a sorter per statement)."""
     columns, count, keys, items = M012_TALLIES[table]
     day = _M012_DAY.format(p=p)
     exprs = [
@@ -550,6 +551,10 @@ def m012_tally_select(
         conditions.append(where)
     groups = ", ".join(str(n) for n in range(1, len(exprs) + 1))
     from_clause = f" FROM {', '.join(sources)}" if sources else ""
+    if each:
+        return (
+            f'SELECT {", ".join(exprs)}, {sign}1 AS "{count}"{from_clause} WHERE {" AND ".join(conditions)}'
+        )
     return (
         f'SELECT {", ".join(exprs)}, {sign}count(*) AS "{count}"{from_clause} WHERE {" AND ".join(conditions)} '
         f"GROUP BY {groups}"
@@ -571,14 +576,14 @@ def _m012_change(table: str, p: str, f: str, source: str, sign: str, where: str 
     a count that falls to 0 goes."""
     columns, count, _keys, _items = M012_TALLIES[table]
     names = ", ".join(f'"{column}"' for column in (*columns, count))
-    select = m012_tally_select(table, p, f, source, where, sign)
+    select = m012_tally_select(table, p, f, source, where, sign, each=True)
     statements = [
         f'INSERT INTO "{table}" ({names}) {select} '
         f'ON CONFLICT DO UPDATE SET "{count}" = "{count}" + excluded."{count}";'
     ]
     if sign:
         keys = ", ".join(f'"{column}"' for column in columns)
-        key_select = select.replace(f', {sign}count(*) AS "{count}"', "", 1)
+        key_select = select.replace(f', {sign}1 AS "{count}"', "", 1)
         statements.append(f'DELETE FROM "{table}" WHERE "{count}" <= 0 AND ({keys}) IN ({key_select});')  # noqa: S608 (constants only)
     return statements
 
@@ -593,10 +598,15 @@ _M012_KEPT_BY = (
 _M012_TALLIED = ("author", "network", "created_at", "author_id", "tags", "links", "reposted_by")
 
 
-def _m012_post_changes(p: str, sign: str) -> str:
-    statements = [s for table in _M012_POST_TALLIES for s in _m012_change(table, p, "", "", sign)]
+def _m012_post_changes(
+    p: str, sign: str, tallies: tuple[str, ...] = (*_M012_POST_TALLIES, *_M012_KEPT_TALLIES)
+) -> str:
+    statements = [
+        s for table in _M012_POST_TALLIES if table in tallies for s in _m012_change(table, p, "", "", sign)
+    ]
     for table in _M012_KEPT_TALLIES:
-        statements += _m012_change(table, p, 'v."filter"', _M012_KEPT_BY.format(p=p), sign)
+        if table in tallies:
+            statements += _m012_change(table, p, 'v."filter"', _M012_KEPT_BY.format(p=p), sign)
     return " ".join(statements)
 
 
@@ -621,7 +631,14 @@ def m012_voice_tallies(db: sqlite_utils.Database) -> None:
     tallied = ", ".join(f'"{column}"' for column in _M012_TALLIED)
     changed = " OR ".join(f'old."{column}" IS NOT new."{column}"' for column in (*_M012_TALLIED, "id"))
     db.execute(
-        f'CREATE TRIGGER "posts_tally_ai" AFTER INSERT ON "posts" BEGIN {_m012_post_changes("new", "")} END'
+        'CREATE TRIGGER "posts_tally_ai" AFTER INSERT ON "posts" '
+        f"BEGIN {_m012_post_changes('new', '', _M012_POST_TALLIES)} END"
+    )
+    # a new post has no verdict yet, unless one was stored for its id before it came (SQL)
+    db.execute(
+        'CREATE TRIGGER "posts_tally_ai_kept" AFTER INSERT ON "posts" '  # noqa: S608 (constants only)
+        f"WHEN EXISTS (SELECT 1 FROM {_M012_KEPT_BY.format(p='new')}) "
+        f"BEGIN {_m012_post_changes('new', '', _M012_KEPT_TALLIES)} END"
     )
     db.execute(
         f'CREATE TRIGGER "posts_tally_ad" AFTER DELETE ON "posts" BEGIN {_m012_post_changes("old", "-")} END'
