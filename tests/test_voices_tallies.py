@@ -228,7 +228,7 @@ def test_an_upgraded_archive_counts_its_posts_into_the_tallies(tmp_path):
     assert sum(row[-1] for row in tallies["kept_author_days"]) == 69
 
 
-def test_a_verdict_stored_in_sql_before_its_post_is_counted_when_the_post_comes(tmp_path):
+def test_a_verdict_stored_in_sql_before_its_post_counts_while_the_post_is_there(tmp_path):
     db = tmp_path / "archive.db"
     open_archive(db).conn.close()
     conn = sqlite3.connect(db)
@@ -243,3 +243,9 @@ def test_a_verdict_stored_in_sql_before_its_post_is_counted_when_the_post_comes(
     tallies = _assert_true(db)
     assert tallies["kept_tag_days"] == [("f", "x", "2026-01-01", 2)]
     assert tallies["kept_link_days"] == [("f", "a.org/p", "ann", "mastodon", "2026-01-01", 1)]
+    conn = sqlite3.connect(db)
+    conn.execute("DELETE FROM posts WHERE id = 7")  # its verdict stays behind
+    conn.commit()
+    conn.close()
+    tallies = _assert_true(db)
+    assert not any(tallies.values())

@@ -630,23 +630,24 @@ def m012_voice_tallies(db: sqlite_utils.Database) -> None:
         db.execute(f'INSERT INTO "{table}" ({names}) {m012_recount(table)}')
     tallied = ", ".join(f'"{column}"' for column in _M012_TALLIED)
     changed = " OR ".join(f'old."{column}" IS NOT new."{column}"' for column in (*_M012_TALLIED, "id"))
-    db.execute(
-        'CREATE TRIGGER "posts_tally_ai" AFTER INSERT ON "posts" '
-        f"BEGIN {_m012_post_changes('new', '', _M012_POST_TALLIES)} END"
-    )
-    # a new post has no verdict yet, unless one was stored for its id before it came (SQL)
-    db.execute(
-        'CREATE TRIGGER "posts_tally_ai_kept" AFTER INSERT ON "posts" '  # noqa: S608 (constants only)
-        f"WHEN EXISTS (SELECT 1 FROM {_M012_KEPT_BY.format(p='new')}) "
-        f"BEGIN {_m012_post_changes('new', '', _M012_KEPT_TALLIES)} END"
-    )
-    db.execute(
-        f'CREATE TRIGGER "posts_tally_ad" AFTER DELETE ON "posts" BEGIN {_m012_post_changes("old", "-")} END'
-    )
-    db.execute(
-        f'CREATE TRIGGER "posts_tally_au" AFTER UPDATE OF {tallied}, "id" ON "posts" WHEN {changed} '
-        f"BEGIN {_m012_post_changes('old', '-')} {_m012_post_changes('new', '')} END"
-    )
+    # Each posts trigger comes in two: the post's own tallies, and the kept ones of the filters
+    # keeping it, only when one does (a new post has no verdict yet unless SQL stored one first; a
+    # prune removes the verdicts before the posts). One trigger of every statement cost a deleted
+    # post twice as much as the two.
+    kept = {p: f"EXISTS (SELECT 1 FROM {_M012_KEPT_BY.format(p=p)})" for p in ("old", "new")}  # noqa: S608 (constants only)
+    for name, event, when, changes in (
+        ("posts_tally_ai", "INSERT", "", [("new", "")]),
+        ("posts_tally_ad", "DELETE", "", [("old", "-")]),
+        ("posts_tally_au", f'UPDATE OF {tallied}, "id"', f"WHEN {changed} ", [("old", "-"), ("new", "")]),
+    ):
+        own = " ".join(_m012_post_changes(p, sign, _M012_POST_TALLIES) for p, sign in changes)
+        db.execute(f'CREATE TRIGGER "{name}" AFTER {event} ON "posts" {when}BEGIN {own} END')
+        guard = " OR ".join(kept[p] for p, _sign in changes)
+        guard = f"({when[5:-1]}) AND ({guard})" if when else guard
+        kept_changes = " ".join(_m012_post_changes(p, sign, _M012_KEPT_TALLIES) for p, sign in changes)
+        db.execute(
+            f'CREATE TRIGGER "{name}_kept" AFTER {event} ON "posts" WHEN {guard} BEGIN {kept_changes} END'
+        )
     db.execute(
         'CREATE TRIGGER "verdicts_tally_ai" AFTER INSERT ON "verdicts" WHEN new."kept" = 1 '
         f"BEGIN {_m012_verdict_changes('new', '')} END"
