@@ -19,7 +19,8 @@ from plnfilter.cli import cli
 from plnfilter.store import open_archive
 from plnfilter.store.refresh import save_refreshed, stored_posts
 from plnfilter.store.save import Judged
-from plnfilter.store.schema import M012_TALLIES, m012_recount
+from plnfilter.store.schema import _M012_ROUGH, M012_TALLIES, m012_recount
+from plnfilter.store.voices import rough_link_sql
 from plnfilter.times import now_utc, to_iso
 
 ROOT = Path(__file__).parent.parent
@@ -249,3 +250,7 @@ def test_a_verdict_stored_in_sql_before_its_post_counts_while_the_post_is_there(
     conn.close()
     tallies = _assert_true(db)
     assert not any(tallies.values())
+
+
+def test_the_tallies_key_links_as_suggest_keys_the_voices_links():
+    assert rough_link_sql('l."value"') == _M012_ROUGH  # m012 froze a copy; a new key needs a new tally

@@ -3,10 +3,11 @@ whom, who shared which links and tags, what each source found and kept.
 
 Every query here returns small grouped rows (one per author, pair or source), never the posts, so
 the commands stay fast on a large archive; the judging of those rows lives in `plnfilter/voices.py`.
-Per-author figures stream from the index `posts_by_author` (migration m010: author, case-folded as
-`lower()` folds, then network, time, and the few columns read), never from the posts' rows. Authors
-are compared lower-cased. Kept-ness is one filter's verdict (the caller chooses the filter), read
-through `_KEPT` alone, its name a bound parameter like every value here.
+`voices suggest` reads m012's tallies by author and day, which triggers keep (store/schema.py); the
+report's per-author figures stream from the index `posts_by_author` (migration m010: author,
+case-folded as `lower()` folds, then network, time, and the few columns read), never from the
+posts' rows. Authors are compared lower-cased. Kept-ness is one filter's verdict (the caller
+chooses the filter), read through `_KEPT` alone, its name a bound parameter like every value here.
 """
 
 from __future__ import annotations
@@ -145,15 +146,12 @@ def network_signals(
     if not has_tallies(conn):
         return _scanned_signals(conn, since, trusted, filter_name)
     params: dict[str, Any] = {"voices": json.dumps(sorted(trusted)), "filter": _filter_param(filter_name)}
-    where, window = _window("p", since)
-    params.update({f"since{n}": value for n, value in enumerate(window)})
-    where = where.replace("?", ":since0")
-    days = "1"
+    where = days = "1"
     edge = ""
     if since:
         # a tally's day after the window's first holds only posts inside the window; the posts of
         # that first day are counted afresh (found through the index on created_at)
-        days = '"day" > :day'
+        where, days = 'p."created_at" >= :since', '"day" > :day'
         params.update(day=since[:10], since=since)
         edge = 'typeof(p."created_at") = \'text\' AND p."created_at" >= :since AND substr(p."created_at", 1, 10) = :day'
         if since[:10][-1] != "\U0010ffff":
