@@ -254,3 +254,24 @@ def test_a_verdict_stored_in_sql_before_its_post_counts_while_the_post_is_there(
 
 def test_the_tallies_key_links_as_suggest_keys_the_voices_links():
     assert rough_link_sql('l."value"') == _M012_ROUGH  # m012 froze a copy; a new key needs a new tally
+
+
+@pytest.mark.parametrize("since", [None, "mid-day", "short", "last second"])
+def test_the_tallied_signals_are_the_scanned_ones_for_any_window(archive, since):
+    from plnfilter.store import open_readonly
+    from plnfilter.store.voices import _scanned_signals, network_signals
+
+    db, _filter_path = archive
+    day = to_iso(NOW - timedelta(hours=54))
+    since = {"mid-day": day, "short": day[:9], "last second": day[:10] + "T23:59:59Z"}.get(since)
+    conn = open_readonly(db)
+    trusted = {"libby@edu.social.example", "adjoa@edu.social.example", "kate@edu.social.example"}
+    tallied, scanned = (
+        network_signals(conn, since, trusted, "tally"),
+        _scanned_signals(conn, since, trusted, "tally"),
+    )
+    conn.close()
+    assert {kind: sorted(rows) for kind, rows in tallied.items()} == {
+        kind: sorted(rows) for kind, rows in scanned.items()
+    }
+    assert tallied["act"]
