@@ -254,11 +254,6 @@ def target_of(uri: str, network: str | None, author: str | None) -> tuple[str, s
     return None
 
 
-def kept_tag_counts(items: str | None) -> list[tuple[str, int]]:
-    """(tag, kept posts carrying it) from the kept posts' tags, given as one JSON list's items."""
-    return list(Counter(json.loads(f"[{items}]")).items()) if items else []
-
-
 def usual_tags(tag_counts: list[tuple], kept: int, filter_file: FilterFile | None) -> set[str]:
     """Your topics: the USUAL_TAGS tags most used on kept posts (each on at least USUAL_MIN_SHARE of
     them), with the hashtags FILTER's sources follow and its include rules name."""
@@ -351,7 +346,7 @@ def suggest(
     if limit is not None:
         chosen = chosen[:limit]
     kept_total = sum(row[4] or 0 for row in signals["act"])
-    usual = usual_tags(kept_tag_counts(signals["tags"]), kept_total, filter_file)
+    usual = usual_tags(signals["tags"], kept_total, filter_file)
     shown = {item.account: activity[item.account][:2] for item in chosen if item.account in activity}
     details = store.author_details(conn, since, shown.values())
     for item in chosen:

@@ -66,6 +66,31 @@ def metadata(database: str, title: str = "plnfilter archive") -> dict[str, Any]:
             "description": "Each link shared in a post, with who shared it and when.",
             "facets": ["network", "author"],
         },
+        **{
+            table: {
+                "title": title,
+                "description": f"{what}, per day (triggers keep it; voices suggest reads it).",
+            }
+            for table, title, what in (
+                (
+                    "author_days",
+                    "Posts per author and day",
+                    "How many posts each author (and author id) made",
+                ),
+                (
+                    "booster_days",
+                    "Reposts per booster and day",
+                    "How often each account reposted each author",
+                ),
+                ("kept_author_days", "Kept posts per author and day", "Each filter's kept posts by author"),
+                ("kept_tag_days", "Tags of kept posts per day", "The tags on each filter's kept posts"),
+                (
+                    "kept_link_days",
+                    "Links of kept posts per author and day",
+                    "The links in each filter's kept posts, without scheme, www., query or trailing slash",
+                ),
+            )
+        },
         "posts_fts": {"hidden": True},
         "_migrations": {"hidden": True},
         "settings": {"hidden": True},

@@ -474,6 +474,195 @@ def m011_smaller_findings(db: sqlite_utils.Database) -> None:
     )
 
 
+# m012's tallies, frozen. A post's day: the first ten characters of a text `created_at` ('' for any
+# other value), so a day after the window's first one holds only posts inside the window. A JSON
+# list column as a list (NULL, no items, when it is not one). A link's loose key, as
+# `store/voices.rough_link_sql` made it when m012 shipped.
+_M012_DAY = "CASE WHEN typeof({p}.\"created_at\") = 'text' THEN substr({p}.\"created_at\", 1, 10) ELSE '' END"
+_M012_LIST = (
+    'CASE WHEN json_valid({p}."{column}") THEN CASE json_type({p}."{column}") WHEN \'array\' '
+    'THEN {p}."{column}" END END'
+)
+_M012_ROUGH = (
+    "rtrim(replace(replace(replace(lower(substr(l.\"value\", 1, instr(l.\"value\" || '?', '?') - 1)), "
+    "'https://', ''), 'http://', ''), 'www.', ''), '/')"
+)
+
+
+def _m012_table(name: str, keys: tuple[str, ...], count: str) -> str:
+    columns = "".join(f'   "{key}" TEXT NOT NULL,\n' for key in keys)
+    primary = ", ".join(f'"{key}"' for key in keys)
+    return f'CREATE TABLE "{name}" (\n{columns}   "{count}" INTEGER NOT NULL,\n   PRIMARY KEY ({primary})\n) WITHOUT ROWID'
+
+
+# Each tally: its key columns, its count column, the SQL of each key ({p}: the post, {f}: the filter
+# keeping it, {day}: its day), and the JSON list whose items it counts (column, alias) if any.
+M012_TALLIES: dict[str, tuple[tuple[str, ...], str, tuple[str, ...], tuple[str, str] | None]] = {
+    "author_days": (
+        ("author", "network", "day", "author_id"),
+        "posts",
+        ('lower({p}."author")', '{p}."network"', "{day}", "coalesce({p}.\"author_id\", '')"),
+        None,
+    ),
+    "booster_days": (
+        ("booster", "author", "network", "day"),
+        "reposts",
+        ('lower(b."value")', 'lower({p}."author")', '{p}."network"', "{day}"),
+        ("reposted_by", "b"),
+    ),
+    "kept_author_days": (
+        ("filter", "author", "network", "day"),
+        "kept",
+        ("{f}", 'lower({p}."author")', '{p}."network"', "{day}"),
+        None,
+    ),
+    "kept_tag_days": (("filter", "tag", "day"), "uses", ("{f}", 't."value"', "{day}"), ("tags", "t")),
+    "kept_link_days": (
+        ("filter", "link", "author", "network", "day"),
+        "uses",
+        ("{f}", _M012_ROUGH, 'lower({p}."author")', '{p}."network"', "{day}"),
+        ("links", "l"),
+    ),
+}
+"""m012's tallies of the posts by author and day, which `voices suggest` reads instead of the posts:
+author_days (posts per author id), booster_days (reposts per booster), and per filter its kept
+posts (kept_author_days), their tags (kept_tag_days) and their links' loose keys (kept_link_days)."""
+
+
+def m012_tally_select(
+    table: str, p: str, f: str = "", source: str = "", where: str = "", sign: str = "", each: bool = False
+) -> str:
+    """The SELECT of (key..., count) rows that the posts `p` names add to `table` (`f`: the filter
+    keeping them; `source`: the FROM that defines `p` and `f`, if any; `where`: more conditions).
+    Only posts with an author count. `each`: a row of count 1 per item, not grouped (a trigger's
+    upsert adds up a key met twice, without a sorter per statement)."""
+    columns, count, keys, items = M012_TALLIES[table]
+    day = _M012_DAY.format(p=p)
+    exprs = [
+        f'{key.format(p=p, f=f, day=day)} AS "{column}"' for key, column in zip(keys, columns, strict=True)
+    ]
+    sources = [source] if source else []
+    conditions = [f"{p}.\"author\" != ''"]
+    if items is not None:
+        column, alias = items
+        sources.append(f"json_each({_M012_LIST.format(p=p, column=column)}) {alias}")
+        conditions.append(f'{alias}."value" IS NOT NULL')
+    if where:
+        conditions.append(where)
+    groups = ", ".join(str(n) for n in range(1, len(exprs) + 1))
+    from_clause = f" FROM {', '.join(sources)}" if sources else ""
+    if each:
+        return (
+            f'SELECT {", ".join(exprs)}, {sign}1 AS "{count}"{from_clause} WHERE {" AND ".join(conditions)}'
+        )
+    return (
+        f'SELECT {", ".join(exprs)}, {sign}count(*) AS "{count}"{from_clause} WHERE {" AND ".join(conditions)} '
+        f"GROUP BY {groups}"
+    )
+
+
+def m012_recount(table: str, where: str = "", posts_first: bool = False) -> str:
+    """The SELECT of `table`'s rows counted afresh from the posts (and the verdicts keeping them);
+    `posts_first` for a few posts (`where` narrows them) among many verdicts."""
+    if table in _M012_KEPT_TALLIES:
+        join = "CROSS JOIN" if posts_first else "JOIN"
+        source = f'posts p {join} verdicts v ON p."id" = v."post_id" AND +v."kept" = 1'
+        return m012_tally_select(table, "p", 'v."filter"', source, where)
+    return m012_tally_select(table, "p", "", "posts p", where)
+
+
+def _m012_change(table: str, p: str, f: str, source: str, sign: str, where: str = "") -> list[str]:
+    """The statements adding (sign '') or taking away (sign '-') what posts `p` count in `table`;
+    a count that falls to 0 goes."""
+    columns, count, _keys, _items = M012_TALLIES[table]
+    names = ", ".join(f'"{column}"' for column in (*columns, count))
+    select = m012_tally_select(table, p, f, source, where, sign, each=True)
+    statements = [
+        f'INSERT INTO "{table}" ({names}) {select} '
+        f'ON CONFLICT DO UPDATE SET "{count}" = "{count}" + excluded."{count}";'
+    ]
+    if sign:
+        keys = ", ".join(f'"{column}"' for column in columns)
+        key_select = select.replace(f', {sign}1 AS "{count}"', "", 1)
+        statements.append(f'DELETE FROM "{table}" WHERE "{count}" <= 0 AND ({keys}) IN ({key_select});')  # noqa: S608 (constants only)
+    return statements
+
+
+_M012_POST_TALLIES = ("author_days", "booster_days")
+_M012_KEPT_TALLIES = ("kept_author_days", "kept_tag_days", "kept_link_days")
+# The kept verdicts of the post a posts trigger sees, one row per filter keeping it, each found by its
+# key (filter, post id): left to itself the planner walks the filter's kept verdicts by score instead.
+_M012_KEPT_BY = (
+    'filters fl CROSS JOIN verdicts v ON v."filter" = fl."name" AND v."post_id" = {p}."id" AND +v."kept" = 1'
+)
+_M012_TALLIED = ("author", "network", "created_at", "author_id", "tags", "links", "reposted_by")
+
+
+def _m012_post_changes(
+    p: str, sign: str, tallies: tuple[str, ...] = (*_M012_POST_TALLIES, *_M012_KEPT_TALLIES)
+) -> str:
+    statements = [
+        s for table in _M012_POST_TALLIES if table in tallies for s in _m012_change(table, p, "", "", sign)
+    ]
+    for table in _M012_KEPT_TALLIES:
+        if table in tallies:
+            statements += _m012_change(table, p, 'v."filter"', _M012_KEPT_BY.format(p=p), sign)
+    return " ".join(statements)
+
+
+def _m012_verdict_changes(v: str, sign: str) -> str:
+    where = f'p."id" = {v}."post_id" AND {v}."kept" = 1'
+    statements = []
+    for table in _M012_KEPT_TALLIES:
+        statements += _m012_change(table, "p", f'{v}."filter"', "posts p", sign, where)
+    return " ".join(statements)
+
+
+def m012_voice_tallies(db: sqlite_utils.Database) -> None:
+    """Tallies of the posts by author and day for `plnfilter voices suggest`, kept by triggers: every
+    post's author (with author id) and boosters, and per filter the authors, tags and links of the
+    posts it keeps. Suggest reads these few rows per author and day instead of every post in its
+    window and each one's verdict; the posts of the window's first day are counted from the posts.
+    Any write keeps them true (save, apply, refresh, prune, a filter forgotten, an edit in SQL)."""
+    for table, (columns, count, _keys, _items) in M012_TALLIES.items():
+        db.execute(_m012_table(table, columns, count))
+        names = ", ".join(f'"{column}"' for column in (*columns, count))
+        db.execute(f'INSERT INTO "{table}" ({names}) {m012_recount(table)}')
+    tallied = ", ".join(f'"{column}"' for column in _M012_TALLIED)
+    changed = " OR ".join(f'old."{column}" IS NOT new."{column}"' for column in (*_M012_TALLIED, "id"))
+    # Each posts trigger comes in two: the post's own tallies, and the kept ones of the filters
+    # keeping it, only when one does (a new post has no verdict yet unless SQL stored one first; a
+    # prune removes the verdicts before the posts). One trigger of every statement cost a deleted
+    # post twice as much as the two.
+    kept = {p: f"EXISTS (SELECT 1 FROM {_M012_KEPT_BY.format(p=p)})" for p in ("old", "new")}  # noqa: S608 (constants only)
+    for name, event, when, changes in (
+        ("posts_tally_ai", "INSERT", "", [("new", "")]),
+        ("posts_tally_ad", "DELETE", "", [("old", "-")]),
+        ("posts_tally_au", f'UPDATE OF {tallied}, "id"', f"WHEN {changed} ", [("old", "-"), ("new", "")]),
+    ):
+        own = " ".join(_m012_post_changes(p, sign, _M012_POST_TALLIES) for p, sign in changes)
+        db.execute(f'CREATE TRIGGER "{name}" AFTER {event} ON "posts" {when}BEGIN {own} END')
+        guard = " OR ".join(kept[p] for p, _sign in changes)
+        guard = f"({when[5:-1]}) AND ({guard})" if when else guard
+        kept_changes = " ".join(_m012_post_changes(p, sign, _M012_KEPT_TALLIES) for p, sign in changes)
+        db.execute(
+            f'CREATE TRIGGER "{name}_kept" AFTER {event} ON "posts" WHEN {guard} BEGIN {kept_changes} END'
+        )
+    db.execute(
+        'CREATE TRIGGER "verdicts_tally_ai" AFTER INSERT ON "verdicts" WHEN new."kept" = 1 '
+        f"BEGIN {_m012_verdict_changes('new', '')} END"
+    )
+    db.execute(
+        'CREATE TRIGGER "verdicts_tally_ad" AFTER DELETE ON "verdicts" WHEN old."kept" = 1 '
+        f"BEGIN {_m012_verdict_changes('old', '-')} END"
+    )
+    db.execute(
+        'CREATE TRIGGER "verdicts_tally_au" AFTER UPDATE OF "kept", "filter", "post_id" ON "verdicts" '
+        'WHEN old."kept" IS NOT new."kept" OR old."filter" IS NOT new."filter" OR old."post_id" IS NOT new."post_id" '
+        f"BEGIN {_m012_verdict_changes('old', '-')} {_m012_verdict_changes('new', '')} END"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m001_posts,
     m002_sources_and_runs,
@@ -486,6 +675,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m009_verdicts_per_filter,
     m010_posts_by_author,
     m011_smaller_findings,
+    m012_voice_tallies,
 ]
 
 

@@ -3,21 +3,24 @@ whom, who shared which links and tags, what each source found and kept.
 
 Every query here returns small grouped rows (one per author, pair or source), never the posts, so
 the commands stay fast on a large archive; the judging of those rows lives in `plnfilter/voices.py`.
-Per-author figures stream from the index `posts_by_author` (migration m010: author, case-folded as
-`lower()` folds, then network, time, and the few columns read), never from the posts' rows. Authors
-are compared lower-cased. Kept-ness is one filter's verdict (the caller chooses the filter), read
-through `_KEPT` alone, its name a bound parameter like every value here.
+`voices suggest` reads m012's tallies by author and day, which triggers keep (store/schema.py); the
+report's per-author figures stream from the index `posts_by_author` (migration m010: author,
+case-folded as `lower()` folds, then network, time, and the few columns read), never from the
+posts' rows. Authors are compared lower-cased. Kept-ness is one filter's verdict (the caller
+chooses the filter), read through `_KEPT` alone, its name a bound parameter like every value here.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
 from plnfilter.store.archive import db_errors
 from plnfilter.store.rows import clean_text
+from plnfilter.store.schema import m012_recount
 
 _VOICES = "(SELECT value FROM json_each(?))"  # a JSON list of lower-cased authors, as one parameter
 # The ids of the posts one filter kept; its name is the parameter (None: no filter, nothing kept).
@@ -40,9 +43,9 @@ def _window(alias: str, since: str | None, until: str | None = None) -> tuple[st
     return (" AND ".join(parts) or "1"), params
 
 
-def _rows(conn: sqlite3.Connection, sql: str, params: Iterable[Any]) -> list[tuple]:
+def _rows(conn: sqlite3.Connection, sql: str, params: Iterable[Any] | dict[str, Any]) -> list[tuple]:
     with db_errors(conn):
-        return conn.execute(sql, list(params)).fetchall()
+        return conn.execute(sql, params if isinstance(params, dict) else list(params)).fetchall()
 
 
 def rough_link_sql(expr: str) -> str:
@@ -74,6 +77,39 @@ def _part(kind: str, columns: str, rest: str) -> str:
     return f"SELECT '{kind}', {values}{padding} {rest}"
 
 
+def _own_posts(voices: str, where: str) -> str:
+    """The CTEs of the trusted voices' own posts in the window (`s`, found in the index by author)
+    and the loose keys of the links they shared (`vk`); `_OWN_PARTS` reads them."""
+    rough = rough_link_sql('l."value"')
+    return (
+        's AS MATERIALIZED (SELECT p."network" AS network, lower(p."author") AS a, p."links" AS links, '  # noqa: S608
+        'p."mentions" AS m, p."quote_of" AS q, p."reply_to" AS y FROM "posts" p '
+        f'WHERE p."author" COLLATE NOCASE IN {voices} AND p."author" != \'\' AND {where}), '
+        f"vk AS MATERIALIZED (SELECT DISTINCT s.a AS a, {rough} AS k FROM s, json_each(s.links) l "
+        "WHERE s.links NOT IN ('[]', ''))"
+    )
+
+
+_OWN_PARTS = (
+    _part(
+        "mention",
+        's.a§s.network§lower(x."value")§count(*)',
+        "FROM s, json_each(s.m) x WHERE s.m NOT IN ('[]', '') GROUP BY 2, 3, 4",
+    ),
+    _part(
+        "pointer",
+        's.a§\'quote\'§s.q§t."network"§lower(t."author")',
+        'FROM s LEFT JOIN "posts" t ON t."uri" = s.q WHERE s.q != \'\'',
+    ),
+    _part(
+        "pointer",
+        's.a§\'reply\'§s.y§t."network"§lower(t."author")',
+        'FROM s LEFT JOIN "posts" t ON t."uri" = s.y WHERE s.y != \'\'',
+    ),
+    _part("vlink", "a§k", "FROM vk"),
+)
+
+
 # Per author, from the index `posts_by_author` (migration m010) alone, in its order: no sort, no
 # table read. One pass over the window's posts, one over its kept ones, each post's verdict looked
 # up once in the filter's kept ids, which `IN` always holds in an index of its own (a join with
@@ -94,11 +130,12 @@ _KEPT_BY_AUTHOR = (
 def network_signals(
     conn: sqlite3.Connection, since: str | None, trusted: Iterable[str], filter_name: str | None = None
 ) -> dict[str, Any]:
-    """Everything `voices suggest` reads, in one statement that reads the window's posts per author
-    from the index `posts_by_author` (all of them once, the kept ones once more):
+    """Everything `voices suggest` reads about the posts created since `since` (all when None), per
+    author, from m012's tallies by author and day (the posts of the window's first day counted from
+    the posts themselves), and from the trusted voices' own posts:
 
     - act: (network, author, author_id, posts, kept posts) per author, ordered by network and author;
-    - tags: the tags of every kept post, one JSON list's items joined by commas (or None);
+    - tags: (tag, kept posts carrying it) over the kept posts;
     - repost: (network, author, trusted booster, reposts);
     - mention: (trusted voice, network, mentioned account, mentions);
     - pointer: (trusted voice, 'quote'|'reply', target uri, target's network, target's author or NULL);
@@ -106,17 +143,131 @@ def network_signals(
     - link: (network, author, loose link key) for links in everyone else's kept posts that a trusted
       voice shared too (a link in a dropped post, spam mostly, endorses nobody).
     """
+    if not has_tallies(conn):
+        return _scanned_signals(conn, since, trusted, filter_name)
+    params: dict[str, Any] = {"voices": json.dumps(sorted(trusted)), "filter": _filter_param(filter_name)}
+    where = days = "1"
+    edge = ""
+    if since:
+        # a tally's day after the window's first holds only posts inside the window; the posts of
+        # that first day are counted afresh (found through the index on created_at)
+        where, days = 'p."created_at" >= :since', '"day" > :day'
+        params.update(day=since[:10], since=since)
+        edge = 'typeof(p."created_at") = \'text\' AND p."created_at" >= :since AND substr(p."created_at", 1, 10) = :day'
+        if since[:10][-1] != "\U0010ffff":
+            params["after_day"] = since[:10][:-1] + chr(ord(since[:10][-1]) + 1)
+            edge += ' AND p."created_at" < :after_day'
+
+    def tally(kind: str, table: str, columns: str, where: str, groups: str, edge_where: str) -> list[str]:
+        """One kind of row from one tally: grouped from its rows of the window's days after the
+        first (in its key's order, so no sort), and from the posts of that first day; the caller
+        adds the two up."""
+        own = _part(kind, columns, f'FROM "{table}" WHERE {where} AND {days} GROUP BY {groups}')
+        if not edge:
+            return [own]
+        counted = f"({m012_recount(table, f'{edge} AND {edge_where}', posts_first=True)})"
+        return [own, _part(kind, columns, f"FROM {counted} GROUP BY {groups}")]
+
+    rough = rough_link_sql('l."value"')
+    voices = "(SELECT value FROM tv)"
+    kept_by = 'v."filter" = :filter'
+    sql = (
+        "WITH tv AS (SELECT value FROM json_each(:voices)), "  # noqa: S608
+        + _own_posts(voices, where)
+        + " "
+        + " UNION ALL ".join(
+            [
+                *tally(
+                    "act",
+                    "author_days",
+                    "network§author§max(author_id)§sum(posts)",
+                    "1",
+                    '"author", "network"',
+                    "1",
+                ),
+                *tally(
+                    "kept",
+                    "kept_author_days",
+                    "network§author§sum(kept)",
+                    '"filter" = :filter',
+                    '"author", "network"',
+                    kept_by,
+                ),
+                *tally("tags", "kept_tag_days", "tag§sum(uses)", '"filter" = :filter', '"tag"', kept_by),
+                *tally(
+                    "repost",
+                    "booster_days",
+                    "network§author§booster§sum(reposts)",
+                    f'"booster" IN {voices}',
+                    '"booster", "author", "network"',
+                    f'lower(b."value") IN {voices}',
+                ),
+                *_OWN_PARTS,
+                # everyone else's kept links that a trusted voice shared too, by their loose keys
+                *tally(
+                    "link",
+                    "kept_link_days",
+                    "network§author§link",
+                    f'"filter" = :filter AND "link" IN (SELECT k FROM vk) AND "author" NOT IN {voices}',  # noqa: S608
+                    '"link", "author", "network"',
+                    f'{kept_by} AND {rough} IN (SELECT k FROM vk) AND lower(p."author") NOT IN {voices}',  # noqa: S608
+                ),
+            ]
+        )
+    )
+    rows: dict[str, list[tuple]] = {kind: [] for kind in ("act", "kept", "tags", *_SIGNALS)}
+    for row in _rows(conn, sql, params):
+        rows[row[0]].append(row)
+    if edge:
+        _add_up(rows)
+    return _found(rows, [(row[1], row[2]) for row in rows["tags"]])
+
+
+def _add_up(rows: dict[str, list[tuple]]) -> None:
+    """The rows of one key from a tally and from the window's first day made one: counts added, the
+    larger author id kept, a shared link listed once."""
+    for kind, width in (("act", 3), ("kept", 3), ("tags", 2), ("repost", 4), ("link", 4)):
+        merged: dict[tuple, tuple] = {}
+        for row in rows[kind]:
+            key = row[:width]
+            earlier = merged.get(key)
+            if earlier is None:
+                merged[key] = row
+            elif kind == "act":
+                merged[key] = (*key, max(earlier[3], row[3]), earlier[4] + row[4], None)
+            elif kind != "link":
+                merged[key] = (*key, earlier[width] + row[width], *row[width + 1 :])
+        rows[kind] = list(merged.values())
+
+
+def _found(rows: dict[str, list[tuple]], tags: list[tuple]) -> dict[str, Any]:
+    kept = {(row[1], row[2]): row[3] for row in rows["kept"]}
+    found: dict[str, Any] = {kind: [row[1:] for row in rows[kind]] for kind in _SIGNALS}
+    found["act"] = sorted(
+        (row[1], row[2], row[3] or None, row[4], kept.get((row[1], row[2]), 0)) for row in rows["act"]
+    )
+    found["tags"] = tags
+    return found
+
+
+def has_tallies(conn: sqlite3.Connection) -> bool:
+    """Whether the archive has m012's tallies (one opened read-only may not have been upgraded yet)."""
+    sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'kept_link_days'"
+    return bool(_rows(conn, sql, ()))
+
+
+def _scanned_signals(
+    conn: sqlite3.Connection, since: str | None, trusted: Iterable[str], filter_name: str | None = None
+) -> dict[str, Any]:
+    """`network_signals` from the posts themselves, for an archive without m012's tallies (one opened
+    read-only before an upgrade), in one statement that reads the window's posts per author from the
+    index `posts_by_author` (all of them once, the kept ones once more); the same rows, the kept
+    posts' tags gathered as one JSON list's items and counted in Python."""
     where, params = _window("p", since)
     rough = rough_link_sql('l."value"')
     sql = (
         f"WITH v AS {_VOICES}, a AS MATERIALIZED ({_AUTHORS.format(window=where)}), "  # noqa: S608
-        f"ka AS MATERIALIZED ({_KEPT_BY_AUTHOR.format(window=where)}), "
-        # the trusted voices' own posts, found in the index by author
-        's AS MATERIALIZED (SELECT p."network" AS network, lower(p."author") AS a, p."links" AS links, '
-        'p."mentions" AS m, p."quote_of" AS q, p."reply_to" AS y FROM "posts" p '
-        f'WHERE p."author" COLLATE NOCASE IN v AND p."author" != \'\' AND {where}), '
-        f"vk AS MATERIALIZED (SELECT DISTINCT s.a AS a, {rough} AS k FROM s, json_each(s.links) l "
-        "WHERE s.links NOT IN ('[]', '')), "
+        f"ka AS MATERIALIZED ({_KEPT_BY_AUTHOR.format(window=where)}), {_own_posts('v', where)}, "
         # everyone else's kept links, each made a loose key once
         f"lk AS MATERIALIZED (SELECT ka.network AS network, ka.a AS a, {rough} AS k "
         "FROM ka, json_each('[' || ka.links || ']') l WHERE ka.links IS NOT NULL AND ka.a NOT IN v) "
@@ -131,22 +282,7 @@ def network_signals(
                     "FROM a, json_each('[' || a.boosters || ']') x "
                     'WHERE a.boosters IS NOT NULL AND lower(x."value") IN v GROUP BY 2, 3, 4',
                 ),
-                _part(
-                    "mention",
-                    's.a§s.network§lower(x."value")§count(*)',
-                    "FROM s, json_each(s.m) x WHERE s.m NOT IN ('[]', '') GROUP BY 2, 3, 4",
-                ),
-                _part(
-                    "pointer",
-                    's.a§\'quote\'§s.q§t."network"§lower(t."author")',
-                    'FROM s LEFT JOIN "posts" t ON t."uri" = s.q WHERE s.q != \'\'',
-                ),
-                _part(
-                    "pointer",
-                    's.a§\'reply\'§s.y§t."network"§lower(t."author")',
-                    'FROM s LEFT JOIN "posts" t ON t."uri" = s.y WHERE s.y != \'\'',
-                ),
-                _part("vlink", "a§k", "FROM vk"),
+                *_OWN_PARTS,
                 _part("link", "network§a§k", "FROM lk WHERE k IN (SELECT k FROM vk) GROUP BY 2, 3, 4"),
             ]
         )
@@ -155,13 +291,8 @@ def network_signals(
     voices = json.dumps(sorted(trusted))
     for row in _rows(conn, sql, [voices, *params, _filter_param(filter_name), *params, *params]):
         rows[row[0]].append(row)
-    kept = {(row[1], row[2]): row[3] for row in rows["kept"]}
-    found: dict[str, Any] = {kind: [row[1:] for row in rows[kind]] for kind in _SIGNALS}
-    found["act"] = sorted(
-        (row[1], row[2], row[3], row[4], kept.get((row[1], row[2]), 0)) for row in rows["act"]
-    )
-    found["tags"] = rows["tags"][0][1] if rows["tags"] else None
-    return found
+    items = rows["tags"][0][1] if rows["tags"] else None
+    return _found(rows, list(Counter(json.loads(f"[{items}]")).items()) if items else [])
 
 
 _SIGNALS = ("repost", "mention", "pointer", "vlink", "link")
