@@ -325,7 +325,7 @@ def shared_links(
     first `limit` (ties on sharers, best score and last share included) are described, each from
     its own posts, as `top_links` describes them. Memory holds those few links, not the window.
     """
-    from plnfilter.filterfile.model import RankConfig
+    from plnfilter.filterfile.rank_settings import RankConfig
     from plnfilter.rank import scorer
     from plnfilter.store.links import link_groups, posts_best_first
     from plnfilter.store.rows import load_list
