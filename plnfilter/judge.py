@@ -23,6 +23,11 @@ def judge(posts: Iterable, ruleset, rank_config, now: datetime) -> list:
 def rules_digest(filter_file) -> str:
     """A hash of what decides a verdict and a score (rules, rank settings, voices), not of line
     numbers, comments or sources: a filter's stored verdicts are current only under the same hash."""
+    from plnfilter.filterfile.cache import cached_digest
+
+    remembered = cached_digest(filter_file)  # worked out when the file was checked, by this same code
+    if remembered is not None:
+        return remembered
     import dataclasses
     import hashlib
 

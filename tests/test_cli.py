@@ -174,6 +174,17 @@ def test_reading_commands_load_only_what_they_use(demo_archive, args, also_not):
     assert loaded & (NOT_AT_START | also_not) == set()
 
 
+def test_top_with_a_filter_file_read_before_loads_no_yaml_and_judges_nothing(demo_archive):
+    """The second `top FILTER` of an unchanged file: the checked filter comes from the cache (no
+    PyYAML, no checks, no hashlib for its rules digest) and current verdicts judge no post (no regex)."""
+    args = ("top", str(ROOT / "filters" / "demo.yaml"), "--since", "3650d", "--format", "jsonl")
+    first = modules_loaded_by(demo_archive, *args)
+    assert {"yaml", "regex"} <= first
+    again = modules_loaded_by(demo_archive, *args)
+    assert again & {"yaml", "regex", "hashlib", "difflib", "plnfilter.filterfile.yaml_lines"} == set()
+    assert again & {"plnfilter.filterfile.checks", "plnfilter.filterfile.rule_syntax"} == set()
+
+
 @pytest.mark.parametrize("width", [60, 80, 120, 200])
 def test_table_keeps_the_text_readable_at_any_width(demo_archive, width):
     env = {**os.environ, "COLUMNS": str(width)}

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Condition",
     "FilterFile",
+    "MAX_BYTES",
     "FilterFileError",
     "RankConfig",
     "Rule",
@@ -39,6 +40,8 @@ __getattr__ = attributes_of(
 )
 
 
+MAX_BYTES = 1_000_000  # a filter file's size limit (here, not in yaml_lines: a cached file loads no PyYAML)
+
 TOP_KEYS = (
     "name",
     "description",
@@ -55,9 +58,8 @@ TOP_KEYS = (
 
 
 def load(path: str | os.PathLike[str]) -> FilterFile:
-    """Read and check a filter file; raise FilterFileError with a next step for any problem."""
-    from plnfilter.filterfile.yaml_lines import MAX_BYTES
-
+    """Read and check a filter file; raise FilterFileError with a next step for any problem. The same
+    unchanged file read again comes from `filterfile.cache` (its checks passed; no YAML to read)."""
     name = str(path)
     try:
         size = os.stat(name).st_size
@@ -82,7 +84,14 @@ def load(path: str | os.PathLike[str]) -> FilterFile:
         raise FilterFileError(
             name, None, f"cannot read the filter file: {exc.strerror}", "check its permissions"
         ) from None
-    return parse(decode(data, name), name)
+    from plnfilter.filterfile import cache
+
+    remembered = cache.lookup(name, data)
+    if remembered is not None:
+        return remembered
+    filter_file = parse(decode(data, name), name)
+    cache.remember(name, data, filter_file)
+    return filter_file
 
 
 def decode(data: bytes, path: str) -> str:
