@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from plnfilter.cli import cli
 from plnfilter.filterfile import cache, load
-from plnfilter.judge import rules_digest
+from plnfilter.judge import remembered_digest, rules_digest
 
 ROOT = Path(__file__).resolve().parent.parent
 FILTERS = sorted((ROOT / "filters").glob("*.yaml"))
@@ -55,7 +55,7 @@ def test_every_shipped_filter_comes_back_from_the_cache_as_it_was_checked(path, 
     assert repr(remembered) == repr(checked)
     assert remembered == checked
     assert rules_digest(remembered) == rules_digest(checked)
-    assert cache.cached_digest(remembered) == rules_digest(checked)
+    assert remembered_digest(remembered) == rules_digest(checked)
 
 
 def test_a_changed_file_is_checked_again_even_with_the_same_size_and_time(tmp_path):
@@ -67,7 +67,7 @@ def test_a_changed_file_is_checked_again_even_with_the_same_size_and_time(tmp_pa
     changed = load(path)
     assert changed.include[0].boost == 3.0
     assert rules_digest(changed) != rules_digest(original)
-    assert cache.cached_digest(changed) is None  # checked again, so its digest is worked out again
+    assert remembered_digest(changed) is None  # checked again, so its digest is worked out again
     assert load(path).include[0].boost == 3.0  # and now remembered in its new form
 
 
@@ -187,7 +187,7 @@ def test_a_remembered_filter_loads_neither_pyyaml_nor_regex_nor_its_checks(tmp_p
     probe = (
         "import sys\n"
         "from plnfilter.filterfile import load\n"
-        "from plnfilter.judge import rules_digest\n"
+        "from plnfilter.judge import remembered_digest, rules_digest\n"
         "f = load(sys.argv[1])\n"
         "print(rules_digest(f), f.include[0].boost)\n"
         "print(sorted(m for m in ('yaml', 'regex', 'hashlib', 'plnfilter.filterfile.rule_syntax') if m in sys.modules))\n"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from plnfilter.errors import FilterFileError
 from plnfilter.filterfile.describe import describe
+from plnfilter.filterfile.limits import MAX_BYTES
 from plnfilter.lazy import attributes_of
 
 if TYPE_CHECKING:
@@ -39,8 +40,6 @@ __getattr__ = attributes_of(
     __name__, "model", ("Condition", "FilterFile", "RankConfig", "Rule", "SourceSpec", "Voices")
 )
 
-
-MAX_BYTES = 1_000_000  # a filter file's size limit (here, not in yaml_lines: a cached file loads no PyYAML)
 
 TOP_KEYS = (
     "name",

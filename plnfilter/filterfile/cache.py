@@ -28,17 +28,9 @@ CACHE_NAME = "filters.json"
 _MODEL = ("Condition", "FilterFile", "RankConfig", "Rule", "SourceSpec", "Voices")
 _USED_DEPENDENCIES = ("yaml", "regex")  # what the checks import beside plnfilter
 
-_digests: dict[int, tuple[Any, str]] = {}  # id -> (a FilterFile read from the cache, its rules digest)
-
 
 class NotCacheable(Exception):
     """A value the cache cannot write down exactly; the file is then not remembered."""
-
-
-def cached_digest(filter_file: Any) -> str | None:
-    """`judge.rules_digest` of a filter file this process read from the cache (None for any other)."""
-    known = _digests.get(id(filter_file))
-    return known[1] if known is not None and known[0] is filter_file else None
 
 
 def lookup(name: str, data: bytes) -> Any | None:
@@ -58,7 +50,9 @@ def lookup(name: str, data: bytes) -> Any | None:
         return None
     if type(filter_file).__name__ != "FilterFile" or not isinstance(digest, str):
         return None
-    _digests[id(filter_file)] = (filter_file, digest)
+    from plnfilter.judge import remember_digest
+
+    remember_digest(filter_file, digest)  # `rules_digest` answers from it: no hashlib to load
     return filter_file
 
 
