@@ -121,6 +121,21 @@ def test_a_regex_is_compiled_when_a_post_is_first_searched_not_with_the_rules():
     assert result.stdout.splitlines() == ["False {'q': 1.0}", "True True", "False"]
 
 
+def test_a_verdict_is_a_frozen_value():
+    """Written out instead of `@dataclass` (issue 14's start-up): equal and hashed by its values,
+    shown as the dataclass showed it, and never changed once made."""
+    verdict = Verdict(True, ("topics",), 1.0)
+    assert verdict == Verdict(kept=True, matched=("topics",), boost=1.0, dropped_by="")
+    assert verdict != Verdict(True, ("topics",), 2.0) and verdict != (True, ("topics",), 1.0, "")
+    assert len({verdict, Verdict(True, ("topics",), 1.0)}) == 1
+    assert repr(verdict) == "Verdict(kept=True, matched=('topics',), boost=1.0, dropped_by='')"
+    with pytest.raises(AttributeError):
+        verdict.kept = False
+    with pytest.raises(AttributeError):
+        del verdict.boost
+    assert verdict.kept is True
+
+
 # --- tags, people, links, flags -------------------------------------------------------------
 
 

@@ -15,7 +15,6 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,24 +31,61 @@ _PLAIN_NAME = re.compile(r"[A-Za-z0-9 _.\-]+")  # a rule name JSON writes as its
 _FIRST_CHUNK = 64  # rows fetched whole at first; each later chunk twice the last
 
 
-@dataclass(frozen=True)
 class ScoreTerms:
-    """What `rank.score` weighs, as plain values: weights, per-interaction weights, the half-life."""
+    """What `rank.score` weighs, as plain values: weights, per-interaction weights, the half-life.
 
-    engagement: float
-    recency: float
-    boost: float
-    trusted: float
-    likes: float
-    reposts: float
-    replies: float
-    quotes: float
-    neutral: float  # the interactions of a post whose network has no counts
-    half_life_seconds: float
-    without_counts: tuple[str, ...]  # networks whose posts have no counts
-    boosts: dict[str, float] | None  # include rule -> boost; None: verdicts carry no boost
-    trusted_people: tuple[str, ...]
-    mixed_people: tuple[str, ...]  # voices `mix` reserves places for: always scored
+    A plain class, not a dataclass: `@dataclass` compiles its methods with `exec` at every start
+    (~1 ms of `top`'s start-up for this one, issue 14)."""
+
+    __slots__ = (
+        "engagement",
+        "recency",
+        "boost",
+        "trusted",
+        "likes",
+        "reposts",
+        "replies",
+        "quotes",
+        "neutral",
+        "half_life_seconds",
+        "without_counts",
+        "boosts",
+        "trusted_people",
+        "mixed_people",
+    )
+
+    def __init__(
+        self,
+        *,
+        engagement: float,
+        recency: float,
+        boost: float,
+        trusted: float,
+        likes: float,
+        reposts: float,
+        replies: float,
+        quotes: float,
+        neutral: float,  # the interactions of a post whose network has no counts
+        half_life_seconds: float,
+        without_counts: tuple[str, ...],  # networks whose posts have no counts
+        boosts: dict[str, float] | None,  # include rule -> boost; None: verdicts carry no boost
+        trusted_people: tuple[str, ...],
+        mixed_people: tuple[str, ...],  # voices `mix` reserves places for: always scored
+    ) -> None:
+        self.engagement = engagement
+        self.recency = recency
+        self.boost = boost
+        self.trusted = trusted
+        self.likes = likes
+        self.reposts = reposts
+        self.replies = replies
+        self.quotes = quotes
+        self.neutral = neutral
+        self.half_life_seconds = half_life_seconds
+        self.without_counts = without_counts
+        self.boosts = boosts
+        self.trusted_people = trusted_people
+        self.mixed_people = mixed_people
 
 
 def has_math(conn: sqlite3.Connection) -> bool:
