@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from plnfilter.errors import FilterFileError
-from plnfilter.filterfile.describe import describe
 from plnfilter.filterfile.limits import MAX_BYTES
 from plnfilter.lazy import attributes_of
 
 if TYPE_CHECKING:
+    from plnfilter.filterfile.describe import describe
     from plnfilter.filterfile.model import Condition, FilterFile, RankConfig, Rule, SourceSpec, Voices
 
 __all__ = [
@@ -36,9 +36,19 @@ __all__ = [
 
 # The model's classes, loaded when first asked for: `top` and `links` without a filter file load
 # `filterfile.rank_settings` alone, not the model's other classes.
-__getattr__ = attributes_of(
+_model_attribute = attributes_of(
     __name__, "model", ("Condition", "FilterFile", "RankConfig", "Rule", "SourceSpec", "Voices")
 )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "describe":  # for `check` alone: `top FILTER` does not load it
+        from plnfilter.filterfile.describe import describe
+
+        # Importing the submodule made `describe` this package's name for the module: the function's again.
+        globals()["describe"] = describe
+        return describe
+    return _model_attribute(name)
 
 
 TOP_KEYS = (

@@ -27,7 +27,7 @@ UNBOUNDED = 1e308
 MARGIN = 1e-6
 """Added to every bound: SQLite's ln/pow/julianday and Python's log1p/**/datetime agree far closer."""
 
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9 _.\-]+")  # a rule name JSON writes as itself between quotes
+_PLAIN_NAME = r"[A-Za-z0-9 _.\-]+"  # a rule name JSON writes as itself (compiled when first used)
 _FIRST_CHUNK = 64  # rows fetched whole at first; each later chunk twice the last
 
 
@@ -122,7 +122,7 @@ def _bound_sql(terms: ScoreTerms, now: datetime, current: str) -> tuple[str, lis
     for name, boost in (terms.boosts or {}).items():
         if not boost:
             continue
-        if _PLAIN_NAME.fullmatch(name):
+        if re.fullmatch(_PLAIN_NAME, name):
             parts.append("CASE WHEN instr(verdicts.matched, ?) > 0 THEN ? ELSE 0.0 END")
             params += [json.dumps(name), terms.boost * boost]
         elif terms.boost * boost > 0:  # a name JSON may escape: count its boost as if matched
