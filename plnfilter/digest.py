@@ -190,6 +190,7 @@ def best_posts(
         seen_since,
         current_only=ranking.rules is not None,
         public_only=public_only,
+        first_chunk=limit + 1,  # the chosen and the next one's bound, when they settle it at once
     )
     scored: list[Ranked] = []
     chosen = None

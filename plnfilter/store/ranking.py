@@ -164,6 +164,7 @@ def best_first(
     *,
     current_only: bool,
     public_only: bool,
+    first_chunk: int = _FIRST_CHUNK,
 ) -> tuple[Iterator[tuple[dict[str, Any], float, bool]], int]:
     """The window's posts the filter kept, best bound first: (row without `raw`, with `kept` and
     `matched`; bound; whether the stored verdict is current), and how many current ones were left
@@ -171,7 +172,9 @@ def best_first(
 
     `current_only`: a verdict counts as current only when it was judged after the post was last
     saved (the caller's rules judge the others again); otherwise every stored verdict is current.
-    Only ids and bounds are sorted; the rows are read a chunk at a time as the caller goes on.
+    Only ids and bounds are sorted; the rows are read a chunk at a time as the caller goes on, the
+    first `first_chunk` rows (a caller choosing N reads N+1 when the first N settle it), then twice
+    as many each time.
     """
     current = "verdicts.judged_at >= posts.last_seen" if current_only else "1"
     window: list[str] = ["verdicts.kept = 1"]
@@ -202,11 +205,11 @@ def best_first(
             f"WHERE {' AND '.join(window)} ORDER BY bound DESC",
             [*bound_params, filter_name, *params],
         )
-    return _rows(conn, filter_name, order), hidden
+    return _rows(conn, filter_name, order, first_chunk), hidden
 
 
 def _rows(
-    conn: sqlite3.Connection, filter_name: str, order: sqlite3.Cursor
+    conn: sqlite3.Connection, filter_name: str, order: sqlite3.Cursor, first_chunk: int
 ) -> Iterator[tuple[dict[str, Any], float, bool]]:
     columns = ", ".join("posts." + c for c in SCAN_COLUMNS)
     sql = (
@@ -214,7 +217,7 @@ def _rows(
         'FROM posts JOIN verdicts ON verdicts.post_id = posts.id AND verdicts."filter" = ? '
         "WHERE posts.id IN (SELECT value FROM json_each(?))"
     )
-    size = _FIRST_CHUNK
+    size = max(first_chunk, 1)
     while True:
         with db_errors(conn):
             chunk = order.fetchmany(size)
