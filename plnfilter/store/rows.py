@@ -291,15 +291,25 @@ def html_networks() -> tuple[str, ...]:
     return tuple(name for name in post_networks() if hasattr(network(name), "html_in_raw"))
 
 
-def html_of_raw(raw: Mapping[str, Any] | None) -> str | None:
-    """The html the raw API object holds (its network's `html_in_raw`), as `clean_text` stores text;
-    None when it holds none."""
-    from plnfilter.sources.registry import recognise
+@cache
+def _html_finders() -> tuple[tuple[Callable[[Any], bool], Callable[[Any], Any] | None], ...]:
+    """Each post network's `recognises` and `html_in_raw` (None without one), in the registry's order
+    (`registry.recognise` asks them in it): looked up once, as a save asks for every post."""
+    from plnfilter.sources.registry import network, post_networks
 
-    module = recognise(raw)
-    find = getattr(module, "html_in_raw", None)
-    content = find(raw) if find is not None else None
-    return (clean_text(content) or None) if isinstance(content, str) else None
+    return tuple(
+        (network(name).recognises, getattr(network(name), "html_in_raw", None)) for name in post_networks()
+    )
+
+
+def html_of_raw(raw: Mapping[str, Any] | None) -> str | None:
+    """The html the raw API object holds, by the network that recognises it (`registry.recognise`)
+    and its `html_in_raw`, as `clean_text` stores text; None when it holds none."""
+    for recognises, find in _html_finders():
+        if recognises(raw):
+            content = find(raw) if find is not None else None
+            return (clean_text(content) or None) if isinstance(content, str) else None
+    return None
 
 
 def html_of_blob(blob: bytes) -> str | None:
