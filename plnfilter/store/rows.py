@@ -347,8 +347,8 @@ def row_to_post(row: Mapping[str, Any]) -> Post:
     html = row.get("html")
     if isinstance(html, bytes):  # html_sql()'s raw blob
         html = html_of_blob(html)
-    elif html is None and row.get("network") in html_networks():  # the raw object holds it (`stored_form`)
-        html = html_of_raw(raw)
+    elif html is None and "raw" in row and row.get("network") in html_networks():
+        html = html_of_raw(raw)  # the raw object holds it (`stored_form`); scans without raw leave it ''
 
     return Post(
         uri=text("uri"),
