@@ -152,9 +152,7 @@ def stored_schema(db_path: Path) -> list[str]:
         name for kind, name, _table, _sql in rows if kind == "table" and re.search(rf"\b{name}\b", triggers)
     }
     return [
-        sql
-        for _kind, _name, table, sql in rows
-        if table in tables or sql.startswith("CREATE VIRTUAL TABLE")
+        sql for _kind, _name, table, sql in rows if table in tables or sql.startswith("CREATE VIRTUAL TABLE")
     ]
 
 
