@@ -18,25 +18,11 @@ from plnfilter.lazy import attributes_of
 if TYPE_CHECKING:
     from plnfilter.filterfile.model import Condition, FilterFile, RankConfig, Rule, SourceSpec, Voices
 
-__all__ = [
-    "Condition",
-    "FilterFile",
-    "FilterFileError",
-    "RankConfig",
-    "Rule",
-    "SourceSpec",
-    "Voices",
-    "describe",
-    "load",
-    "missing_files",
-    "parse",
-]
-
 # The model's classes, loaded when first asked for: `top` and `links` without a filter file load
 # `filterfile.rank_settings` alone, not the model's other classes.
-__getattr__ = attributes_of(
-    __name__, "model", ("Condition", "FilterFile", "RankConfig", "Rule", "SourceSpec", "Voices")
-)
+__all__ = ["Condition", "FilterFile", "RankConfig", "Rule", "SourceSpec", "Voices"]
+__getattr__ = attributes_of(__name__, "model", __all__)  # the names so far; the module's own follow
+__all__ += ["FilterFileError", "describe", "load", "missing_files", "parse"]
 
 
 TOP_KEYS = (
