@@ -133,23 +133,27 @@ def stored_rows(db_path: Path) -> dict[str, list[dict]]:
 
 
 def stored_schema(db_path: Path) -> list[str]:
-    """plnfilter's DDL for those tables: the tables, their indexes, both full-text indexes and the
-    triggers that feed them (FTS5 makes its own shadow tables)."""
+    """plnfilter's DDL for those tables: the tables, their indexes, both full-text indexes, the
+    triggers on them (FTS5 makes its own shadow tables) and the tables those triggers keep or read
+    (m012's tallies by author and day, `filters`), so the baseline pays for what plnfilter pays."""
+    import re
     import sqlite3
 
     conn = sqlite3.connect(db_path)
-    names = ", ".join(f"'{t}'" for t in WRITTEN)
     try:
-        return [
-            sql
-            for (sql,) in conn.execute(
-                "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL "  # noqa: S608 (constant names)
-                f"AND (tbl_name IN ({names}) OR sql LIKE 'CREATE VIRTUAL TABLE%') "
-                "ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 ELSE 2 END, rowid"
-            )
-        ]
+        rows = conn.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+            "ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 ELSE 2 END, rowid"
+        ).fetchall()
     finally:
         conn.close()
+    triggers = " ".join(sql for kind, _name, table, sql in rows if kind == "trigger" and table in WRITTEN)
+    tables = set(WRITTEN) | {
+        name for kind, name, _table, _sql in rows if kind == "table" and re.search(rf"\b{name}\b", triggers)
+    }
+    return [
+        sql for _kind, _name, table, sql in rows if table in tables or sql.startswith("CREATE VIRTUAL TABLE")
+    ]
 
 
 def baseline_upsert(

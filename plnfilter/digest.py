@@ -19,7 +19,7 @@ from plnfilter.rank import Score, score, select_top, voice_grouper
 from plnfilter.rules import RuleSet, Verdict, compile_rules
 from plnfilter.store.columns import is_public
 from plnfilter.store.filters import filter_names
-from plnfilter.store.read import get_post, posts_with_verdicts
+from plnfilter.store.read import get_post, posts_with_verdicts, stored_html
 from plnfilter.store.rows import judged_row, load_list, row_to_post
 
 if TYPE_CHECKING:
@@ -335,6 +335,11 @@ def build_digest(
     if by:
         chosen = assign_groups(chosen, by)
     rows = [item.row(numbered[id(item)]) for item in chosen]
+    # The scans leave a Mastodon post's html in its raw object (`store.rows.stored_form`).
+    html = stored_html(conn, [row["uri"] for row in rows if not row["html"]])
+    for row in rows:
+        if row["uri"] in html:
+            row["html"] = html[row["uri"]]
     if with_raw:
         for row in rows:
             stored = get_post(conn, row["uri"])

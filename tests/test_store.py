@@ -321,6 +321,52 @@ def test_hostile_text_lone_surrogates_and_nul(db):
     check_fts(db)
 
 
+def _stored_html(db) -> dict[str, str | None]:
+    return dict(db.conn.execute("SELECT uri, html FROM posts"))
+
+
+def test_a_mastodon_posts_html_is_kept_once_in_its_raw_object_and_reads_back(db, tmp_path):
+    """m013: the html a status's raw object holds (its content, a boost's original's) is stored NULL
+    in posts and read from post_raw; an html the raw object does not hold is stored as it is."""
+    from plnfilter.query import Selection, select_rows
+    from plnfilter.store.read import get_row, stored_html
+
+    status = {"id": "1", "account": {"acct": "kate"}, "content": "<p>own <b>words</b></p>"}
+    plain = make_post(1, html="<p>own <b>words</b></p>", raw=status)
+    boost = make_post(
+        2,
+        html="<p>boosted</p>",
+        raw={"id": "9", "account": {}, "reblog": {"account": {}, "content": "<p>boosted</p>"}},
+    )
+    other = make_post(
+        3, html="<p>edited here</p>", raw={"id": "3", "account": {}, "content": "<p>as sent</p>"}
+    )
+    hostile = make_post(4, html="\ufffd lone", raw=json.loads('{"account": {}, "content": "\\ud800 lone"}'))
+    sky = make_post(5, network="bluesky", html="", raw={"post": {"record": {"text": "hi"}}})
+    save_page(db, T1, judged(plain, boost, other, hostile, sky), None, "2026-11-26T10:00:00Z")
+
+    stored = _stored_html(db)
+    assert [stored[p.uri] for p in (plain, boost, other, hostile, sky)] == [
+        None,
+        None,
+        "<p>edited here</p>",
+        None,
+        None,
+    ]
+    for post in (plain, boost, other, hostile, sky):
+        assert get_post(db, post.uri).html == post.html
+        assert get_row(db.conn, post.uri, columns=("uri", "html"))["html"] == (post.html or None)
+    rows = select_rows(db.conn, Selection(columns=("uri", "html"), kept=None))
+    assert {row["uri"]: row["html"] for row in rows} == {
+        p.uri: p.html or None for p in (plain, boost, other, hostile, sky)
+    }
+    assert stored_html(db.conn, [plain.uri, sky.uri, other.uri]) == {
+        plain.uri: plain.html,
+        other.uri: other.html,
+    }
+    assert get_post(db, plain.uri).raw == status  # the raw object is what it was
+
+
 def test_sdk_objects_in_raw_are_stored_as_text(db):
     from datetime import UTC, datetime
 

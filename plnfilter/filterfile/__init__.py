@@ -19,26 +19,11 @@ if TYPE_CHECKING:
     from plnfilter.filterfile.describe import describe
     from plnfilter.filterfile.model import Condition, FilterFile, RankConfig, Rule, SourceSpec, Voices
 
-__all__ = [
-    "Condition",
-    "FilterFile",
-    "MAX_BYTES",
-    "FilterFileError",
-    "RankConfig",
-    "Rule",
-    "SourceSpec",
-    "Voices",
-    "describe",
-    "load",
-    "missing_files",
-    "parse",
-]
-
 # The model's classes, loaded when first asked for: `top` and `links` without a filter file load
 # `filterfile.rank_settings` alone, not the model's other classes.
-_model_attribute = attributes_of(
-    __name__, "model", ("Condition", "FilterFile", "RankConfig", "Rule", "SourceSpec", "Voices")
-)
+__all__ = ["Condition", "FilterFile", "RankConfig", "Rule", "SourceSpec", "Voices"]
+_model_attribute = attributes_of(__name__, "model", __all__)  # the names so far; the module's own follow
+__all__ += ["MAX_BYTES", "FilterFileError", "describe", "load", "missing_files", "parse"]
 
 
 def __getattr__(name: str) -> Any:

@@ -18,23 +18,11 @@ if TYPE_CHECKING:
     from plnfilter.post import Post
     from plnfilter.sources.base import FetchContext, Page, Refreshed, StreamEvent, Subscription, Timeline
 
-__all__ = [
-    "FetchContext",
-    "Page",
-    "Refreshed",
-    "StreamEvent",
-    "Subscription",
-    "Timeline",
-    "in_chunks",
-    "matched",
-    "streaming",
-    "timelines",
-]
 # The classes of `sources/base.py`, built when first asked for (`from plnfilter.sources import Page`
 # works as before): scoring asks the registry, below this package, and needs none of them.
-__getattr__ = attributes_of(
-    __name__, "base", ("FetchContext", "Page", "Refreshed", "StreamEvent", "Subscription", "Timeline")
-)
+__all__ = ["FetchContext", "Page", "Refreshed", "StreamEvent", "Subscription", "Timeline"]
+__getattr__ = attributes_of(__name__, "base", __all__)  # the names so far; the module's own follow
+__all__ += ["in_chunks", "matched", "streaming", "timelines"]
 
 
 def in_chunks(items: list[str], size: int, ctx: FetchContext, source: str) -> Iterator[list[str]]:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-_POSTS = "One row per post, its facts once, from Mastodon or Bluesky; full-text search over text, author, tags and content warnings."
+_POSTS = (
+    "One row per post, its facts once, from Mastodon or Bluesky; full-text search over text, author, tags and "
+    "content warnings. html is NULL where the raw JSON holds it (a Mastodon post's content: plnfilter query "
+    "--columns uri,html gives it)."
+)
 
 
 def metadata(database: str, title: str = "plnfilter archive") -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -15,6 +16,8 @@ from plnfilter.store.rows import (
     ROW_COLUMNS,
     clean_text,
     column_sql,
+    html_of_blob,
+    html_sql,
     load_list,
     row_decoder,
     row_to_post,
@@ -164,6 +167,22 @@ def window_sql(
     if with_links:
         where.append("(coalesce(posts.links, '[]') NOT IN ('[]', '') OR coalesce(posts.card_url, '') != '')")
     return source, " AND ".join(where), params
+
+
+def stored_html(conn: sqlite3.Connection, uris: Sequence[str]) -> dict[str, str]:
+    """The html of the archived posts with these uris, where they have one (`rows.html_sql`: a scan
+    of SCAN_COLUMNS leaves a Mastodon post's html in its raw object)."""
+    if not uris:
+        return {}
+    sql = f"SELECT uri, {html_sql()} FROM posts WHERE uri IN (SELECT value FROM json_each(?))"  # noqa: S608
+    with db_errors(conn):
+        found = conn.execute(sql, [json.dumps([clean_text(uri) for uri in uris])]).fetchall()
+    out = {}
+    for uri, html in found:
+        text = html_of_blob(html) if isinstance(html, bytes) else html
+        if text:
+            out[uri] = text
+    return out
 
 
 def uri_of_url(db: sqlite_utils.Database | sqlite3.Connection, url: str) -> str | None:

@@ -6,6 +6,7 @@ import json
 import re
 import zlib
 from collections.abc import Callable, Mapping, Sequence
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -68,6 +69,8 @@ def column_sql(name: str) -> str:
     """Where an output column lives in a SELECT joining `posts` and the chosen filter's `verdicts`."""
     if name == "raw":
         return RAW_SQL + " AS raw"
+    if name == "html":
+        return html_sql() + " AS html"
     return f"verdicts.{name}" if name in VERDICT_COLUMNS else f"posts.{name}"
 
 
@@ -271,10 +274,69 @@ def post_to_row(post: Post, now: str, *, grams: bool = True) -> tuple[Any, ...]:
     return tuple(values[name] for name in ROW_COLUMNS)
 
 
+_HTML_AT = FACT_COLUMNS.index("html")
+
+
 def stored_form(post: Post) -> tuple[Any, ...]:
     """What the writer stores of a post whenever it is saved: `post_facts`, then its packed raw JSON.
-    A fetch thread prepares it (`fetching.prepared`), so the single writer need not."""
-    return (*post_facts(post), pack_raw(post.raw))
+    A fetch thread prepares it (`fetching.prepared`), so the single writer need not.
+
+    `html` is NULL when the raw object holds it as it is (`html_of_raw`: a Mastodon status's
+    `content`, ~300 bytes a post, compressed beside the rest of the raw object); readers take it
+    from there (`html_sql`)."""
+    facts = post_facts(post)
+    html = facts[_HTML_AT]
+    if html is not None and post.network in html_networks() and html_of_raw(post.raw) == html:
+        facts = (*facts[:_HTML_AT], None, *facts[_HTML_AT + 1 :])
+    return (*facts, pack_raw(post.raw))
+
+
+@cache
+def html_networks() -> tuple[str, ...]:
+    """The networks whose raw objects hold a post's html (their package's `html_in_raw`)."""
+    from plnfilter.sources.registry import network, post_networks
+
+    return tuple(name for name in post_networks() if hasattr(network(name), "html_in_raw"))
+
+
+@cache
+def _html_finders() -> tuple[tuple[Callable[[Any], bool], Callable[[Any], Any] | None], ...]:
+    """Each post network's `recognises` and `html_in_raw` (None without one), in the registry's order
+    (`registry.recognise` asks them in it): looked up once, as a save asks for every post."""
+    from plnfilter.sources.registry import network, post_networks
+
+    return tuple(
+        (network(name).recognises, getattr(network(name), "html_in_raw", None)) for name in post_networks()
+    )
+
+
+def html_of_raw(raw: Mapping[str, Any] | None) -> str | None:
+    """The html the raw API object holds, by the network that recognises it (`registry.recognise`)
+    and its `html_in_raw`, as `clean_text` stores text; None when it holds none."""
+    for recognises, find in _html_finders():
+        if recognises(raw):
+            content = find(raw) if find is not None else None
+            return (clean_text(content) or None) if isinstance(content, str) else None
+    return None
+
+
+def html_of_blob(blob: bytes) -> str | None:
+    """`html_of_raw` of a `post_raw` blob (what `html_sql()` gives for a NULL html). orjson reads the
+    JSON (~40% faster); what it refuses (lone surrogates, huge numbers) is read as `unpack_raw` does."""
+    try:
+        raw = orjson.loads(inflate_raw(blob))
+    except (zlib.error, orjson.JSONDecodeError):
+        raw = unpack_raw(blob)
+    return html_of_raw(raw) if isinstance(raw, dict) else None
+
+
+@cache
+def html_sql() -> str:
+    """The post's html: the stored text, or, when it is NULL for a post of one of `html_networks`
+    (`stored_form`), its raw blob, which `html_of_blob` reads it from (`decode_row`, `row_decoder`
+    and `row_to_post` do)."""
+    names = ", ".join(f"'{name}'" for name in html_networks())
+    return f"(CASE WHEN posts.html IS NULL AND posts.network IN ({names}) THEN {RAW_SQL} ELSE posts.html END)"
 
 
 def row_to_post(row: Mapping[str, Any]) -> Post:
@@ -289,6 +351,13 @@ def row_to_post(row: Mapping[str, Any]) -> Post:
         value = row.get(name)
         return int(value) if value is not None else 0
 
+    raw = unpack_raw(row.get("raw"))
+    html = row.get("html")
+    if isinstance(html, bytes):  # html_sql()'s raw blob
+        html = html_of_blob(html)
+    elif html is None and "raw" in row and row.get("network") in html_networks():
+        html = html_of_raw(raw)  # the raw object holds it (`stored_form`); scans without raw leave it ''
+
     return Post(
         uri=text("uri"),
         network=text("network"),
@@ -300,7 +369,7 @@ def row_to_post(row: Mapping[str, Any]) -> Post:
         author_followers=number("author_followers"),
         created_at=text("created_at"),
         text=text("text"),
-        html=text("html"),
+        html="" if html is None else str(html),
         lang=text("lang"),
         tags=tuple(load_list(row.get("tags"))),
         links=tuple(load_list(row.get("links"))),
@@ -321,7 +390,7 @@ def row_to_post(row: Mapping[str, Any]) -> Post:
         source=text("source"),
         visibility=text("visibility") or "public",
         author_opt_out=bool(row.get("author_opt_out")),
-        raw=unpack_raw(row.get("raw")),
+        raw=raw,
     )
 
 
@@ -335,6 +404,8 @@ def decode_row(row: Mapping[str, Any]) -> dict[str, Any]:
             out[name] = bool(value)
         elif name == "raw" and isinstance(value, str | bytes):
             out[name] = unpack_raw(value)
+        elif name == "html" and isinstance(value, bytes):  # html_sql()'s raw blob
+            out[name] = html_of_blob(value)
         else:
             out[name] = value
     return out
@@ -346,6 +417,7 @@ def row_decoder(names: Sequence[str]) -> Callable[[Sequence[Any]], dict[str, Any
     lists = tuple(name for name in unique if name in JSON_LIST_COLUMNS)
     bools = tuple(name for name in unique if name in BOOL_COLUMNS)
     raw = "raw" in unique
+    html = "html" in unique
 
     def decode(row: Sequence[Any]) -> dict[str, Any]:
         out = dict(zip(names, row, strict=True))
@@ -359,6 +431,8 @@ def row_decoder(names: Sequence[str]) -> Callable[[Sequence[Any]], dict[str, Any
                 out[name] = bool(value)
         if raw and isinstance(out["raw"], str | bytes):
             out["raw"] = unpack_raw(out["raw"])
+        if html and isinstance(out["html"], bytes):  # html_sql()'s raw blob
+            out["html"] = html_of_blob(out["html"])
         return out
 
     return decode
@@ -379,9 +453,11 @@ def _list_sql(column: str) -> str:
 
 
 def _check_sql_columns(names: Sequence[str], form: str) -> None:
-    """Names spliced into SQL must be archive columns; `raw` is stored ASCII-escaped, so it has no
-    ready-made form."""
-    unknown = [n for n in names if (n not in POST_SCHEMA and n not in VERDICT_COLUMNS) or n == "raw"]
+    """Names spliced into SQL must be archive columns; `raw` is stored ASCII-escaped and `html` often
+    inside it (`html_sql`), so they have no ready-made form."""
+    unknown = [
+        n for n in names if (n not in POST_SCHEMA and n not in VERDICT_COLUMNS) or n in ("raw", "html")
+    ]
     if unknown:
         raise ValueError(f"no {form} form for column {unknown[0]!r}")
 

@@ -663,6 +663,52 @@ def m012_voice_tallies(db: sqlite_utils.Database) -> None:
     )
 
 
+_M013_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _m013_content(blob: bytes | None) -> str | None:
+    """Frozen: the `content` of the Mastodon status in a `post_raw` blob (the boosted original's for a
+    boost) as posts.html stores text (lone surrogates as U+FFFD); None when unreadable or absent."""
+    import json
+
+    from plnfilter.store.raw_dictionary import DICTIONARIES  # frozen: blobs name theirs by checksum
+
+    if not isinstance(blob, bytes):
+        return None
+    try:
+        if len(blob) > 6 and blob[1] & 0x20:  # FDICT: the preset dictionary's Adler-32 in bytes 2-5
+            zdict = DICTIONARIES.get(int.from_bytes(blob[2:6], "big"))
+            if zdict is None:
+                return None
+            inflater = zlib.decompressobj(zdict=zdict)
+            data = inflater.decompress(blob)
+            if not inflater.eof:
+                return None
+        else:
+            data = zlib.decompress(blob)
+        raw = json.loads(data.decode("utf-8", "surrogatepass"))
+    except (zlib.error, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not (isinstance(raw, dict) and "account" in raw and ("content" in raw or "reblog" in raw)):
+        return None  # not a status as Mastodon's API sends it
+    original = raw.get("reblog") or raw
+    content = original.get("content") if isinstance(original, dict) else None
+    if not isinstance(content, str) or not content:
+        return None
+    return _M013_SURROGATE.sub("\ufffd", content)
+
+
+def m013_html_in_raw(db: sqlite_utils.Database) -> None:
+    """A Mastodon post's `html` is NULL when its raw API object (`post_raw`) holds it as it is (the
+    status's `content`): the text was stored twice, once compressed, ~300 bytes a post. Readers take it
+    from the raw object (`rows.HTML_SQL`); an html that differs from the raw object's stays."""
+    db.conn.create_function("m013_content", 1, _m013_content, deterministic=True)
+    db.execute(
+        'UPDATE "posts" SET "html" = NULL WHERE "network" = \'mastodon\' AND "html" IS NOT NULL '
+        'AND "html" = m013_content((SELECT "raw" FROM "post_raw" WHERE "post_raw"."post_id" = "posts"."id"))'
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m001_posts,
     m002_sources_and_runs,
@@ -676,6 +722,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     m010_posts_by_author,
     m011_smaller_findings,
     m012_voice_tallies,
+    m013_html_in_raw,
 ]
 
 

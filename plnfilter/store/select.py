@@ -412,9 +412,13 @@ class Rows:
         return self._finish(row) if self._finish else row
 
     def _ready(self) -> bool:
-        """Lines or cells from SQLite: before iterating, without `raw` or a column named twice (dict keys)."""
+        """Lines or cells from SQLite: before iterating, without `raw` or `html` (often inside the raw
+        blob: `rows.html_sql`) or a column named twice (dict keys)."""
         return (
-            self._dicts is None and "raw" not in self.columns and len(set(self.columns)) == len(self.columns)
+            self._dicts is None
+            and "raw" not in self.columns
+            and "html" not in self.columns
+            and len(set(self.columns)) == len(self.columns)
         )
 
     def json_lines(self) -> Iterator[str] | None:

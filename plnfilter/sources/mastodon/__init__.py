@@ -58,6 +58,13 @@ def recognises(raw: Any) -> bool:
     return isinstance(raw, dict) and "account" in raw and ("content" in raw or "reblog" in raw)
 
 
+def html_in_raw(raw: dict[str, Any]) -> Any:
+    """The `html` `to_post` gives a status: its `content`, the boosted original's for a boost (the
+    archive stores a post's html as NULL when this gives it back: `store.rows.stored_form`)."""
+    original = raw.get("reblog") or raw
+    return original.get("content") if isinstance(original, dict) else None
+
+
 def to_post(raw: dict, source: str = "", instance: str = "") -> Post:
     """A status as the API sent it; `instance` is where it was fetched (guessed from the account's
     URL for a saved response, which does not record it)."""
