@@ -26,6 +26,16 @@ def config_dir() -> Path:
     return Path(platformdirs.user_config_dir("plnfilter", appauthor=False))
 
 
+def cache_dir() -> Path:
+    """What can be made again (checked filter files): `PLNFILTER_HOME`/cache, else the platform's cache directory."""
+    home = os.environ.get("PLNFILTER_HOME")
+    if home:
+        return Path(home) / "cache"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("plnfilter", appauthor=False))
+
+
 def default_db_path() -> Path:
     """`PLNFILTER_DB` wins over the user directory's `archive.db`."""
     env = os.environ.get("PLNFILTER_DB")

@@ -20,9 +20,26 @@ def judge(posts: Iterable, ruleset, rank_config, now: datetime) -> list:
     return judged
 
 
+_remembered: dict[int, tuple[object, str]] = {}  # id -> (a filter file from filterfile.cache, its digest)
+
+
+def remember_digest(filter_file, digest: str) -> None:
+    """`filterfile.cache` read this filter file with the digest it had when it was checked."""
+    _remembered[id(filter_file)] = (filter_file, digest)
+
+
+def remembered_digest(filter_file) -> str | None:
+    """The digest `remember_digest` was told for this very object, else None."""
+    known = _remembered.get(id(filter_file))
+    return known[1] if known is not None and known[0] is filter_file else None
+
+
 def rules_digest(filter_file) -> str:
     """A hash of what decides a verdict and a score (rules, rank settings, voices), not of line
     numbers, comments or sources: a filter's stored verdicts are current only under the same hash."""
+    remembered = remembered_digest(filter_file)  # worked out when the file was checked, by this same code
+    if remembered is not None:
+        return remembered
     import dataclasses
     import hashlib
 

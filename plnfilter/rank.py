@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -51,12 +50,33 @@ NEUTRAL_REPOSTS = 1
 _HAS_COUNTS: dict[str, bool] = {}
 
 
-@dataclass(frozen=True)
 class Score:
-    """The total and its weighted parts (they sum to the total), for `plnfilter explain`."""
+    """The total and its weighted parts (they sum to the total), for `plnfilter explain`. Frozen,
+    compared by value and hashed by its total, like the dataclass it was: written out because
+    `@dataclass` compiles its methods with `exec` at every start (issue 14)."""
 
-    total: float
-    parts: dict[str, float] = field(default_factory=dict, hash=False)
+    __slots__ = ("total", "parts")
+
+    def __init__(self, total: float, parts: dict[str, float] | None = None) -> None:
+        object.__setattr__(self, "total", total)
+        object.__setattr__(self, "parts", {} if parts is None else parts)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.total, self.parts) == (other.total, other.parts)  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((self.total,))
+
+    def __repr__(self) -> str:
+        return f"Score(total={self.total!r}, parts={self.parts!r})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: a Score is frozen")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: a Score is frozen")
 
 
 def score(post: Post, verdict: Any, now: datetime, rank: RankConfig) -> Score:

@@ -174,6 +174,43 @@ def test_reading_commands_load_only_what_they_use(demo_archive, args, also_not):
     assert loaded & (NOT_AT_START | also_not) == set()
 
 
+def test_top_builds_no_dataclass_but_the_post_and_its_rank_settings(demo_archive):
+    """`@dataclass` compiles each class's methods with `exec` at every start (~1 ms a class): the
+    digest's own values (ScoreTerms, Ranked, Ranking, Window, Verdict, Score, Output, Format...)
+    are plain classes; Post and RankConfig stay dataclasses (`fields`, and the rules digest)."""
+    probe = (
+        "import sys, runpy\n"
+        "sys.argv = ['plnfilter', 'top', '--since', '3650d', '--format', 'jsonl', '--db', sys.argv[1]]\n"
+        "try:\n    runpy.run_module('plnfilter', run_name='__main__')\n"
+        "except SystemExit as exit:\n    assert not exit.code, exit.code\n"
+        "found = sorted({f'{v.__module__}.{v.__qualname__}' for name, m in list(sys.modules.items())\n"
+        "    if name.startswith('plnfilter') for v in vars(m).values()\n"
+        "    if isinstance(v, type) and '__dataclass_fields__' in vars(v) and v.__module__ == name})\n"
+        "print(__import__('json').dumps(found), file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe, str(demo_archive)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stderr.strip().splitlines()[-1]) == [
+        "plnfilter.filterfile.rank_settings.RankConfig",
+        "plnfilter.post.Post",
+    ]
+
+
+def test_top_with_a_filter_file_read_before_loads_no_yaml_and_judges_nothing(demo_archive):
+    """The second `top FILTER` of an unchanged file: the checked filter comes from the cache (no
+    PyYAML, no checks, no hashlib for its rules digest) and current verdicts judge no post (no regex)."""
+    args = ("top", str(ROOT / "filters" / "demo.yaml"), "--since", "3650d", "--format", "jsonl")
+    first = modules_loaded_by(demo_archive, *args)
+    assert {"yaml", "regex"} <= first
+    again = modules_loaded_by(demo_archive, *args)
+    assert again & {"yaml", "regex", "hashlib", "difflib", "plnfilter.filterfile.yaml_lines"} == set()
+    assert (
+        again
+        & {"plnfilter.filterfile.checks", "plnfilter.filterfile.rule_syntax", "plnfilter.filterfile.describe"}
+        == set()
+    )
+
+
 @pytest.mark.parametrize("width", [60, 80, 120, 200])
 def test_table_keeps_the_text_readable_at_any_width(demo_archive, width):
     env = {**os.environ, "COLUMNS": str(width)}

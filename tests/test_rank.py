@@ -200,3 +200,15 @@ def test_instance_of():
     assert instance_of({"author": "kate@Example.Social"}) == "example.social"
     assert instance_of({"author": "alice.bsky.social", "network": "bluesky"}) == ""
     assert instance_of({"author": "x", "instance": "Host.Example"}) == "host.example"
+
+
+def test_a_score_is_a_frozen_value_hashed_by_its_total():
+    """Written out instead of `@dataclass` (issue 14's start-up), with the dataclass's behaviour."""
+    from plnfilter.rank import Score
+
+    assert Score(1.5, {"recency": 1.5}) == Score(1.5, {"recency": 1.5}) != Score(1.5)
+    assert Score(2.0).parts == {} and Score(2.0).parts is not Score(2.0).parts
+    assert hash(Score(1.5, {"a": 1.0})) == hash(Score(1.5)) == hash((1.5,))
+    assert repr(Score(1.5, {"a": 1.5})) == "Score(total=1.5, parts={'a': 1.5})"
+    with pytest.raises(AttributeError):
+        Score(1.0).total = 2.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -98,6 +100,40 @@ def test_catastrophic_regex_times_out_as_no_match_and_is_counted():
     assert verdict.kept is False
     assert ruleset.regex_timeouts == 1
     assert ruleset.evaluate(post(text="aaa"), NOW).kept is True
+
+
+def test_a_regex_is_compiled_when_a_post_is_first_searched_not_with_the_rules():
+    """A digest from current verdicts compiles the rules but judges no post: the regex module stays
+    unloaded (issue 14's start-up). Run apart, since this process has loaded it already."""
+    probe = (
+        "import sys\n"
+        "from plnfilter.filterfile.model import Condition, FilterFile, Rule\n"
+        "from plnfilter.post import Post\n"
+        "from plnfilter.rules import compile_rules\n"
+        "rule = Rule('q', 1, (Condition('regex', ('(?i)any tips\\\\?',), 1),), 1.0)\n"
+        "ruleset = compile_rules(FilterFile(name='f', path='f.yaml', include=(rule,)))\n"
+        "print('regex' in sys.modules, ruleset.include_boosts())\n"
+        "print(ruleset.evaluate(Post(uri='u', network='mastodon', text='Any tips?')).kept, 'regex' in sys.modules)\n"
+        "print(ruleset.evaluate(Post(uri='v', network='mastodon', text='no')).kept)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["False {'q': 1.0}", "True True", "False"]
+
+
+def test_a_verdict_is_a_frozen_value():
+    """Written out instead of `@dataclass` (issue 14's start-up): equal and hashed by its values,
+    shown as the dataclass showed it, and never changed once made."""
+    verdict = Verdict(True, ("topics",), 1.0)
+    assert verdict == Verdict(kept=True, matched=("topics",), boost=1.0, dropped_by="")
+    assert verdict != Verdict(True, ("topics",), 2.0) and verdict != (True, ("topics",), 1.0, "")
+    assert len({verdict, Verdict(True, ("topics",), 1.0)}) == 1
+    assert repr(verdict) == "Verdict(kept=True, matched=('topics',), boost=1.0, dropped_by='')"
+    with pytest.raises(AttributeError):
+        verdict.kept = False
+    with pytest.raises(AttributeError):
+        del verdict.boost
+    assert verdict.kept is True
 
 
 # --- tags, people, links, flags -------------------------------------------------------------

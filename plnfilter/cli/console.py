@@ -6,12 +6,13 @@ import re
 
 # C0 controls except tab and newline, DEL, C1 controls, and the Unicode bidi overrides/isolates
 # that can make a terminal line read differently from what it contains (CVE-2021-42574).
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+# A pattern, compiled by `re` (and kept in its cache) at the first text cleaned, not at every start.
+_UNSAFE = "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]"
 
 
 def clean(text: str, *, keep_newlines: bool = True) -> str:
     """Replace every control and bidi-override character with a visible placeholder."""
-    text = _UNSAFE.sub("\ufffd", text)
+    text = re.sub(_UNSAFE, "\ufffd", text)
     return text if keep_newlines else text.replace("\n", " ").replace("\t", " ")
 
 

@@ -62,8 +62,7 @@ def _filter_from_stdin():
     import sys
 
     from plnfilter.errors import FilterFileError
-    from plnfilter.filterfile import decode, parse
-    from plnfilter.filterfile.yaml_lines import MAX_BYTES
+    from plnfilter.filterfile import MAX_BYTES, decode, parse
 
     stream = getattr(sys.stdin, "buffer", None)
     data = stream.read(MAX_BYTES + 1) if stream is not None else sys.stdin.read(MAX_BYTES + 1).encode()

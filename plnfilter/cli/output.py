@@ -12,7 +12,6 @@ import io
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -56,14 +55,19 @@ class FormatChoice(click.Choice):
         pass
 
 
-@dataclass(frozen=True)
 class Output:
-    """What a command writes: the format decided from --format and -o, where, and the CSV options."""
+    """What a command writes: the format decided from --format and -o, where, and the CSV options.
+    A plain class: `@dataclass` compiles its methods with `exec` at every start (issue 14)."""
 
-    fmt: str
-    path: Path | None  # None: stdout
-    bom: bool = False
-    columns: tuple[str, ...] | None = None
+    __slots__ = ("fmt", "path", "bom", "columns")
+
+    def __init__(
+        self, fmt: str, path: Path | None, bom: bool = False, columns: tuple[str, ...] | None = None
+    ) -> None:
+        self.fmt = fmt
+        self.path = path  # None: stdout
+        self.bom = bom
+        self.columns = columns
 
 
 def output_options(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ TEXT, BYTES, FOLDER = "text", "bytes", "folder"
 RECORDS, POSTS, ARCHIVE = "records", "posts", "archive"
 
 
-@dataclass(frozen=True)
 class Format:
     """One output format.
 
@@ -32,15 +30,28 @@ class Format:
     `writer` is a function `(rows, out, **options) -> count`, or "module:function" imported on first
     use (so `plnfilter query` does not pay for the HTML writer's imports). `options` are the keyword
     options it understands; `write` drops the others, so one command can pass them all.
+    A plain class: `@dataclass` compiles its methods with `exec` at every start (issue 14).
     """
 
-    name: str
-    extensions: tuple[str, ...]
-    writes: str
-    rows: str
-    writer: str | Callable[..., int]
-    options: tuple[str, ...] = ()
-    in_place: bool = False
+    __slots__ = ("name", "extensions", "writes", "rows", "writer", "options", "in_place")
+
+    def __init__(
+        self,
+        name: str,
+        extensions: tuple[str, ...],
+        writes: str,
+        rows: str,
+        writer: str | Callable[..., int],
+        options: tuple[str, ...] = (),
+        in_place: bool = False,
+    ) -> None:
+        self.name = name
+        self.extensions = extensions
+        self.writes = writes
+        self.rows = rows
+        self.writer = writer
+        self.options = options
+        self.in_place = in_place
 
     def load(self) -> Callable[..., int]:
         if callable(self.writer):

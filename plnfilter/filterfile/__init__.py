@@ -12,17 +12,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from plnfilter.errors import FilterFileError
-from plnfilter.filterfile.describe import describe
+from plnfilter.filterfile.limits import MAX_BYTES
 from plnfilter.lazy import attributes_of
 
 if TYPE_CHECKING:
+    from plnfilter.filterfile.describe import describe
     from plnfilter.filterfile.model import Condition, FilterFile, RankConfig, Rule, SourceSpec, Voices
 
 # The model's classes, loaded when first asked for: `top` and `links` without a filter file load
 # `filterfile.rank_settings` alone, not the model's other classes.
 __all__ = ["Condition", "FilterFile", "RankConfig", "Rule", "SourceSpec", "Voices"]
-__getattr__ = attributes_of(__name__, "model", __all__)  # the names so far; the module's own follow
-__all__ += ["FilterFileError", "describe", "load", "missing_files", "parse"]
+_model_attribute = attributes_of(__name__, "model", __all__)  # the names so far; the module's own follow
+__all__ += ["MAX_BYTES", "FilterFileError", "describe", "load", "missing_files", "parse"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "describe":  # for `check` alone: `top FILTER` does not load it
+        from plnfilter.filterfile.describe import describe
+
+        # Importing the submodule made `describe` this package's name for the module: the function's again.
+        globals()["describe"] = describe
+        return describe
+    return _model_attribute(name)
 
 
 TOP_KEYS = (
@@ -41,9 +52,8 @@ TOP_KEYS = (
 
 
 def load(path: str | os.PathLike[str]) -> FilterFile:
-    """Read and check a filter file; raise FilterFileError with a next step for any problem."""
-    from plnfilter.filterfile.yaml_lines import MAX_BYTES
-
+    """Read and check a filter file; raise FilterFileError with a next step for any problem. The same
+    unchanged file read again comes from `filterfile.cache` (its checks passed; no YAML to read)."""
     name = str(path)
     try:
         size = os.stat(name).st_size
@@ -68,7 +78,14 @@ def load(path: str | os.PathLike[str]) -> FilterFile:
         raise FilterFileError(
             name, None, f"cannot read the filter file: {exc.strerror}", "check its permissions"
         ) from None
-    return parse(decode(data, name), name)
+    from plnfilter.filterfile import cache
+
+    remembered = cache.lookup(name, data)
+    if remembered is not None:
+        return remembered
+    filter_file = parse(decode(data, name), name)
+    cache.remember(name, data, filter_file)
+    return filter_file
 
 
 def decode(data: bytes, path: str) -> str:

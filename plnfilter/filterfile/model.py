@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import timedelta
 from typing import Any
 
 # `rank:` settings live apart, so a digest without a filter file loads them alone (issue 14's start-up)
 from plnfilter.filterfile.rank_settings import DEFAULT_INTERACTIONS, DEFAULT_WEIGHTS, RankConfig
+from plnfilter.frozen import frozen_value
 
 __all__ = [
     "DEFAULT_INTERACTIONS",
@@ -26,7 +27,7 @@ DEFAULT_REFRESH = timedelta(days=2)  # engagement settles within a day or two; o
 DEFAULT_REFRESH_LIMIT = 10  # requests per server per run: 200 Mastodon statuses, 250 Bluesky posts
 
 
-@dataclass(frozen=True)
+@frozen_value
 class SourceSpec:
     """One entry of `sources:`; `target` is the instance, the resolved file path, or '' for Bluesky."""
 
@@ -37,7 +38,7 @@ class SourceSpec:
     name: str = ""  # the `name:` written, else a readable label such as "mastodon.social #edtech"
 
 
-@dataclass(frozen=True)
+@frozen_value
 class Condition:
     """One key of a rule; `value` is normalised (tuples of lower-case strings, ints, timedeltas, sub-rules)."""
 
@@ -46,7 +47,7 @@ class Condition:
     line: int
 
 
-@dataclass(frozen=True)
+@frozen_value
 class Rule:
     """A rule holds when all its conditions hold; include rules add `boost` to the score."""
 
@@ -56,7 +57,7 @@ class Rule:
     boost: float = 0.0
 
 
-@dataclass(frozen=True)
+@frozen_value
 class Voices:
     """Authors named in `voices:`: trusted ones score higher; the others get reserved slots in a digest."""
 
@@ -65,7 +66,7 @@ class Voices:
     dissenting: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen_value
 class FilterFile:
     """A loaded filter file; every value has been checked, so later stages need no validation."""
 

@@ -4,14 +4,16 @@ the defaults, load this one class instead of the whole model."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import timedelta
+
+from plnfilter.frozen import frozen_value
 
 DEFAULT_WEIGHTS = {"engagement": 1.0, "recency": 1.0, "boost": 1.0, "trusted": 1.0}
 DEFAULT_INTERACTIONS = {"likes": 1.0, "reposts": 2.0, "replies": 1.0, "quotes": 2.0}
 
 
-@dataclass(frozen=True)
+@frozen_value
 class RankConfig:
     """How posts are scored and how the top of a digest is picked."""
 

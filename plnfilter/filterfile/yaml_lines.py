@@ -16,14 +16,10 @@ from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from plnfilter.errors import FilterFileError
+from plnfilter.filterfile.limits import MAX_ALIASES, MAX_BYTES, MAX_DEPTH, MAX_NODES
 from plnfilter.filterfile.lined import YList, YMap
 from plnfilter.filterfile.problems import CommentCut
 from plnfilter.filterfile.yaml_errors import syntax_error
-
-MAX_BYTES = 1_000_000
-MAX_NODES = 100_000  # values after alias expansion; a real filter file has a few hundred
-MAX_ALIASES = 1_000
-MAX_DEPTH = 64
 
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"

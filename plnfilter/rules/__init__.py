@@ -9,7 +9,6 @@ allocates nothing for the common verdicts. A RuleSet may be shared by threads ju
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,17 +22,47 @@ if TYPE_CHECKING:
 __all__ = ["RuleResult", "RuleSet", "Verdict", "compile_rules"]
 
 
-@dataclass(frozen=True, slots=True)
 class Verdict:
     """Kept or not, which include rules matched, their summed boost, and the exclude rule that dropped it.
 
-    A post that is not kept with an empty `dropped_by` matched no include rule.
+    A post that is not kept with an empty `dropped_by` matched no include rule. Frozen, compared and
+    hashed by its values, like the dataclass it was: written out because `@dataclass` compiles its
+    methods with `exec` at every start, and every digest loads this module (issue 14).
     """
 
-    kept: bool
-    matched: tuple[str, ...] = ()
-    boost: float = 0.0
-    dropped_by: str = ""
+    __slots__ = ("kept", "matched", "boost", "dropped_by")
+
+    def __init__(
+        self, kept: bool, matched: tuple[str, ...] = (), boost: float = 0.0, dropped_by: str = ""
+    ) -> None:
+        setter = object.__setattr__
+        setter(self, "kept", kept)
+        setter(self, "matched", matched)
+        setter(self, "boost", boost)
+        setter(self, "dropped_by", dropped_by)
+
+    def _values(self) -> tuple:
+        return (self.kept, self.matched, self.boost, self.dropped_by)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return (
+            f"Verdict(kept={self.kept!r}, matched={self.matched!r}, boost={self.boost!r}, "
+            f"dropped_by={self.dropped_by!r})"
+        )
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: a Verdict is frozen")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: a Verdict is frozen")
 
     @property
     def reason(self) -> str:
@@ -47,15 +76,18 @@ class Verdict:
         return "kept (no include rules)"
 
 
-@dataclass(frozen=True, slots=True)
 class RuleResult:
-    """One rule's outcome for one post, for `plnfilter explain`."""
+    """One rule's outcome for one post, for `plnfilter explain`. A plain class: `@dataclass` compiles
+    its methods with `exec` at every start, and every digest loads this module (issue 14)."""
 
-    section: str  # "exclude" | "include"
-    name: str
-    line: int
-    matched: bool
-    boost: float
+    __slots__ = ("section", "name", "line", "matched", "boost")
+
+    def __init__(self, section: str, name: str, line: int, matched: bool, boost: float) -> None:
+        self.section = section  # "exclude" | "include"
+        self.name = name
+        self.line = line
+        self.matched = matched
+        self.boost = boost
 
 
 KEEP_ALL = Verdict(kept=True)

@@ -127,12 +127,24 @@ def match_text(needles: tuple[str, ...], cache: TextCache) -> Callable[[Post], b
 
 
 def match_regex(patterns: tuple[str, ...], stats: RegexStats) -> Callable[[Post], bool]:
-    """Any of `patterns` found in the text, warning or alt text; searches that could run away are time-limited."""
-    from plnfilter.filterfile.rule_syntax import compile_user_regex
+    """Any of `patterns` found in the text, warning or alt text; searches that could run away are time-limited.
 
-    compiled = tuple(
-        (compile_user_regex(pattern).search, runs_without_timeout(pattern)) for pattern in patterns
-    )
+    The patterns are compiled at the first post searched, not here: a digest from current stored
+    verdicts judges no post, so it never loads the regex module (~10 ms of start-up). The file's
+    checks compiled each pattern already, so this cannot fail; threads that race here each compile
+    the same searches and keep either.
+    """
+    compiled: tuple[tuple[Callable, bool], ...] | None = None
+
+    def searches() -> tuple[tuple[Callable, bool], ...]:
+        nonlocal compiled
+        if compiled is None:
+            from plnfilter.filterfile.rule_syntax import compile_user_regex
+
+            compiled = tuple(
+                (compile_user_regex(pattern).search, runs_without_timeout(pattern)) for pattern in patterns
+            )
+        return compiled
 
     def found(search, safe: bool, text: str) -> bool:
         if safe and len(text) <= SAFE_LENGTH:
@@ -144,7 +156,7 @@ def match_regex(patterns: tuple[str, ...], stats: RegexStats) -> Callable[[Post]
             return False
 
     def check(post: Post) -> bool:
-        for search, safe in compiled:
+        for search, safe in compiled or searches():
             if found(search, safe, post.text):
                 return True
             if post.spoiler and found(search, safe, post.spoiler):

@@ -15,7 +15,6 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,28 +27,65 @@ UNBOUNDED = 1e308
 MARGIN = 1e-6
 """Added to every bound: SQLite's ln/pow/julianday and Python's log1p/**/datetime agree far closer."""
 
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9 _.\-]+")  # a rule name JSON writes as itself between quotes
+_PLAIN_NAME = r"[A-Za-z0-9 _.\-]+"  # a rule name JSON writes as itself (compiled when first used)
 _FIRST_CHUNK = 64  # rows fetched whole at first; each later chunk twice the last
 
 
-@dataclass(frozen=True)
 class ScoreTerms:
-    """What `rank.score` weighs, as plain values: weights, per-interaction weights, the half-life."""
+    """What `rank.score` weighs, as plain values: weights, per-interaction weights, the half-life.
 
-    engagement: float
-    recency: float
-    boost: float
-    trusted: float
-    likes: float
-    reposts: float
-    replies: float
-    quotes: float
-    neutral: float  # the interactions of a post whose network has no counts
-    half_life_seconds: float
-    without_counts: tuple[str, ...]  # networks whose posts have no counts
-    boosts: dict[str, float] | None  # include rule -> boost; None: verdicts carry no boost
-    trusted_people: tuple[str, ...]
-    mixed_people: tuple[str, ...]  # voices `mix` reserves places for: always scored
+    A plain class, not a dataclass: `@dataclass` compiles its methods with `exec` at every start
+    (~1 ms of `top`'s start-up for this one, issue 14)."""
+
+    __slots__ = (
+        "engagement",
+        "recency",
+        "boost",
+        "trusted",
+        "likes",
+        "reposts",
+        "replies",
+        "quotes",
+        "neutral",
+        "half_life_seconds",
+        "without_counts",
+        "boosts",
+        "trusted_people",
+        "mixed_people",
+    )
+
+    def __init__(
+        self,
+        *,
+        engagement: float,
+        recency: float,
+        boost: float,
+        trusted: float,
+        likes: float,
+        reposts: float,
+        replies: float,
+        quotes: float,
+        neutral: float,  # the interactions of a post whose network has no counts
+        half_life_seconds: float,
+        without_counts: tuple[str, ...],  # networks whose posts have no counts
+        boosts: dict[str, float] | None,  # include rule -> boost; None: verdicts carry no boost
+        trusted_people: tuple[str, ...],
+        mixed_people: tuple[str, ...],  # voices `mix` reserves places for: always scored
+    ) -> None:
+        self.engagement = engagement
+        self.recency = recency
+        self.boost = boost
+        self.trusted = trusted
+        self.likes = likes
+        self.reposts = reposts
+        self.replies = replies
+        self.quotes = quotes
+        self.neutral = neutral
+        self.half_life_seconds = half_life_seconds
+        self.without_counts = without_counts
+        self.boosts = boosts
+        self.trusted_people = trusted_people
+        self.mixed_people = mixed_people
 
 
 def has_math(conn: sqlite3.Connection) -> bool:
@@ -86,7 +122,7 @@ def _bound_sql(terms: ScoreTerms, now: datetime, current: str) -> tuple[str, lis
     for name, boost in (terms.boosts or {}).items():
         if not boost:
             continue
-        if _PLAIN_NAME.fullmatch(name):
+        if re.fullmatch(_PLAIN_NAME, name):
             parts.append("CASE WHEN instr(verdicts.matched, ?) > 0 THEN ? ELSE 0.0 END")
             params += [json.dumps(name), terms.boost * boost]
         elif terms.boost * boost > 0:  # a name JSON may escape: count its boost as if matched
@@ -128,6 +164,7 @@ def best_first(
     *,
     current_only: bool,
     public_only: bool,
+    first_chunk: int = _FIRST_CHUNK,
 ) -> tuple[Iterator[tuple[dict[str, Any], float, bool]], int]:
     """The window's posts the filter kept, best bound first: (row without `raw`, with `kept` and
     `matched`; bound; whether the stored verdict is current), and how many current ones were left
@@ -135,7 +172,9 @@ def best_first(
 
     `current_only`: a verdict counts as current only when it was judged after the post was last
     saved (the caller's rules judge the others again); otherwise every stored verdict is current.
-    Only ids and bounds are sorted; the rows are read a chunk at a time as the caller goes on.
+    Only ids and bounds are sorted; the rows are read a chunk at a time as the caller goes on, the
+    first `first_chunk` rows (a caller choosing N reads N+1 when the first N settle it), then twice
+    as many each time.
     """
     current = "verdicts.judged_at >= posts.last_seen" if current_only else "1"
     window: list[str] = ["verdicts.kept = 1"]
@@ -166,11 +205,11 @@ def best_first(
             f"WHERE {' AND '.join(window)} ORDER BY bound DESC",
             [*bound_params, filter_name, *params],
         )
-    return _rows(conn, filter_name, order), hidden
+    return _rows(conn, filter_name, order, first_chunk), hidden
 
 
 def _rows(
-    conn: sqlite3.Connection, filter_name: str, order: sqlite3.Cursor
+    conn: sqlite3.Connection, filter_name: str, order: sqlite3.Cursor, first_chunk: int
 ) -> Iterator[tuple[dict[str, Any], float, bool]]:
     columns = ", ".join("posts." + c for c in SCAN_COLUMNS)
     sql = (
@@ -178,7 +217,7 @@ def _rows(
         'FROM posts JOIN verdicts ON verdicts.post_id = posts.id AND verdicts."filter" = ? '
         "WHERE posts.id IN (SELECT value FROM json_each(?))"
     )
-    size = _FIRST_CHUNK
+    size = max(first_chunk, 1)
     while True:
         with db_errors(conn):
             chunk = order.fetchmany(size)

@@ -77,7 +77,7 @@ def column_sql(name: str) -> str:
 JSON_LIST_COLUMNS = frozenset({"tags", "links", "mentions", "reposted_by", "media_alt", "matched"})
 BOOL_COLUMNS = frozenset({"author_bot", "has_media", "sensitive", "kept", "author_opt_out"})
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = "[\ud800-\udfff]"  # compiled by `re` (and cached there) when first met, not at every start
 _LIST_FIELDS = ("tags", "links", "mentions", "reposted_by", "media_alt")
 # Built once: json.dumps with any non-default option builds a new encoder on every call.
 _LIST_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -98,7 +98,7 @@ def clean_text(value: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return _SURROGATE.sub("\ufffd", value)
+        return re.sub(_SURROGATE, "\ufffd", value)
     return value
 
 
