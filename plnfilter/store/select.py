@@ -433,7 +433,9 @@ class Rows:
         self._dicts = iter(())  # the rows are now read as lines
         return _lines(self._conn, sql, params, assemble)
 
-    def csv_lines(self, number_cells: Callable[[str, Sequence[Any]], list[str] | None]) -> Iterator[Any] | None:
+    def csv_lines(
+        self, number_cells: Callable[[str, Sequence[Any]], list[str] | None]
+    ) -> Iterator[Any] | None:
         """The rows as CSV text made mostly by SQLite (`store.csv_lines`): chunks of lines with their
         count, or a row's dict where SQLite cannot vouch for it; None if unavailable (see `_ready`)."""
         from plnfilter.store.csv_lines import csv_lines, line_plan, slow_row_sql
