@@ -162,8 +162,8 @@ def measure_export(ctx) -> list[Row]:
             base_runs.append(_ok(run_child(base_argv, env=env, stdout_to=base_out)))
         ours_s = statistics.median(r.seconds for r in ours_runs)
         base_s = statistics.median(r.seconds for r in base_runs)
-        ours_cpu = statistics.median(r.cpu for r in ours_runs)
-        base_cpu = statistics.median(r.cpu for r in base_runs)
+        ours_cpu = statistics.median(r.cpu_seconds for r in ours_runs)
+        base_cpu = statistics.median(r.cpu_seconds for r in base_runs)
         jsonl_seconds = ours_s if fmt == "jsonl" else jsonl_seconds
         size = out.stat().st_size / 1e6
         rows.append(
