@@ -164,5 +164,8 @@ def test_csv_export_command_writes_what_the_csv_module_writes(hostile_archive, t
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert result.stdout_bytes == expected.getvalue().encode("utf-8")
+    result = CliRunner().invoke(cli, [*args, "--bom", "-o", str(out)])  # the BOM, then the lines in order
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == ("\ufeff" + expected.getvalue()).encode("utf-8")
     text = expected.getvalue()
     assert "'=SUM(A1:A9)" in text and '"say ""cheese"", then ""more"""' in text and "nul\x00inside" in text

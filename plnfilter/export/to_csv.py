@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import chain, repeat
@@ -74,16 +75,38 @@ def _write_lines(names: Sequence[str], lines: Iterable[Any], out: TextIO, bom: b
     writer.writerow(names)
     convert = [_score_cell if is_score(name) else cell for name in names]
     count = 0
-    write = out.write
+    raw = _utf8_buffer(out)
+    pending = True  # the header (and BOM) still in `out`'s own buffer
     for item in lines:
         if item.__class__ is tuple:
             text, made = item
-            write(text)
+            if text.__class__ is str:
+                out.write(text)
+                pending = True
+            elif raw is None:
+                out.write(text.decode("utf-8"))
+            else:
+                if pending:  # what went through the text layer first, in order
+                    out.flush()
+                    pending = False
+                raw.write(text)
             count += made
             continue
         writer.writerow([to(item.get(name)) for to, name in zip(convert, names, strict=True)])
+        pending = True
         count += 1
     return count
+
+
+def _utf8_buffer(out: TextIO) -> Any:
+    """The binary stream under a UTF-8 `io.TextIOWrapper`, for UTF-8 written as it is; None for any
+    other stream (a StringIO, another encoding: the text is decoded and written as text). CSV streams
+    translate no newline (`write` says so), so the bytes are what the text would have become."""
+    if not isinstance(out, io.TextIOWrapper):
+        return None
+    if out.encoding.lower().replace("-", "").replace("_", "") != "utf8":
+        return None
+    return out.buffer
 
 
 def _number_cell(name: str, value: Any) -> str | None:

@@ -174,8 +174,8 @@ def line_plan(names: Sequence[str]) -> LinePlan | None:
     )
 
 
-Chunk = tuple[str, int]
-"""CSV text of whole lines (each ending CRLF) and how many lines it holds."""
+Chunk = tuple[str | bytes, int]
+"""CSV text of whole lines (each ending CRLF), as str or as UTF-8, and how many lines it holds."""
 
 NumberCells = Callable[[str, Sequence[Any]], "list[str] | None"]
 """`number_cells(name, values)`: the REAL column's cells as text, or None when one of them cannot be
@@ -227,9 +227,11 @@ def free_cells(cells: Sequence[str]) -> list[str]:
 _BATCH_SPOTS = bytes.maketrans(b"\n+-@", b",===")  # `_SPOTS` for a batch: a line break starts a row
 
 
-def _batch_text(batch: Sequence[Sequence[Any]], plan: LinePlan, number_cells: NumberCells) -> str | None:
-    """The batch's lines as one string, or None when a check fails (a cell SQLite cannot vouch for,
-    a quote or a formula in the free text, a cell that is not text)."""
+def _batch_text(batch: Sequence[Sequence[Any]], plan: LinePlan, number_cells: NumberCells) -> bytes | None:
+    """The batch's lines as UTF-8, or None when a check fails (a cell SQLite cannot vouch for, a
+    quote or a formula in the free text, a cell that is not text). Joined as bytes: one emoji in a
+    text cell would make a joined str four bytes a character, ASCII runs included, to be encoded
+    back when written."""
     columns: list[Any] = list(zip(*batch, strict=True))
     rows = len(batch)
     for i, commas in zip(plan.checked, plan.run_commas, strict=True):
@@ -240,33 +242,34 @@ def _batch_text(batch: Sequence[Sequence[Any]], plan: LinePlan, number_cells: Nu
         if "\\" in arrays:  # an escape: a quote, a backslash, a control character
             return None
         text = arrays.replace('","', ",").replace('"]\n["', "\n")  # `["` and `"]` left at the ends
-        spots = text.encode().translate(_BATCH_SPOTS)
+        data = text.encode()
+        spots = data.translate(_BATCH_SPOTS)
         if spots.count(b",") != rows * (commas + 1) - 1 or b",=" in spots or spots[2:3] == b"=":
             return None
-        cells = text.split("\n")
+        cells = data.split(b"\n")
         cells[0], cells[-1] = cells[0][2:], cells[-1][:-2]
         if len(cells) == 1:
-            cells[0] = text[2:-2]
+            cells[0] = data[2:-2]
         columns[i] = cells
     for i in plan.free:
         try:
-            columns[i] = free_cells(columns[i])
+            columns[i] = list(map(str.encode, free_cells(columns[i])))
         except TypeError:  # a cell that is not text (the slow path)
             return None
     if plan.number is not None:
         cells = number_cells(plan.number_name, columns[plan.number])
         if cells is None:
             return None
-        columns[plan.number] = cells
+        columns[plan.number] = "\n".join(cells).encode().split(b"\n")  # numbers: no line break
     pieces: list[Any] = []
     for column in columns[: plan.pieces]:
         pieces += (column, _COMMAS)
     pieces[-1] = _LINE_ENDS
-    return "".join(chain.from_iterable(zip(*pieces, strict=False)))  # the commas repeat for ever
+    return b"".join(chain.from_iterable(zip(*pieces, strict=False)))  # the commas repeat for ever
 
 
-_COMMAS = repeat(",")
-_LINE_ENDS = repeat("\r\n")
+_COMMAS = repeat(b",")
+_LINE_ENDS = repeat(b"\r\n")
 
 
 def _row_items(
