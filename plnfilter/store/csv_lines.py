@@ -1,4 +1,4 @@
-"""CSV of a selection made mostly by SQLite, so that Python spends no bytecode per row.
+"""CSV of a selection made mostly by SQLite, so that Python spends almost no bytecode per row.
 
 The csv module costs ~15 us a row of 35 cells, more than SQLite takes to read it; here SQLite
 converts every other cell (lists space-joined, flags true/false, NULL empty) and writes each run of
@@ -8,7 +8,7 @@ module; printf would cut a cell at a NUL). The free-text cells (`FREE_TEXT`: the
 hold commas, quotes and line breaks) come as they are and Python neutralises and quotes them:
 three `in` tests cost Python less than SQLite's function calls on the same text. Python takes a
 `fetchmany` batch at a time and checks and joins it column by column, each step one C call over
-the whole batch (`_batch_text`).
+the whole batch, into UTF-8 (`_batch_text`).
 
 The line must be byte for byte what `export.to_csv` and the csv module make of the row's dict.
 Whatever SQLite cannot vouch for sends the row to the slow path (read again as the dict every
@@ -193,8 +193,8 @@ def csv_lines(
     caller to write as it writes any.
 
     A batch is checked and joined column by column (each check one C call over the whole batch), so
-    Python spends no bytecode per row on the common batch; a batch that fails a check goes row by
-    row (`_row_items`), which finds the rows to read again.
+    Python spends no bytecode per row on the common batch but the free-text quoting; a batch that
+    fails a check goes row by row (`_row_items`), which finds the rows to read again.
     """
     by_row = partial(_row_items, plan=plan, slow_row=slow_row, number_cells=number_cells)
     whole = _batch_text if plan.cells > 1 else None  # one column: its empty cell is '""' (row by row)
