@@ -279,16 +279,22 @@ class _Counter:
         if hasattr(rows, "json_lines"):  # query.Rows: writers may take lines SQLite made
             self.columns = rows.columns
             self.json_lines = lambda: self._counting(rows.json_lines())
-            self.csv_lines = lambda number_cell: self._counting(rows.csv_lines(number_cell))
+            self.csv_lines = lambda number_cells: self._counting(rows.csv_lines(number_cells), chunks=True)
 
-    def _counting(self, items: Iterator | None) -> Iterator | None:
+    def _counting(self, items: Iterator | None, chunks: bool = False) -> Iterator | None:
         if items is None:
             return None
-        return self._count(items)
+        return self._count_chunks(items) if chunks else self._count(items)
 
     def _count(self, items: Iterator) -> Iterator:
         for item in items:
             self.count += 1
+            yield item
+
+    def _count_chunks(self, items: Iterator) -> Iterator:
+        """CSV items: a (text, lines) chunk counts its lines, a row's dict one."""
+        for item in items:
+            self.count += item[1] if item.__class__ is tuple else 1
             yield item
 
     def __iter__(self) -> Iterator[dict]:

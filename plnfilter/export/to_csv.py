@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from itertools import chain
+from itertools import chain, repeat
 from typing import Any, TextIO
 
 from plnfilter.store.rows import FORMULA_START, clean_text
@@ -48,7 +49,7 @@ def write_csv(
     """Header then one line per row (CRLF endings); columns default to the first row's keys."""
     ready = getattr(rows, "csv_lines", None)
     if ready is not None and (columns is None or tuple(columns) == tuple(rows.columns)):
-        made = ready(_number_cell)
+        made = ready(_number_cells)
         if made is not None:
             return _write_lines(rows.columns, made, out, bom)
     names, lines = _header_and_cells(rows, columns)
@@ -65,30 +66,47 @@ def write_csv(
 
 
 def _write_lines(names: Sequence[str], lines: Iterable[Any], out: TextIO, bom: bool) -> int:
-    """Lines SQLite made (`query.Rows.csv_lines`), a few hundred per write; a row it could not vouch
-    for comes as its dict and is written as any dict is."""
+    """Text SQLite made (`query.Rows.csv_lines`): chunks of whole lines, each written as it comes (a
+    thousand lines a write); a row it could not vouch for comes as its dict and is written as any
+    dict is."""
     if bom:
         out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(names)
     convert = [_score_cell if is_score(name) else cell for name in names]
-    waiting: list[str] = []
     count = 0
-    for line in lines:
-        count += 1
-        if line.__class__ is str:
-            waiting.append(line)
-            if len(waiting) >= 256:
-                out.write("".join(waiting))
-                waiting.clear()
+    raw = _utf8_buffer(out)
+    pending = True  # the header (and BOM) still in `out`'s own buffer
+    for item in lines:
+        if item.__class__ is tuple:
+            text, made = item
+            if text.__class__ is str:
+                out.write(text)
+                pending = True
+            elif raw is None:
+                out.write(text.decode("utf-8"))
+            else:
+                if pending:  # what went through the text layer first, in order
+                    out.flush()
+                    pending = False
+                raw.write(text)
+            count += made
             continue
-        if waiting:
-            out.write("".join(waiting))
-            waiting.clear()
-        writer.writerow([to(line.get(name)) for to, name in zip(convert, names, strict=True)])
-    if waiting:
-        out.write("".join(waiting))
+        writer.writerow([to(item.get(name)) for to, name in zip(convert, names, strict=True)])
+        pending = True
+        count += 1
     return count
+
+
+def _utf8_buffer(out: TextIO) -> Any:
+    """The binary stream under a UTF-8 `io.TextIOWrapper`, for UTF-8 written as it is; None for any
+    other stream (a StringIO, another encoding: the text is decoded and written as text). CSV streams
+    translate no newline (`write` says so), so the bytes are what the text would have become."""
+    if not isinstance(out, io.TextIOWrapper):
+        return None
+    if out.encoding.lower().replace("-", "").replace("_", "") != "utf8":
+        return None
+    return out.buffer
 
 
 def _number_cell(name: str, value: Any) -> str | None:
@@ -98,6 +116,17 @@ def _number_cell(name: str, value: Any) -> str | None:
     if value.__class__ is float:
         return repr(round(value, SCORE_DECIMALS) if is_score(name) else value)
     return None
+
+
+def _number_cells(name: str, values: Sequence[Any]) -> list[str] | None:
+    """`_number_cell` of each value; None as soon as one has none. A column of floats only (the
+    common one) is rounded and written by `map`, without a Python call per cell."""
+    kinds = set(map(type, values))
+    if kinds <= {float}:
+        rounded = map(round, values, repeat(SCORE_DECIMALS)) if is_score(name) else values
+        return list(map(repr, rounded))
+    cells = [_number_cell(name, value) for value in values]
+    return None if None in cells else cells
 
 
 def is_score(column: str) -> bool:

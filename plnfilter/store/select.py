@@ -434,10 +434,10 @@ class Rows:
         return _lines(self._conn, sql, params, assemble)
 
     def csv_lines(
-        self, number_cell: Callable[[str, Any], str | None]
-    ) -> Iterator[str | dict[str, Any]] | None:
-        """Each row as its CSV line, made mostly by SQLite (`store.csv_lines`), or as its dict for a
-        row SQLite cannot vouch for; None if unavailable (see `_ready`)."""
+        self, number_cells: Callable[[str, Sequence[Any]], list[str] | None]
+    ) -> Iterator[Any] | None:
+        """The rows as CSV text made mostly by SQLite (`store.csv_lines`): chunks of lines with their
+        count, or a row's dict where SQLite cannot vouch for it; None if unavailable (see `_ready`)."""
         from plnfilter.store.csv_lines import csv_lines, line_plan, slow_row_sql
 
         plan = line_plan(self.columns) if self._ready() else None
@@ -452,12 +452,19 @@ class Rows:
             with db_errors(conn):
                 return decode(conn.execute(slow_sql, [name, post_id]).fetchone())
 
-        return csv_lines(_tuples(conn, sql, params), plan, slow_row, number_cell)
+        return csv_lines(_batches(conn, sql, params), plan, slow_row, number_cells)
 
 
-def _tuples(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> Iterator[Sequence[Any]]:
+CSV_BATCH = 250
+"""Rows a CSV export checks and joins at a time (~160 KB of text: 250 measured 5-10% faster than
+1,000 or 4,000, the batch staying in the CPU caches)."""
+
+
+def _batches(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> Iterator[list[Any]]:
     with db_errors(conn):
-        yield from conn.execute(sql, params)
+        cursor = conn.execute(sql, params)
+        while batch := cursor.fetchmany(CSV_BATCH):
+            yield batch
 
 
 def _lines(conn: sqlite3.Connection, sql: str, params: Sequence[Any], assemble: Any) -> Iterator[str]:
