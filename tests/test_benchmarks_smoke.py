@@ -81,3 +81,21 @@ def test_the_cost_curve_runs_at_tiny_sizes_and_prints_its_targets(tmp_path):
     verdicts = [row[-1] for row in rows if len(row) == 3 and row[0] != "target"]
     assert verdicts and set(verdicts) <= {"MET", "MISSED"}
     assert any(row[0].startswith("archive at 800 <= 2,500 bytes/post") for row in rows if len(row) == 3)
+
+
+def test_ingest_pages_counts_the_frames_an_ingest_writes_by_table(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLNFILTER_")}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/ingest_pages.py"), "--posts", "400", "--pages"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    first, *rows = result.stdout.splitlines()
+    assert first.endswith("for 400 posts")
+    counted = {name: int(count.replace(",", "")) for count, name in (row.split() for row in rows)}
+    assert {"posts", "posts_uri", "post_raw", "verdicts", "posts_fts_data"} <= set(counted)
+    assert sum(counted.values()) == int(first.split()[0].replace(",", ""))
