@@ -545,7 +545,7 @@ def export_rows(here: Size, ctx) -> list[Row]:
 def memory_rows(sizes: list[Size]) -> list[Row]:
     """Each child's peak beside its peak at the size before (ten times fewer posts). Beside the
     previous size, not the first: a 10k-post archive spans 33 hours, so `links`' 7 days hold a fifth
-    of the posts they hold from 100k on, and the writers' 32 MB page cache is not yet full."""
+    of the posts they hold from 100k on, and the writers' 8 MB page cache is not yet full (32 MB before the branch `ingest2`)."""
     rows = []
     for before, here in zip([None, *sizes], sizes, strict=False):
         for name, peak in here.peaks.items():

@@ -11,26 +11,24 @@ ROOT = Path(__file__).resolve().parent.parent
 COLUMNS = ["figure", "unit", "plnfilter", "baseline", "ratio", "target", "met", "note"]
 
 
-def test_quick_bench_prints_a_table_of_figures(tmp_path):
+def run_benchmark(tmp_path: Path, script: str, *args: str, timeout: int = 300) -> str:
+    """A benchmark script's stdout, run in a fresh process in its own folder with no PLNFILTER_ settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLNFILTER_")}
     result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks/run.py"),
-            "--quick",
-            "--posts",
-            "600",
-            "--only",
-            "1,4,5,6,10",
-        ],
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         env=env,
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    lines = result.stdout.splitlines()
+    return result.stdout
+
+
+def test_quick_bench_prints_a_table_of_figures(tmp_path):
+    stdout = run_benchmark(tmp_path, "run.py", "--quick", "--posts", "600", "--only", "1,4,5,6,10")
+    lines = stdout.splitlines()
     assert lines[0].startswith("machine: ") and "Python 3." in lines[0]
     table = [line for line in lines if line.startswith("|")]
     header = [cell.strip() for cell in table[0].strip("|").split("|")]
@@ -57,17 +55,8 @@ def test_quick_bench_prints_a_table_of_figures(tmp_path):
 
 
 def test_the_cost_curve_runs_at_tiny_sizes_and_prints_its_targets(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLNFILTER_")}
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks/scale.py"), "--sizes", "400,800", "--chunk", "200"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    lines = result.stdout.splitlines()
+    stdout = run_benchmark(tmp_path, "scale.py", "--sizes", "400,800", "--chunk", "200", timeout=600)
+    lines = stdout.splitlines()
     assert lines[0].startswith("machine: ")
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines if line.startswith("| ")]
     figures = {row[0] for row in rows if len(row) == len(COLUMNS)}
@@ -81,3 +70,12 @@ def test_the_cost_curve_runs_at_tiny_sizes_and_prints_its_targets(tmp_path):
     verdicts = [row[-1] for row in rows if len(row) == 3 and row[0] != "target"]
     assert verdicts and set(verdicts) <= {"MET", "MISSED"}
     assert any(row[0].startswith("archive at 800 <= 2,500 bytes/post") for row in rows if len(row) == 3)
+
+
+def test_ingest_pages_counts_the_frames_an_ingest_writes_by_table(tmp_path):
+    stdout = run_benchmark(tmp_path, "ingest_pages.py", "--posts", "400", "--pages")
+    first, *rows = stdout.splitlines()
+    assert first.endswith("for 400 posts")
+    counted = {name: int(count.replace(",", "")) for count, name in (row.split() for row in rows)}
+    assert {"posts", "posts_uri", "post_raw", "verdicts", "posts_fts_data"} <= set(counted)
+    assert sum(counted.values()) == int(first.split()[0].replace(",", ""))

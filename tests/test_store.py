@@ -743,3 +743,13 @@ def test_raw_blobs_are_zlib_streams_and_those_zlib_wrote_before_still_read(db, t
     assert read == {
         uri: json.loads(zlib.decompressobj(zdict=RAW_DICTIONARY).decompress(b)) for uri, b in old.items()
     }
+
+
+def test_the_writer_keeps_a_page_cache_of_8_mb_whatever_the_archive(tmp_path):
+    # A saved post lands on random pages of six indexes: past ~10k posts no affordable cache holds
+    # them, so a larger one only grew the writer with the archive (benchmarks/README.md, ingest2).
+    db = open_archive(tmp_path / "a.db")
+    try:
+        assert db.execute("PRAGMA cache_size").fetchone()[0] == -8192
+    finally:
+        db.conn.close()

@@ -94,12 +94,13 @@ def archive_errors(path: str | Path) -> Iterator[None]:
 
 WRITER_PRAGMAS = (
     "PRAGMA synchronous = NORMAL",
-    # A busy writer touches index and FTS pages all over a large archive: keep more of them
-    # cached (32 MB: 64 made the writer's memory grow with the archive, 62 MB at 10k posts, 81 at
-    # 100k, for no CPU measurable at 100k), and checkpoint (two fsyncs, and FTS pages written back)
-    # every ~160 MB of WAL rather than every 40 MB (ingest ~10% faster); the WAL file is cut back
-    # to 64 MB after.
-    "PRAGMA cache_size = -32768",
+    # An 8 MB page cache: a saved post lands on a random page of each of six indexes (posts_uri,
+    # posts_by_author, m012's tallies by author), ~38 MB of them at 100k posts, so past ~10k posts no
+    # cache of a size memory can afford keeps them, and a larger one only grows the writer with the
+    # archive (ingest peak 80 MB at 10k, 102 at 100k with 32 MB; 63 and 78 with 8 MB; the same CPU).
+    # Checkpoint (two fsyncs, and FTS pages written back) every ~160 MB of WAL rather than every
+    # 40 MB (ingest ~10% faster); the WAL file is cut back to 64 MB after.
+    "PRAGMA cache_size = -8192",
     "PRAGMA wal_autocheckpoint = 40000",
     "PRAGMA journal_size_limit = 67108864",
     "PRAGMA temp_store = MEMORY",  # FTS merges and sorts: no temp files on disk
