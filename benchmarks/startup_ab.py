@@ -55,7 +55,13 @@ def main(argv: list[str] | None = None) -> int:
         for name, command in commands(args.db).items():
             for variant, path in variants.items():
                 home = Path(work) / variant  # each its own filter cache: one would evict the other's
-                runs[f"{name} {variant}"] = ["env", f"PYTHONPATH={path}", f"PLNFILTER_HOME={home}", PLNFILTER, *command]
+                runs[f"{name} {variant}"] = [
+                    "env",
+                    f"PYTHONPATH={path}",
+                    f"PLNFILTER_HOME={home}",
+                    PLNFILTER,
+                    *command,
+                ]
         results = interleaved_children(runs, args.repeat, env=env)
     bare = statistics.median(r.seconds for r in results["bare click start-up"])
     bare_cpu = statistics.median(r.cpu_seconds for r in results["bare click start-up"])
