@@ -265,6 +265,38 @@ def test_top_reads_the_window_by_time_or_by_id_range_and_chooses_the_same(
     assert plans == {"posts", "verdicts"}
 
 
+def test_the_window_sorted_in_two_queries_is_the_window_sorted_in_one(archive, monkeypatch):
+    import plnfilter.digest as digest
+    import plnfilter.store.ranking as ranking_module
+
+    path, filter_path = archive
+    conn = open_readonly(path)
+    ranking = Ranking.from_filter(load(filter_path))
+    terms = digest._score_terms(conn, ranking)
+    since = NOW - timedelta(hours=48)
+
+    def every_row(sorted_at_first: int, first_chunk: int) -> list[tuple[str, float, bool]]:
+        monkeypatch.setattr(ranking_module, "_SORTED", sorted_at_first)
+        rows, _ = ranking_module.best_first(
+            conn,
+            "scale-test",
+            terms,
+            NOW,
+            since,
+            None,
+            None,
+            current_only=True,
+            public_only=False,
+            first_chunk=first_chunk,
+        )
+        return [(row["uri"], bound, current) for row, bound, current in rows]
+
+    whole = every_row(10**9, 64)
+    assert len(whole) > 100 and len({uri for uri, _, _ in whole}) == len(whole)
+    assert [bound for _, bound, _ in whole] == sorted((bound for _, bound, _ in whole), reverse=True)
+    assert every_row(0, 1) == whole  # 4 rows sorted by the first query, the rest by the second
+
+
 def test_top_judges_again_a_post_saved_after_its_verdict(archive, tmp_path):
     path, filter_path = archive
     copy = tmp_path / "archive.db"

@@ -16,6 +16,7 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from plnfilter.store.archive import db_errors
@@ -28,7 +29,8 @@ MARGIN = 1e-6
 """Added to every bound: SQLite's ln/pow/julianday and Python's log1p/**/datetime agree far closer."""
 
 _PLAIN_NAME = r"[A-Za-z0-9 _.\-]+"  # a rule name JSON writes as itself (compiled when first used)
-_FIRST_CHUNK = 64  # rows fetched whole at first; each later chunk twice the last
+_FIRST_CHUNK = 64  # rows fetched whole at first; each later chunk a quarter of those before
+_SORTED = 256  # at least this many of the window's posts are sorted by the first query
 
 
 class ScoreTerms:
@@ -200,13 +202,21 @@ def best_first(
             ).fetchone()[0]
             window.append(f"(NOT ({current}) OR ({PUBLIC_SQL}))")
         bound, bound_params = _bound_sql(terms, now, current)
-        # Sorted by the bound alone (the caller orders equal scores); read as the caller goes on.
-        order = conn.execute(
+        # Best bound first, equal bounds by id (the caller orders equal scores): the first `sorted_`
+        # only, which SQLite sorts keeping just those; the rest, rarely wanted, by a second query.
+        order_sql = (
             f"SELECT posts.id, {bound} AS bound, ({current}) FROM {source} "  # noqa: S608
-            f"WHERE {' AND '.join(window)} ORDER BY bound DESC",
-            [*bound_params, *source_params, *params],
+            f"WHERE {' AND '.join(window)} ORDER BY bound DESC, posts.id LIMIT ? OFFSET ?"
         )
-    return _rows(conn, filter_name, order, first_chunk), hidden
+        order_params = [*bound_params, *source_params, *params]
+        sorted_ = max(4 * first_chunk, _SORTED)
+
+    def order() -> Iterator[tuple[int, float, int]]:
+        with db_errors(conn):
+            yield from conn.execute(order_sql, [*order_params, sorted_, 0])
+            yield from conn.execute(order_sql, [*order_params, -1, sorted_])
+
+    return _rows(conn, filter_name, order(), first_chunk), hidden
 
 
 _CLUSTERED = 1.5
@@ -243,7 +253,7 @@ def _source(
 
 
 def _rows(
-    conn: sqlite3.Connection, filter_name: str, order: sqlite3.Cursor, first_chunk: int
+    conn: sqlite3.Connection, filter_name: str, order: Iterator[tuple[int, float, int]], first_chunk: int
 ) -> Iterator[tuple[dict[str, Any], float, bool]]:
     columns = ", ".join("posts." + c for c in SCAN_COLUMNS)
     sql = (
@@ -255,7 +265,7 @@ def _rows(
     fetched = 0
     while True:
         with db_errors(conn):
-            chunk = order.fetchmany(size)
+            chunk = list(islice(order, size))
             if not chunk:
                 return
             cursor = conn.execute(sql, [filter_name, json.dumps([post_id for post_id, _, _ in chunk])])
