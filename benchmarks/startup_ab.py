@@ -7,7 +7,9 @@ a bare click start-up (bare_query.py --help), as benchmarks/scale.py measures th
 "before" runs the checkout at --before (put first on PYTHONPATH), "after" this checkout; every
 command and the bare script take turns, so the load on the machine falls on all alike. Prints the
 median wall and CPU (user+sys) time of each, and its ratios to the bare script's. No bytecode is
-compiled per run (PYTHONPYCACHEPREFIX in a temporary folder), as for an installed plnfilter.
+compiled per run (PYTHONPYCACHEPREFIX in a temporary folder), as for an installed plnfilter. Each
+variant has its own PLNFILTER_HOME: the filter cache holds one code stamp, so two checkouts sharing
+it would each find the other's and check the file again at every run (`top FILTER` uncached).
 """
 
 from __future__ import annotations
@@ -52,7 +54,14 @@ def main(argv: list[str] | None = None) -> int:
         runs = {"bare click start-up": ["env", "PYTHONPATH=", PYTHON, BARE, "--help"]}
         for name, command in commands(args.db).items():
             for variant, path in variants.items():
-                runs[f"{name} {variant}"] = ["env", f"PYTHONPATH={path}", PLNFILTER, *command]
+                home = Path(work) / variant  # each its own filter cache: one would evict the other's
+                runs[f"{name} {variant}"] = [
+                    "env",
+                    f"PYTHONPATH={path}",
+                    f"PLNFILTER_HOME={home}",
+                    PLNFILTER,
+                    *command,
+                ]
         results = interleaved_children(runs, args.repeat, env=env)
     bare = statistics.median(r.seconds for r in results["bare click start-up"])
     bare_cpu = statistics.median(r.cpu_seconds for r in results["bare click start-up"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 
@@ -31,9 +32,26 @@ def cache_dir() -> Path:
     home = os.environ.get("PLNFILTER_HOME")
     if home:
         return Path(home) / "cache"
+    usual = _usual_linux_cache_dir()
+    if usual is not None:
+        return usual
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("plnfilter", appauthor=False))
+
+
+def _usual_linux_cache_dir() -> Path | None:
+    """platformdirs' user cache directory in the usual case, without importing it (~7 ms: its Unix
+    module loads tempfile, and `top FILTER --db` from cron looks for its filter cache here): on Linux
+    (not Android), with no XDG_CACHE_HOME and an absolute HOME, `~/.cache/plnfilter`, as every
+    platformdirs 4 makes it. Anything else asks platformdirs (tests/test_config_dirs.py compares)."""
+    if not sys.platform.startswith("linux") or hasattr(sys, "getandroidapilevel"):
+        return None
+    if "ANDROID_DATA" in os.environ or os.environ.get("XDG_CACHE_HOME"):
+        return None
+    if not os.path.isabs(os.environ.get("HOME", "")):
+        return None
+    return Path(os.path.join(os.path.expanduser("~/.cache"), "plnfilter"))
 
 
 def default_db_path() -> Path:

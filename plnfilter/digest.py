@@ -161,7 +161,7 @@ def best_posts(
     The archive hands the window's kept posts best first by a bound on their score
     (`store.ranking`); they are scored in that order until the choice among them cannot change:
     until `select_top` fills `limit` places before reaching a stand-in scored at the next post's
-    bound. Falls back to scoring every candidate when the stored verdicts cannot stand for the rules
+    bound, checked after `limit` posts and then after a quarter more each time. Falls back to scoring every candidate when the stored verdicts cannot stand for the rules
     (a filter that has not judged this archive, rules changed since, or rules that depend on the
     time), or when this SQLite has no math functions.
     """
@@ -200,7 +200,7 @@ def best_posts(
             chosen = _settled(scored, ranking.config, limit, bound)
             if chosen is not None:
                 break
-            check_at *= 2
+            check_at += max(check_at // 4, 1)  # a cap or a `mix` place usually needs only a few more
         post = row_to_post(row)
         matched = tuple(load_list(row["matched"]))
         if current and ranking.rules is not None:

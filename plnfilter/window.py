@@ -111,14 +111,13 @@ def resolve_window(
     filter's when None) and `last-read` (the last digest of `filter_name` made with --mark-read).
     Bad values are usage errors that list the forms."""
     check_flags(since, as_of, until, archive_words)
-    from plnfilter.store.marks import last_read, last_run_started, newest_kept
-
     clock = now_utc()
-    moment = parse_as_of(
-        as_of,
-        newest_kept(conn, filter_name=kept_by) if as_of and as_of.strip().lower() == NEWEST else None,
-        clock,
-    )
+    newest = None
+    if as_of and as_of.strip().lower() == NEWEST:
+        from plnfilter.store.marks import newest_kept  # the moments below are read only when named
+
+        newest = newest_kept(conn, filter_name=kept_by)
+    moment = parse_as_of(as_of, newest, clock)
     now = moment or clock
     notes: list[str] = []
     seen_since = start = None
@@ -126,6 +125,8 @@ def resolve_window(
     if word in ARCHIVE_WORDS:
         if not archive_words:
             _refuse_archive_word(since)
+        from plnfilter.store.marks import last_read, last_run_started
+
         if word == "last-run":
             found = last_run_started(conn, filter_file)
             what = "no successful run of this filter" if filter_file else "no successful run"

@@ -209,6 +209,19 @@ def test_top_with_a_filter_file_read_before_loads_no_yaml_and_judges_nothing(dem
         & {"plnfilter.filterfile.checks", "plnfilter.filterfile.rule_syntax", "plnfilter.filterfile.describe"}
         == set()
     )
+    # Its rules are not compiled (boosts and `depends_on_time` come from the rules themselves), and
+    # what only --mark-read, an empty window or a digest without FILTER need is not loaded either.
+    assert (
+        again
+        & {
+            "plnfilter.rules.predicates",
+            "plnfilter.rules.text_match",
+            "plnfilter.rules.regex_safety",
+            "plnfilter.store.marks",
+            "plnfilter.voice_labels",
+        }
+        == set()
+    )
 
 
 @pytest.mark.parametrize("width", [60, 80, 120, 200])

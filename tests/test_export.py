@@ -295,3 +295,35 @@ def test_atom_survives_hostile_text_and_odd_uris():
 def test_atom_with_no_rows_is_still_a_valid_feed():
     feed = feedparser.parse(render([], "atom"))
     assert not feed.bozo and feed.entries == [] and feed.feed.title == "plnfilter digest"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"text": "lone \ud800 surrogate", "tags": ("a\udfffb", "pln"), "author_bot": True, "sensitive": True},
+        {"html": "<p>hi</p>", "reposted_by": ("x@y",), "media_alt": ("", "a picture"), "has_media": True},
+        {"url": "", "lang": "", "reply_to": "", "visibility": "followers", "author_opt_out": True},
+    ],
+)
+def test_judged_row_is_the_stored_row_of_the_post_decoded(changes):
+    """An output row is what `post_to_row` stores of the post, with the verdict, as `decode_row` reads
+    it back (judged_row takes a shorter way there: `top` makes 50 a run)."""
+    from dataclasses import replace
+
+    from plnfilter.store.rows import ROW_COLUMNS, decode_row, dump_list, post_to_row
+
+    post = replace(
+        Post(
+            uri="https://example.social/users/kate/statuses/1",
+            network="mastodon",
+            author="kate@example.social",
+        ),
+        **changes,
+    )
+    now = "2026-11-26T10:00:00Z"
+    stored = dict(zip(ROW_COLUMNS, post_to_row(post, now, grams=False), strict=True))
+    stored.update(kept=1, score=2.5, matched=dump_list(("topics", "x\ud800")), dropped_by=None)
+    expected = decode_row({name: stored[name] for name in OUTPUT_COLUMNS})
+    got = judged_row(Judged(post, True, 2.5, ("topics", "x\ud800")), now=now)
+    assert list(got) == list(expected) and got == expected

@@ -240,6 +240,63 @@ def test_top_scores_few_candidates_and_chooses_what_scoring_all_chooses(
     assert calls[0] < candidates / 2  # the bound settled the choice long before the last candidate
 
 
+@pytest.mark.parametrize("hours", [3, 24, 48])
+@pytest.mark.parametrize("public_only", [False, True])
+def test_top_reads_the_window_by_time_or_by_id_range_and_chooses_the_same(
+    archive, monkeypatch, hours, public_only
+):
+    import plnfilter.store.ranking as ranking_module
+
+    path, filter_path = archive
+    conn = open_readonly(path)
+    filter_file = load(filter_path)
+    since = NOW - timedelta(hours=hours)
+    expected, hidden = _exhaustive(conn, Ranking.from_filter(filter_file), since, 25, public_only)
+    plans = set()
+    for clustered in (0.0, 1e9):  # never the id range; always (whatever the window's ids span)
+        monkeypatch.setattr(ranking_module, "_CLUSTERED", clustered)
+        plans.add(ranking_module._source(conn, "scale-test", since, NOW)[0].split()[0])
+        left_out: list[int] = []
+        rows = build_digest(
+            conn, filter_file, NOW, since, limit=25, public_only=public_only, left_out=left_out
+        )
+        assert [(row["uri"], row["score"]) for row in rows] == expected
+        assert left_out == hidden
+    assert plans == {"posts", "verdicts"}
+
+
+def test_the_window_sorted_in_two_queries_is_the_window_sorted_in_one(archive, monkeypatch):
+    import plnfilter.digest as digest
+    import plnfilter.store.ranking as ranking_module
+
+    path, filter_path = archive
+    conn = open_readonly(path)
+    ranking = Ranking.from_filter(load(filter_path))
+    terms = digest._score_terms(conn, ranking)
+    since = NOW - timedelta(hours=48)
+
+    def every_row(sorted_at_first: int, first_chunk: int) -> list[tuple[str, float, bool]]:
+        monkeypatch.setattr(ranking_module, "_SORTED", sorted_at_first)
+        rows, _ = ranking_module.best_first(
+            conn,
+            "scale-test",
+            terms,
+            NOW,
+            since,
+            None,
+            None,
+            current_only=True,
+            public_only=False,
+            first_chunk=first_chunk,
+        )
+        return [(row["uri"], bound, current) for row, bound, current in rows]
+
+    whole = every_row(10**9, 64)
+    assert len(whole) > 100 and len({uri for uri, _, _ in whole}) == len(whole)
+    assert [bound for _, bound, _ in whole] == sorted((bound for _, bound, _ in whole), reverse=True)
+    assert every_row(0, 1) == whole  # 4 rows sorted by the first query, the rest by the second
+
+
 def test_top_judges_again_a_post_saved_after_its_verdict(archive, tmp_path):
     path, filter_path = archive
     copy = tmp_path / "archive.db"

@@ -226,6 +226,24 @@ def test_max_age_is_measured_from_now():
     assert not ruleset.evaluate(post(created_at=""), NOW).kept
 
 
+@pytest.mark.parametrize(
+    ("rules_yaml", "expected"),
+    [
+        ("include:\n  - {tags: [pln]}\n", False),
+        ("include:\n  - max_age: 12h\n", True),
+        ("exclude:\n  - {any: [{words: [spam]}, {max_age: 2d}]}\n", True),
+        ("include:\n  - {not: [{all: [{tags: [x]}, {max_age: 1h}]}]}\n", True),
+        ("include:\n  - {not: [{all: [{tags: [x]}, {words: [y]}]}]}\n", False),
+    ],
+)
+def test_a_verdict_depends_on_time_when_a_max_age_is_anywhere(rules_yaml, expected):
+    """Read from the rules before they are compiled (`top FILTER` compiles none), as compiling finds it."""
+    ruleset = rules(rules_yaml)
+    assert ruleset.depends_on_time is expected
+    ruleset.evaluate(post(created_at="2026-11-26T01:00:00Z"), NOW)  # compiles the checks
+    assert bool(ruleset._compiled.cutoffs) is expected
+
+
 # --- combinators and verdicts ---------------------------------------------------------------
 
 

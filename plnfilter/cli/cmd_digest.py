@@ -160,10 +160,7 @@ def top(
     from plnfilter.digest import build_digest
     from plnfilter.errors import UsageError
     from plnfilter.store import OUTPUT_COLUMNS, open_readonly
-    from plnfilter.store.marks import mark_read as record_read
-    from plnfilter.store.marks import newest_kept
     from plnfilter.times import now_utc
-    from plnfilter.voice_labels import recorded_voices
     from plnfilter.window import check_flags, empty_hint, resolve_window
 
     if mark_read and as_of:
@@ -177,7 +174,7 @@ def top(
     if limit is None:
         limit = (filter_file.keep if filter_file else None) or DEFAULT_TOP
     path = resolve_db(db_path)
-    conn = open_readonly(path)
+    conn = open_readonly(path, mapped=True)
     verdicts_of = _filter_of(conn, filter_file)
     filter_key, filter_name = _filter_identity(filter_file)
     window = resolve_window(
@@ -191,7 +188,11 @@ def top(
     left_out: list[int] = []
     with_raw = images and output.fmt == "html"  # the HTML export finds image URLs in the raw API object
     # The cards' voice labels: FILTER's groups, else those the archive recorded for its filter.
-    voices = recorded_voices(conn, verdicts_of) if filter_file is None else None
+    voices = None
+    if filter_file is None:
+        from plnfilter.voice_labels import recorded_voices
+
+        voices = recorded_voices(conn, verdicts_of)
     rows = build_digest(
         conn,
         filter_file,
@@ -209,6 +210,8 @@ def top(
     )
     say_left_out(sum(left_out), quiet)
     if not rows:
+        from plnfilter.store.marks import newest_kept
+
         note(empty_hint(window, newest_kept(conn, filter_name=verdicts_of)))
     emit(
         rows,
@@ -223,6 +226,8 @@ def top(
         **options,
     )
     if mark_read:
+        from plnfilter.store.marks import mark_read as record_read  # the one write: only when asked
+
         conn.close()
         record_read(path, filter_name, started)
 

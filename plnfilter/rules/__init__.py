@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from threading import Lock
 from typing import TYPE_CHECKING, Any
 
 from plnfilter.post import Post
@@ -17,7 +18,6 @@ from plnfilter.times import now_utc, to_iso
 
 if TYPE_CHECKING:
     from plnfilter.filterfile.model import FilterFile, Rule
-    from plnfilter.rules.predicates import Check
 
 __all__ = ["RuleResult", "RuleSet", "Verdict", "compile_rules"]
 
@@ -100,27 +100,45 @@ class RuleSet:
     def __init__(
         self, exclude: Iterable[Rule] = (), include: Iterable[Rule] = (), voices: Any = None
     ) -> None:
-        from plnfilter.rules.predicates import Compiler  # the matchers (regex) load with the first rules
-
-        compiler = Compiler(voices)
         self.exclude_rules = tuple(exclude)
         self.include_rules = tuple(include)
-        self._exclude: tuple[tuple[Check, Verdict], ...] = tuple(
+        self._voices = voices
+        self._boosts = {rule.name: rule.boost for rule in self.include_rules}
+        self._compiled: _Compiled | None = None  # the checks, made when a post is first judged
+        self._lock = Lock()
+        self._now: datetime | None = None
+
+    def _checks(self) -> _Compiled:
+        """The rules as checks, compiled once (under a lock: threads may share this RuleSet).
+
+        Not at construction: `top FILTER` reading current stored verdicts judges no post, so it
+        loads neither the matchers nor `regex` and compiles nothing (issue 14)."""
+        compiled = self._compiled
+        if compiled is None:
+            with self._lock:
+                if self._compiled is None:
+                    self._compiled = self._compile()
+                compiled = self._compiled
+        return compiled
+
+    def _compile(self) -> _Compiled:
+        from plnfilter.rules.predicates import Compiler  # the matchers (regex) load with the first rules
+
+        compiler = Compiler(self._voices)
+        exclude = tuple(
             (compiler.rule(rule), Verdict(kept=False, dropped_by=rule.name)) for rule in self.exclude_rules
         )
-        self._include: tuple[tuple[Check, str, float, Verdict], ...] = tuple(
+        include = tuple(
             (compiler.rule(rule), rule.name, rule.boost, Verdict(True, (rule.name,), rule.boost))
             for rule in self.include_rules
         )
-        self._boosts = {rule.name: rule.boost for rule in self.include_rules}
-        self._cutoffs = tuple(compiler.cutoffs)
-        self._stats = compiler.stats
-        self._now: datetime | None = None
+        return _Compiled(exclude, include, tuple(compiler.cutoffs), compiler.stats)
 
     @property
     def depends_on_time(self) -> bool:
-        """Whether a verdict depends on `now` (a `max_age` condition), not on the post alone."""
-        return bool(self._cutoffs)
+        """Whether a verdict depends on `now` (a `max_age` condition), not on the post alone. Read
+        from the rules themselves, without compiling them."""
+        return any(_has_max_age(rule) for rule in (*self.exclude_rules, *self.include_rules))
 
     def include_boosts(self) -> dict[str, float]:
         """Each include rule's boost by its name (names are unique in a filter file)."""
@@ -139,20 +157,22 @@ class RuleSet:
     @property
     def regex_timeouts(self) -> int:
         """Regex searches abandoned at their time limit (each counted as no match); worth a warning."""
-        return self._stats.timeouts
+        compiled = self._compiled
+        return compiled.stats.timeouts if compiled is not None else 0
 
     def evaluate(self, post: Post, now: datetime | None = None) -> Verdict:
         """The verdict for one post; `now` anchors `max_age` (default: the current time)."""
-        if self._cutoffs and (now is None or now != self._now):
-            self._set_now(now or now_utc())
-        for check, dropped in self._exclude:
+        compiled = self._compiled or self._checks()
+        if compiled.cutoffs and (now is None or now != self._now):
+            self._set_now(compiled, now or now_utc())
+        for check, dropped in compiled.exclude:
             if check(post):
                 return dropped
-        if not self._include:
+        if not compiled.include:
             return KEEP_ALL
         first = None
         more = None
-        for entry in self._include:
+        for entry in compiled.include:
             if entry[0](post):
                 if first is None:
                     first = entry
@@ -168,24 +188,49 @@ class RuleSet:
 
     def explain(self, post: Post, now: datetime | None = None) -> list[RuleResult]:
         """Every rule's outcome, exclude rules first, in file order (slow path: no short cut)."""
-        if self._cutoffs:
-            self._set_now(now or now_utc())
+        compiled = self._checks()
+        if compiled.cutoffs:
+            self._set_now(compiled, now or now_utc())
         results = [
             RuleResult("exclude", rule.name, rule.line, bool(check(post)), 0.0)
-            for rule, (check, _) in zip(self.exclude_rules, self._exclude, strict=True)
+            for rule, (check, _) in zip(self.exclude_rules, compiled.exclude, strict=True)
         ]
         results.extend(
             RuleResult("include", rule.name, rule.line, bool(entry[0](post)), rule.boost)
-            for rule, entry in zip(self.include_rules, self._include, strict=True)
+            for rule, entry in zip(self.include_rules, compiled.include, strict=True)
         )
         return results
 
-    def _set_now(self, now: datetime) -> None:
+    def _set_now(self, compiled: _Compiled, now: datetime) -> None:
         self._now = now
-        for cutoff in self._cutoffs:
+        for cutoff in compiled.cutoffs:
             cutoff.iso = to_iso(now - cutoff.age)
 
 
+class _Compiled:
+    """A RuleSet's checks: (check, verdict) per exclude rule, (check, name, boost, verdict) per
+    include rule, the `max_age` cutoffs they share, and the regex stats."""
+
+    __slots__ = ("exclude", "include", "cutoffs", "stats")
+
+    def __init__(self, exclude: tuple, include: tuple, cutoffs: tuple, stats: Any) -> None:
+        self.exclude = exclude
+        self.include = include
+        self.cutoffs = cutoffs
+        self.stats = stats
+
+
+def _has_max_age(rule: Rule) -> bool:
+    """Whether a `max_age` condition is anywhere in the rule, its `all:`, `any:` and `not:` included."""
+    for condition in rule.conditions:
+        if condition.key == "max_age":
+            return True
+        if condition.key in ("all", "any", "not") and any(_has_max_age(inner) for inner in condition.value):
+            return True
+    return False
+
+
 def compile_rules(filter_file: FilterFile) -> RuleSet:
-    """Compile a loaded filter file's exclude and include rules (regexes compiled once, here)."""
+    """A loaded filter file's exclude and include rules, compiled when a post is first judged
+    (each regex when it is first searched)."""
     return RuleSet(filter_file.exclude, filter_file.include, filter_file.voices)

@@ -8,7 +8,6 @@ from datetime import datetime
 from pathlib import Path
 
 from plnfilter.store.archive import db_errors, open_archive
-from plnfilter.store.transaction import write_transaction
 from plnfilter.times import to_iso
 
 LAST_READ = "last_read:"
@@ -39,6 +38,8 @@ def last_read(conn: sqlite3.Connection, name: str) -> str | None:
 
 def mark_read(path: str | Path, name: str, when: datetime) -> None:
     """Record that the digest of filter `name` was read at `when` (opens the archive to write, once)."""
+    from plnfilter.store.transaction import write_transaction  # the one writer here: readers never load it
+
     db = open_archive(path)
     try:
         with db_errors(db.conn), write_transaction(db):

