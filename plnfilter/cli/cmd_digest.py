@@ -174,7 +174,7 @@ def top(
     if limit is None:
         limit = (filter_file.keep if filter_file else None) or DEFAULT_TOP
     path = resolve_db(db_path)
-    conn = open_readonly(path, mapped=True)
+    conn = open_readonly(path)
     verdicts_of = _filter_of(conn, filter_file)
     filter_key, filter_name = _filter_identity(filter_file)
     window = resolve_window(

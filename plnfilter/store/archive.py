@@ -191,29 +191,14 @@ def require_archive(path: str | Path) -> Path:
     return path
 
 
-MAPPED_BYTES = 1 << 31  # SQLite's own cap (SQLITE_MAX_MMAP_SIZE, just under 2 GiB)
-
-
-def open_readonly(path: str | Path, *, mapped: bool = False) -> sqlite3.Connection:
-    """A connection that cannot write: opened `mode=ro`, `query_only`, and an authorizer denying writes.
-
-    `mapped`: SQLite reads the file through `mmap` (PRAGMA mmap_size) instead of a read call and a
-    copy per page, for a short command that reads thousands of wide rows once (`top`'s window reads
-    ~4,800 posts' counts at 100k posts, ~1 read call a row: -1.5 to -3 ms of CPU). Only `top` asks
-    for it. The risk it takes: a mapped page the file no longer holds kills the reader (SIGBUS)
-    instead of failing a query. In WAL mode SQLite itself truncates the file only in a checkpoint
-    that has copied every frame back, which waits for readers of older snapshots (a reader of the
-    file alone holds read-lock 0, which the checkpointer must take to copy anything), so `prune
-    --vacuum` cannot shrink the file under a reading `top`; something outside SQLite truncating
-    the archive could."""
+def open_readonly(path: str | Path) -> sqlite3.Connection:
+    """A connection that cannot write: opened `mode=ro`, `query_only`, and an authorizer denying writes."""
     path = require_archive(path)
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
     with archive_errors(path):
         conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            if mapped:
-                conn.execute(f"PRAGMA mmap_size = {MAPPED_BYTES}")
             conn.execute("PRAGMA query_only = ON")
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except BaseException:
