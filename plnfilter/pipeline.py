@@ -295,14 +295,12 @@ def apply_filter(
     from plnfilter import store
     from plnfilter.judge import rules_digest
     from plnfilter.rules import compile_rules
-    from plnfilter.store.archive import scanning
     from plnfilter.store.verdicts import begin_judging, kept_count
 
     ruleset = compile_rules(filter_file)
     lock = run_lock(db_path, filter_file.name, lock_wait)
     try:
         db = store.open_archive(db_path, lock_wait)
-        scanning(db)  # every post read once: a page cache that does not grow with the archive
         with store.db_errors(db), store.write_transaction(db):
             claim_filter(db, filter_file)
             begin_judging(db, filter_file.name, rules_digest(filter_file))

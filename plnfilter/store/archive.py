@@ -98,6 +98,7 @@ WRITER_PRAGMAS = (
     # posts_by_author, m012's tallies by author), ~38 MB of them at 100k posts, so past ~10k posts no
     # cache of a size memory can afford keeps them, and a larger one only grows the writer with the
     # archive (ingest peak 80 MB at 10k, 102 at 100k with 32 MB; 63 and 78 with 8 MB; the same CPU).
+    # `apply`, which reads every post once, needs no more either.
     # Checkpoint (two fsyncs, and FTS pages written back) every ~160 MB of WAL rather than every
     # 40 MB (ingest ~10% faster); the WAL file is cut back to 64 MB after.
     "PRAGMA cache_size = -8192",
@@ -151,16 +152,6 @@ def open_archive(path: str | Path, lock_wait: float = 60.0) -> sqlite_utils.Data
             conn.close()
             raise
     return db
-
-
-SCAN_CACHE_KIB = 8192
-
-
-def scanning(db: sqlite_utils.Database | sqlite3.Connection) -> None:
-    """For a writer that reads every post once (`apply`): an 8 MB page cache, not 64. Pages read
-    once gain nothing from staying, and the writer's memory stays the same whatever the archive's size
-    (`apply` peaked at 57 MB at 10k posts, 112 MB at 100k)."""
-    as_connection(db).execute(f"PRAGMA cache_size = -{SCAN_CACHE_KIB}")
 
 
 def _deny_writes(
