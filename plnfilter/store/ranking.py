@@ -106,10 +106,12 @@ def _julian_day(moment: datetime) -> float:
 def _bound_sql(terms: ScoreTerms, now: datetime, current: str) -> tuple[str, list[Any]]:
     """The bound's expression (NULL when SQLite cannot read the post's time) and its parameters."""
     params: list[Any] = [terms.engagement]
-    counted = (
-        "(? * max(coalesce(posts.likes, 0), 0) + ? * max(coalesce(posts.reposts, 0), 0) "
-        "+ ? * max(coalesce(posts.replies, 0), 0) + ? * max(coalesce(posts.quotes, 0), 0))"
-    )
+    # Each count as max(coalesce(count, 0), 0), written as CASE: the same value (NULL > 0 is not
+    # true; max() and > compare alike), without a function call per count and post (~0.4 ms a window).
+    counted = "(" + " + ".join(
+        f"? * CASE WHEN posts.{name} > 0 THEN posts.{name} ELSE 0 END"
+        for name in ("likes", "reposts", "replies", "quotes")
+    ) + ")"
     if terms.without_counts:
         marks = ", ".join("?" for _ in terms.without_counts)
         interactions = f"CASE WHEN posts.network IN ({marks}) THEN ? ELSE {counted} END"
