@@ -30,6 +30,7 @@ MARGIN = 1e-6
 
 _PLAIN_NAME = r"[A-Za-z0-9 _.\-]+"  # a rule name JSON writes as itself (compiled when first used)
 _FIRST_CHUNK = 64  # rows fetched whole at first; each later chunk a quarter of those before
+_COUNTS = ("likes", "reposts", "replies", "quotes")  # in `ScoreTerms`' order of their weights
 _SORTED = 256  # at least this many of the window's posts are sorted by the first query
 
 
@@ -108,10 +109,8 @@ def _bound_sql(terms: ScoreTerms, now: datetime, current: str) -> tuple[str, lis
     params: list[Any] = [terms.engagement]
     # Each count as max(coalesce(count, 0), 0), written as CASE: the same value (NULL > 0 is not
     # true; max() and > compare alike), without a function call per count and post (~0.4 ms a window).
-    counted = "(" + " + ".join(
-        f"? * CASE WHEN posts.{name} > 0 THEN posts.{name} ELSE 0 END"
-        for name in ("likes", "reposts", "replies", "quotes")
-    ) + ")"
+    each = (f"? * CASE WHEN posts.{name} > 0 THEN posts.{name} ELSE 0 END" for name in _COUNTS)
+    counted = f"({' + '.join(each)})"
     if terms.without_counts:
         marks = ", ".join("?" for _ in terms.without_counts)
         interactions = f"CASE WHEN posts.network IN ({marks}) THEN ? ELSE {counted} END"
