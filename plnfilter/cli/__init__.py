@@ -133,8 +133,15 @@ def _register(module_name: str) -> None:
 
 
 def main() -> None:
+    """The `plnfilter` program (a process's entry point: it sets how that process collects garbage)."""
     # Loading a command's modules makes long-lived objects only (modules, classes, functions), so a
     # collection then finds nothing to free: ~2-3 ms of `top`'s start-up (issue 14). The collector
     # is back once the command is known (`PlnGroup.get_command`), but for UNCOLLECTED commands.
     gc.disable()
-    cli(prog_name="plnfilter")
+    try:
+        cli(prog_name="plnfilter")
+    finally:
+        if not gc.isenabled():
+            # Nothing was collected, so nothing need be at exit: Python's last collection would walk
+            # every object only to free memory the process hands back anyway (~5-9 ms of `top`).
+            gc.freeze()
