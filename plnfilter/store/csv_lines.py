@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
-from itertools import chain, compress, repeat
+from itertools import compress, repeat
 from typing import Any
 
 from plnfilter.store.columns import POST_SCHEMA, VERDICT_SCHEMA
@@ -259,7 +259,7 @@ def _batch_text(batch: Sequence[Sequence[Any]], plan: LinePlan, number_cells: Nu
         if made is None:
             return None
         columns[plan.number] = "\n".join(made).encode().split(b"\n")  # numbers: no line break
-    return b"\r\n".join(map(b",".join, zip(*columns[: plan.pieces]))) + b"\r\n"
+    return b"\r\n".join(map(b",".join, zip(*columns[: plan.pieces], strict=True))) + b"\r\n"
 
 
 def _row_items(
