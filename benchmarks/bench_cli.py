@@ -36,6 +36,16 @@ def _sql(selection) -> tuple[str, list]:
     return build_sql(selection)
 
 
+def shell_sql(selection) -> str:
+    """`_sql` with its parameters inlined: the sqlite3 shell takes none (figure 7's baseline)."""
+    sql, params = _sql(selection)
+    for value in params:  # the filter's name
+        assert isinstance(value, str) and "?" not in value
+        sql = sql.replace("?", "'" + value.replace("'", "''") + "'", 1)
+    assert "?" not in sql
+    return sql
+
+
 def _bare(ctx, selection) -> list[str]:
     return [PYTHON, BARE, "--db", str(ctx.archive), "--sql-json", json.dumps(_sql(selection))]
 
@@ -133,11 +143,7 @@ def measure_export(ctx) -> list[Row]:
     from plnfilter.query import Selection
 
     env = ctx.child_env()
-    sql, params = _sql(Selection(kept=None))
-    for value in params:  # the filter's name: the sqlite3 shell takes no parameters, so inline it
-        assert isinstance(value, str) and "?" not in value
-        sql = sql.replace("?", "'" + value.replace("'", "''") + "'", 1)
-    assert "?" not in sql
+    sql = shell_sql(Selection(kept=None))
     shell = shutil.which("sqlite3")
     rows = []
     jsonl_seconds = 0.0
