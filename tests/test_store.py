@@ -539,7 +539,6 @@ def test_a_failure_between_pages_of_a_batch_is_recorded_where_it_came(db, tmp_pa
     assert kept == 3
 
 
-
 def test_a_busy_writer_commits_waiting_batches_together_with_their_cursors(db, tmp_path):
     """`save_arriving` keeps one transaction open while more pages wait behind a batch: what it
     yields is committed; what it had not committed when it failed is rolled back whole, posts and
