@@ -3,9 +3,9 @@
 plnfilter works as `plnfilter run` does: one fetch thread per timeline (a Mastodon and a Bluesky
 one) normalises its API pages (40 items) and hands them through `fetching.fetch_concurrently`'s
 bounded queue to the single writer, which judges them with filters/pln-digest.yaml and saves them
-with their cursors through `pipeline.save_batch`. When pages arrive faster than they are written
-(what an ingest rate measures) the writer finds the queue full and saves every waiting page in one
-transaction (writer busy); a second row saves each page in its own transaction, as when a slow
+with their cursors through `pipeline.save_arriving`. When pages arrive faster than they are written
+(what an ingest rate measures) the writer finds the queue full, saves every waiting page at once and
+keeps the transaction open while more wait, up to `pipeline.HOLD_SECONDS` (writer busy); a second row saves each page in its own transaction, as when a slow
 network hands over one page at a time.
 
 The baseline writes the very rows plnfilter stored (already normalised, judged, serialised and
@@ -93,7 +93,7 @@ def ingest(pages, db_path: Path, filter_file, now, page_by_page: bool = False) -
     transaction."""
     from plnfilter import store
     from plnfilter.fetching import fetch_concurrently
-    from plnfilter.pipeline import RunReport, SourceReport, save_batch
+    from plnfilter.pipeline import RunReport, SourceReport, save_arriving, save_batch
     from plnfilter.rules import compile_rules
     from plnfilter.sources import FetchContext
 
@@ -108,10 +108,16 @@ def ingest(pages, db_path: Path, filter_file, now, page_by_page: bool = False) -
     report = RunReport(sources={t.name: SourceReport(t.name) for t in timelines})
     split = _Split(pages)
     saved = transactions = 0
-    for batch in fetch_concurrently(timelines, lambda t: _fetch(t, split), FetchContext(since=now)):
-        for part in ([item] for item in batch) if page_by_page else [batch]:
-            save_batch(db, part, ruleset, filter_file.rank, report, filter_file.name)
-            saved += len(part)
+    batches = fetch_concurrently(timelines, lambda t: _fetch(t, split), FetchContext(since=now))
+    if page_by_page:
+        for batch in batches:
+            for item in batch:
+                save_batch(db, [item], ruleset, filter_file.rank, report, filter_file.name)
+                saved += 1
+                transactions += 1
+    else:
+        for pages_saved in save_arriving(db, batches, ruleset, filter_file.rank, report, filter_file.name):
+            saved += len(pages_saved)
             transactions += 1
     db.conn.close()
     return saved / max(transactions, 1)

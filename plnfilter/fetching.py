@@ -18,9 +18,18 @@ MAX_THREADS = 16  # fetchers mostly wait on the network; 10 sources on 10 instan
 MAX_BATCH_POSTS = 1000  # pages already waiting when the writer is free are saved in one transaction
 
 
+class Batch(list):
+    """A batch of (job, item); `more_waiting()` says whether items already wait behind it, so the
+    writer can tell it is the bottleneck (the next batch comes without waiting on the network)."""
+
+    def __init__(self, items: list[tuple[Any, Any]], more_waiting: Callable[[], bool]) -> None:
+        super().__init__(items)
+        self.more_waiting = more_waiting
+
+
 def fetch_concurrently(
     jobs: list[Any], start: Callable[[Any], Iterable[Any]], ctx: FetchContext
-) -> Iterator[list[tuple[Any, Any]]]:
+) -> Iterator[Batch]:
     """Yield batches of (job, item) and (job, PlnError) for a failed job, as they arrive.
 
     A job has `name` and `host`; `start(job)` is its fetch, an iterator of items (Pages or what a
@@ -33,6 +42,11 @@ def fetch_concurrently(
         host_slots.setdefault(job.host, threading.Semaphore(PER_HOST))
     starting = threading.Semaphore(MAX_THREADS)
     done = object()
+
+    def more_waiting() -> bool:
+        """An item (not just a thread's end) is queued: asking for the next batch will not block."""
+        with pages.mutex:
+            return any(item is not done for _, item in pages.queue)
 
     def worker(job: Any) -> None:
         with host_slots[job.host], starting:
@@ -85,7 +99,7 @@ def fetch_concurrently(
                 break
             if isinstance(arrived[-1][1], Page):
                 posts += len(arrived[-1][1].posts)
-        batch = []
+        batch = Batch([], more_waiting)
         for job, item in arrived:
             if item is done:
                 remaining -= 1

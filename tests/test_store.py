@@ -539,6 +539,43 @@ def test_a_failure_between_pages_of_a_batch_is_recorded_where_it_came(db, tmp_pa
     assert kept == 3
 
 
+def test_a_busy_writer_commits_waiting_batches_together_with_their_cursors(db, tmp_path):
+    """`save_arriving` keeps one transaction open while more pages wait behind a batch: what it
+    yields is committed; what it had not committed when it failed is rolled back whole, posts and
+    cursors together (as a kill would), and the next run fetches those pages again."""
+    from plnfilter.fetching import Batch
+    from plnfilter.filterfile import load
+    from plnfilter.pipeline import RunReport, SourceReport, save_arriving
+    from plnfilter.rules import compile_rules
+    from plnfilter.sources import Page
+
+    path = tmp_path / "f.yaml"
+    path.write_text("name: f\nsources:\n  - file: x.json\ninclude:\n  - name: all\n    tags: [edtech]\n")
+    filter_file = load(path)
+    report = RunReport(sources={t.name: SourceReport(t.name) for t in (T1, T2)})
+    busy, idle = (lambda: True), (lambda: False)
+    seen_by_reader: list[bool] = []
+
+    def batches():
+        yield Batch([(T1, Page([make_post(1)], "a1"))], busy)
+        seen_by_reader.append(db.conn.in_transaction)  # still open: the writer was busy
+        yield Batch([(T2, Page([make_post(2)], "b1"))], idle)
+        seen_by_reader.append(db.conn.in_transaction)  # committed once nothing waited
+        yield Batch([(T1, Page([make_post(3)], "a2"))], busy)
+        raise RuntimeError("killed")
+
+    ruleset = compile_rules(filter_file)
+    saving = save_arriving(db, batches(), ruleset, filter_file.rank, report, "f")
+    first = next(saving)
+    assert [(timeline.name, page.cursor) for timeline, page, _ in first] == [(T1.name, "a1"), (T2.name, "b1")]
+    with pytest.raises(RuntimeError):
+        next(saving)
+    assert seen_by_reader == [True, False]
+    assert not db.conn.in_transaction
+    assert {row["name"]: row["cursor"] for row in list_sources(db)} == {T1.name: "a1", T2.name: "b1"}
+    assert db.conn.execute("SELECT count(*) FROM posts").fetchone()[0] == 2
+
+
 # --- re-judging, sources, runs
 
 

@@ -195,18 +195,7 @@ def save_pages(
             conn.execute(_UNSTAGE_SQL)
         else:
             ids = []
-        for page in pages:
-            timeline = page.timeline
-            conn.execute(
-                _UPSERT_SOURCE_SQL,
-                [
-                    clean_text(timeline.name),
-                    clean_text(timeline.network),
-                    clean_text(timeline.spec),
-                    page.cursor,
-                    stamp,
-                ],
-            )
+        conn.executemany(_UPSERT_SOURCE_SQL, _source_rows(pages, stamp))
     results = []
     seen: set[int] = set()
     at = 0
@@ -217,6 +206,19 @@ def save_pages(
         seen.update(page_ids)
         results.append(SaveResult(new=new, updated=size - new))
     return results
+
+
+def _source_rows(pages: Sequence[PageToSave], stamp: str) -> list[tuple[Any, ...]]:
+    """One sources row per timeline of `pages`, with the cursor of its last page that has one (None
+    keeps the saved one): what upserting each page's cursor in order leaves, in one row per source."""
+    rows: dict[str, tuple[Any, ...]] = {}
+    for page in pages:
+        timeline = page.timeline
+        name = clean_text(timeline.name)
+        earlier = rows.get(name)
+        cursor = page.cursor if page.cursor is not None or earlier is None else earlier[3]
+        rows[name] = (name, clean_text(timeline.network), clean_text(timeline.spec), cursor, stamp)
+    return list(rows.values())
 
 
 def update_judgements(
