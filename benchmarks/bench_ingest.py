@@ -5,8 +5,8 @@ one) normalises its API pages (40 items) and hands them through `fetching.fetch_
 bounded queue to the single writer, which judges them with filters/pln-digest.yaml and saves them
 with their cursors through `pipeline.save_arriving`. When pages arrive faster than they are written
 (what an ingest rate measures) the writer finds the queue full, saves every waiting page at once and
-keeps the transaction open while more wait, up to `pipeline.HOLD_SECONDS` (writer busy); a second row saves each page in its own transaction, as when a slow
-network hands over one page at a time.
+keeps the transaction open while more wait, up to `pipeline.HOLD_SECONDS` (writer busy); a second
+row saves each page in its own transaction, as when a slow network hands over one page at a time.
 
 The baseline writes the very rows plnfilter stored (already normalised, judged, serialised and
 compressed: posts, their raw API JSON, the filter's verdicts and the findings) with sqlite-utils

@@ -27,13 +27,16 @@ import sys
 import tempfile
 from pathlib import Path
 
+from plnfilter.store.columns import POST_SCHEMA, VERDICT_SCHEMA
+from plnfilter.store.rows import BOOL_COLUMNS as BOOLS
+from plnfilter.store.rows import FORMULA_START
+from plnfilter.store.rows import JSON_LIST_COLUMNS as LISTS
+
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE)]
 
-LISTS = {"tags", "links", "mentions", "reposted_by", "media_alt", "matched"}
-BOOLS = {"author_bot", "has_media", "sensitive", "kept", "author_opt_out"}
-INTS = {"likes", "reposts", "replies", "quotes", "author_followers"}
-FORMULA = r"^[=+\-@\t\r]"
+INTS = {name for name, kind in {**VERDICT_SCHEMA, **POST_SCHEMA}.items() if kind is int} - BOOLS
+FORMULA = "^[" + "".join("\\" + c if c in "-\\" else c for c in FORMULA_START) + "]"
 NEEDS_QUOTES = '[,"\r\n]'
 PLAIN_LIST = r'^(\[\]|\["[^"\\\x00-\x1f]*"(,"[^"\\\x00-\x1f]*")*\])$'
 BATCH = 5000

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from plnfilter.fetching import fetch_concurrently
+from plnfilter.fetching import Batch, fetch_concurrently
 from plnfilter.judge import judge
 from plnfilter.locks import run_lock
 from plnfilter.refresh import refresh_counts
@@ -173,7 +173,7 @@ def record_end(db, report: RunReport, per_source: dict[str, Any], dropped_by: di
 
 
 def save_arriving(
-    db, batches: Iterable[list], ruleset, rank_config, report: RunReport, filter_name: str = "default"
+    db, batches: Iterable[Batch], ruleset, rank_config, report: RunReport, filter_name: str = "default"
 ) -> Iterator[list]:
     """`save_batch` each batch of `fetch_concurrently` as it comes; yield what each transaction
     saved (as `save_batch` returns it) once it is committed.
@@ -193,11 +193,10 @@ def save_arriving(
         saved: list = []
         with store.db_errors(db), store.write_transaction(db):
             opened = time.monotonic()
-            batch: list | None = first
+            batch: Batch | None = first
             while batch is not None:
                 saved.extend(save_batch(db, batch, ruleset, rank_config, report, filter_name))
-                more = getattr(batch, "more_waiting", None)
-                if more is None or not more() or time.monotonic() - opened >= HOLD_SECONDS:
+                if not batch.more_waiting() or time.monotonic() - opened >= HOLD_SECONDS:
                     break
                 batch = next(arriving, None)
         yield saved
