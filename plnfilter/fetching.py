@@ -80,14 +80,17 @@ def fetch_concurrently(
         try:
             arrived = [pages.get(timeout=timeout)]
         except queue.Empty:
-            stopped = [
-                (
-                    _by_name(jobs, thread.name),
-                    SourceError(thread.name, "stopped by --max-time", "raise --max-time"),
-                )
-                for thread in threads
-                if thread.is_alive()
-            ]
+            stopped = Batch(
+                [
+                    (
+                        _by_name(jobs, thread.name),
+                        SourceError(thread.name, "stopped by --max-time", "raise --max-time"),
+                    )
+                    for thread in threads
+                    if thread.is_alive()
+                ],
+                more_waiting,
+            )
             if stopped:
                 yield stopped
             return
